@@ -1,0 +1,180 @@
+//! The guest agent: what the workload binary does when the kernel starts it as a VM's `/init`.
+//!
+//! It mounts the pseudo filesystems from a table, loads the virtio modules listed in the
+//! initramfs with `finit_module` (the guest kernel has them as modules), mounts the data disk,
+//! runs the plan passed on the kernel command line, and powers the machine off.
+
+use crate::protocol::AgentBoot;
+use nix::mount::{mount, MsFlags};
+use std::ffi::CString;
+use std::fs;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Kernel command-line key holding the workload arguments, comma separated.
+pub const ARGS_PARAM: &str = "vmbench.args=";
+/// Kernel command-line key naming the data disk to mount at the data directory.
+pub const DISK_PARAM: &str = "vmbench.disk=";
+/// Where the initramfs lists the modules to load, one `.ko` path per line, in order.
+pub const MODULE_LIST: &str = "/lib/modules/vmbench.load";
+/// Where the data disk is mounted in the guest.
+pub const DATA_DIR: &str = "/data";
+
+/// Whether this process is a VM's init: PID 1 *and* started as `/init`. A container's PID 1
+/// is started under another name, and must never take this path (it cannot power off).
+pub fn is_agent(pid: u32, argv0: Option<&str>) -> bool {
+    pid == 1 && argv0 == Some("/init")
+}
+
+/// The agent's plan, read from the kernel command line.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Plan {
+    /// Arguments for the workload, as if given on its command line.
+    pub args: Vec<String>,
+    /// Block device to mount at [`DATA_DIR`].
+    pub disk: Option<String>,
+}
+
+impl Plan {
+    /// Parses `/proc/cmdline` text.
+    pub fn from_cmdline(cmdline: &str) -> Plan {
+        let mut plan = Plan::default();
+        for word in cmdline.split_whitespace() {
+            if let Some(v) = word.strip_prefix(ARGS_PARAM) {
+                plan.args = v.split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+            } else if let Some(v) = word.strip_prefix(DISK_PARAM) {
+                plan.disk = Some(v.to_string());
+            }
+        }
+        plan
+    }
+
+    /// Renders the plan as kernel command-line words.
+    pub fn to_cmdline(&self) -> String {
+        let mut s = format!("{ARGS_PARAM}{}", self.args.join(","));
+        if let Some(disk) = &self.disk {
+            s.push(' ');
+            s.push_str(DISK_PARAM);
+            s.push_str(disk);
+        }
+        s
+    }
+}
+
+/// Runs as the guest's init and never returns: the machine is powered off at the end.
+pub fn run() -> ! {
+    let status = boot_and_run();
+    if let Err(message) = status {
+        crate::emit(&crate::protocol::Event::Error { message });
+    }
+    nix::unistd::sync();
+    let _ = nix::sys::reboot::reboot(nix::sys::reboot::RebootMode::RB_POWER_OFF);
+    // Only reached when power-off is refused; a panicking init makes the kernel halt (panic=-1).
+    std::process::exit(1);
+}
+
+fn boot_and_run() -> Result<(), String> {
+    let table: [(&str, &str, &str, MsFlags); 4] = [
+        ("proc", "/proc", "proc", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+        ("sysfs", "/sys", "sysfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+        ("devtmpfs", "/dev", "devtmpfs", MsFlags::MS_NOSUID),
+        ("tmpfs", "/tmp", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
+    ];
+    for (source, target, fstype, flags) in table {
+        let _ = fs::create_dir_all(target);
+        mount(Some(source), target, Some(fstype), flags, None::<&str>)
+            .or_else(|e| if e == nix::errno::Errno::EBUSY { Ok(()) } else { Err(e) })
+            .map_err(|e| format!("mount {fstype} on {target}: {e}"))?;
+    }
+    let init_uptime_s = uptime();
+    let setup = Instant::now();
+    let cmdline = fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))?;
+    let plan = Plan::from_cmdline(&cmdline);
+    let modules = load_modules(Path::new(MODULE_LIST))?;
+    crate::sys::loopback_up().map_err(|e| format!("loopback up: {e}"))?;
+    let mut args = plan.args.clone();
+    if let Some(disk) = &plan.disk {
+        wait_for(Path::new(disk), Duration::from_secs(5))?;
+        fs::create_dir_all(DATA_DIR).map_err(|e| format!("mkdir {DATA_DIR}: {e}"))?;
+        mount(Some(disk.as_str()), DATA_DIR, Some("ext4"), MsFlags::MS_NOATIME, None::<&str>)
+            .map_err(|e| format!("mount {disk} on {DATA_DIR}: {e}"))?;
+        args.extend(["--data-dir".to_string(), DATA_DIR.to_string()]);
+    }
+    let mut view = crate::view::gather();
+    view.agent = Some(AgentBoot {
+        init_uptime_s,
+        modules,
+        setup_ms: setup.elapsed().as_secs_f64() * 1e3,
+        disk: plan.disk.clone(),
+    });
+    let status = crate::run_invocation(&args, view);
+    if plan.disk.is_some() {
+        let _ = nix::mount::umount(DATA_DIR);
+    }
+    if status != 0 {
+        return Err(format!("workload exited with status {status}"));
+    }
+    Ok(())
+}
+
+fn uptime() -> f64 {
+    fs::read_to_string("/proc/uptime")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Loads each listed module with `finit_module`; an already-present module is fine.
+fn load_modules(list: &Path) -> Result<Vec<String>, String> {
+    let Ok(text) = fs::read_to_string(list) else {
+        return Ok(Vec::new());
+    };
+    let mut loaded = Vec::new();
+    for path in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let file = fs::File::open(path).map_err(|e| format!("open module {path}: {e}"))?;
+        let params = CString::default();
+        match nix::kmod::finit_module(&file, &params, nix::kmod::ModuleInitFlags::empty()) {
+            Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
+            Err(e) => return Err(format!("load module {path}: {e}")),
+        }
+        let name = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned());
+        loaded.push(name.unwrap_or_default());
+    }
+    Ok(loaded)
+}
+
+/// Polls for a device node: drivers probe asynchronously after their module loads.
+fn wait_for(path: &Path, limit: Duration) -> Result<(), String> {
+    let start = Instant::now();
+    while !path.exists() {
+        if start.elapsed() > limit {
+            return Err(format!("{} did not appear within {limit:?}", path.display()));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_pid_one_started_as_init_is_the_agent() {
+        assert!(is_agent(1, Some("/init")));
+        assert!(!is_agent(1, Some("/vmbench-workload")));
+        assert!(!is_agent(7, Some("/init")));
+        assert!(!is_agent(1, None));
+    }
+
+    #[test]
+    fn plan_round_trips_through_the_command_line() {
+        let plan = Plan {
+            args: vec!["--workload".into(), "file-io".into(), "--size".into(), "small".into()],
+            disk: Some("/dev/vda".into()),
+        };
+        let cmdline = format!("console=ttyS0 quiet {} panic=-1", plan.to_cmdline());
+        assert_eq!(Plan::from_cmdline(&cmdline), plan);
+        assert_eq!(Plan::from_cmdline("console=ttyS0"), Plan::default());
+    }
+}

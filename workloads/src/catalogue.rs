@@ -1,0 +1,234 @@
+//! The workload catalogue: names, headline metrics and the fixed amount of work per size.
+
+use crate::protocol::Better;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// How much work a workload does; every environment gets the same size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Size {
+    /// About a tenth of the default work, for smoke tests and slow (TCG) guests.
+    Small,
+    /// 0.1–1 s natively on a current x86 core.
+    #[default]
+    Default,
+    /// About four times the default work.
+    Large,
+}
+
+impl Size {
+    /// All sizes, in order.
+    pub const ALL: [Size; 3] = [Size::Small, Size::Default, Size::Large];
+
+    /// Scales a default amount of work to this size (at least 1).
+    pub fn scale(self, default_amount: u64) -> u64 {
+        match self {
+            Size::Small => (default_amount / 10).max(1),
+            Size::Default => default_amount,
+            Size::Large => default_amount * 4,
+        }
+    }
+
+    /// The name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Size::Small => "small",
+            Size::Default => "default",
+            Size::Large => "large",
+        }
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Size {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Size::ALL
+            .into_iter()
+            .find(|size| size.name() == s)
+            .ok_or_else(|| format!("unknown size '{s}': expected small, default or large"))
+    }
+}
+
+/// One workload of the catalogue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Workload {
+    /// Prints `ready` and exits: measures startup.
+    #[serde(rename = "noop")]
+    Noop,
+    /// Sieve of Eratosthenes plus integer hashing.
+    #[serde(rename = "cpu-int")]
+    CpuInt,
+    /// Dense double-precision matrix multiply.
+    #[serde(rename = "cpu-float")]
+    CpuFloat,
+    /// STREAM triad over arrays larger than the caches.
+    #[serde(rename = "mem-bw")]
+    MemBw,
+    /// Dependent random reads over a buffer larger than the last-level cache.
+    #[serde(rename = "mem-lat")]
+    MemLat,
+    /// Maps and touches fresh anonymous memory.
+    #[serde(rename = "page-fault")]
+    PageFault,
+    /// The cheapest system call in a loop.
+    #[serde(rename = "syscall")]
+    Syscall,
+    /// fork, exit, wait in a loop.
+    #[serde(rename = "proc-spawn")]
+    ProcSpawn,
+    /// Sequential write + fsync, then random 4 KiB reads.
+    #[serde(rename = "file-io")]
+    FileIo,
+    /// TCP stream and request/response over loopback.
+    #[serde(rename = "net-loopback")]
+    NetLoopback,
+}
+
+/// What a workload reports as its headline figure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadlineSpec {
+    /// Metric name.
+    pub name: &'static str,
+    /// Unit of the value.
+    pub unit: &'static str,
+    /// Which direction is better.
+    pub better: Better,
+}
+
+impl Workload {
+    /// Every workload, in catalogue order.
+    pub const ALL: [Workload; 10] = [
+        Workload::Noop,
+        Workload::CpuInt,
+        Workload::CpuFloat,
+        Workload::MemBw,
+        Workload::MemLat,
+        Workload::PageFault,
+        Workload::Syscall,
+        Workload::ProcSpawn,
+        Workload::FileIo,
+        Workload::NetLoopback,
+    ];
+
+    /// The name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            Workload::Noop => "noop",
+            Workload::CpuInt => "cpu-int",
+            Workload::CpuFloat => "cpu-float",
+            Workload::MemBw => "mem-bw",
+            Workload::MemLat => "mem-lat",
+            Workload::PageFault => "page-fault",
+            Workload::Syscall => "syscall",
+            Workload::ProcSpawn => "proc-spawn",
+            Workload::FileIo => "file-io",
+            Workload::NetLoopback => "net-loopback",
+        }
+    }
+
+    /// The headline metric. For `noop` it is the host-measured startup time.
+    pub fn headline(self) -> HeadlineSpec {
+        let (name, unit, better) = match self {
+            Workload::Noop => ("startup", "ms", Better::Lower),
+            Workload::CpuInt => ("int_ops", "Mop/s", Better::Higher),
+            Workload::CpuFloat => ("matmul", "GFLOP/s", Better::Higher),
+            Workload::MemBw => ("triad_bandwidth", "GB/s", Better::Higher),
+            Workload::MemLat => ("load_latency", "ns/access", Better::Lower),
+            Workload::PageFault => ("fault_time", "ns/page", Better::Lower),
+            Workload::Syscall => ("syscall_time", "ns/call", Better::Lower),
+            Workload::ProcSpawn => ("spawn_time", "us/process", Better::Lower),
+            Workload::FileIo => ("seq_write", "MB/s", Better::Higher),
+            Workload::NetLoopback => ("tcp_stream", "Gbit/s", Better::Higher),
+        };
+        HeadlineSpec { name, unit, better }
+    }
+
+    /// The fixed amount of work at a size, in plain words.
+    pub fn describe(self, size: Size) -> String {
+        let p = crate::kernels::Params::for_size(size);
+        match self {
+            Workload::Noop => "report ready and exit; the host times the start".into(),
+            Workload::CpuInt => format!(
+                "sieve of Eratosthenes up to {} x{} plus {} xorshift-multiply hash rounds",
+                p.sieve_limit, p.sieve_rounds, p.hash_rounds
+            ),
+            Workload::CpuFloat => format!("{0}x{0} f64 matrix multiply x{1}", p.matrix_n, p.matrix_rounds),
+            Workload::MemBw => format!(
+                "STREAM triad a=b+s*c over 3 x {} MiB arrays, {} passes",
+                p.stream_elems * 8 >> 20,
+                p.stream_passes
+            ),
+            Workload::MemLat => format!(
+                "{} dependent loads over a {} MiB random cycle",
+                p.chase_loads,
+                p.chase_bytes >> 20
+            ),
+            Workload::PageFault => format!("mmap, touch and unmap {} MiB, {} times", p.fault_mib, p.fault_rounds),
+            Workload::Syscall => format!("{} getppid calls", p.syscalls),
+            Workload::ProcSpawn => format!("{} fork/exit/wait cycles", p.spawns),
+            Workload::FileIo => format!(
+                "write {} MiB sequentially + fsync, then {} random 4 KiB reads",
+                p.file_mib, p.file_reads
+            ),
+            Workload::NetLoopback => format!(
+                "{} MiB TCP stream and {} 1-byte round trips over 127.0.0.1",
+                p.net_mib, p.net_round_trips
+            ),
+        }
+    }
+
+    /// Whether the workload needs a writable data directory from its environment.
+    pub fn needs_data_dir(self) -> bool {
+        self == Workload::FileIo
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Workload {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Workload::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| {
+            let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+            format!("unknown workload '{s}': expected one of {}", names.join(", "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back_and_are_unique() {
+        for w in Workload::ALL {
+            assert_eq!(w.name().parse::<Workload>().unwrap(), w);
+            let json = serde_json::to_string(&w).unwrap();
+            assert_eq!(json, format!("\"{}\"", w.name()));
+        }
+        let err = "cpu".parse::<Workload>().unwrap_err();
+        assert!(err.contains("cpu-int") && err.contains("net-loopback"), "{err}");
+    }
+
+    #[test]
+    fn sizes_scale_work() {
+        assert_eq!(Size::Small.scale(1000), 100);
+        assert_eq!(Size::Small.scale(3), 1);
+        assert_eq!(Size::Large.scale(1000), 4000);
+        assert!("huge".parse::<Size>().is_err());
+    }
+}
