@@ -28,10 +28,23 @@ fn main() {
     let cargo = env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(&manifest)
-        .args(["rustc", "--release", "-p", "vmbench-workload", "--bin", "vmbench-workload"])
+        .args([
+            "rustc",
+            "--release",
+            "-p",
+            "vmbench-workload",
+            "--bin",
+            "vmbench-workload",
+        ])
         .arg("--target-dir")
         .arg(&target_dir)
-        .args(["--", "-C", "target-feature=+crt-static", "-C", "strip=symbols"]);
+        .args([
+            "--",
+            "-C",
+            "target-feature=+crt-static",
+            "-C",
+            "strip=symbols",
+        ]);
     // The outer build's flags and wrappers (clippy, coverage) must not leak into this build.
     for var in [
         "CARGO_ENCODED_RUSTFLAGS",
@@ -47,7 +60,10 @@ fn main() {
         cmd.env_remove(var);
     }
     let status = cmd.status().expect("run cargo to build vmbench-workload");
-    assert!(status.success(), "building the static vmbench-workload binary failed");
+    assert!(
+        status.success(),
+        "building the static vmbench-workload binary failed"
+    );
     let binary = target_dir.join("release").join("vmbench-workload");
     println!("cargo:rustc-env=VMBENCH_WORKLOAD_PATH={}", binary.display());
 }

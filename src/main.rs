@@ -1,1 +1,49 @@
-fn main() {}
+//! `vmbench`: parse the command line, run the command, report errors on one line.
+
+use clap::Parser;
+use std::process::ExitCode;
+use vmbench::app::{self, Ending};
+use vmbench::cli::{normalise_args, Cli};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse_from(normalise_args(std::env::args().collect())) {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{}", one_line(&e.to_string()));
+            return ExitCode::from(2);
+        }
+    };
+    match app::execute(cli.command) {
+        Ok(Ending::Success) => ExitCode::SUCCESS,
+        Ok(Ending::Failed) => ExitCode::from(1),
+        Err(e) => {
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message = format!("{message}: {text}");
+                }
+            }
+            eprintln!("error: {message}");
+            let usage = e
+                .chain()
+                .any(|c| c.downcast_ref::<vmbench::UsageError>().is_some());
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+/// Folds clap's multi-line message into one line, dropping the help hint.
+fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}

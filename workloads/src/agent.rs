@@ -41,7 +41,11 @@ impl Plan {
         let mut plan = Plan::default();
         for word in cmdline.split_whitespace() {
             if let Some(v) = word.strip_prefix(ARGS_PARAM) {
-                plan.args = v.split(',').filter(|s| !s.is_empty()).map(String::from).collect();
+                plan.args = v
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect();
             } else if let Some(v) = word.strip_prefix(DISK_PARAM) {
                 plan.disk = Some(v.to_string());
             }
@@ -75,20 +79,42 @@ pub fn run() -> ! {
 
 fn boot_and_run() -> Result<(), String> {
     let table: [(&str, &str, &str, MsFlags); 4] = [
-        ("proc", "/proc", "proc", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
-        ("sysfs", "/sys", "sysfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC),
+        (
+            "proc",
+            "/proc",
+            "proc",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        ),
+        (
+            "sysfs",
+            "/sys",
+            "sysfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        ),
         ("devtmpfs", "/dev", "devtmpfs", MsFlags::MS_NOSUID),
-        ("tmpfs", "/tmp", "tmpfs", MsFlags::MS_NOSUID | MsFlags::MS_NODEV),
+        (
+            "tmpfs",
+            "/tmp",
+            "tmpfs",
+            MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        ),
     ];
     for (source, target, fstype, flags) in table {
         let _ = fs::create_dir_all(target);
         mount(Some(source), target, Some(fstype), flags, None::<&str>)
-            .or_else(|e| if e == nix::errno::Errno::EBUSY { Ok(()) } else { Err(e) })
+            .or_else(|e| {
+                if e == nix::errno::Errno::EBUSY {
+                    Ok(())
+                } else {
+                    Err(e)
+                }
+            })
             .map_err(|e| format!("mount {fstype} on {target}: {e}"))?;
     }
     let init_uptime_s = uptime();
     let setup = Instant::now();
-    let cmdline = fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))?;
+    let cmdline =
+        fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))?;
     let plan = Plan::from_cmdline(&cmdline);
     let modules = load_modules(Path::new(MODULE_LIST))?;
     crate::sys::loopback_up().map_err(|e| format!("loopback up: {e}"))?;
@@ -96,8 +122,14 @@ fn boot_and_run() -> Result<(), String> {
     if let Some(disk) = &plan.disk {
         wait_for(Path::new(disk), Duration::from_secs(5))?;
         fs::create_dir_all(DATA_DIR).map_err(|e| format!("mkdir {DATA_DIR}: {e}"))?;
-        mount(Some(disk.as_str()), DATA_DIR, Some("ext4"), MsFlags::MS_NOATIME, None::<&str>)
-            .map_err(|e| format!("mount {disk} on {DATA_DIR}: {e}"))?;
+        mount(
+            Some(disk.as_str()),
+            DATA_DIR,
+            Some("ext4"),
+            MsFlags::MS_NOATIME,
+            None::<&str>,
+        )
+        .map_err(|e| format!("mount {disk} on {DATA_DIR}: {e}"))?;
         args.extend(["--data-dir".to_string(), DATA_DIR.to_string()]);
     }
     let mut view = crate::view::gather();
@@ -137,7 +169,9 @@ fn load_modules(list: &Path) -> Result<Vec<String>, String> {
             Ok(()) | Err(nix::errno::Errno::EEXIST) => {}
             Err(e) => return Err(format!("load module {path}: {e}")),
         }
-        let name = Path::new(path).file_stem().map(|s| s.to_string_lossy().into_owned());
+        let name = Path::new(path)
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned());
         loaded.push(name.unwrap_or_default());
     }
     Ok(loaded)
@@ -148,7 +182,10 @@ fn wait_for(path: &Path, limit: Duration) -> Result<(), String> {
     let start = Instant::now();
     while !path.exists() {
         if start.elapsed() > limit {
-            return Err(format!("{} did not appear within {limit:?}", path.display()));
+            return Err(format!(
+                "{} did not appear within {limit:?}",
+                path.display()
+            ));
         }
         std::thread::sleep(Duration::from_millis(2));
     }
@@ -170,7 +207,12 @@ mod tests {
     #[test]
     fn plan_round_trips_through_the_command_line() {
         let plan = Plan {
-            args: vec!["--workload".into(), "file-io".into(), "--size".into(), "small".into()],
+            args: vec![
+                "--workload".into(),
+                "file-io".into(),
+                "--size".into(),
+                "small".into(),
+            ],
             disk: Some("/dev/vda".into()),
         };
         let cmdline = format!("console=ttyS0 quiet {} panic=-1", plan.to_cmdline());

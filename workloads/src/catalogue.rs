@@ -161,10 +161,13 @@ impl Workload {
                 "sieve of Eratosthenes up to {} x{} plus {} xorshift-multiply hash rounds",
                 p.sieve_limit, p.sieve_rounds, p.hash_rounds
             ),
-            Workload::CpuFloat => format!("{0}x{0} f64 matrix multiply x{1}", p.matrix_n, p.matrix_rounds),
+            Workload::CpuFloat => format!(
+                "{0}x{0} f64 matrix multiply x{1}",
+                p.matrix_n, p.matrix_rounds
+            ),
             Workload::MemBw => format!(
                 "STREAM triad a=b+s*c over 3 x {} MiB arrays, {} passes",
-                p.stream_elems * 8 >> 20,
+                (p.stream_elems * 8) >> 20,
                 p.stream_passes
             ),
             Workload::MemLat => format!(
@@ -172,7 +175,10 @@ impl Workload {
                 p.chase_loads,
                 p.chase_bytes >> 20
             ),
-            Workload::PageFault => format!("mmap, touch and unmap {} MiB, {} times", p.fault_mib, p.fault_rounds),
+            Workload::PageFault => format!(
+                "mmap, touch and unmap {} MiB, {} times",
+                p.fault_mib, p.fault_rounds
+            ),
             Workload::Syscall => format!("{} getppid calls", p.syscalls),
             Workload::ProcSpawn => format!("{} fork/exit/wait cycles", p.spawns),
             Workload::FileIo => format!(
@@ -202,10 +208,16 @@ impl FromStr for Workload {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Workload::ALL.into_iter().find(|w| w.name() == s).ok_or_else(|| {
-            let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
-            format!("unknown workload '{s}': expected one of {}", names.join(", "))
-        })
+        Workload::ALL
+            .into_iter()
+            .find(|w| w.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Workload::ALL.iter().map(|w| w.name()).collect();
+                format!(
+                    "unknown workload '{s}': expected one of {}",
+                    names.join(", ")
+                )
+            })
     }
 }
 
@@ -221,7 +233,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", w.name()));
         }
         let err = "cpu".parse::<Workload>().unwrap_err();
-        assert!(err.contains("cpu-int") && err.contains("net-loopback"), "{err}");
+        assert!(
+            err.contains("cpu-int") && err.contains("net-loopback"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -47,7 +47,11 @@ impl Invocation {
         let mut identity = false;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
-            let mut value = || it.next().cloned().ok_or_else(|| format!("{flag} needs a value; {USAGE}"));
+            let mut value = || {
+                it.next()
+                    .cloned()
+                    .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))
+            };
             match flag.as_str() {
                 "--workload" => workload = Some(value()?.parse::<Workload>()?),
                 "--size" => size = value()?.parse()?,
@@ -104,13 +108,18 @@ impl Invocation {
 }
 
 fn parse_fault(s: &str) -> Result<Fault, String> {
-    let number = |v: &str| v.parse::<u64>().map_err(|_| format!("bad --fault value '{s}'"));
+    let number = |v: &str| {
+        v.parse::<u64>()
+            .map_err(|_| format!("bad --fault value '{s}'"))
+    };
     match s.split_once(':') {
         None if s == "crash" => Ok(Fault::Crash),
         None if s == "hang" => Ok(Fault::Hang),
         Some(("alloc", v)) => Ok(Fault::Alloc(number(v)?)),
         Some(("forks", v)) => Ok(Fault::Forks(number(v)?)),
-        _ => Err(format!("bad --fault value '{s}': expected crash, hang, alloc:MIB or forks:N")),
+        _ => Err(format!(
+            "bad --fault value '{s}': expected crash, hang, alloc:MIB or forks:N"
+        )),
     }
 }
 
@@ -129,7 +138,9 @@ pub fn inject(fault: &Fault) -> i32 {
                 block.iter_mut().step_by(4096).for_each(|b| *b = 1);
                 blocks.push(block);
             }
-            emit(&Event::Error { message: format!("allocated {mib} MiB without being stopped") });
+            emit(&Event::Error {
+                message: format!("allocated {mib} MiB without being stopped"),
+            });
             1
         }
         Fault::Forks(n) => {
@@ -177,7 +188,10 @@ mod tests {
 
     #[test]
     fn parses_and_renders_back() {
-        let inv = Invocation::parse(&args("--workload mem-bw --size small --runs 3 --data-dir /data --fault alloc:64 --identity")).unwrap();
+        let inv = Invocation::parse(&args(
+            "--workload mem-bw --size small --runs 3 --data-dir /data --fault alloc:64 --identity",
+        ))
+        .unwrap();
         assert_eq!(inv.workload, Workload::MemBw);
         assert_eq!(inv.size, Size::Small);
         assert_eq!(inv.runs, 3);
@@ -188,10 +202,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_arguments_with_a_reason() {
-        assert!(Invocation::parse(&args("")).unwrap_err().contains("--workload is required"));
-        assert!(Invocation::parse(&args("--workload nope")).unwrap_err().contains("unknown workload"));
-        assert!(Invocation::parse(&args("--workload noop --runs 0")).unwrap_err().contains("positive"));
-        assert!(Invocation::parse(&args("--workload noop --size")).unwrap_err().contains("needs a value"));
-        assert!(Invocation::parse(&args("--workload noop --fault x:1")).unwrap_err().contains("--fault"));
+        assert!(Invocation::parse(&args(""))
+            .unwrap_err()
+            .contains("--workload is required"));
+        assert!(Invocation::parse(&args("--workload nope"))
+            .unwrap_err()
+            .contains("unknown workload"));
+        assert!(Invocation::parse(&args("--workload noop --runs 0"))
+            .unwrap_err()
+            .contains("positive"));
+        assert!(Invocation::parse(&args("--workload noop --size"))
+            .unwrap_err()
+            .contains("needs a value"));
+        assert!(Invocation::parse(&args("--workload noop --fault x:1"))
+            .unwrap_err()
+            .contains("--fault"));
     }
 }

@@ -178,10 +178,12 @@ pub fn parse_line(line: &str) -> Result<Option<Event>, ParseError> {
         return Ok(None);
     };
     let json = line[start + PREFIX.len()..].trim_end_matches(['\r', '\n']);
-    serde_json::from_str(json).map(Some).map_err(|source| ParseError {
-        line: line.chars().take(120).collect(),
-        source,
-    })
+    serde_json::from_str(json)
+        .map(Some)
+        .map_err(|source| ParseError {
+            line: line.chars().take(120).collect(),
+            source,
+        })
 }
 
 #[cfg(test)]
@@ -228,9 +230,15 @@ mod tests {
 
     #[test]
     fn noise_is_ignored_and_glued_prefixes_are_found() {
-        assert_eq!(parse_line("[    0.41] virtio_blk virtio1: [vda]").unwrap(), None);
+        assert_eq!(
+            parse_line("[    0.41] virtio_blk virtio1: [vda]").unwrap(),
+            None
+        );
         assert_eq!(parse_line("").unwrap(), None);
-        let glued = format!("[  1.2] random: crng init done{}\r\n", Event::Done.to_line());
+        let glued = format!(
+            "[  1.2] random: crng init done{}\r\n",
+            Event::Done.to_line()
+        );
         assert_eq!(parse_line(&glued).unwrap(), Some(Event::Done));
     }
 

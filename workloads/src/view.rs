@@ -88,20 +88,29 @@ pub fn visible_limits(root: &Path) -> VisibleLimits {
     let read = |p: std::path::PathBuf| fs::read_to_string(p).ok();
     for line in own.lines() {
         let mut parts = line.splitn(3, ':');
-        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(_), Some(controllers), Some(path)) = (parts.next(), parts.next(), parts.next())
+        else {
             continue;
         };
         let rel = path.trim_start_matches('/');
         if controllers.is_empty() {
             // cgroup v2: the unified tree is at the top (pure v2) or under `unified` (hybrid).
-            let base = if cg.join("cgroup.controllers").exists() { cg.clone() } else { cg.join("unified") };
+            let base = if cg.join("cgroup.controllers").exists() {
+                cg.clone()
+            } else {
+                cg.join("unified")
+            };
             let dir = base.join(rel);
             if !dir.join("memory.max").exists() && !dir.join("pids.max").exists() {
                 continue;
             }
             limits.cgroup = Some(path.to_string());
-            limits.memory_max_bytes = limits.memory_max_bytes.or(read(dir.join("memory.max")).and_then(|s| limit_value(&s)));
-            limits.pids_max = limits.pids_max.or(read(dir.join("pids.max")).and_then(|s| limit_value(&s)));
+            limits.memory_max_bytes = limits
+                .memory_max_bytes
+                .or(read(dir.join("memory.max")).and_then(|s| limit_value(&s)));
+            limits.pids_max = limits
+                .pids_max
+                .or(read(dir.join("pids.max")).and_then(|s| limit_value(&s)));
             if let Some(cpu) = read(dir.join("cpu.max")).filter(|s| !s.starts_with("max")) {
                 limits.cpu_max = Some(cpu.trim().to_string());
             }
@@ -111,12 +120,17 @@ pub fn visible_limits(root: &Path) -> VisibleLimits {
                 match controller {
                     "memory" => {
                         limits.cgroup.get_or_insert_with(|| path.to_string());
-                        limits.memory_max_bytes = read(dir.join("memory.limit_in_bytes")).and_then(|s| limit_value(&s));
+                        limits.memory_max_bytes =
+                            read(dir.join("memory.limit_in_bytes")).and_then(|s| limit_value(&s));
                     }
-                    "pids" => limits.pids_max = read(dir.join("pids.max")).and_then(|s| limit_value(&s)),
+                    "pids" => {
+                        limits.pids_max = read(dir.join("pids.max")).and_then(|s| limit_value(&s))
+                    }
                     "cpu" => {
-                        let quota = read(dir.join("cpu.cfs_quota_us")).and_then(|s| s.trim().parse::<i64>().ok());
-                        let period = read(dir.join("cpu.cfs_period_us")).map(|s| s.trim().to_string());
+                        let quota = read(dir.join("cpu.cfs_quota_us"))
+                            .and_then(|s| s.trim().parse::<i64>().ok());
+                        let period =
+                            read(dir.join("cpu.cfs_period_us")).map(|s| s.trim().to_string());
                         if let (Some(q), Some(p)) = (quota, period) {
                             if q > 0 {
                                 limits.cpu_max = Some(format!("{q} {p}"));
@@ -144,11 +158,27 @@ mod tests {
     #[test]
     fn v1_limits_are_read_from_the_own_cgroup() {
         let t = tempfile_dir();
-        write(&t, "proc/self/cgroup", "8:pids:/vmbench/a\n4:memory:/vmbench/a\n1:cpu:/vmbench/a\n0::/\n");
-        write(&t, "sys/fs/cgroup/memory/vmbench/a/memory.limit_in_bytes", "536870912\n");
+        write(
+            &t,
+            "proc/self/cgroup",
+            "8:pids:/vmbench/a\n4:memory:/vmbench/a\n1:cpu:/vmbench/a\n0::/\n",
+        );
+        write(
+            &t,
+            "sys/fs/cgroup/memory/vmbench/a/memory.limit_in_bytes",
+            "536870912\n",
+        );
         write(&t, "sys/fs/cgroup/pids/vmbench/a/pids.max", "max\n");
-        write(&t, "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_quota_us", "50000\n");
-        write(&t, "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_period_us", "100000\n");
+        write(
+            &t,
+            "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_quota_us",
+            "50000\n",
+        );
+        write(
+            &t,
+            "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_period_us",
+            "100000\n",
+        );
         let l = visible_limits(&t);
         assert_eq!(l.memory_max_bytes, Some(512 << 20));
         assert_eq!(l.pids_max, None);

@@ -59,7 +59,14 @@ fn measure(p: &Params, path: &Path) -> Result<(Vec<Metric>, String), String> {
         Err(_) => {
             let f = File::open(path).map_err(|e| ctx("open", e))?;
             // SAFETY: advisory call on a file descriptor we own.
-            unsafe { libc::posix_fadvise(std::os::fd::AsRawFd::as_raw_fd(&f), 0, 0, libc::POSIX_FADV_DONTNEED) };
+            unsafe {
+                libc::posix_fadvise(
+                    std::os::fd::AsRawFd::as_raw_fd(&f),
+                    0,
+                    0,
+                    libc::POSIX_FADV_DONTNEED,
+                )
+            };
             (f, "buffered random reads after fadvise(DONTNEED)")
         }
     };
@@ -76,7 +83,12 @@ fn measure(p: &Params, path: &Path) -> Result<(Vec<Metric>, String), String> {
     let read_secs = start.elapsed().as_secs_f64();
     let metrics = vec![
         headline(Workload::FileIo, bytes as f64 / 1e6 / write_secs),
-        secondary("rand_read", p.file_reads as f64 / read_secs, "IOPS", Better::Higher),
+        secondary(
+            "rand_read",
+            p.file_reads as f64 / read_secs,
+            "IOPS",
+            Better::Higher,
+        ),
     ];
     Ok((metrics, format!("{} MiB write+fsync, {mode}", p.file_mib)))
 }

@@ -74,7 +74,11 @@ pub(super) fn page_faults(p: &Params) -> Result<Vec<Metric>, String> {
                 0,
             );
             if addr == libc::MAP_FAILED {
-                return Err(format!("mmap {} MiB: {}", p.fault_mib, std::io::Error::last_os_error()));
+                return Err(format!(
+                    "mmap {} MiB: {}",
+                    p.fault_mib,
+                    std::io::Error::last_os_error()
+                ));
             }
             let base = addr as *mut u8;
             for off in (0..len).step_by(page) {

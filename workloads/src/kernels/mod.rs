@@ -171,7 +171,10 @@ mod tests {
             let measured = run(w, &params, &dir).unwrap_or_else(|e| panic!("{w}: {e}"));
             let first = &measured.metrics[0];
             assert_eq!(first.name, w.headline().name, "{w}");
-            assert!(first.value.is_finite() && first.value > 0.0, "{w}: {first:?}");
+            assert!(
+                first.value.is_finite() && first.value > 0.0,
+                "{w}: {first:?}"
+            );
             assert!(measured.elapsed_ns > 0);
         }
     }

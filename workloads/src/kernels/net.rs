@@ -67,7 +67,9 @@ pub(super) fn loopback(p: &Params) -> Result<Vec<Metric>, String> {
         .map_err(|_| "loopback server thread panicked".to_string())?
         .map_err(err("server"))?;
     if received != sent {
-        return Err(format!("loopback lost data: sent {sent} bytes, received {received}"));
+        return Err(format!(
+            "loopback lost data: sent {sent} bytes, received {received}"
+        ));
     }
     Ok(vec![
         headline(Workload::NetLoopback, sent as f64 * 8.0 / stream_secs / 1e9),

@@ -1,0 +1,283 @@
+//! The commands behind the CLI: list, doctor, run.
+
+use crate::cli::{Command, RunArgs};
+use crate::doctor;
+use crate::env::{self, EnvKind, EnvRequest};
+use crate::host::HostInfo;
+use crate::plan::{Order, Plan};
+use crate::results::{self, EnvStatus, Results, RunConfig, SCHEMA_VERSION};
+use crate::runner::{self, RunSettings};
+use crate::UsageError;
+use anyhow::{Context, Result};
+use std::fmt::Write;
+use std::path::PathBuf;
+use std::time::Duration;
+use vmbench_workload::{Better, Size, Workload};
+
+/// How a command ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Everything asked for was done.
+    Success,
+    /// The run finished but some trials failed, or it was interrupted.
+    Failed,
+}
+
+/// Runs a parsed command.
+pub fn execute(command: Command) -> Result<Ending> {
+    match command {
+        Command::List => {
+            print!("{}", list(&HostInfo::probe()));
+            Ok(Ending::Success)
+        }
+        Command::Doctor { json } => {
+            let host = full_host_info();
+            let checks = doctor::checks(&host);
+            if json {
+                let value = serde_json::json!({ "host": host, "checks": checks });
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("{}", doctor::render(&checks));
+            }
+            Ok(Ending::Success)
+        }
+        Command::Run(args) => run(&args),
+    }
+}
+
+/// Host facts including the external tools (QEMU, runtimes) and the accelerator verdict.
+pub fn full_host_info() -> HostInfo {
+    let mut host = HostInfo::probe();
+    env::container::oci::record_runtimes(&mut host);
+    env::vm::record_host(&mut host);
+    host
+}
+
+/// The `list` output: workloads then environments.
+pub fn list(host: &HostInfo) -> String {
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "workloads (headline metric, unit, better direction; default size):"
+    );
+    for w in Workload::ALL {
+        let h = w.headline();
+        let better = if h.better == Better::Higher {
+            "higher"
+        } else {
+            "lower"
+        };
+        let _ = writeln!(
+            s,
+            "  {:<13} {:<16} {:<11} {:<7} {}",
+            w.name(),
+            h.name,
+            h.unit,
+            better,
+            w.describe(Size::Default)
+        );
+    }
+    let _ = writeln!(s, "environments:");
+    for kind in EnvKind::ALL {
+        let state = match env::availability(kind, host) {
+            Ok(detail) => format!("available: {detail}"),
+            Err(reason) => format!("unavailable: {reason}"),
+        };
+        let _ = writeln!(
+            s,
+            "  {:<15} {}\n  {:<15} {state}",
+            kind.name(),
+            kind.describe(),
+            ""
+        );
+    }
+    let _ = writeln!(
+        s,
+        "  {:<15} the best VM accelerator this host can use (vm-kvm, else vm-tcg)",
+        "vm"
+    );
+    s
+}
+
+/// Resolves the requested environments to kinds; an unavailable one is a usage error.
+pub fn resolve_envs(requests: &[EnvRequest], host: &HostInfo) -> Result<Vec<EnvKind>, UsageError> {
+    let mut kinds = Vec::new();
+    for req in requests {
+        let kind = match req {
+            EnvRequest::Exact(kind) => *kind,
+            EnvRequest::BestVm => env::vm::best_kind(host),
+        };
+        if let Err(reason) = env::availability(kind, host) {
+            return Err(UsageError(format!(
+                "environment {kind} cannot run here: {reason}"
+            )));
+        }
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+fn default_out() -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from("results").join(format!("run-{stamp}.json"))
+}
+
+/// `vmbench run`.
+pub fn run(args: &RunArgs) -> Result<Ending> {
+    let results = run_to_results(args)?;
+    print!("{}", crate::report::terminal::render(&results));
+    let failed = results.trials.iter().filter(|t| t.error.is_some()).count();
+    let out = args.out.clone().unwrap_or_default();
+    if !results.complete {
+        eprintln!(
+            "run interrupted: {} trial(s) kept in {}",
+            results.trials.len(),
+            out.display()
+        );
+        return Ok(Ending::Failed);
+    }
+    if failed > 0 {
+        eprintln!("{failed} trial(s) failed; details in {}", out.display());
+        return Ok(Ending::Failed);
+    }
+    Ok(Ending::Success)
+}
+
+/// Runs the plan described by `args` and returns the saved results.
+pub fn run_to_results(args: &RunArgs) -> Result<Results> {
+    let mut args = args.clone();
+    let out = args.out.get_or_insert_with(default_out).clone();
+    if let Some(parent) = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty() && !p.exists())
+    {
+        if parent == std::path::Path::new("results") {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("create {}", parent.display()))?;
+        }
+    }
+    results::check_writable(&out).map_err(|e| {
+        UsageError(format!(
+            "--out {}: {}",
+            out.display(),
+            crate::error_chain(&e)
+        ))
+    })?;
+    if !args.data_dir.is_dir() {
+        return Err(UsageError(format!(
+            "--data-dir {} is not a directory",
+            args.data_dir.display()
+        ))
+        .into());
+    }
+    let mut host = full_host_info();
+    let envs = resolve_envs(&args.envs(), &host)?;
+    let workloads = args.workloads();
+    let cache = crate::cache::cache_dir();
+    let binary = crate::workload_bin::resolve(args.workload_bin.as_deref(), &cache)
+        .map_err(|e| UsageError(crate::error_chain(&e)))?;
+    let vm = if envs
+        .iter()
+        .any(|k| matches!(k, EnvKind::VmKvm | EnvKind::VmTcg))
+    {
+        Some(
+            env::vm::prepare(&binary, &workloads, &cache, &mut host)
+                .map_err(|e| UsageError(crate::error_chain(&e)))?,
+        )
+    } else {
+        None
+    };
+    let cpus = args.cpus.0.clone();
+    if let Some(cpus) = &cpus {
+        crate::pinning::move_harness_off(cpus);
+    }
+    let order = match args.shuffle {
+        Some(seed) => Order::Random(seed),
+        None => Order::Fixed,
+    };
+    let plan = Plan {
+        workloads: workloads.clone(),
+        envs: envs.clone(),
+        reps: args.reps,
+        warmup: args.warmup,
+        order,
+    };
+    let settings = RunSettings {
+        size: args.size,
+        cpus: cpus.clone(),
+        memory_mib: args.memory,
+        timeout: Duration::from_secs_f64(args.timeout),
+        data_dir: args.data_dir.clone(),
+        out: out.clone(),
+        vm,
+    };
+    let mut environments: Vec<EnvStatus> = envs
+        .iter()
+        .map(|k| EnvStatus {
+            env: k.name().into(),
+            available: true,
+            reason: env::availability(*k, &host).unwrap_or_default(),
+        })
+        .collect();
+    for kind in EnvKind::ALL.into_iter().filter(|k| !envs.contains(k)) {
+        if let Err(reason) = env::availability(kind, &host) {
+            environments.push(EnvStatus {
+                env: kind.name().into(),
+                available: false,
+                reason,
+            });
+        }
+    }
+    let now = crate::now_rfc3339();
+    let mut results = Results {
+        schema_version: SCHEMA_VERSION,
+        vmbench_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: now.clone(),
+        updated_at: now,
+        complete: false,
+        host,
+        config: RunConfig {
+            reps: args.reps,
+            warmup: args.warmup,
+            size: args.size.name().into(),
+            workloads: workloads.iter().map(|w| w.name().to_string()).collect(),
+            envs: envs.iter().map(|k| k.name().to_string()).collect(),
+            cpus: cpus.clone(),
+            memory_mib: args.memory,
+            timeout_s: args.timeout,
+            order: order.label(),
+            mode: "cold: a new instance per repetition".into(),
+            sample_interval_ms: None,
+        },
+        workload_binary: binary.clone(),
+        environments,
+        trials: Vec::new(),
+        warmup_trials: Vec::new(),
+    };
+    results.save(&out)?;
+    crate::interrupt::install();
+    let quiet = args.quiet;
+    let mut progress =
+        |step: &crate::plan::Step, trial: &crate::results::Trial, i: usize, total: usize| {
+            if quiet {
+                return;
+            }
+            let what = match (&trial.error, trial.headline()) {
+                (Some(e), _) => format!("FAILED: {e}"),
+                (None, Some(m)) => format!("{:.4} {}", m.value, m.unit),
+                (None, None) => "no result".into(),
+            };
+            let warm = if step.warmup { " (warm-up)" } else { "" };
+            eprintln!(
+                "[{i}/{total}] {} {} rep {}{warm}: {what}",
+                step.env, step.workload, step.rep
+            );
+        };
+    runner::run(&plan, &settings, &binary.path, &mut results, &mut progress)?;
+    results.complete = !crate::interrupt::interrupted();
+    results.updated_at = crate::now_rfc3339();
+    results.save(&out)?;
+    Ok(results)
+}

@@ -1,0 +1,18 @@
+//! Where vmbench keeps what it builds or downloads once: the extracted workload binary, guest
+//! kernels, container images.
+
+use std::path::PathBuf;
+
+/// The cache root: `$VMBENCH_CACHE`, else `$XDG_CACHE_HOME/vmbench`, else `~/.cache/vmbench`.
+pub fn cache_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VMBENCH_CACHE") {
+        return PathBuf::from(dir);
+    }
+    if let Some(dir) = std::env::var_os("XDG_CACHE_HOME") {
+        return PathBuf::from(dir).join("vmbench");
+    }
+    match std::env::var_os("HOME") {
+        Some(home) => PathBuf::from(home).join(".cache/vmbench"),
+        None => PathBuf::from("/var/cache/vmbench"),
+    }
+}

@@ -1,0 +1,161 @@
+//! `vmbench doctor`: what this host can and cannot run, each missing piece with its fix.
+
+use crate::host::HostInfo;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// State of one capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Present and usable.
+    Ok,
+    /// Usable with a caveat.
+    Warn,
+    /// Missing: the environments that need it cannot run.
+    Missing,
+}
+
+/// One capability checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    /// What was checked.
+    pub name: String,
+    /// Its state.
+    pub status: Status,
+    /// What was found.
+    pub detail: String,
+    /// How to fix it, when it is not ok.
+    pub fix: Option<String>,
+}
+
+impl Check {
+    /// A check with no fix needed.
+    pub fn ok(name: &str, detail: impl Into<String>) -> Check {
+        Check {
+            name: name.into(),
+            status: Status::Ok,
+            detail: detail.into(),
+            fix: None,
+        }
+    }
+
+    /// A check with a caveat or a missing piece, and its fix.
+    pub fn not_ok(
+        name: &str,
+        status: Status,
+        detail: impl Into<String>,
+        fix: impl Into<String>,
+    ) -> Check {
+        Check {
+            name: name.into(),
+            status,
+            detail: detail.into(),
+            fix: Some(fix.into()),
+        }
+    }
+}
+
+/// Whether new pid, mount, net, uts, ipc and cgroup namespaces can be created here.
+pub fn namespaces_usable() -> Result<(), String> {
+    use nix::sched::{unshare, CloneFlags};
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new("/proc/self/exe");
+    cmd.arg("--version")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: unshare is a single system call, safe between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            unshare(
+                CloneFlags::CLONE_NEWPID
+                    | CloneFlags::CLONE_NEWNS
+                    | CloneFlags::CLONE_NEWNET
+                    | CloneFlags::CLONE_NEWUTS
+                    | CloneFlags::CLONE_NEWIPC
+                    | CloneFlags::CLONE_NEWCGROUP,
+            )
+            .map_err(std::io::Error::from)
+        });
+    }
+    match cmd.status() {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(format!("test process failed: {s}")),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Runs every check.
+pub fn checks(host: &HostInfo) -> Vec<Check> {
+    let mut out = vec![
+        Check::ok("kernel", format!("{} ({})", host.kernel, host.os)),
+        Check::ok(
+            "cpu",
+            format!(
+                "{}, {} logical CPUs{}",
+                host.cpu_model,
+                host.cores,
+                if host.nested {
+                    ", itself a virtual machine"
+                } else {
+                    ""
+                }
+            ),
+        ),
+        Check::ok(
+            "memory",
+            format!("{:.1} GiB", host.memory_bytes as f64 / (1u64 << 30) as f64),
+        ),
+    ];
+    out.push(if host.root {
+        Check::ok("root", "running as root")
+    } else {
+        Check::not_ok(
+            "root",
+            Status::Missing,
+            "not root: containers (namespaces, cgroups, pivot_root) cannot be created",
+            "run vmbench as root, e.g. sudo vmbench ...",
+        )
+    });
+    out.push(if host.cgroup.starts_with("no cgroup") {
+        Check::not_ok(
+            "cgroups",
+            Status::Missing,
+            host.cgroup.clone(),
+            "mount cgroup2 on /sys/fs/cgroup",
+        )
+    } else {
+        Check::ok("cgroups", host.cgroup.clone())
+    });
+    out.push(match namespaces_usable() {
+        Ok(()) => Check::ok(
+            "namespaces",
+            "pid, mount, net, uts, ipc and cgroup namespaces can be created",
+        ),
+        Err(e) => Check::not_ok(
+            "namespaces",
+            Status::Missing,
+            format!("cannot create namespaces: {e}"),
+            "run as root on a kernel with namespaces enabled (not inside a restricted container)",
+        ),
+    });
+    out.extend(crate::env::availability_checks(host));
+    out
+}
+
+/// Renders the checks as a table.
+pub fn render(checks: &[Check]) -> String {
+    let mut s = String::new();
+    for c in checks {
+        let mark = match c.status {
+            Status::Ok => "ok  ",
+            Status::Warn => "warn",
+            Status::Missing => "NO  ",
+        };
+        let _ = writeln!(s, "[{mark}] {:<17} {}", c.name, c.detail);
+        if let Some(fix) = &c.fix {
+            let _ = writeln!(s, "       {:<17} fix: {fix}", "");
+        }
+    }
+    s
+}

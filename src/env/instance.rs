@@ -1,0 +1,223 @@
+//! Watching one running instance from the host: its output is read as it arrives and each
+//! protocol event is timestamped on arrival, so startup is measured on the host's
+//! clock from just before launch to the `ready` line. A deadline kills the instance.
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use std::collections::VecDeque;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+use vmbench_workload::{parse_line, Event, GuestView, Metric, Rusage};
+
+/// Lines of non-protocol output kept for error messages.
+const NOISE_KEPT: usize = 30;
+/// How long to wait for output to close after a kill.
+const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
+
+/// One `result` event with its arrival time.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// Arrival, since launch.
+    pub at: Duration,
+    /// Metrics, headline first.
+    pub metrics: Vec<Metric>,
+    /// The workload's own timing of the measured part.
+    pub elapsed_ns: u64,
+    /// The workload's resource usage.
+    pub rusage: Rusage,
+    /// The workload's note on how it did the work.
+    pub detail: Option<String>,
+}
+
+/// Everything seen on an instance's output.
+#[derive(Debug, Clone, Default)]
+pub struct Observed {
+    /// First byte of output, since launch.
+    pub first_byte: Option<Duration>,
+    /// `ready` arrival and the view it carried.
+    pub ready: Option<(Duration, GuestView)>,
+    /// SHA-256 from the `identity` event.
+    pub sha256: Option<String>,
+    /// `result` events, in order.
+    pub results: Vec<RunResult>,
+    /// `done` arrival.
+    pub done: Option<Duration>,
+    /// `error` events and malformed protocol lines.
+    pub errors: Vec<String>,
+    /// Last lines of other output (stderr, kernel console).
+    pub noise: VecDeque<String>,
+    /// Output closed, since launch.
+    pub closed: Option<Duration>,
+    /// Killed for passing the deadline.
+    pub timed_out: bool,
+    /// Killed because the user interrupted the run.
+    pub interrupted: bool,
+}
+
+impl Observed {
+    /// The tail of non-protocol output, for error messages.
+    pub fn noise_tail(&self, lines: usize) -> String {
+        let skip = self.noise.len().saturating_sub(lines);
+        self.noise
+            .iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" | ")
+    }
+
+    fn note_noise(&mut self, line: String) {
+        let line = line.trim().to_string();
+        if line.is_empty() {
+            return;
+        }
+        if self.noise.len() == NOISE_KEPT {
+            self.noise.pop_front();
+        }
+        self.noise.push_back(line);
+    }
+
+    fn take(&mut self, at: Duration, line: String) {
+        match parse_line(&line) {
+            Ok(None) => self.note_noise(line),
+            Err(e) => self.errors.push(e.to_string()),
+            Ok(Some(event)) => match event {
+                Event::Ready(view) => {
+                    if self.ready.is_none() {
+                        self.ready = Some((at, view));
+                    }
+                }
+                Event::Identity { sha256 } => self.sha256 = Some(sha256),
+                Event::Result {
+                    metrics,
+                    elapsed_ns,
+                    rusage,
+                    detail,
+                    ..
+                } => self.results.push(RunResult {
+                    at,
+                    metrics,
+                    elapsed_ns,
+                    rusage,
+                    detail,
+                }),
+                Event::Done => self.done = Some(at),
+                Event::Error { message } => self.errors.push(message),
+            },
+        }
+    }
+}
+
+/// Reads `output` until it closes, the deadline passes (then `kill` is called) or the user
+/// interrupts (also `kill`). `t0` is the instant taken just before the instance was started.
+///
+/// Reading happens on the calling thread with `poll`: a reader thread per instance would add
+/// its creation and a cross-thread hand-off to every startup figure.
+pub fn watch<R: Read + AsFd>(
+    mut output: R,
+    t0: Instant,
+    timeout: Duration,
+    kill: &mut dyn FnMut(),
+) -> Observed {
+    let mut seen = Observed::default();
+    let deadline = t0 + timeout;
+    let mut kill_deadline: Option<Instant> = None;
+    let mut pending: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let now = Instant::now();
+        if kill_deadline.is_none() {
+            if now >= deadline {
+                seen.timed_out = true;
+            } else if crate::interrupt::interrupted() {
+                seen.interrupted = true;
+            }
+            if seen.timed_out || seen.interrupted {
+                kill();
+                kill_deadline = Some(now + DRAIN_AFTER_KILL);
+            }
+        }
+        let limit = kill_deadline.unwrap_or(deadline);
+        if kill_deadline.is_some() && now >= limit {
+            break;
+        }
+        let wait = limit
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(50));
+        let mut fds = [PollFd::new(output.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(wait.as_millis().max(1) as u16)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+        let n = match output.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        let at = Instant::now().saturating_duration_since(t0);
+        if n == 0 {
+            if !pending.is_empty() {
+                let line = String::from_utf8_lossy(&pending).into_owned();
+                seen.take(at, line);
+            }
+            seen.closed = Some(at);
+            break;
+        }
+        seen.first_byte.get_or_insert(at);
+        pending.extend_from_slice(&chunk[..n]);
+        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+            let line = String::from_utf8_lossy(&pending[..end]).into_owned();
+            pending.drain(..=end);
+            seen.take(at, line);
+        }
+    }
+    seen
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn protocol_lines_are_timestamped_and_noise_is_kept_aside() {
+        let ready = Event::Ready(GuestView::default()).to_line();
+        let text = format!(
+            "[    0.1] booting\n{ready}\n{}\n{}\n",
+            Event::Identity {
+                sha256: "ab".into()
+            }
+            .to_line(),
+            Event::Done.to_line()
+        );
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        std::io::Write::write_all(&mut writer, text.as_bytes()).unwrap();
+        drop(writer);
+        let t0 = Instant::now();
+        let seen = watch(reader, t0, Duration::from_secs(5), &mut || {
+            panic!("no kill expected")
+        });
+        assert!(seen.ready.is_some());
+        assert_eq!(seen.sha256.as_deref(), Some("ab"));
+        assert!(seen.done.is_some() && seen.closed.is_some());
+        assert_eq!(seen.noise_tail(5), "[    0.1] booting");
+        assert!(!seen.timed_out);
+    }
+
+    #[test]
+    fn a_silent_instance_is_killed_at_the_deadline() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut writer = Some(writer);
+        let t0 = Instant::now();
+        let mut kills = 0;
+        let seen = watch(reader, t0, Duration::from_millis(100), &mut || {
+            kills += 1;
+            writer.take();
+        });
+        assert!(seen.timed_out);
+        assert_eq!(kills, 1);
+        assert!(t0.elapsed() >= Duration::from_millis(100));
+        assert!(seen.ready.is_none());
+    }
+}

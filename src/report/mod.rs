@@ -1,0 +1,3 @@
+//! Reports rendered from results records: they only read, never measure.
+
+pub mod terminal;

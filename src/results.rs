@@ -1,0 +1,401 @@
+//! The results file: a versioned JSON schema, an atomic incremental writer and a loader.
+//!
+//! JSON is the source of truth; every report is rendered from it. The file is rewritten after
+//! every trial through a temporary file and `rename`, so an interrupted run keeps every trial
+//! that finished and never leaves a half-written file.
+
+use crate::host::HostInfo;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use vmbench_workload::{GuestView, Metric, Rusage};
+
+/// Version of the results schema this build writes and reads.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Errors reading or writing results files.
+#[derive(Debug, thiserror::Error)]
+pub enum ResultsError {
+    /// The file could not be read.
+    #[error("cannot read results file {path}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not valid results JSON.
+    #[error("malformed results file {path}: {source}; re-run `vmbench run` to produce it again")]
+    Malformed {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The file was written by an incompatible schema.
+    #[error("results file {path} has schema_version {found}, this vmbench reads version {SCHEMA_VERSION}")]
+    Version {
+        /// The file.
+        path: PathBuf,
+        /// The version found.
+        found: u64,
+    },
+    /// The file could not be written.
+    #[error("cannot write results file {path}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The whole results file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Results {
+    /// Schema version, [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// Version of vmbench that wrote the file.
+    pub vmbench_version: String,
+    /// When the run started (RFC 3339).
+    pub created_at: String,
+    /// When the file was last written (RFC 3339).
+    #[serde(default)]
+    pub updated_at: String,
+    /// Whether the run finished (false while running or after an interruption).
+    #[serde(default)]
+    pub complete: bool,
+    /// The machine the run measured.
+    pub host: HostInfo,
+    /// How the run was configured.
+    pub config: RunConfig,
+    /// The workload binary every environment ran.
+    pub workload_binary: BinaryInfo,
+    /// Every environment asked for, with whether it could run and why not.
+    #[serde(default)]
+    pub environments: Vec<EnvStatus>,
+    /// One record per measured instance run.
+    pub trials: Vec<Trial>,
+    /// Warm-up runs, kept for the record and left out of every statistic.
+    #[serde(default)]
+    pub warmup_trials: Vec<Trial>,
+}
+
+/// Run configuration, recorded so a figure can be traced to how it was measured.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// Measured repetitions per workload and environment.
+    pub reps: u32,
+    /// Discarded warm-up repetitions before them.
+    pub warmup: u32,
+    /// Workload size.
+    pub size: String,
+    /// Workloads asked for.
+    pub workloads: Vec<String>,
+    /// Environments asked for.
+    pub envs: Vec<String>,
+    /// CPUs the workload was pinned to, if any.
+    pub cpus: Option<Vec<usize>>,
+    /// Memory limit given to containers and VMs.
+    pub memory_mib: u64,
+    /// Per-trial timeout.
+    pub timeout_s: f64,
+    /// Order in which environments were interleaved within a repetition.
+    pub order: String,
+    /// `cold`: a new instance per repetition.
+    pub mode: String,
+    /// Collector sample interval, when sampling.
+    pub sample_interval_ms: Option<u64>,
+}
+
+/// Identity of the workload binary as the host hashed it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct BinaryInfo {
+    /// Where it was run from.
+    pub path: PathBuf,
+    /// SHA-256, hex.
+    pub sha256: String,
+    /// Size in bytes.
+    pub bytes: u64,
+}
+
+/// Whether an environment could run here.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct EnvStatus {
+    /// Environment name as recorded in trials.
+    pub env: String,
+    /// Whether it ran.
+    pub available: bool,
+    /// Why it could not run, or what it is (e.g. the accelerator verdict).
+    pub reason: String,
+}
+
+/// How an instance ended.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ExitInfo {
+    /// Exit status, when it exited.
+    pub code: Option<i32>,
+    /// Terminating signal, when killed.
+    pub signal: Option<i32>,
+    /// Killed by the OOM killer.
+    pub oom: bool,
+    /// Killed by the harness for exceeding the timeout.
+    pub timed_out: bool,
+}
+
+/// One host-side sample of an instance.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Sample {
+    /// Time since launch.
+    pub t_ns: u64,
+    /// User CPU time so far.
+    pub cpu_user_ns: u64,
+    /// System CPU time so far.
+    pub cpu_sys_ns: u64,
+    /// Resident set size.
+    pub rss_bytes: u64,
+    /// Proportional set size, where readable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pss_bytes: Option<u64>,
+    /// cgroup memory usage, for containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_bytes: Option<u64>,
+}
+
+/// One instance run: one workload in one environment, one repetition.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Trial {
+    /// Environment, e.g. `native`, `container-crun`, `vm-tcg`.
+    pub env: String,
+    /// Workload name.
+    pub workload: String,
+    /// Repetition index (warm-ups are numbered before the measured ones).
+    pub rep: u32,
+    /// A discarded warm-up trial.
+    pub warmup: bool,
+    /// Host-measured time from just before the instance starts to the `ready` line.
+    pub startup_ns: Option<u64>,
+    /// Time from launch until the instance was gone (reaped).
+    #[serde(default)]
+    pub lifetime_ns: Option<u64>,
+    /// Time from the `done` line until the instance was gone.
+    #[serde(default)]
+    pub teardown_ns: Option<u64>,
+    /// Startup phases seen, nanoseconds since launch (clone, exec, first console byte...).
+    #[serde(default)]
+    pub phases: BTreeMap<String, u64>,
+    /// Measured values, headline first.
+    pub metrics: Vec<Metric>,
+    /// What the workload saw.
+    pub guest_view: Option<GuestView>,
+    /// Workload's own resource usage at its end.
+    #[serde(default)]
+    pub rusage: Option<Rusage>,
+    /// How the workload did its work (buffer sizes, direct or buffered reads...).
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// The storage path file-io went through (host ext4, bind mount, virtio-blk + ext4...).
+    #[serde(default)]
+    pub io_path: Option<String>,
+    /// Host-side samples.
+    #[serde(default)]
+    pub samples: Vec<Sample>,
+    /// How the instance ended.
+    pub exit: ExitInfo,
+    /// What went wrong, if anything.
+    pub error: Option<String>,
+}
+
+impl Trial {
+    /// The headline metric, when the trial produced one.
+    pub fn headline(&self) -> Option<&Metric> {
+        self.metrics.first()
+    }
+}
+
+impl Results {
+    /// Reads and validates a results file.
+    pub fn load(path: &Path) -> Result<Results, ResultsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let raw: serde_json::Value =
+            serde_json::from_str(&text).map_err(|source| ResultsError::Malformed {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let found = raw
+            .get("schema_version")
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0);
+        if found != SCHEMA_VERSION as u64 {
+            return Err(ResultsError::Version {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        serde_json::from_value(raw).map_err(|source| ResultsError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Writes the file atomically: a temporary file in the same directory, fsync, rename.
+    pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
+        let err = |source| ResultsError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".vmbench-results-")
+            .suffix(".tmp")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        serde_json::to_writer_pretty(&mut tmp, self).map_err(|e| err(e.into()))?;
+        tmp.write_all(b"\n").map_err(err)?;
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(path).map_err(|e| err(e.error))?;
+        Ok(())
+    }
+
+    /// The measured trials.
+    pub fn measured(&self) -> impl Iterator<Item = &Trial> {
+        self.trials.iter().filter(|t| !t.warmup)
+    }
+
+    /// Records a trial in the list it belongs to.
+    pub fn record(&mut self, trial: Trial) {
+        if trial.warmup {
+            self.warmup_trials.push(trial);
+        } else {
+            self.trials.push(trial);
+        }
+    }
+}
+
+/// Checks early that `path` can be written, so a bad `--out` fails before any work is done.
+pub fn check_writable(path: &Path) -> Result<(), ResultsError> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let probe = tempfile::Builder::new()
+        .prefix(".vmbench-probe-")
+        .tempfile_in(dir)
+        .map_err(|source| ResultsError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    drop(probe);
+    if path.is_dir() {
+        return Err(ResultsError::Write {
+            path: path.to_path_buf(),
+            source: std::io::Error::other("is a directory"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vmbench_workload::Better;
+
+    pub(crate) fn sample_results() -> Results {
+        Results {
+            schema_version: SCHEMA_VERSION,
+            vmbench_version: "0.1.0".into(),
+            created_at: "2026-11-27T00:00:00Z".into(),
+            updated_at: String::new(),
+            complete: true,
+            host: HostInfo::default(),
+            config: RunConfig {
+                reps: 1,
+                ..RunConfig::default()
+            },
+            workload_binary: BinaryInfo {
+                path: "/bin/w".into(),
+                sha256: "ab".repeat(32),
+                bytes: 10,
+            },
+            environments: vec![],
+            trials: vec![Trial {
+                env: "native".into(),
+                workload: "syscall".into(),
+                rep: 0,
+                warmup: false,
+                startup_ns: Some(1_000_000),
+                lifetime_ns: Some(2_000_000),
+                teardown_ns: None,
+                phases: BTreeMap::from([("exec".to_string(), 5u64)]),
+                metrics: vec![Metric {
+                    name: "syscall_time".into(),
+                    value: 80.0,
+                    unit: "ns/call".into(),
+                    better: Better::Lower,
+                }],
+                guest_view: Some(GuestView::default()),
+                rusage: None,
+                detail: None,
+                io_path: None,
+                samples: vec![Sample::default()],
+                exit: ExitInfo {
+                    code: Some(0),
+                    ..ExitInfo::default()
+                },
+                error: None,
+            }],
+            warmup_trials: vec![],
+        }
+    }
+
+    #[test]
+    fn results_round_trip_through_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.json");
+        let results = sample_results();
+        results.save(&path).unwrap();
+        let back = Results::load(&path).unwrap();
+        assert_eq!(
+            serde_json::to_value(&back).unwrap(),
+            serde_json::to_value(&results).unwrap()
+        );
+        // No temporary file is left beside it.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn malformed_and_foreign_files_are_refused_with_the_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let bad = dir.path().join("bad.json");
+        std::fs::write(&bad, "{ not json").unwrap();
+        let err = Results::load(&bad).unwrap_err().to_string();
+        assert!(
+            err.contains("malformed results file") && err.contains("bad.json"),
+            "{err}"
+        );
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, r#"{"schema_version": 99}"#).unwrap();
+        let err = Results::load(&old).unwrap_err().to_string();
+        assert!(err.contains("schema_version 99"), "{err}");
+        let missing = Results::load(&dir.path().join("none.json")).unwrap_err();
+        assert!(matches!(missing, ResultsError::Read { .. }));
+    }
+
+    #[test]
+    fn unwritable_destinations_are_caught_early() {
+        assert!(check_writable(Path::new("/nonexistent-dir/r.json")).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_writable(dir.path()).is_err());
+        assert!(check_writable(&dir.path().join("ok.json")).is_ok());
+    }
+}
