@@ -178,6 +178,19 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
     let cache = crate::cache::cache_dir();
     let binary = crate::workload_bin::resolve(args.workload_bin.as_deref(), &cache)
         .map_err(|e| UsageError(crate::error_chain(&e)))?;
+    let container = if envs.iter().any(|k| {
+        matches!(
+            k,
+            EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun
+        )
+    }) {
+        Some(
+            env::container::prepare(&binary, &cache)
+                .map_err(|e| UsageError(crate::error_chain(&e)))?,
+        )
+    } else {
+        None
+    };
     let vm = if envs
         .iter()
         .any(|k| matches!(k, EnvKind::VmKvm | EnvKind::VmTcg))
@@ -211,14 +224,29 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
         timeout: Duration::from_secs_f64(args.timeout),
         data_dir: args.data_dir.clone(),
         out: out.clone(),
+        container: container.clone(),
         vm,
     };
     let mut environments: Vec<EnvStatus> = envs
         .iter()
-        .map(|k| EnvStatus {
-            env: k.name().into(),
-            available: true,
-            reason: env::availability(*k, &host).unwrap_or_default(),
+        .map(|k| {
+            let (footprint_bytes, footprint) = match (k, &container) {
+                (EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun, Some(c)) => (
+                    Some(c.image.bytes),
+                    Some(
+                        "image: rootfs holding the static workload binary and empty mount points"
+                            .into(),
+                    ),
+                ),
+                _ => (None, None),
+            };
+            EnvStatus {
+                env: k.name().into(),
+                available: true,
+                reason: env::availability(*k, &host).unwrap_or_default(),
+                footprint_bytes,
+                footprint,
+            }
         })
         .collect();
     for kind in EnvKind::ALL.into_iter().filter(|k| !envs.contains(k)) {
@@ -227,6 +255,8 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
                 env: kind.name().into(),
                 available: false,
                 reason,
+                footprint_bytes: None,
+                footprint: None,
             });
         }
     }

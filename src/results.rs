@@ -132,6 +132,12 @@ pub struct EnvStatus {
     pub available: bool,
     /// Why it could not run, or what it is (e.g. the accelerator verdict).
     pub reason: String,
+    /// What one instance needs on disk: the container image, or kernel + initramfs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footprint_bytes: Option<u64>,
+    /// What the footprint consists of.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footprint: Option<String>,
 }
 
 /// How an instance ended.
@@ -204,6 +210,9 @@ pub struct Trial {
     /// Host-side samples.
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// cgroup accounting at the end (containers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<crate::env::container::cgroup::Usage>,
     /// How the instance ended.
     pub exit: ExitInfo,
     /// What went wrong, if anything.
@@ -348,6 +357,7 @@ mod tests {
                 detail: None,
                 io_path: None,
                 samples: vec![Sample::default()],
+                cgroup: None,
                 exit: ExitInfo {
                     code: Some(0),
                     ..ExitInfo::default()

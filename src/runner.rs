@@ -23,6 +23,8 @@ pub struct RunSettings {
     pub data_dir: PathBuf,
     /// Where the results are saved after each trial.
     pub out: PathBuf,
+    /// Container settings, when a container environment runs.
+    pub container: Option<crate::env::container::ContainerSettings>,
     /// VM settings, when a VM environment runs.
     pub vm: Option<crate::env::vm::VmSettings>,
 }
@@ -31,8 +33,16 @@ pub struct RunSettings {
 pub fn launch(kind: EnvKind, spec: &Spec, settings: &RunSettings) -> Result<Outcome, EnvError> {
     match kind {
         EnvKind::Native => env::native::run(spec),
-        EnvKind::Container => env::container::builtin::run(spec),
-        EnvKind::ContainerRunc | EnvKind::ContainerCrun => env::container::oci::run(kind, spec),
+        EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun => {
+            match &settings.container {
+                Some(c) if kind == EnvKind::Container => env::container::builtin::run(spec, c),
+                Some(c) => env::container::oci::run(kind, spec, c),
+                None => Err(EnvError::Unavailable {
+                    env: kind,
+                    reason: "no container settings were prepared".into(),
+                }),
+            }
+        }
         EnvKind::VmKvm | EnvKind::VmTcg => match &settings.vm {
             Some(vm) => env::vm::run(kind, spec, vm),
             None => Err(EnvError::Unavailable {
@@ -118,6 +128,7 @@ pub fn to_trial(
         detail: None,
         io_path: None,
         samples: Vec::new(),
+        cgroup: None,
         exit: Default::default(),
         error: None,
     };
@@ -133,6 +144,7 @@ pub fn to_trial(
     trial.phases = outcome.phases.clone();
     trial.samples = outcome.samples.clone();
     trial.io_path = outcome.io_path.clone();
+    trial.cgroup = outcome.cgroup.clone();
     trial.lifetime_ns = outcome.lifetime.map(|d| d.as_nanos() as u64);
     if let Some(first) = seen.first_byte {
         trial
@@ -143,6 +155,10 @@ pub fn to_trial(
         trial.startup_ns = Some(at.as_nanos() as u64);
         let mut view = view.clone();
         view.sha256 = seen.sha256.clone().unwrap_or_default();
+        if let Some((processes, root)) = &seen.identity_view {
+            view.processes_visible = *processes;
+            view.root_entries = root.clone();
+        }
         trial.guest_view = Some(view);
     }
     if let (Some(done), Some(life)) = (seen.done, outcome.lifetime) {

@@ -32,7 +32,7 @@ fn host_hash_matches_the_hash_the_binary_reports_of_itself() {
     let identity = text
         .lines()
         .find_map(|l| match vmbench_workload::parse_line(l).unwrap() {
-            Some(vmbench_workload::Event::Identity { sha256 }) => Some(sha256),
+            Some(vmbench_workload::Event::Identity { sha256, .. }) => Some(sha256),
             _ => None,
         })
         .expect("identity line");

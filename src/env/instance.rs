@@ -38,6 +38,8 @@ pub struct Observed {
     pub ready: Option<(Duration, GuestView)>,
     /// SHA-256 from the `identity` event.
     pub sha256: Option<String>,
+    /// Processes and root entries from the `identity` event.
+    pub identity_view: Option<(Option<usize>, Vec<String>)>,
     /// `result` events, in order.
     pub results: Vec<RunResult>,
     /// `done` arrival.
@@ -87,7 +89,14 @@ impl Observed {
                         self.ready = Some((at, view));
                     }
                 }
-                Event::Identity { sha256 } => self.sha256 = Some(sha256),
+                Event::Identity {
+                    sha256,
+                    processes_visible,
+                    root_entries,
+                } => {
+                    self.sha256 = Some(sha256);
+                    self.identity_view = Some((processes_visible, root_entries));
+                }
                 Event::Result {
                     metrics,
                     elapsed_ns,
@@ -186,7 +195,9 @@ mod tests {
         let text = format!(
             "[    0.1] booting\n{ready}\n{}\n{}\n",
             Event::Identity {
-                sha256: "ab".into()
+                sha256: "ab".into(),
+                processes_visible: Some(1),
+                root_entries: vec![],
             }
             .to_line(),
             Event::Done.to_line()

@@ -187,6 +187,8 @@ pub struct Outcome {
     pub io_path: Option<String>,
     /// Host-side samples.
     pub samples: Vec<Sample>,
+    /// The container's cgroup accounting at its end.
+    pub cgroup: Option<container::cgroup::Usage>,
 }
 
 /// Exit information from a wait status.

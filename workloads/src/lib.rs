@@ -36,7 +36,11 @@ pub fn run_invocation(args: &[String], view: GuestView) -> i32 {
     };
     if inv.identity {
         let sha256 = view::self_sha256().unwrap_or_else(|e| format!("unreadable: {e}"));
-        emit(&Event::Identity { sha256 });
+        emit(&Event::Identity {
+            sha256,
+            processes_visible: view::processes_visible(),
+            root_entries: view::root_entries(),
+        });
     }
     if let Some(fault) = &inv.fault {
         return invocation::inject(fault);

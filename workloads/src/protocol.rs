@@ -55,6 +55,12 @@ pub struct GuestView {
     pub sha256: String,
     /// Network interfaces it sees (from `/proc/net/dev`).
     pub net_interfaces: Vec<String>,
+    /// Processes visible in its `/proc` (from the `identity` event).
+    #[serde(default)]
+    pub processes_visible: Option<usize>,
+    /// Names in its root directory, sorted (from the `identity` event).
+    #[serde(default)]
+    pub root_entries: Vec<String>,
     /// Set when the binary ran as a VM's `/init`: what the agent did before `ready`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentBoot>,
@@ -116,6 +122,12 @@ pub enum Event {
     Identity {
         /// SHA-256 of `/proc/self/exe`, hex.
         sha256: String,
+        /// Processes visible in `/proc`.
+        #[serde(default)]
+        processes_visible: Option<usize>,
+        /// Names in the root directory, sorted.
+        #[serde(default)]
+        root_entries: Vec<String>,
     },
     /// One workload run finished.
     Result {
@@ -214,6 +226,8 @@ mod tests {
             },
             Event::Identity {
                 sha256: "cd".repeat(32),
+                processes_visible: Some(1),
+                root_entries: vec!["data".into(), "proc".into()],
             },
             Event::Done,
             Event::Error {

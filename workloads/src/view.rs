@@ -33,6 +33,8 @@ pub fn gather_from(root: &Path) -> GuestView {
         limits: visible_limits(root),
         sha256: String::new(),
         net_interfaces: net_interfaces(root),
+        processes_visible: None,
+        root_entries: Vec::new(),
         agent: None,
     }
 }
@@ -51,6 +53,35 @@ pub fn self_sha256() -> std::io::Result<String> {
         }
     }
     Ok(hex(&hasher.finalize()))
+}
+
+/// Number of processes in `/proc` (what this environment lets the workload see).
+pub fn processes_visible() -> Option<usize> {
+    let entries = fs::read_dir("/proc").ok()?;
+    Some(
+        entries
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit())
+            })
+            .count(),
+    )
+}
+
+/// Sorted names in `/`.
+pub fn root_entries() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir("/")
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
 }
 
 /// Lower-case hex of bytes.
@@ -157,29 +188,26 @@ mod tests {
 
     #[test]
     fn v1_limits_are_read_from_the_own_cgroup() {
-        let t = tempfile_dir();
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
         write(
-            &t,
+            t,
             "proc/self/cgroup",
             "8:pids:/vmbench/a\n4:memory:/vmbench/a\n1:cpu:/vmbench/a\n0::/\n",
         );
         write(
-            &t,
+            t,
             "sys/fs/cgroup/memory/vmbench/a/memory.limit_in_bytes",
             "536870912\n",
         );
-        write(&t, "sys/fs/cgroup/pids/vmbench/a/pids.max", "max\n");
+        write(t, "sys/fs/cgroup/pids/vmbench/a/pids.max", "max\n");
+        write(t, "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_quota_us", "50000\n");
         write(
-            &t,
-            "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_quota_us",
-            "50000\n",
-        );
-        write(
-            &t,
+            t,
             "sys/fs/cgroup/cpu/vmbench/a/cpu.cfs_period_us",
             "100000\n",
         );
-        let l = visible_limits(&t);
+        let l = visible_limits(t);
         assert_eq!(l.memory_max_bytes, Some(512 << 20));
         assert_eq!(l.pids_max, None);
         assert_eq!(l.cpu_max.as_deref(), Some("50000 100000"));
@@ -188,13 +216,14 @@ mod tests {
 
     #[test]
     fn v2_limits_are_read_from_the_unified_tree() {
-        let t = tempfile_dir();
-        write(&t, "proc/self/cgroup", "0::/vmbench/b\n");
-        write(&t, "sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n");
-        write(&t, "sys/fs/cgroup/vmbench/b/memory.max", "268435456\n");
-        write(&t, "sys/fs/cgroup/vmbench/b/pids.max", "64\n");
-        write(&t, "sys/fs/cgroup/vmbench/b/cpu.max", "max 100000\n");
-        let l = visible_limits(&t);
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        write(t, "proc/self/cgroup", "0::/vmbench/b\n");
+        write(t, "sys/fs/cgroup/cgroup.controllers", "cpu memory pids\n");
+        write(t, "sys/fs/cgroup/vmbench/b/memory.max", "268435456\n");
+        write(t, "sys/fs/cgroup/vmbench/b/pids.max", "64\n");
+        write(t, "sys/fs/cgroup/vmbench/b/cpu.max", "max 100000\n");
+        let l = visible_limits(t);
         assert_eq!(l.memory_max_bytes, Some(256 << 20));
         assert_eq!(l.pids_max, Some(64));
         assert_eq!(l.cpu_max, None);
@@ -206,16 +235,5 @@ mod tests {
         assert_eq!(meminfo_field(text, "MemTotal:"), Some(24_000_000 * 1024));
         assert_eq!(meminfo_field(text, "MemAvailable:"), Some(102_400));
         assert_eq!(meminfo_field(text, "Cached:"), None);
-    }
-
-    fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "vmbench-view-{}-{:?}",
-            std::process::id(),
-            std::thread::current().id()
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }

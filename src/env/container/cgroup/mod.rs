@@ -2,9 +2,13 @@
 //! `/proc/self/mountinfo`, and a per-version manager creates, limits, reads and removes the
 //! cgroup of one instance.
 
+mod v1;
+mod v2;
+
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// Errors probing or managing cgroups; each carries the path involved.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +27,257 @@ pub enum CgroupError {
     /// No usable cgroup hierarchy is mounted.
     #[error("no cgroup hierarchy is mounted (looked in {0}): mount cgroup2 on /sys/fs/cgroup")]
     NotMounted(PathBuf),
+}
+
+/// Limits put on one instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// CPUs the instance may run on (cpuset).
+    pub cpus: Option<Vec<usize>>,
+    /// CPU bandwidth as (quota, period) microseconds.
+    pub cpu_quota_us: Option<(u64, u64)>,
+    /// Memory limit; swap is capped to nothing so the limit is the limit.
+    pub memory_bytes: Option<u64>,
+    /// Maximum number of tasks.
+    pub pids_max: Option<u64>,
+}
+
+/// Accounting read from an instance's cgroup.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    /// CPU time used by every task, nanoseconds.
+    pub cpu_ns: Option<u64>,
+    /// Memory charged now.
+    pub memory_bytes: Option<u64>,
+    /// Highest memory charged.
+    pub memory_peak_bytes: Option<u64>,
+    /// Tasks killed by the OOM killer in this cgroup.
+    pub oom_kills: u64,
+    /// Periods in which the CPU quota throttled the instance.
+    pub nr_throttled: Option<u64>,
+    /// Time throttled, nanoseconds.
+    pub throttled_ns: Option<u64>,
+}
+
+/// One instance's cgroup, in whichever version the host uses; removed when dropped.
+#[derive(Debug)]
+pub enum Cgroup {
+    /// One directory per v1 controller hierarchy.
+    V1(v1::V1Cgroup),
+    /// One directory in the unified hierarchy.
+    V2(v2::V2Cgroup),
+}
+
+/// Name of the parent cgroup under which instances are created.
+pub const PARENT: &str = "vmbench";
+
+impl Cgroup {
+    /// Creates the cgroup `name` under the vmbench parent and applies `limits`. v1 is used
+    /// when the legacy hierarchies hold the memory controller (v1 and hybrid hosts), else v2.
+    /// `own` is the text of `/proc/self/cgroup`: v1 parents go under the harness's own
+    /// cgroup, since the hierarchy root may not be writable.
+    pub fn create(
+        layout: &Layout,
+        own: &str,
+        name: &str,
+        limits: &Limits,
+    ) -> Result<Cgroup, CgroupError> {
+        if layout.v1.contains_key("memory") {
+            v1::V1Cgroup::create(layout, own, name, limits).map(Cgroup::V1)
+        } else {
+            let root = layout
+                .unified
+                .clone()
+                .ok_or_else(|| CgroupError::NotMounted(PathBuf::from("/sys/fs/cgroup")))?;
+            v2::V2Cgroup::create(&root, name, limits).map(Cgroup::V2)
+        }
+    }
+
+    /// Moves a process into the cgroup.
+    pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
+        match self {
+            Cgroup::V1(c) => c.attach(pid),
+            Cgroup::V2(c) => c.attach(pid),
+        }
+    }
+
+    /// Reads the accounting files.
+    pub fn usage(&self) -> Usage {
+        match self {
+            Cgroup::V1(c) => c.usage(),
+            Cgroup::V2(c) => c.usage(),
+        }
+    }
+
+    /// Processes in the cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        let file = match self {
+            Cgroup::V1(c) => c.procs_file(),
+            Cgroup::V2(c) => c.dir.join("cgroup.procs"),
+        };
+        std::fs::read_to_string(file)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    }
+
+    /// Every directory of the cgroup.
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        match self {
+            Cgroup::V1(c) => c.dirs.values().cloned().collect(),
+            Cgroup::V2(c) => vec![c.dir.clone()],
+        }
+    }
+
+    /// Kills what is left inside and removes the directories.
+    pub fn remove(mut self) -> Result<(), CgroupError> {
+        self.remove_now()
+    }
+
+    fn remove_now(&mut self) -> Result<(), CgroupError> {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        let mut result = Ok(());
+        for dir in self.dirs() {
+            if let Err(e) = remove_dir_retrying(&dir, deadline) {
+                result = Err(e);
+            }
+            // The shared parent goes too once no instance uses it (fails harmlessly otherwise).
+            if let Some(parent) = dir.parent().filter(|p| p.ends_with(PARENT)) {
+                let _ = std::fs::remove_dir(parent);
+            }
+        }
+        match self {
+            Cgroup::V1(c) => c.dirs.clear(),
+            Cgroup::V2(c) => c.dir = PathBuf::new(),
+        }
+        result
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        let _ = self.remove_now();
+    }
+}
+
+/// `rmdir` of a cgroup, retried while the kernel still reports it busy (tasks exiting).
+fn remove_dir_retrying(dir: &Path, deadline: Instant) -> Result<(), CgroupError> {
+    if dir.as_os_str().is_empty() {
+        return Ok(());
+    }
+    loop {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if Instant::now() < deadline && e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(source) => {
+                return Err(CgroupError::Io {
+                    action: "remove cgroup",
+                    path: dir.to_path_buf(),
+                    source,
+                })
+            }
+        }
+    }
+}
+
+/// Writes a cgroup control file.
+fn write_file(path: &Path, value: &str) -> Result<(), CgroupError> {
+    std::fs::write(path, value).map_err(|source| CgroupError::Io {
+        action: "write",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads a cgroup file, trimmed.
+fn read_file(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// Creates a directory (an existing one is fine).
+fn make_dir(path: &Path) -> Result<(), CgroupError> {
+    match std::fs::create_dir(path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(CgroupError::Io {
+            action: "create cgroup",
+            path: path.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// Removes leftover instance cgroups of earlier, killed runs (only empty ones).
+fn remove_stale(parent: &Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let is_ours = entry.file_name().to_string_lossy().starts_with("vmbench-");
+        let empty = read_file(&path.join("cgroup.procs")).is_some_and(|s| s.is_empty());
+        if is_ours && path.is_dir() && empty {
+            let _ = std::fs::remove_dir(&path);
+        }
+    }
+}
+
+/// The cgroup path of this process for a v1 controller, from `/proc/self/cgroup` text.
+pub fn own_v1_path(own: &str, controller: &str) -> String {
+    own.lines()
+        .find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == controller)
+                .then(|| path.to_string())
+        })
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// Renders a CPU list as the kernel writes it (`0,2-3`).
+pub fn cpu_list(cpus: &[usize]) -> String {
+    let mut sorted = cpus.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        while i + 1 < sorted.len() && sorted[i + 1] == sorted[i] + 1 {
+            i += 1;
+        }
+        out.push(if sorted[i] == start {
+            start.to_string()
+        } else {
+            format!("{start}-{}", sorted[i])
+        });
+        i += 1;
+    }
+    out.join(",")
 }
 
 /// Names of cgroup v1 controllers (other mount options, `name=systemd`, `xattr`... are not).
@@ -62,6 +317,9 @@ pub struct Layout {
     pub version: Version,
     /// v1 controller name → mount point (for co-mounted ones, each name maps to the mount).
     pub v1: BTreeMap<String, PathBuf>,
+    /// Every v1 mount point, named hierarchies (`name=systemd`) included.
+    #[serde(default)]
+    pub v1_mounts: Vec<PathBuf>,
     /// The cgroup2 mount point, if any.
     pub unified: Option<PathBuf>,
     /// Controllers enabled in the unified hierarchy's root.
@@ -84,6 +342,7 @@ impl Layout {
             source,
         })?;
         let mut v1 = BTreeMap::new();
+        let mut v1_mounts = Vec::new();
         let mut unified = None;
         for line in text.lines() {
             // id parent major:minor root mount-point options [optional...] - fstype source super
@@ -100,6 +359,7 @@ impl Layout {
                 "cgroup2" => unified = unified.or(Some(point)),
                 "cgroup" => {
                     let options = tail.get(2).copied().unwrap_or("");
+                    v1_mounts.push(point.clone());
                     for name in options.split(',').filter(|o| V1_CONTROLLERS.contains(o)) {
                         v1.entry(name.to_string()).or_insert_with(|| point.clone());
                     }
@@ -121,6 +381,7 @@ impl Layout {
         Ok(Layout {
             version,
             v1,
+            v1_mounts,
             unified,
             unified_controllers,
         })
@@ -162,6 +423,20 @@ impl Layout {
 mod tests {
     use super::*;
 
+    #[test]
+    fn cpu_lists_render_as_the_kernel_writes_them() {
+        assert_eq!(cpu_list(&[3, 0, 1, 2, 7]), "0-3,7");
+        assert_eq!(cpu_list(&[1]), "1");
+    }
+
+    #[test]
+    fn own_v1_paths_are_found_per_controller() {
+        let own = "8:pids:/\n4:memory:/process_api/abc\n2:cpu,cpuacct:/x\n0::/\n";
+        assert_eq!(own_v1_path(own, "memory"), "/process_api/abc");
+        assert_eq!(own_v1_path(own, "cpuacct"), "/x");
+        assert_eq!(own_v1_path(own, "cpuset"), "/");
+    }
+
     const HYBRID: &str = "\
 25 1 0:23 / /sys/fs/cgroup ro,nosuid,nodev,noexec - tmpfs tmpfs ro,mode=755
 26 25 0:24 / /sys/fs/cgroup/unified rw,nosuid,nodev,noexec,relatime - cgroup2 cgroup2 rw
@@ -192,6 +467,9 @@ mod tests {
         assert_eq!(l.v1["cpu"], dir.path().join("sys/fs/cgroup/cpu,cpuacct"));
         assert_eq!(l.v1["cpuacct"], l.v1["cpu"]);
         assert!(!l.v1.contains_key("systemd") && !l.v1.contains_key("xattr"));
+        assert!(l
+            .v1_mounts
+            .contains(&dir.path().join("sys/fs/cgroup/systemd")));
         assert_eq!(l.unified_controllers, vec!["hugetlb"]);
         assert!(l.describe().starts_with("hybrid"));
     }

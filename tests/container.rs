@@ -1,0 +1,397 @@
+//! The container environments for real, as root: isolation (pid, hostname, network, files),
+//! containment (OOM kill at the memory limit, fork stopped at the pids limit), the OCI
+//! runtimes, and cleanup: no cgroup, mount or process left behind after success, crash,
+//! timeout, OOM and Ctrl-C.
+
+mod common;
+
+use serial_test::serial;
+use std::path::Path;
+use std::time::Duration;
+use vmbench::env::container::{self, ContainerSettings};
+use vmbench::env::{EnvKind, Spec};
+use vmbench::plan::Step;
+use vmbench::results::{Results, Trial};
+use vmbench_workload::invocation::Fault;
+use vmbench_workload::{Invocation, Size, Workload};
+
+fn root_or_skip(test: &str) -> bool {
+    common::capability(
+        test,
+        common::is_root(),
+        "containers need root (namespaces, cgroups, pivot_root)",
+    )
+}
+
+fn settings() -> (vmbench::results::BinaryInfo, ContainerSettings) {
+    let binary = common::workload_binary();
+    let settings = container::prepare(&binary, &common::cache_dir()).unwrap();
+    (binary, settings)
+}
+
+/// Instance cgroups of this test process left in any hierarchy.
+fn leftover_cgroups() -> Vec<String> {
+    leftover_cgroups_named(&format!("vmbench-{}-", std::process::id()))
+}
+
+/// Instance cgroups of any vmbench process (a CLI run is another process).
+fn leftover_cgroups_of_any_run() -> Vec<String> {
+    leftover_cgroups_named("vmbench-")
+}
+
+fn leftover_cgroups_named(prefix: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let layout = container::cgroup::Layout::probe().unwrap();
+    let mut roots: Vec<&Path> = layout.v1_mounts.iter().map(|p| p.as_path()).collect();
+    if let Some(u) = &layout.unified {
+        roots.push(u);
+    }
+    fn walk(dir: &Path, depth: usize, prefix: &str, found: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if !p.is_dir() {
+                continue;
+            }
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(prefix) {
+                found.push(p.display().to_string());
+            }
+            if depth > 0 {
+                walk(&p, depth - 1, prefix, found);
+            }
+        }
+    }
+    for r in roots {
+        walk(r, 4, prefix, &mut found);
+    }
+    found
+}
+
+fn mounts_of(rootfs: &Path) -> usize {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    text.lines()
+        .filter(|l| l.contains(rootfs.to_str().unwrap()))
+        .count()
+}
+
+fn run_one(
+    kind: EnvKind,
+    settings: &ContainerSettings,
+    binary: &vmbench::results::BinaryInfo,
+    workload: Workload,
+    fault: Option<Fault>,
+    memory_mib: u64,
+    timeout: Duration,
+) -> Trial {
+    let data = common::scratch();
+    let spec = Spec {
+        binary: &binary.path,
+        invocation: Invocation {
+            workload,
+            size: Size::Small,
+            runs: 1,
+            data_dir: data.path().to_path_buf(),
+            fault,
+            identity: true,
+        },
+        cpus: None,
+        memory_mib,
+        timeout,
+        data_dir: data.path(),
+    };
+    let outcome = match kind {
+        EnvKind::Container => container::builtin::run(&spec, settings),
+        _ => container::oci::run(kind, &spec, settings),
+    };
+    let step = Step {
+        workload,
+        env: kind,
+        rep: 0,
+        warmup: false,
+    };
+    vmbench::runner::to_trial(&step, outcome, &binary.sha256, timeout)
+}
+
+fn assert_isolated(t: &Trial, sha256: &str) {
+    assert_eq!(t.error, None, "{t:?}");
+    let view = t.guest_view.as_ref().unwrap();
+    assert_eq!(
+        view.pid, 1,
+        "the workload is PID 1 of its own pid namespace"
+    );
+    assert_eq!(
+        view.processes_visible,
+        Some(1),
+        "sees only its own processes"
+    );
+    assert_eq!(
+        view.net_interfaces,
+        vec!["lo".to_string()],
+        "sees only loopback"
+    );
+    assert_eq!(view.hostname, container::builtin::HOSTNAME);
+    assert_eq!(view.sha256, sha256);
+    // None of the host's files: only the image's own entries.
+    for entry in &view.root_entries {
+        assert!(
+            ["data", "dev", "proc", "sys", "tmp", "vmbench-workload"].contains(&entry.as_str()),
+            "unexpected /{entry} in {:?}",
+            view.root_entries
+        );
+    }
+    assert!(
+        !view.root_entries.contains(&"etc".to_string())
+            && !view.root_entries.contains(&"usr".to_string())
+    );
+}
+
+#[test]
+#[serial]
+fn builtin_container_isolates_and_limits() {
+    if !root_or_skip("builtin_container_isolates_and_limits") {
+        return;
+    }
+    let (binary, settings) = settings();
+    let t = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::NetLoopback,
+        None,
+        256,
+        Duration::from_secs(60),
+    );
+    assert_isolated(&t, &binary.sha256);
+    let view = t.guest_view.clone().unwrap();
+    assert_eq!(
+        view.limits.memory_max_bytes,
+        Some(256 << 20),
+        "the container sees its own memory limit"
+    );
+    assert_eq!(view.limits.pids_max, Some(settings.pids_max));
+    assert!(t.headline().unwrap().value > 0.0, "loopback is up inside");
+    for phase in ["clone", "cgroup_attach", "mounts_pivot_root", "exec"] {
+        assert!(
+            t.phases.contains_key(phase),
+            "phase {phase} missing: {:?}",
+            t.phases
+        );
+    }
+    assert!(t.cgroup.as_ref().unwrap().memory_peak_bytes.unwrap() > 0);
+    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert_eq!(mounts_of(&settings.image.rootfs), 0);
+}
+
+#[test]
+#[serial]
+fn allocation_past_the_memory_limit_is_oom_killed_and_recorded() {
+    if !root_or_skip("allocation_past_the_memory_limit_is_oom_killed_and_recorded") {
+        return;
+    }
+    let (binary, settings) = settings();
+    let t = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::CpuInt,
+        Some(Fault::Alloc(256)),
+        64,
+        Duration::from_secs(60),
+    );
+    assert!(t.exit.oom, "{t:?}");
+    assert_eq!(t.exit.signal, Some(libc::SIGKILL));
+    assert!(t.error.as_deref().unwrap().contains("OOM"), "{:?}", t.error);
+    assert!(t.cgroup.unwrap().oom_kills >= 1);
+    // The next instance runs normally.
+    let next = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::Noop,
+        None,
+        64,
+        Duration::from_secs(60),
+    );
+    assert_eq!(next.error, None);
+    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+}
+
+#[test]
+#[serial]
+fn a_fork_loop_stops_at_the_pids_limit() {
+    if !root_or_skip("a_fork_loop_stops_at_the_pids_limit") {
+        return;
+    }
+    let (binary, mut settings) = settings();
+    settings.pids_max = 32;
+    let t = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::CpuInt,
+        Some(Fault::Forks(500)),
+        256,
+        Duration::from_secs(60),
+    );
+    let err = t.error.unwrap();
+    // PID 1 itself counts: at most 31 children fit.
+    assert!(err.contains("fork stopped after 31 children"), "{err}");
+    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+}
+
+#[test]
+#[serial]
+fn crashes_and_timeouts_leave_nothing_behind() {
+    if !root_or_skip("crashes_and_timeouts_leave_nothing_behind") {
+        return;
+    }
+    let (binary, settings) = settings();
+    let crashed = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::CpuInt,
+        Some(Fault::Crash),
+        256,
+        Duration::from_secs(60),
+    );
+    // A namespace's PID 1 ignores its own SIGABRT, so glibc's abort() ends in SIGSEGV there.
+    assert!(
+        matches!(
+            crashed.exit.signal,
+            Some(libc::SIGABRT) | Some(libc::SIGSEGV)
+        ),
+        "{crashed:?}"
+    );
+    assert!(
+        crashed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("killed by signal"),
+        "{crashed:?}"
+    );
+    let hung = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::CpuInt,
+        Some(Fault::Hang),
+        256,
+        Duration::from_millis(700),
+    );
+    assert!(hung.exit.timed_out && hung.error.unwrap().contains("timed out"));
+    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert_eq!(mounts_of(&settings.image.rootfs), 0);
+}
+
+#[test]
+#[serial]
+fn oci_runtimes_run_the_same_image() {
+    for (kind, program) in [
+        (EnvKind::ContainerRunc, "runc"),
+        (EnvKind::ContainerCrun, "crun"),
+    ] {
+        let present = common::is_root() && vmbench::host::which(program).is_some();
+        if !common::capability(
+            "oci_runtimes_run_the_same_image",
+            present,
+            &format!("{program} (apt-get install {program}) and root"),
+        ) {
+            continue;
+        }
+        let (binary, settings) = settings();
+        let t = run_one(
+            kind,
+            &settings,
+            &binary,
+            Workload::NetLoopback,
+            None,
+            256,
+            Duration::from_secs(60),
+        );
+        assert_isolated(&t, &binary.sha256);
+        assert_eq!(
+            t.guest_view.unwrap().limits.memory_max_bytes,
+            Some(256 << 20),
+            "{program}"
+        );
+        let hung = run_one(
+            kind,
+            &settings,
+            &binary,
+            Workload::CpuInt,
+            Some(Fault::Hang),
+            256,
+            Duration::from_millis(1500),
+        );
+        assert!(hung.exit.timed_out, "{program}: {hung:?}");
+        // The runtime's cgroups, in every hierarchy (named ones too), are gone.
+        let layout = container::cgroup::Layout::probe().unwrap();
+        for mount in &layout.v1_mounts {
+            let parent = mount.join(container::cgroup::PARENT);
+            assert!(!parent.exists(), "{program} left {}", parent.display());
+        }
+    }
+}
+
+#[test]
+#[serial]
+fn run_through_the_cli_and_interrupt_keeps_finished_trials() {
+    if !root_or_skip("run_through_the_cli_and_interrupt_keeps_finished_trials") {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("r.json");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
+        .env("VMBENCH_CACHE", common::cache_dir())
+        .args([
+            "run",
+            "--env",
+            "native,container",
+            "--workload",
+            "noop,cpu-int",
+            "--reps",
+            "200",
+            "--warmup",
+            "0",
+            "--quiet",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Let some trials finish, then Ctrl-C.
+    let start = std::time::Instant::now();
+    loop {
+        std::thread::sleep(Duration::from_millis(200));
+        let n = Results::load(&out).map(|r| r.trials.len()).unwrap_or(0);
+        if n >= 6 || start.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "an interrupted run exits 1");
+    let results = Results::load(&out).unwrap();
+    assert!(!results.complete);
+    assert!(results.trials.len() >= 6);
+    assert!(results
+        .trials
+        .iter()
+        .any(|t| t.env == "container" && t.error.is_none()));
+    assert!(
+        leftover_cgroups_of_any_run().is_empty(),
+        "{:?}",
+        leftover_cgroups_of_any_run()
+    );
+}
