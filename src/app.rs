@@ -195,9 +195,21 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
         .iter()
         .any(|k| matches!(k, EnvKind::VmKvm | EnvKind::VmTcg))
     {
+        let options = env::vm::VmOptions {
+            kernel: args.kernel.clone(),
+            qemu: args.qemu.clone(),
+            machine: Some(args.machine),
+        };
         Some(
-            env::vm::prepare(&binary, &workloads, &cache, &mut host)
-                .map_err(|e| UsageError(crate::error_chain(&e)))?,
+            env::vm::prepare(
+                &binary,
+                &workloads,
+                &cache,
+                &args.data_dir,
+                &options,
+                &mut host,
+            )
+            .map_err(|e| UsageError(crate::error_chain(&e)))?,
         )
     } else {
         None
@@ -227,17 +239,36 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
         container: container.clone(),
         vm,
     };
+    let vm_footprint = settings.vm.as_ref().map(|vm| {
+        (
+            env::vm::footprint(vm),
+            format!(
+                "guest kernel {} ({}) + initramfs ({} bytes, {} modules)",
+                vm.kernel.version,
+                vm.kernel.image.display(),
+                vm.initramfs_bytes,
+                vm.modules.len()
+            ),
+        )
+    });
     let mut environments: Vec<EnvStatus> = envs
         .iter()
         .map(|k| {
-            let (footprint_bytes, footprint) = match (k, &container) {
-                (EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun, Some(c)) => (
+            let (footprint_bytes, footprint) = match (k, &container, &vm_footprint) {
+                (
+                    EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun,
+                    Some(c),
+                    _,
+                ) => (
                     Some(c.image.bytes),
                     Some(
                         "image: rootfs holding the static workload binary and empty mount points"
                             .into(),
                     ),
                 ),
+                (EnvKind::VmKvm | EnvKind::VmTcg, _, Some((bytes, what))) => {
+                    (Some(*bytes), Some(what.clone()))
+                }
                 _ => (None, None),
             };
             EnvStatus {

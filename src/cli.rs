@@ -27,7 +27,7 @@ pub enum Command {
         json: bool,
     },
     /// Run workloads in environments and save the results as JSON.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// Options of `vmbench run`.
@@ -71,6 +71,16 @@ pub struct RunArgs {
     /// Use this workload binary instead of the embedded one (must be static).
     #[arg(long, value_name = "PATH")]
     pub workload_bin: Option<PathBuf>,
+    /// Guest kernel (bzImage or PVH vmlinux) [default: VMBENCH_KERNEL, the cache, or the
+    /// distribution's kernel provisioned into the cache].
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// QEMU binary [default: VMBENCH_QEMU, or qemu-system-x86_64 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// VM machine type: microvm (fastest boot) or q35.
+    #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = crate::env::vm::qemu::Machine::parse)]
+    pub machine: crate::env::vm::qemu::Machine,
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,

@@ -139,6 +139,56 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
             "run as root on a kernel with namespaces enabled (not inside a restricted container)",
         ),
     });
+    out.push(match crate::env::vm::find_qemu(None) {
+        Some(q) => Check::ok(
+            "qemu",
+            format!(
+                "{} ({})",
+                q.display(),
+                host.qemu_version.clone().unwrap_or_default()
+            ),
+        ),
+        None => Check::not_ok(
+            "qemu",
+            Status::Missing,
+            "qemu-system-x86_64 not found",
+            "apt-get install qemu-system-x86, or pass --qemu PATH",
+        ),
+    });
+    out.push(
+        match crate::env::vm::kernel::describe(None, &crate::cache::cache_dir()) {
+            Ok(detail) => Check::ok("guest kernel", detail),
+            Err(reason) => {
+                let (detail, fix) = reason
+                    .split_once(": fix: ")
+                    .unwrap_or((&reason, "pass --kernel PATH"));
+                Check::not_ok("guest kernel", Status::Missing, detail, fix)
+            }
+        },
+    );
+    out.push(match crate::env::vm::accel::kvm_usable() {
+        Ok(why) => Check::ok("kvm", format!("usable: {why}")),
+        Err(why) => {
+            let (detail, fix) = why.split_once(": fix: ").unwrap_or((&why, "none"));
+            Check::not_ok(
+                "kvm",
+                Status::Warn,
+                format!("{detail}; VMs run under TCG (software emulation)"),
+                fix,
+            )
+        }
+    });
+    for name in ["runc", "crun"] {
+        out.push(match host.runtimes.get(name) {
+            Some(v) => Check::ok(name, v.clone()),
+            None => Check::not_ok(
+                name,
+                Status::Missing,
+                format!("{name} not found"),
+                format!("apt-get install {name}"),
+            ),
+        });
+    }
     out.extend(crate::env::availability_checks(host));
     out
 }

@@ -213,6 +213,10 @@ pub struct Trial {
     /// cgroup accounting at the end (containers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::env::container::cgroup::Usage>,
+    /// Resource usage of the instance process as the host's `wait4` reports it: the workload
+    /// (native), the container's PID 1 with its children, the runtime (OCI), QEMU (VM).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rusage: Option<Rusage>,
     /// How the instance ended.
     pub exit: ExitInfo,
     /// What went wrong, if anything.
@@ -358,6 +362,7 @@ mod tests {
                 io_path: None,
                 samples: vec![Sample::default()],
                 cgroup: None,
+                host_rusage: None,
                 exit: ExitInfo {
                     code: Some(0),
                     ..ExitInfo::default()

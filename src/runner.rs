@@ -9,7 +9,7 @@ use std::time::Duration;
 use vmbench_workload::{Better, Invocation, Metric, Size, Workload};
 
 /// Settings shared by every instance of a run.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RunSettings {
     /// Workload size.
     pub size: Size,
@@ -43,7 +43,7 @@ pub fn launch(kind: EnvKind, spec: &Spec, settings: &RunSettings) -> Result<Outc
                 }),
             }
         }
-        EnvKind::VmKvm | EnvKind::VmTcg => match &settings.vm {
+        EnvKind::VmKvm | EnvKind::VmTcg => match settings.vm.as_ref() {
             Some(vm) => env::vm::run(kind, spec, vm),
             None => Err(EnvError::Unavailable {
                 env: kind,
@@ -129,6 +129,7 @@ pub fn to_trial(
         io_path: None,
         samples: Vec::new(),
         cgroup: None,
+        host_rusage: None,
         exit: Default::default(),
         error: None,
     };
@@ -145,6 +146,7 @@ pub fn to_trial(
     trial.samples = outcome.samples.clone();
     trial.io_path = outcome.io_path.clone();
     trial.cgroup = outcome.cgroup.clone();
+    trial.host_rusage = outcome.host_rusage.clone();
     trial.lifetime_ns = outcome.lifetime.map(|d| d.as_nanos() as u64);
     if let Some(first) = seen.first_byte {
         trial

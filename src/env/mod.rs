@@ -189,6 +189,38 @@ pub struct Outcome {
     pub samples: Vec<Sample>,
     /// The container's cgroup accounting at its end.
     pub cgroup: Option<container::cgroup::Usage>,
+    /// The instance process's resource usage from `wait4`.
+    pub host_rusage: Option<vmbench_workload::Rusage>,
+}
+
+/// Waits for `pid` and returns its status with its resource usage (all threads, and the
+/// children it reaped).
+pub fn reap(
+    pid: nix::unistd::Pid,
+) -> Result<(nix::sys::wait::WaitStatus, vmbench_workload::Rusage), nix::errno::Errno> {
+    let mut status = 0;
+    // SAFETY: wait4 fills `status` and the zeroed rusage struct for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: as above.
+        let r = unsafe { libc::wait4(pid.as_raw(), &mut status, 0, &mut ru) };
+        match nix::errno::Errno::result(r) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
+    let usage = vmbench_workload::Rusage {
+        user_ns: ns(ru.ru_utime),
+        sys_ns: ns(ru.ru_stime),
+        max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+        minor_faults: ru.ru_minflt as u64,
+        major_faults: ru.ru_majflt as u64,
+        voluntary_switches: ru.ru_nvcsw as u64,
+        involuntary_switches: ru.ru_nivcsw as u64,
+    };
+    Ok((nix::sys::wait::WaitStatus::from_raw(pid, status)?, usage))
 }
 
 /// Exit information from a wait status.

@@ -20,6 +20,35 @@ pub fn cpu_set(cpus: &[usize]) -> Result<CpuSet, EnvError> {
     Ok(set)
 }
 
+/// Spawns `cmd` pinned to `cpus`; returns the instant taken just before the spawn.
+///
+/// The child inherits the spawning thread's affinity. Setting it here rather than in a
+/// pre_exec hook keeps std on its posix_spawn (vfork) path: a full fork of the harness would
+/// add its page-table copy to every startup figure.
+pub fn spawn_pinned(
+    cmd: &mut Command,
+    cpus: Option<&[usize]>,
+) -> Result<(Instant, std::io::Result<std::process::Child>), EnvError> {
+    let pinned = cpus.map(cpu_set).transpose()?;
+    let restore = match &pinned {
+        Some(set) => {
+            let previous = sched_getaffinity(Pid::from_raw(0)).ok();
+            sched_setaffinity(Pid::from_raw(0), set).map_err(|source| EnvError::Sys {
+                what: format!("pin to CPUs {:?}", cpus.unwrap_or_default()),
+                source,
+            })?;
+            previous
+        }
+        None => None,
+    };
+    let t0 = Instant::now();
+    let spawned = cmd.spawn();
+    if let Some(previous) = restore {
+        let _ = sched_setaffinity(Pid::from_raw(0), &previous);
+    }
+    Ok((t0, spawned))
+}
+
 /// Runs one native instance to its end.
 pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     let mut invocation = spec.invocation.clone();
@@ -40,27 +69,8 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
         .stdout(writer)
         .stderr(writer_err)
         .process_group(0);
-    // The child inherits the spawning thread's affinity. Setting it here rather than in a
-    // pre_exec hook keeps std on its posix_spawn (vfork) path: a full fork of the harness
-    // would add its page-table copy to every startup figure.
-    let pinned = spec.cpus.map(cpu_set).transpose()?;
-    let restore = match &pinned {
-        Some(set) => {
-            let previous = sched_getaffinity(Pid::from_raw(0)).ok();
-            sched_setaffinity(Pid::from_raw(0), set).map_err(|source| EnvError::Sys {
-                what: format!("pin to CPUs {:?}", spec.cpus.unwrap_or_default()),
-                source,
-            })?;
-            previous
-        }
-        None => None,
-    };
-    let t0 = Instant::now();
-    let spawned = cmd.spawn();
+    let (t0, spawned) = spawn_pinned(&mut cmd, spec.cpus)?;
     let spawned_at = t0.elapsed();
-    if let Some(previous) = restore {
-        let _ = sched_setaffinity(Pid::from_raw(0), &previous);
-    }
     let child = spawned.map_err(|source| EnvError::Spawn {
         program: spec.binary.display().to_string(),
         source,
@@ -73,7 +83,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     };
     let mut kill = kill_group;
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
-    let status = nix::sys::wait::waitpid(pgid, None).map_err(|source| EnvError::Sys {
+    let (status, rusage) = super::reap(pgid).map_err(|source| EnvError::Sys {
         what: format!("wait for workload pid {pgid}"),
         source,
     })?;
@@ -86,6 +96,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
         observed,
         exit,
         lifetime: Some(lifetime),
+        host_rusage: Some(rusage),
         io_path: Some(format!(
             "host {} directory",
             super::filesystem_of(spec.data_dir)

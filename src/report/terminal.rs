@@ -56,11 +56,12 @@ pub fn ratio_words(ratio: f64, better: Better) -> String {
         Better::Higher => ratio < 1.0,
         Better::Lower => ratio > 1.0,
     };
-    format!(
-        "{:.1}% {}",
-        change.abs(),
-        if worse { "worse" } else { "better" }
-    )
+    let word = if worse { "worse" } else { "better" };
+    let factor = ratio.max(1.0 / ratio);
+    if factor >= 2.0 {
+        return format!("{factor:.1}x {word}");
+    }
+    format!("{:.1}% {word}", change.abs())
 }
 
 /// Renders the summary.
@@ -204,5 +205,7 @@ mod tests {
         assert_eq!(ratio_words(0.9, Better::Lower), "10.0% better");
         assert_eq!(ratio_words(1.25, Better::Lower), "25.0% worse");
         assert_eq!(ratio_words(1.0, Better::Lower), "same");
+        assert_eq!(ratio_words(1936.0, Better::Lower), "1936.0x worse");
+        assert_eq!(ratio_words(0.161, Better::Higher), "6.2x worse");
     }
 }

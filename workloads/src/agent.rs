@@ -116,7 +116,11 @@ fn boot_and_run() -> Result<(), String> {
     let cmdline =
         fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))?;
     let plan = Plan::from_cmdline(&cmdline);
-    let modules = load_modules(Path::new(MODULE_LIST))?;
+    // The listed modules serve the data disk; a run without one does not pay for loading them.
+    let modules = match plan.disk {
+        Some(_) => load_modules(Path::new(MODULE_LIST))?,
+        None => Vec::new(),
+    };
     crate::sys::loopback_up().map_err(|e| format!("loopback up: {e}"))?;
     let mut args = plan.args.clone();
     if let Some(disk) = &plan.disk {

@@ -96,9 +96,8 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
         .phases
         .insert("clone".into(), cloned.as_nanos() as u64);
 
-    let reap = |pid: Pid| {
-        nix::sys::wait::waitpid(pid, None).map_err(sys(format!("wait for container pid {pid}")))
-    };
+    let reap =
+        |pid: Pid| crate::env::reap(pid).map_err(sys(format!("wait for container pid {pid}")));
     if let Err(e) = cgroup.attach(pid.as_raw()) {
         let _ = kill(pid, Signal::SIGKILL);
         drop(sync_write);
@@ -163,7 +162,8 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
     if let Some(e) = setup_error {
         outcome.observed.errors.insert(0, e);
     }
-    let status = reap(pid)?;
+    let (status, rusage) = reap(pid)?;
+    outcome.host_rusage = Some(rusage);
     outcome.lifetime = Some(t0.elapsed());
     let usage = cgroup.usage();
     outcome.exit = crate::env::exit_info(status);

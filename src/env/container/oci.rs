@@ -176,7 +176,7 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     };
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
-    let status = nix::sys::wait::waitpid(pgid, None).map_err(|source| EnvError::Sys {
+    let (status, rusage) = crate::env::reap(pgid).map_err(|source| EnvError::Sys {
         what: format!("wait for {} pid {pgid}", program(kind)),
         source,
     })?;
@@ -196,6 +196,7 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
         observed,
         exit,
         lifetime: Some(lifetime),
+        host_rusage: Some(rusage),
         io_path: Some(format!(
             "bind mount of a host {} directory",
             crate::env::filesystem_of(spec.data_dir)

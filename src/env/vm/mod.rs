@@ -1,38 +1,400 @@
-//! The VM environment: the workload as a QEMU guest's `/init`.
+//! The VM environment: the same workload bytes as a QEMU guest's `/init`, booted directly
+//! (kernel + initramfs) under KVM where it is usable and TCG where it is not, labelled which.
 
-use crate::env::{EnvError, EnvKind, Outcome, Spec};
+pub mod accel;
+pub mod initramfs;
+pub mod kernel;
+pub mod qemu;
 
-/// Everything prepared once for VM instances of a run.
-#[derive(Debug, Clone)]
-pub struct VmSettings {}
+use crate::env::{instance, EnvError, EnvKind, Outcome, Spec};
+use accel::Accel;
+use qemu::{Machine, QemuConfig};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use vmbench_workload::agent::Plan;
+use vmbench_workload::Workload;
 
-/// Runs one instance as a VM guest.
-pub fn run(kind: EnvKind, _spec: &Spec, _vm: &VmSettings) -> Result<Outcome, EnvError> {
-    Err(EnvError::Unavailable {
-        env: kind,
-        reason: "not built yet".into(),
-    })
+/// Errors preparing a guest.
+#[derive(Debug, thiserror::Error)]
+pub enum VmError {
+    /// A file could not be read or written.
+    #[error("cannot {what} {path}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An external tool failed.
+    #[error("{what} failed: {detail}")]
+    Tool {
+        /// What was being done.
+        what: &'static str,
+        /// Its last error line.
+        detail: String,
+    },
+    /// QEMU is not installed.
+    #[error("qemu-system-x86_64 not found: apt-get install qemu-system-x86, or pass --qemu PATH")]
+    NoQemu,
+    /// The guest kernel has no modules for what the run needs.
+    #[error("guest kernel {0} has no modules directory with modules.dep: pass a kernel whose lib/modules/<version> sits beside it")]
+    NoModules(String),
+    /// A module could not be resolved.
+    #[error("{0}")]
+    Module(String),
 }
 
-/// Whether this environment can run here.
-pub fn availability(_kind: EnvKind, _host: &crate::host::HostInfo) -> Result<String, String> {
-    Err("not built yet: fix: wait for the VM issue".into())
+/// Where the user pointed vmbench for VM parts.
+#[derive(Debug, Clone, Default)]
+pub struct VmOptions {
+    /// `--kernel`.
+    pub kernel: Option<PathBuf>,
+    /// `--qemu`.
+    pub qemu: Option<PathBuf>,
+    /// `--machine`.
+    pub machine: Option<Machine>,
+}
+
+/// What every VM instance of a run shares, prepared once.
+#[derive(Debug)]
+pub struct VmSettings {
+    /// QEMU binary.
+    pub qemu: PathBuf,
+    /// The guest kernel.
+    pub kernel: kernel::Kernel,
+    /// The initramfs and its size.
+    pub initramfs: PathBuf,
+    /// Bytes of the initramfs.
+    pub initramfs_bytes: u64,
+    /// Modules in the initramfs, in load order.
+    pub modules: Vec<String>,
+    /// Machine type.
+    pub machine: Machine,
+    /// ext4 disk image for file-io (removed when the settings drop).
+    pub disk: Option<tempfile::TempPath>,
+    /// Whether the disk image can be opened with O_DIRECT (cache=none).
+    pub disk_direct: bool,
+    /// Host TSC frequency for `tsc_early_khz`.
+    pub tsc_khz: Option<u64>,
+    /// KVM verdict: usable (why) or not (why not).
+    pub kvm: Result<String, String>,
+    /// qboot firmware for q35.
+    pub bios: Option<PathBuf>,
+}
+
+/// Size of the data disk.
+const DISK_MIB: u64 = 512;
+
+/// Finds QEMU: `--qemu`, `VMBENCH_QEMU`, then `PATH`.
+pub fn find_qemu(explicit: Option<&Path>) -> Option<PathBuf> {
+    explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("VMBENCH_QEMU").map(PathBuf::from))
+        .filter(|p| p.is_file())
+        .or_else(|| crate::host::which("qemu-system-x86_64"))
 }
 
 /// Records QEMU and the accelerator verdict in the host facts.
-pub fn record_host(_host: &mut crate::host::HostInfo) {}
+pub fn record_host(host: &mut crate::host::HostInfo) {
+    host.qemu_version = find_qemu(None).and_then(|q| crate::host::version_of(&q));
+    match accel::kvm_usable() {
+        Ok(why) => {
+            host.accelerator = Some("kvm".into());
+            host.accelerator_reason = Some(why);
+        }
+        Err(why) => {
+            host.accelerator = Some("tcg".into());
+            host.accelerator_reason = Some(format!(
+                "KVM unusable: {}",
+                why.split(": fix:").next().unwrap_or(&why)
+            ));
+        }
+    }
+}
 
 /// The VM environment `--env vm` means on this host.
 pub fn best_kind(_host: &crate::host::HostInfo) -> EnvKind {
-    EnvKind::VmTcg
+    if accel::kvm_usable().is_ok() {
+        EnvKind::VmKvm
+    } else {
+        EnvKind::VmTcg
+    }
 }
 
-/// Prepares kernel, initramfs and disk for a run's VM instances.
+/// Whether this environment can run here.
+pub fn availability(kind: EnvKind, _host: &crate::host::HostInfo) -> Result<String, String> {
+    let Some(qemu) = find_qemu(None) else {
+        return Err("qemu-system-x86_64 not found: fix: apt-get install qemu-system-x86, or pass --qemu PATH".into());
+    };
+    let kernel = kernel::describe(None, &crate::cache::cache_dir())?;
+    match kind {
+        EnvKind::VmKvm => accel::kvm_usable()
+            .map(|why| format!("KVM: {why}; {}; kernel {kernel}", qemu.display())),
+        _ => Ok(format!(
+            "TCG software emulation; {}; kernel {kernel}",
+            qemu.display()
+        )),
+    }
+}
+
+fn make_disk(dir: &Path) -> Result<(tempfile::TempPath, bool), VmError> {
+    let io = |what: &'static str, source| VmError::Io {
+        what,
+        path: dir.to_path_buf(),
+        source,
+    };
+    let file = tempfile::Builder::new()
+        .prefix("vmbench-disk-")
+        .suffix(".img")
+        .tempfile_in(dir)
+        .map_err(|e| io("create a disk image in", e))?;
+    file.as_file()
+        .set_len(DISK_MIB << 20)
+        .map_err(|e| io("size the disk image in", e))?;
+    let path = file.into_temp_path();
+    let mkfs = crate::host::which("mkfs.ext4").unwrap_or_else(|| PathBuf::from("/sbin/mkfs.ext4"));
+    let out = Command::new(&mkfs)
+        .args([
+            "-q",
+            "-F",
+            "-E",
+            "lazy_itable_init=0,lazy_journal_init=0",
+            "-L",
+            "vmbench-data",
+        ])
+        .arg(&path)
+        .output()
+        .map_err(|e| VmError::Tool {
+            what: "mkfs.ext4 (apt-get install e2fsprogs)",
+            detail: e.to_string(),
+        })?;
+    if !out.status.success() {
+        return Err(VmError::Tool {
+            what: "mkfs.ext4",
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
+    use std::os::unix::fs::OpenOptionsExt;
+    let direct = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(&path)
+        .is_ok();
+    Ok((path, direct))
+}
+
+/// Prepares QEMU, the kernel (provisioned if needed), the initramfs and the data disk.
 pub fn prepare(
-    _binary: &crate::results::BinaryInfo,
-    _workloads: &[vmbench_workload::Workload],
-    _cache: &std::path::Path,
-    _host: &mut crate::host::HostInfo,
-) -> Result<VmSettings, EnvError> {
-    Err(EnvError::Setup("not built yet".into()))
+    binary: &crate::results::BinaryInfo,
+    workloads: &[Workload],
+    cache: &Path,
+    data_dir: &Path,
+    options: &VmOptions,
+    host: &mut crate::host::HostInfo,
+) -> Result<VmSettings, VmError> {
+    let qemu = find_qemu(options.qemu.as_deref()).ok_or(VmError::NoQemu)?;
+    let kernel = match kernel::find(options.kernel.as_deref(), cache)? {
+        Some(k) => k,
+        None => {
+            eprintln!(
+                "vmbench: no guest kernel cached; provisioning the distribution kernel into {}",
+                cache.display()
+            );
+            kernel::provision(cache)?
+        }
+    };
+    let machine = options.machine.unwrap_or(Machine::Microvm);
+    let needs_disk = workloads.contains(&Workload::FileIo);
+    let wanted = initramfs::needed_modules(machine, needs_disk);
+    let modules = if wanted.is_empty() {
+        Vec::new()
+    } else {
+        let dir = kernel
+            .modules
+            .as_ref()
+            .ok_or_else(|| VmError::NoModules(kernel.version.clone()))?;
+        let dep =
+            std::fs::read_to_string(dir.join("modules.dep")).map_err(|source| VmError::Io {
+                what: "read",
+                path: dir.join("modules.dep"),
+                source,
+            })?;
+        initramfs::resolve_modules(&dep, &wanted).map_err(VmError::Module)?
+    };
+    let initramfs = initramfs::cache_path(cache, &binary.sha256, &kernel.version, &modules);
+    if !initramfs.is_file() {
+        let dir = initramfs.parent().expect("cache path has a parent");
+        std::fs::create_dir_all(dir).map_err(|source| VmError::Io {
+            what: "create",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let tmp = initramfs.with_extension(format!("tmp{}", std::process::id()));
+        let bytes = std::fs::read(&binary.path).map_err(|source| VmError::Io {
+            what: "read",
+            path: binary.path.clone(),
+            source,
+        })?;
+        initramfs::build(&tmp, &bytes, kernel.modules.as_deref(), &modules)?;
+        std::fs::rename(&tmp, &initramfs).map_err(|source| VmError::Io {
+            what: "move into the cache",
+            path: initramfs.clone(),
+            source,
+        })?;
+    }
+    let (disk, disk_direct) = match needs_disk {
+        true => {
+            let (p, d) = make_disk(data_dir)?;
+            (Some(p), d)
+        }
+        false => (None, false),
+    };
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    host.qemu_version = crate::host::version_of(&qemu);
+    Ok(VmSettings {
+        initramfs_bytes: std::fs::metadata(&initramfs).map(|m| m.len()).unwrap_or(0),
+        qemu,
+        kernel,
+        initramfs,
+        modules,
+        machine,
+        disk,
+        disk_direct,
+        tsc_khz: qemu::host_tsc_khz(&cpuinfo),
+        kvm: accel::kvm_usable(),
+        bios: Some(PathBuf::from("/usr/share/qemu/qboot.rom")).filter(|p| p.is_file()),
+    })
+}
+
+/// Bytes on disk one guest needs: kernel image + initramfs.
+pub fn footprint(vm: &VmSettings) -> u64 {
+    std::fs::metadata(&vm.kernel.image)
+        .map(|m| m.len())
+        .unwrap_or(0)
+        + vm.initramfs_bytes
+}
+
+/// Runs one instance as a VM guest.
+pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvError> {
+    let accel = match kind {
+        EnvKind::VmKvm => {
+            if let Err(why) = &vm.kvm {
+                return Err(EnvError::Unavailable {
+                    env: kind,
+                    reason: why.clone(),
+                });
+            }
+            Accel::Kvm
+        }
+        _ => Accel::Tcg,
+    };
+    let mut invocation = spec.invocation.clone();
+    invocation.data_dir = "/tmp".into();
+    let plan = Plan {
+        args: invocation.to_args(),
+        disk: vm
+            .disk
+            .as_ref()
+            .filter(|_| spec.invocation.workload.needs_data_dir())
+            .map(|_| "/dev/vda".to_string()),
+    };
+    let config = QemuConfig {
+        machine: vm.machine,
+        accel,
+        cpus: spec.cpus.map_or(1, <[usize]>::len),
+        memory_mib: spec.memory_mib,
+        kernel: vm.kernel.image.clone(),
+        initrd: vm.initramfs.clone(),
+        cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
+        disk: vm
+            .disk
+            .as_ref()
+            .filter(|_| plan.disk.is_some())
+            .map(|d| (d.to_path_buf(), vm.disk_direct)),
+        bios: vm.bios.clone(),
+    };
+    let (output, writer) = std::io::pipe().map_err(|source| EnvError::Spawn {
+        program: "pipe".into(),
+        source,
+    })?;
+    let writer_err = writer.try_clone().map_err(|source| EnvError::Spawn {
+        program: "pipe".into(),
+        source,
+    })?;
+    let mut cmd = Command::new(&vm.qemu);
+    cmd.args(qemu::args(&config))
+        .stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(writer_err)
+        .process_group(0);
+    let (t0, spawned) = crate::env::native::spawn_pinned(&mut cmd, spec.cpus)?;
+    let child = spawned.map_err(|source| EnvError::Spawn {
+        program: vm.qemu.display().to_string(),
+        source,
+    })?;
+    let exec_at = t0.elapsed();
+    drop(cmd);
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let mut kill = || {
+        let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
+    };
+    let observed = instance::watch(output, t0, spec.timeout, &mut kill);
+    let (status, rusage) = crate::env::reap(pid).map_err(|source| EnvError::Sys {
+        what: format!("wait for qemu pid {pid}"),
+        source,
+    })?;
+    let lifetime = t0.elapsed();
+    kill();
+    let mut outcome = Outcome {
+        exit: crate::env::exit_info(status),
+        lifetime: Some(lifetime),
+        host_rusage: Some(rusage),
+        io_path: Some(match vm.disk.as_ref().filter(|_| plan.disk.is_some()) {
+            Some(_) if vm.disk_direct => format!(
+                "virtio-blk ({}) + guest ext4, host image on {} with cache=none",
+                vm.machine.name(),
+                crate::env::filesystem_of(spec.data_dir)
+            ),
+            Some(_) => format!(
+                "virtio-blk ({}) + guest ext4, host image on {} with cache=writeback",
+                vm.machine.name(),
+                crate::env::filesystem_of(spec.data_dir)
+            ),
+            None => "guest tmpfs (no disk attached)".into(),
+        }),
+        ..Outcome::default()
+    };
+    outcome.exit.timed_out = observed.timed_out;
+    outcome
+        .phases
+        .insert("qemu_exec".into(), exec_at.as_nanos() as u64);
+    if let Some((_, view)) = &observed.ready {
+        if let Some(agent) = &view.agent {
+            outcome.phases.insert(
+                "guest_kernel_to_init".into(),
+                (agent.init_uptime_s * 1e9) as u64,
+            );
+            outcome
+                .phases
+                .insert("guest_agent_setup".into(), (agent.setup_ms * 1e6) as u64);
+        }
+        outcome
+            .phases
+            .insert("guest_uptime_at_ready".into(), (view.uptime_s * 1e9) as u64);
+    }
+    outcome.observed = observed;
+    Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_absent_qemu_is_named_with_its_package() {
+        let msg = super::VmError::NoQemu.to_string();
+        assert!(msg.contains("apt-get install qemu-system-x86") && msg.contains("--qemu"));
+    }
 }

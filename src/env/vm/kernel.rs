@@ -1,0 +1,355 @@
+//! The guest kernel: found (`--kernel`, `VMBENCH_KERNEL`, the cache) or provisioned into the
+//! cache from the distribution's kernel package (Debian: `apt-get download linux-image-*`,
+//! `dpkg-deb -x`, `depmod`). The uncompressed `vmlinux` is extracted from the bzImage once:
+//! it has a PVH entry, so QEMU boots it directly without decompressing ~50 MB per boot.
+
+use super::VmError;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Module paths (relative to `lib/modules/<version>/`) kept in the cache: what a guest of
+/// vmbench can need, so the 400 MB module tree is not copied whole.
+const KEPT_MODULE_DIRS: [&str; 8] = [
+    "kernel/drivers/virtio",
+    "kernel/drivers/block/virtio_blk.ko",
+    "kernel/drivers/char/virtio_console.ko",
+    "kernel/drivers/net/virtio_net.ko",
+    "kernel/drivers/net/net_failover.ko",
+    "kernel/net/core/failover.ko",
+    "kernel/fs",
+    "kernel/lib",
+];
+/// Single modules kept besides the directories above.
+const KEPT_MODULES: [&str; 1] = ["kernel/crypto/crc32c_generic.ko"];
+
+/// A guest kernel ready to boot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kernel {
+    /// Release, e.g. `6.1.0-56-amd64`.
+    pub version: String,
+    /// What QEMU boots: the uncompressed PVH `vmlinux` when available, else the bzImage.
+    pub image: PathBuf,
+    /// `lib/modules/<version>` with `modules.dep`, when modules are available.
+    pub modules: Option<PathBuf>,
+    /// Where it came from.
+    pub source: String,
+}
+
+/// Finds a kernel: an explicit path (flag or `VMBENCH_KERNEL`), else the newest in the cache.
+pub fn find(explicit: Option<&Path>, cache: &Path) -> Result<Option<Kernel>, VmError> {
+    let explicit = explicit
+        .map(Path::to_path_buf)
+        .or_else(|| std::env::var_os("VMBENCH_KERNEL").map(PathBuf::from));
+    if let Some(path) = explicit {
+        return from_path(&path).map(Some);
+    }
+    let dir = cache.join("kernel");
+    let mut versions: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("vmlinux").is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    versions.sort_by_key(|p| version_key(&p.file_name().unwrap_or_default().to_string_lossy()));
+    Ok(versions.last().map(|v| cached(v)))
+}
+
+/// Orders releases naturally: digit runs compare as numbers (`6.1.0-56` after `6.1.0-9`).
+fn version_key(s: &str) -> Vec<(u64, String)> {
+    let mut key = Vec::new();
+    let mut rest = s;
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        if digits > 0 {
+            key.push((rest[..digits].parse().unwrap_or(u64::MAX), String::new()));
+            rest = &rest[digits..];
+        } else {
+            let text = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            key.push((0, rest[..text].to_string()));
+            rest = &rest[text..];
+        }
+    }
+    key
+}
+
+fn cached(dir: &Path) -> Kernel {
+    let version = dir
+        .file_name()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .into_owned();
+    let modules = dir.join("lib/modules").join(&version);
+    Kernel {
+        image: dir.join("vmlinux"),
+        modules: modules.join("modules.dep").is_file().then_some(modules),
+        source: format!("cache {}", dir.display()),
+        version,
+    }
+}
+
+/// A kernel given by path; modules are looked for beside it (`lib/modules/<version>`).
+fn from_path(path: &Path) -> Result<Kernel, VmError> {
+    let bytes = std::fs::read(path).map_err(|source| VmError::Io {
+        what: "read the kernel",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let version = bzimage_version(&bytes).unwrap_or_else(|| "unknown".into());
+    let mut modules = None;
+    for base in path.ancestors().skip(1).take(3) {
+        let candidate = base.join("lib/modules").join(&version);
+        if candidate.join("modules.dep").is_file() {
+            modules = Some(candidate);
+            break;
+        }
+    }
+    Ok(Kernel {
+        version,
+        image: path.to_path_buf(),
+        modules,
+        source: format!("given {}", path.display()),
+    })
+}
+
+/// The release string in a bzImage's setup header (`kernel_version` field), first word.
+pub fn bzimage_version(bytes: &[u8]) -> Option<String> {
+    if bytes.get(0x202..0x206)? != b"HdrS" {
+        return None;
+    }
+    let offset = u16::from_le_bytes([*bytes.get(0x20e)?, *bytes.get(0x20f)?]) as usize + 0x200;
+    let text = bytes.get(offset..offset + 128)?;
+    let end = text.iter().position(|b| *b == 0 || *b == b' ')?;
+    Some(String::from_utf8_lossy(&text[..end]).into_owned())
+}
+
+/// Extracts the uncompressed kernel from a bzImage's xz payload.
+///
+/// The payload is followed by other bytes (its size, padding), so decoding stops at the end of
+/// the first stream, whose own check has then been verified, instead of reading to the end.
+pub fn extract_vmlinux(bzimage: &[u8]) -> Option<Vec<u8>> {
+    use xz2::stream::{Action, Status, Stream};
+    const XZ_MAGIC: &[u8] = b"\xfd7zXZ\x00";
+    let start = bzimage
+        .windows(XZ_MAGIC.len())
+        .position(|w| w == XZ_MAGIC)?;
+    let mut input = &bzimage[start..];
+    let mut stream = Stream::new_stream_decoder(u64::MAX, 0).ok()?;
+    let mut out = Vec::with_capacity(64 << 20);
+    loop {
+        if out.capacity() - out.len() < (1 << 20) {
+            out.reserve(16 << 20);
+        }
+        let before_in = stream.total_in();
+        let status = stream.process_vec(input, &mut out, Action::Run).ok()?;
+        input = &input[(stream.total_in() - before_in) as usize..];
+        match status {
+            Status::StreamEnd => break,
+            _ if input.is_empty() && status != Status::Ok => return None,
+            _ => {}
+        }
+    }
+    (out.get(..4) == Some(b"\x7fELF")).then_some(out)
+}
+
+fn run(cmd: &mut Command, what: &'static str) -> Result<String, VmError> {
+    let out = cmd.output().map_err(|source| VmError::Tool {
+        what,
+        detail: source.to_string(),
+    })?;
+    if !out.status.success() {
+        return Err(VmError::Tool {
+            what,
+            detail: String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .last()
+                .unwrap_or("")
+                .to_string(),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The versioned kernel package the distribution's metapackage points to.
+pub fn package_name() -> Result<String, VmError> {
+    let text = run(
+        Command::new("apt-cache").args(["depends", "linux-image-amd64"]),
+        "apt-cache depends linux-image-amd64",
+    )?;
+    text.lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Depends: ")
+                .filter(|p| p.starts_with("linux-image-"))
+                .map(str::to_string)
+        })
+        .ok_or(VmError::Tool {
+            what: "find the kernel package",
+            detail: "linux-image-amd64 depends on no linux-image package".into(),
+        })
+}
+
+/// Downloads and unpacks the distribution kernel into the cache; returns it ready to boot.
+pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
+    let package = package_name()?;
+    let version = package.trim_start_matches("linux-image-").to_string();
+    let work = tempfile::Builder::new()
+        .prefix("vmbench-kernel-")
+        .tempdir()
+        .map_err(|source| VmError::Io {
+            what: "create a scratch directory",
+            path: std::env::temp_dir(),
+            source,
+        })?;
+    run(
+        Command::new("apt-get")
+            .args(["download", &package])
+            .current_dir(work.path()),
+        "apt-get download the kernel package",
+    )?;
+    let deb = std::fs::read_dir(work.path())
+        .ok()
+        .and_then(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .find(|p| p.extension().is_some_and(|e| e == "deb"))
+        })
+        .ok_or(VmError::Tool {
+            what: "apt-get download the kernel package",
+            detail: "no .deb was downloaded".into(),
+        })?;
+    let tree = work.path().join("tree");
+    run(
+        Command::new("dpkg-deb").arg("-x").arg(&deb).arg(&tree),
+        "dpkg-deb -x the kernel package",
+    )?;
+
+    let staging = work.path().join(&version);
+    let io = |what: &'static str, path: &Path| {
+        let path = path.to_path_buf();
+        move |source| VmError::Io { what, path, source }
+    };
+    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+    let vmlinuz = tree.join("boot").join(format!("vmlinuz-{version}"));
+    let bzimage = std::fs::read(&vmlinuz).map_err(io("read", &vmlinuz))?;
+    let vmlinux = extract_vmlinux(&bzimage).ok_or(VmError::Tool {
+        what: "extract vmlinux",
+        detail: format!("no xz-compressed ELF payload in {}", vmlinuz.display()),
+    })?;
+    std::fs::write(staging.join("vmlinux"), vmlinux).map_err(io("write", &staging))?;
+    std::fs::write(staging.join("vmlinuz"), &bzimage).map_err(io("write", &staging))?;
+    let _ = std::fs::copy(
+        tree.join("boot").join(format!("config-{version}")),
+        staging.join("config"),
+    );
+
+    let from = tree.join("lib/modules").join(&version);
+    let to = staging.join("lib/modules").join(&version);
+    for rel in KEPT_MODULE_DIRS.iter().chain(KEPT_MODULES.iter()) {
+        copy_tree(&from.join(rel), &to.join(rel)).map_err(io("copy modules", &from.join(rel)))?;
+    }
+    for file in [
+        "modules.builtin",
+        "modules.order",
+        "modules.builtin.modinfo",
+    ] {
+        let _ = std::fs::copy(from.join(file), to.join(file));
+    }
+    run(
+        Command::new(depmod()).arg("-b").arg(&staging).arg(&version),
+        "depmod",
+    )?;
+
+    let dest = cache.join("kernel").join(&version);
+    std::fs::create_dir_all(cache.join("kernel")).map_err(io("create", &cache.join("kernel")))?;
+    if !dest.join("vmlinux").is_file() {
+        let _ = std::fs::remove_dir_all(&dest);
+        std::fs::rename(&staging, &dest).map_err(io("move into the cache", &dest))?;
+    }
+    let mut kernel = cached(&dest);
+    kernel.source = format!(
+        "provisioned from Debian package {package} into {}",
+        dest.display()
+    );
+    Ok(kernel)
+}
+
+fn depmod() -> PathBuf {
+    crate::host::which("depmod").unwrap_or_else(|| PathBuf::from("/sbin/depmod"))
+}
+
+fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
+    if !from.exists() {
+        return Ok(());
+    }
+    if from.is_dir() {
+        std::fs::create_dir_all(to)?;
+        for entry in std::fs::read_dir(from)? {
+            let entry = entry?;
+            copy_tree(&entry.path(), &to.join(entry.file_name()))?;
+        }
+        Ok(())
+    } else {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::copy(from, to).map(drop)
+    }
+}
+
+/// How the kernel will be obtained, for `doctor`.
+pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, String> {
+    match find(explicit, cache) {
+        Ok(Some(k)) => Ok(format!("{} ({})", k.version, k.source)),
+        Ok(None) if crate::host::which("apt-get").is_some() => Ok("not cached yet: provisioned on first VM run with apt-get download linux-image-amd64's kernel".into()),
+        Ok(None) => Err("no guest kernel: fix: pass --kernel PATH (or set VMBENCH_KERNEL) to a bzImage whose modules sit beside it".into()),
+        Err(e) => Err(format!("{}: fix: check --kernel / VMBENCH_KERNEL", crate::error_chain(&e))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bzimage_header_gives_the_release() {
+        let mut image = vec![0u8; 0x1000];
+        image[0x202..0x206].copy_from_slice(b"HdrS");
+        let at = 0x400usize;
+        image[0x20e..0x210].copy_from_slice(&((at - 0x200) as u16).to_le_bytes());
+        image[at..at + 40].copy_from_slice(b"6.1.0-56-amd64 (debian-kernel@lists) #1\0");
+        assert_eq!(bzimage_version(&image).as_deref(), Some("6.1.0-56-amd64"));
+        assert_eq!(bzimage_version(&[0u8; 10]), None);
+    }
+
+    #[test]
+    fn vmlinux_is_found_behind_the_xz_magic() {
+        use std::io::Write;
+        let elf = b"\x7fELF and the rest of a kernel".to_vec();
+        let mut enc = xz2::write::XzEncoder::new(Vec::new(), 1);
+        enc.write_all(&elf).unwrap();
+        let mut bz = b"setup code and decompressor".to_vec();
+        bz.extend(enc.finish().unwrap());
+        bz.extend(b"trailing size bytes");
+        assert_eq!(extract_vmlinux(&bz), Some(elf));
+        assert_eq!(extract_vmlinux(b"no payload"), None);
+    }
+
+    #[test]
+    fn the_cache_is_searched_for_the_newest_kernel() {
+        let cache = tempfile::tempdir().unwrap();
+        for v in ["6.1.0-9-amd64", "6.1.0-56-amd64"] {
+            let d = cache.path().join("kernel").join(v);
+            std::fs::create_dir_all(d.join("lib/modules").join(v)).unwrap();
+            std::fs::write(d.join("vmlinux"), b"x").unwrap();
+        }
+        let k = find(None, cache.path()).unwrap().unwrap();
+        assert_eq!(k.version, "6.1.0-56-amd64", "56 is newer than 9");
+        assert_eq!(k.modules, None, "no modules.dep, no modules");
+    }
+}
