@@ -236,6 +236,14 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
         timeout: Duration::from_secs_f64(args.timeout),
         data_dir: args.data_dir.clone(),
         out: out.clone(),
+        sample_interval: (args.interval > 0.0)
+            .then(|| Duration::from_secs_f64(args.interval / 1e3)),
+        mode: args.mode,
+        adaptive: args.target_ci.map(|target_pct| crate::runner::Adaptive {
+            target_pct,
+            max_reps: args.max_reps.max(args.reps),
+            max_time: Duration::from_secs_f64(args.max_time),
+        }),
         container: container.clone(),
         vm,
     };
@@ -309,19 +317,32 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
             memory_mib: args.memory,
             timeout_s: args.timeout,
             order: order.label(),
-            mode: "cold: a new instance per repetition".into(),
-            sample_interval_ms: None,
+            mode: args.mode.label().into(),
+            sample_interval_ms: (args.interval > 0.0).then_some(args.interval as u64),
+            target_ci_pct: args.target_ci,
         },
         workload_binary: binary.clone(),
         environments,
         trials: Vec::new(),
         warmup_trials: Vec::new(),
+        collector: None,
     };
     results.save(&out)?;
     crate::interrupt::install();
     let quiet = args.quiet;
+    let bar = (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] {pos}/{len} eta {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        bar
+    });
     let mut progress =
-        |step: &crate::plan::Step, trial: &crate::results::Trial, i: usize, total: usize| {
+        |_step: &crate::plan::Step, trial: &crate::results::Trial, i: usize, total: usize| {
             if quiet {
                 return;
             }
@@ -330,13 +351,27 @@ pub fn run_to_results(args: &RunArgs) -> Result<Results> {
                 (None, Some(m)) => format!("{:.4} {}", m.value, m.unit),
                 (None, None) => "no result".into(),
             };
-            let warm = if step.warmup { " (warm-up)" } else { "" };
-            eprintln!(
-                "[{i}/{total}] {} {} rep {}{warm}: {what}",
-                step.env, step.workload, step.rep
+            let warm = if trial.warmup { " (warm-up)" } else { "" };
+            let line = format!(
+                "{} {} rep {}{warm}: {what}",
+                trial.env, trial.workload, trial.rep
             );
+            match &bar {
+                Some(bar) => {
+                    bar.set_length(total as u64);
+                    bar.set_position(i as u64);
+                    if trial.error.is_some() {
+                        bar.println(&line);
+                    }
+                    bar.set_message(line);
+                }
+                None => eprintln!("[{i}/{total}] {line}"),
+            }
         };
     runner::run(&plan, &settings, &binary.path, &mut results, &mut progress)?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
     results.complete = !crate::interrupt::interrupted();
     results.updated_at = crate::now_rfc3339();
     results.save(&out)?;

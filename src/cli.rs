@@ -71,6 +71,22 @@ pub struct RunArgs {
     /// Use this workload binary instead of the embedded one (must be static).
     #[arg(long, value_name = "PATH")]
     pub workload_bin: Option<PathBuf>,
+    /// Collector sample interval in milliseconds (0 turns the collector off).
+    #[arg(long, value_name = "MS", default_value_t = 10.0, value_parser = parse_interval)]
+    pub interval: f64,
+    /// cold: a new instance per repetition; warm: one instance per environment runs them all.
+    #[arg(long, value_name = "MODE", default_value = "cold", value_parser = crate::runner::Mode::parse)]
+    pub mode: crate::runner::Mode,
+    /// Add repetitions until the 95% CI half-width of every env/native ratio is under PCT
+    /// percent (bounded by --max-reps and --max-time).
+    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    pub target_ci: Option<f64>,
+    /// Upper bound on measured repetitions with --target-ci.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_reps: u32,
+    /// Upper bound on the run's duration with --target-ci, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 1800.0, value_parser = parse_seconds)]
+    pub max_time: f64,
     /// Guest kernel (bzImage or PVH vmlinux) [default: VMBENCH_KERNEL, the cache, or the
     /// distribution's kernel provisioned into the cache].
     #[arg(long, value_name = "PATH")]
@@ -96,6 +112,22 @@ fn parse_workloads(s: &str) -> Result<Workload, String> {
 
 fn parse_size(s: &str) -> Result<Size, String> {
     s.parse()
+}
+
+fn parse_interval(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=60_000.0).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "'{s}' is not an interval in milliseconds (0 to 60000; 0 turns sampling off)"
+        )),
+    }
+}
+
+fn parse_percent(s: &str) -> Result<f64, String> {
+    match s.trim_end_matches('%').parse::<f64>() {
+        Ok(v) if v > 0.0 && v < 100.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a percentage between 0 and 100")),
+    }
 }
 
 fn parse_seconds(s: &str) -> Result<f64, String> {

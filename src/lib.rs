@@ -4,6 +4,7 @@
 pub mod app;
 pub mod cache;
 pub mod cli;
+pub mod collector;
 pub mod doctor;
 pub mod env;
 pub mod host;

@@ -55,20 +55,23 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Every step, in execution order.
+    /// Environment order for one repetition of the workload at `index`.
+    pub fn env_order(&self, index: usize, rep: u32) -> Vec<EnvKind> {
+        let mut envs = self.envs.clone();
+        if let Order::Random(seed) = self.order {
+            let mut rng =
+                rand::rngs::StdRng::seed_from_u64(seed ^ ((index as u64) << 32) ^ rep as u64);
+            envs.shuffle(&mut rng);
+        }
+        envs
+    }
+
+    /// Every step, in execution order (cold mode, no adaptive repetitions).
     pub fn steps(&self) -> Vec<Step> {
-        let mut rng = match self.order {
-            Order::Random(seed) => Some(rand::rngs::StdRng::seed_from_u64(seed)),
-            Order::Fixed => None,
-        };
         let mut steps = Vec::new();
-        for &workload in &self.workloads {
+        for (index, &workload) in self.workloads.iter().enumerate() {
             for rep in 0..self.warmup + self.reps {
-                let mut envs = self.envs.clone();
-                if let Some(rng) = rng.as_mut() {
-                    envs.shuffle(rng);
-                }
-                for env in envs {
+                for env in self.env_order(index, rep) {
                     steps.push(Step {
                         workload,
                         env,

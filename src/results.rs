@@ -83,6 +83,9 @@ pub struct Results {
     /// Warm-up runs, kept for the record and left out of every statistic.
     #[serde(default)]
     pub warmup_trials: Vec<Trial>,
+    /// What the collector cost, when it ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collector: Option<CollectorInfo>,
 }
 
 /// Run configuration, recorded so a figure can be traced to how it was measured.
@@ -110,6 +113,24 @@ pub struct RunConfig {
     pub mode: String,
     /// Collector sample interval, when sampling.
     pub sample_interval_ms: Option<u64>,
+    /// Adaptive stopping: target half-width of every env/native ratio's 95% CI, percent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target_ci_pct: Option<f64>,
+}
+
+/// What the collector cost, for the whole run.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct CollectorInfo {
+    /// Sample interval.
+    pub interval_ms: f64,
+    /// Total CPU time of the sampling threads.
+    pub cpu_ns: u64,
+    /// Total wall time they ran.
+    pub wall_ns: u64,
+    /// Samples taken.
+    pub samples: usize,
+    /// CPU time over wall time: the fraction of one core the collector used.
+    pub fraction_of_core: f64,
 }
 
 /// Identity of the workload binary as the host hashed it.
@@ -170,6 +191,15 @@ pub struct Sample {
     /// cgroup memory usage, for containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_memory_bytes: Option<u64>,
+    /// Minor page faults so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minor_faults: Option<u64>,
+    /// Major page faults so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major_faults: Option<u64>,
+    /// Threads of the process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<u64>,
 }
 
 /// One instance run: one workload in one environment, one repetition.
@@ -210,6 +240,9 @@ pub struct Trial {
     /// Host-side samples.
     #[serde(default)]
     pub samples: Vec<Sample>,
+    /// Figures computed from the samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<crate::collector::TrialSummary>,
     /// cgroup accounting at the end (containers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup: Option<crate::env::container::cgroup::Usage>,
@@ -341,6 +374,7 @@ mod tests {
                 bytes: 10,
             },
             environments: vec![],
+            collector: None,
             trials: vec![Trial {
                 env: "native".into(),
                 workload: "syscall".into(),
@@ -361,6 +395,7 @@ mod tests {
                 detail: None,
                 io_path: None,
                 samples: vec![Sample::default()],
+                summary: None,
                 cgroup: None,
                 host_rusage: None,
                 exit: ExitInfo {

@@ -23,6 +23,12 @@ pub struct RunSettings {
     pub data_dir: PathBuf,
     /// Where the results are saved after each trial.
     pub out: PathBuf,
+    /// Collector interval; `None` runs without it.
+    pub sample_interval: Option<Duration>,
+    /// Cold or warm trials.
+    pub mode: Mode,
+    /// Adaptive repetitions, when asked for.
+    pub adaptive: Option<Adaptive>,
     /// Container settings, when a container environment runs.
     pub container: Option<crate::env::container::ContainerSettings>,
     /// VM settings, when a VM environment runs.
@@ -53,9 +59,74 @@ pub fn launch(kind: EnvKind, spec: &Spec, settings: &RunSettings) -> Result<Outc
     }
 }
 
-/// Runs every step of `plan`, appending trials to `results` and saving after each one.
-/// `on_trial` sees each trial as it is recorded (progress display). Stops early, keeping what
-/// finished, when the user interrupts.
+/// Cold or warm trials: different experiments, labelled in the results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A new instance per repetition (startup included in every trial).
+    Cold,
+    /// One instance per environment runs every repetition (steady-state throughput).
+    Warm,
+}
+
+impl Mode {
+    /// Parses `cold` or `warm`.
+    pub fn parse(s: &str) -> Result<Mode, String> {
+        match s {
+            "cold" => Ok(Mode::Cold),
+            "warm" => Ok(Mode::Warm),
+            _ => Err(format!("unknown mode '{s}': expected cold or warm")),
+        }
+    }
+
+    /// Label stored in the results.
+    pub fn label(self) -> &'static str {
+        match self {
+            Mode::Cold => "cold: a new instance per repetition",
+            Mode::Warm => "warm: one instance per environment runs every repetition",
+        }
+    }
+}
+
+/// Adaptive stopping: more repetitions until every env/native ratio is known well enough.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Adaptive {
+    /// Target half-width of each ratio's 95% CI, percent of the ratio.
+    pub target_pct: f64,
+    /// Never more measured repetitions than this.
+    pub max_reps: u32,
+    /// Stop adding repetitions after this long (the whole run).
+    pub max_time: Duration,
+}
+
+/// Whether every environment's ratio to native (or, without native, its median) for
+/// `workload` has a 95% CI half-width under `target_pct`.
+pub fn converged(results: &Results, workload: &str, envs: &[EnvKind], target_pct: f64) -> bool {
+    let values = |env: EnvKind| -> Vec<f64> {
+        results
+            .measured()
+            .filter(|t| t.workload == workload && t.env == env.name() && t.error.is_none())
+            .filter_map(|t| t.headline().map(|m| m.value))
+            .collect()
+    };
+    let native = values(EnvKind::Native);
+    envs.iter().all(|&env| {
+        let xs = values(env);
+        let half = if env != EnvKind::Native && !native.is_empty() {
+            crate::stats::ratio_of_medians(&xs, &native)
+                .and_then(|r| Some(r.ci?.relative_half_width(r.value)))
+        } else if envs.len() == 1 || !envs.contains(&EnvKind::Native) {
+            crate::stats::Summary::of(&xs)
+                .and_then(|s| Some(s.median_ci?.relative_half_width(s.median)))
+        } else {
+            Some(0.0)
+        };
+        half.is_some_and(|h| h * 100.0 <= target_pct)
+    })
+}
+
+/// Runs `plan`, appending trials to `results` and saving after each one. `on_trial` sees
+/// each trial as it is recorded (progress display) with the count done and the expected total.
+/// Stops early, keeping what finished, when the user interrupts.
 pub fn run(
     plan: &Plan,
     settings: &RunSettings,
@@ -70,18 +141,23 @@ pub fn run(
             path: settings.data_dir.clone(),
             source,
         })?;
-    let steps = plan.steps();
-    let total = steps.len();
-    for (i, step) in steps.iter().enumerate() {
-        if crate::interrupt::interrupted() {
-            break;
-        }
+    let started = std::time::Instant::now();
+    let per_workload = (plan.warmup + plan.reps) as usize * plan.envs.len();
+    let mut total = per_workload * plan.workloads.len();
+    let mut done = 0usize;
+    let mut cost = crate::collector::Cost::default();
+    let mut execute = |step: Step,
+                       runs: u32,
+                       results: &mut Results,
+                       done: &mut usize,
+                       total: usize|
+     -> Result<(), ResultsError> {
         let spec = Spec {
             binary,
             invocation: Invocation {
                 workload: step.workload,
                 size: settings.size,
-                runs: 1,
+                runs,
                 data_dir: data.path().to_path_buf(),
                 fault: None,
                 identity: true,
@@ -90,20 +166,118 @@ pub fn run(
             memory_mib: settings.memory_mib,
             timeout: settings.timeout,
             data_dir: data.path(),
+            sample_interval: settings.sample_interval,
         };
         let outcome = launch(step.env, &spec, settings);
-        let trial = to_trial(
-            step,
-            outcome,
-            &results.workload_binary.sha256,
-            settings.timeout,
-        );
-        on_trial(step, &trial, i + 1, total);
-        results.record(trial);
+        if let Some(c) = outcome.as_ref().ok().and_then(|o| o.collector_cost) {
+            cost.add(c);
+            results.collector = Some(crate::results::CollectorInfo {
+                interval_ms: settings
+                    .sample_interval
+                    .map_or(0.0, |d| d.as_secs_f64() * 1e3),
+                cpu_ns: cost.cpu_ns,
+                wall_ns: cost.wall_ns,
+                samples: cost.samples,
+                fraction_of_core: cost.fraction_of_core(),
+            });
+        }
+        let sha = results.workload_binary.sha256.clone();
+        for trial in to_trials(&step, outcome, &sha, settings.timeout, plan.warmup) {
+            *done += 1;
+            on_trial(&step, &trial, *done, total);
+            results.record(trial);
+        }
         results.updated_at = crate::now_rfc3339();
-        results.save(&settings.out)?;
+        results.save(&settings.out)
+    };
+    for (index, &workload) in plan.workloads.iter().enumerate() {
+        match settings.mode {
+            Mode::Warm => {
+                for &env in &plan.envs {
+                    if crate::interrupt::interrupted() {
+                        return Ok(());
+                    }
+                    let step = Step {
+                        workload,
+                        env,
+                        rep: 0,
+                        warmup: plan.warmup > 0,
+                    };
+                    execute(step, plan.warmup + plan.reps, results, &mut done, total)?;
+                }
+            }
+            Mode::Cold => {
+                let mut rep = 0;
+                loop {
+                    for env in plan.env_order(index, rep) {
+                        if crate::interrupt::interrupted() {
+                            return Ok(());
+                        }
+                        let step = Step {
+                            workload,
+                            env,
+                            rep,
+                            warmup: rep < plan.warmup,
+                        };
+                        execute(step, 1, results, &mut done, total)?;
+                    }
+                    rep += 1;
+                    let measured = rep.saturating_sub(plan.warmup);
+                    if measured < plan.reps {
+                        continue;
+                    }
+                    let Some(adaptive) = settings.adaptive else {
+                        break;
+                    };
+                    if converged(results, workload.name(), &plan.envs, adaptive.target_pct)
+                        || measured >= adaptive.max_reps
+                        || started.elapsed() >= adaptive.max_time
+                    {
+                        break;
+                    }
+                    total += plan.envs.len();
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// The trials of one instance: one per `result` it sent (several in warm mode). The first
+/// carries the startup and the samples; `warmup` results come first and are flagged.
+pub fn to_trials(
+    step: &Step,
+    outcome: Result<Outcome, EnvError>,
+    host_sha256: &str,
+    timeout: Duration,
+    warmup: u32,
+) -> Vec<Trial> {
+    let results = outcome
+        .as_ref()
+        .map(|o| o.observed.results.clone())
+        .unwrap_or_default();
+    let first = to_trial(step, outcome, host_sha256, timeout);
+    if results.len() <= 1 {
+        return vec![first];
+    }
+    let mut trials = Vec::with_capacity(results.len());
+    for (i, result) in results.iter().enumerate() {
+        let mut t = if i == 0 {
+            first.clone()
+        } else {
+            let mut t = first.clone();
+            t.startup_ns = None;
+            t.samples = Vec::new();
+            t.summary = None;
+            t.metrics = result.metrics.clone();
+            t.rusage = Some(result.rusage.clone());
+            t
+        };
+        t.rep = step.rep + i as u32;
+        t.warmup = (i as u32) < warmup;
+        trials.push(t);
+    }
+    trials
 }
 
 /// Turns what the host saw of an instance into the trial record, naming every failure.
@@ -128,6 +302,7 @@ pub fn to_trial(
         detail: None,
         io_path: None,
         samples: Vec::new(),
+        summary: None,
         cgroup: None,
         host_rusage: None,
         exit: Default::default(),
@@ -144,6 +319,7 @@ pub fn to_trial(
     trial.exit = outcome.exit.clone();
     trial.phases = outcome.phases.clone();
     trial.samples = outcome.samples.clone();
+    trial.summary = crate::collector::summarise(&outcome.samples);
     trial.io_path = outcome.io_path.clone();
     trial.cgroup = outcome.cgroup.clone();
     trial.host_rusage = outcome.host_rusage.clone();

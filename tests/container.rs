@@ -101,6 +101,7 @@ fn run_one(
         memory_mib,
         timeout,
         data_dir: data.path(),
+        sample_interval: Some(Duration::from_millis(10)),
     };
     let outcome = match kind {
         EnvKind::Container => container::builtin::run(&spec, settings),

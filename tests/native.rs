@@ -75,6 +75,7 @@ fn faulty(fault: Fault, timeout: Duration) -> vmbench::results::Trial {
         memory_mib: 256,
         timeout,
         data_dir: data.path(),
+        sample_interval: Some(Duration::from_millis(10)),
     };
     let step = Step {
         workload: Workload::CpuInt,

@@ -170,6 +170,27 @@ pub struct Spec<'a> {
     pub timeout: Duration,
     /// Host directory for file-io data.
     pub data_dir: &'a Path,
+    /// Collector sample interval; `None` runs without the collector.
+    pub sample_interval: Option<Duration>,
+}
+
+/// Starts the collector on `target` when the spec asks for it.
+pub fn start_collector(
+    spec: &Spec,
+    target: crate::collector::Target,
+    t0: std::time::Instant,
+) -> Option<crate::collector::Collector> {
+    spec.sample_interval
+        .map(|interval| crate::collector::Collector::start(target, t0, interval))
+}
+
+/// Stops a collector and stores its samples and cost in the outcome.
+pub fn finish_collector(collector: Option<crate::collector::Collector>, outcome: &mut Outcome) {
+    if let Some(c) = collector {
+        let (samples, cost) = c.finish();
+        outcome.samples = samples;
+        outcome.collector_cost = Some(cost);
+    }
 }
 
 /// What one instance did, seen from the host.
@@ -191,6 +212,8 @@ pub struct Outcome {
     pub cgroup: Option<container::cgroup::Usage>,
     /// The instance process's resource usage from `wait4`.
     pub host_rusage: Option<vmbench_workload::Rusage>,
+    /// What the collector cost for this instance.
+    pub collector_cost: Option<crate::collector::Cost>,
 }
 
 /// Waits for `pid` and returns its status with its resource usage (all threads, and the

@@ -78,11 +78,15 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     // Our copies of the write end must go, or the pipe never reports end of file.
     drop(cmd);
     let pgid = Pid::from_raw(child.id() as i32);
+    let collector =
+        super::start_collector(spec, crate::collector::Target::process(pgid.as_raw()), t0);
     let kill_group = move || {
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     };
     let mut kill = kill_group;
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
+    let mut sampled = Outcome::default();
+    super::finish_collector(collector, &mut sampled);
     let (status, rusage) = super::reap(pgid).map_err(|source| EnvError::Sys {
         what: format!("wait for workload pid {pgid}"),
         source,
@@ -93,6 +97,8 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     let mut exit = super::exit_info(status);
     exit.timed_out = observed.timed_out;
     let mut outcome = Outcome {
+        samples: sampled.samples,
+        collector_cost: sampled.collector_cost,
         observed,
         exit,
         lifetime: Some(lifetime),

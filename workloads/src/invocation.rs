@@ -14,6 +14,9 @@ pub enum Fault {
     Alloc(u64),
     /// Try to keep this many children alive at once (past a pids limit: fork fails).
     Forks(u64),
+    /// Allocate and touch this many MiB, hold them this many milliseconds, exit cleanly
+    /// (a known footprint for checking the collector).
+    Hold(u64, u64),
 }
 
 /// One instance's orders.
@@ -101,6 +104,7 @@ impl Invocation {
                 Fault::Hang => "hang".into(),
                 Fault::Alloc(mib) => format!("alloc:{mib}"),
                 Fault::Forks(n) => format!("forks:{n}"),
+                Fault::Hold(mib, ms) => format!("hold:{mib}:{ms}"),
             });
         }
         args
@@ -117,6 +121,12 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
         None if s == "hang" => Ok(Fault::Hang),
         Some(("alloc", v)) => Ok(Fault::Alloc(number(v)?)),
         Some(("forks", v)) => Ok(Fault::Forks(number(v)?)),
+        Some(("hold", v)) => {
+            let (mib, ms) = v
+                .split_once(':')
+                .ok_or_else(|| format!("bad --fault value '{s}': expected hold:MIB:MS"))?;
+            Ok(Fault::Hold(number(mib)?, number(ms)?))
+        }
         _ => Err(format!(
             "bad --fault value '{s}': expected crash, hang, alloc:MIB or forks:N"
         )),
@@ -131,6 +141,14 @@ pub fn inject(fault: &Fault) -> i32 {
         Fault::Hang => loop {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
+        Fault::Hold(mib, ms) => {
+            let mut block = vec![0u8; (*mib as usize) << 20];
+            block.iter_mut().step_by(4096).for_each(|b| *b = 1);
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
+            std::hint::black_box(&block);
+            emit(&Event::Done);
+            0
+        }
         Fault::Alloc(mib) => {
             let mut blocks = Vec::new();
             for _ in 0..*mib {
@@ -217,5 +235,8 @@ mod tests {
         assert!(Invocation::parse(&args("--workload noop --fault x:1"))
             .unwrap_err()
             .contains("--fault"));
+        let hold = Invocation::parse(&args("--workload noop --fault hold:64:500")).unwrap();
+        assert_eq!(hold.fault, Some(Fault::Hold(64, 500)));
+        assert_eq!(Invocation::parse(&hold.to_args()).unwrap(), hold);
     }
 }

@@ -149,6 +149,14 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
             .insert("exec".into(), exec_seen.as_nanos() as u64);
     }
 
+    let collector = crate::env::start_collector(
+        spec,
+        crate::collector::Target {
+            cgroup_memory: cgroup.memory_file(),
+            ..crate::collector::Target::process(pid.as_raw())
+        },
+        t0,
+    );
     // Killing the container's PID 1 takes every process of its pid namespace with it.
     let mut kill_init = || {
         let _ = kill(pid, Signal::SIGKILL);
@@ -159,6 +167,7 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
         spec.timeout,
         &mut kill_init,
     );
+    crate::env::finish_collector(collector, &mut outcome);
     if let Some(e) = setup_error {
         outcome.observed.errors.insert(0, e);
     }

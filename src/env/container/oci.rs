@@ -162,6 +162,26 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
     })?;
     drop(cmd);
     let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let memory_file = match settings.layout.v1.get("memory") {
+        Some(mount) => mount
+            .join(cgroups_path.trim_start_matches('/'))
+            .join("memory.usage_in_bytes"),
+        None => settings
+            .layout
+            .unified
+            .clone()
+            .unwrap_or_default()
+            .join(cgroups_path.trim_start_matches('/'))
+            .join("memory.current"),
+    };
+    let collector = crate::env::start_collector(
+        spec,
+        crate::collector::Target {
+            cgroup_memory: Some(memory_file),
+            ..crate::collector::Target::process(pgid.as_raw())
+        },
+        t0,
+    );
     let runtime_for_kill = runtime.clone();
     let state_path = state.path().to_path_buf();
     let id_for_kill = id.clone();
@@ -176,6 +196,8 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     };
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
+    let mut sampled = Outcome::default();
+    crate::env::finish_collector(collector, &mut sampled);
     let (status, rusage) = crate::env::reap(pgid).map_err(|source| EnvError::Sys {
         what: format!("wait for {} pid {pgid}", program(kind)),
         source,
@@ -193,6 +215,8 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
         .status();
     remove_leftover_cgroups(settings, &cgroups_path);
     let mut outcome = Outcome {
+        samples: sampled.samples,
+        collector_cost: sampled.collector_cost,
         observed,
         exit,
         lifetime: Some(lifetime),

@@ -339,10 +339,14 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
     let exec_at = t0.elapsed();
     drop(cmd);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let collector =
+        crate::env::start_collector(spec, crate::collector::Target::process(pid.as_raw()), t0);
     let mut kill = || {
         let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
     };
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
+    let mut sampled = Outcome::default();
+    crate::env::finish_collector(collector, &mut sampled);
     let (status, rusage) = crate::env::reap(pid).map_err(|source| EnvError::Sys {
         what: format!("wait for qemu pid {pid}"),
         source,
@@ -350,6 +354,8 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
     let lifetime = t0.elapsed();
     kill();
     let mut outcome = Outcome {
+        samples: sampled.samples,
+        collector_cost: sampled.collector_cost,
         exit: crate::env::exit_info(status),
         lifetime: Some(lifetime),
         host_rusage: Some(rusage),

@@ -109,6 +109,17 @@ impl Cgroup {
         }
     }
 
+    /// The file holding the memory charged now (`memory.usage_in_bytes` or `memory.current`).
+    pub fn memory_file(&self) -> Option<PathBuf> {
+        match self {
+            Cgroup::V1(c) => c
+                .dirs
+                .get("memory")
+                .map(|d| d.join("memory.usage_in_bytes")),
+            Cgroup::V2(c) => Some(c.dir.join("memory.current")),
+        }
+    }
+
     /// Processes in the cgroup.
     pub fn pids(&self) -> Vec<i32> {
         let file = match self {
