@@ -9,6 +9,7 @@ use crate::results::{self, EnvStatus, Results, RunConfig, SCHEMA_VERSION};
 use crate::runner::{self, RunSettings};
 use crate::UsageError;
 use anyhow::{Context, Result};
+use clap::Parser;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -42,7 +43,142 @@ pub fn execute(command: Command) -> Result<Ending> {
             Ok(Ending::Success)
         }
         Command::Run(args) => run(&args),
+        Command::Compare(args) => compare(&args),
     }
+}
+
+/// Environments this host can run, best VM included, for the default suite.
+pub fn available_envs(host: &HostInfo) -> Vec<EnvKind> {
+    let mut out = Vec::new();
+    for kind in [
+        EnvKind::Native,
+        EnvKind::Container,
+        EnvKind::ContainerCrun,
+        EnvKind::ContainerRunc,
+    ] {
+        if env::availability(kind, host).is_ok() {
+            out.push(kind);
+        }
+    }
+    let vm = env::vm::best_kind(host);
+    if env::availability(vm, host).is_ok() {
+        out.push(vm);
+    }
+    out
+}
+
+/// Loads a results file for a report; a bad one is a usage error naming the file.
+fn load_for_report(path: &std::path::Path) -> Result<(String, Results)> {
+    let results = Results::load(path).map_err(|e| UsageError(crate::error_chain(&e)))?;
+    let label = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    Ok((label, results))
+}
+
+/// `vmbench compare`.
+pub fn compare(args: &crate::cli::CompareArgs) -> Result<Ending> {
+    use crate::report::export::{exporter, Format};
+    let format =
+        args.format
+            .unwrap_or_else(|| match args.out.extension().and_then(|e| e.to_str()) {
+                Some("md") => Format::Md,
+                Some("csv") => Format::Csv,
+                Some("json") => Format::Json,
+                _ => Format::Html,
+            });
+    results::check_writable(&args.out).map_err(|e| {
+        UsageError(format!(
+            "--out {}: {}",
+            args.out.display(),
+            crate::error_chain(&e)
+        ))
+    })?;
+    let baseline = args.baseline.as_deref().map(load_for_report).transpose()?;
+    let mut runs = Vec::new();
+    let mut ending = Ending::Success;
+    if args.files.is_empty() {
+        let host = full_host_info();
+        let envs = match &args.env {
+            Some(list) => list.clone(),
+            None => available_envs(&host)
+                .iter()
+                .map(|k| k.name())
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+        let out = PathBuf::from("results").join(format!("suite-{stamp}.json"));
+        let mut argv = vec![
+            "vmbench".to_string(),
+            "run".into(),
+            "--env".into(),
+            envs,
+            "--workload".into(),
+            args.workload.clone(),
+            "--reps".into(),
+            args.reps.to_string(),
+            "--size".into(),
+            args.size.clone(),
+            "--out".into(),
+            out.display().to_string(),
+        ];
+        if args.quiet {
+            argv.push("--quiet".into());
+        }
+        let cli = crate::cli::Cli::try_parse_from(crate::cli::normalise_args(argv))
+            .map_err(|e| UsageError(e.to_string().lines().next().unwrap_or("").to_string()))?;
+        let Command::Run(run_args) = cli.command else {
+            unreachable!("built as a run command")
+        };
+        eprintln!(
+            "vmbench: running the default suite on {} into {}",
+            run_args.envs().len(),
+            out.display()
+        );
+        let suite = run_to_results(&run_args)?;
+        print!("{}", crate::report::terminal::render(&suite));
+        if !suite.complete || suite.trials.iter().any(|t| t.error.is_some()) {
+            ending = Ending::Failed;
+        }
+        runs.push((
+            out.file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned(),
+            suite,
+        ));
+    } else {
+        for file in &args.files {
+            runs.push(load_for_report(file)?);
+        }
+    }
+    let report = crate::report::model::Report::build(&runs, baseline.as_ref());
+    let text = exporter(format).render(&report, args.lang)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".vmbench-report-")
+        .tempfile_in(
+            args.out
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new(".")),
+        )
+        .with_context(|| format!("write {}", args.out.display()))?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes())
+        .with_context(|| format!("write {}", args.out.display()))?;
+    use std::os::unix::fs::PermissionsExt;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o644))
+        .with_context(|| format!("write {}", args.out.display()))?;
+    tmp.persist(&args.out)
+        .with_context(|| format!("write {}", args.out.display()))?;
+    eprintln!(
+        "vmbench: wrote {} ({} bytes)",
+        args.out.display(),
+        text.len()
+    );
+    Ok(ending)
 }
 
 /// Host facts including the external tools (QEMU, runtimes) and the accelerator verdict.

@@ -28,6 +28,48 @@ pub enum Command {
     },
     /// Run workloads in environments and save the results as JSON.
     Run(Box<RunArgs>),
+    /// Render a report from results files; with none, run the default suite first.
+    Compare(CompareArgs),
+}
+
+/// Workloads of the default suite.
+pub const DEFAULT_SUITE: &str =
+    "noop,cpu-int,cpu-float,mem-bw,mem-lat,page-fault,syscall,proc-spawn,file-io,net-loopback";
+
+/// Options of `vmbench compare`.
+#[derive(Debug, Args, Clone)]
+pub struct CompareArgs {
+    /// Results files to render side by side (none: run the default suite first and save it
+    /// under results/).
+    #[arg(value_name = "RESULTS.json")]
+    pub files: Vec<PathBuf>,
+    /// Report file.
+    #[arg(long, value_name = "FILE", default_value = "report.html")]
+    pub out: PathBuf,
+    /// html, md, csv or json [default: from the --out extension, else html].
+    #[arg(long, value_name = "FORMAT", value_parser = crate::report::export::Format::parse)]
+    pub format: Option<crate::report::export::Format>,
+    /// Language of the lecture notes and labels: en or ko.
+    #[arg(long, value_name = "LANG", default_value = "en", value_parser = crate::report::notes::Lang::parse)]
+    pub lang: crate::report::notes::Lang,
+    /// Mark each figure's change against this earlier results file, flagging regressions.
+    #[arg(long, value_name = "OLD.json")]
+    pub baseline: Option<PathBuf>,
+    /// Default suite: measured repetitions.
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub reps: u32,
+    /// Default suite: workloads (see `vmbench list`).
+    #[arg(long, value_name = "LIST", default_value = DEFAULT_SUITE)]
+    pub workload: String,
+    /// Default suite: environments [default: every one this host can run].
+    #[arg(long, value_name = "LIST")]
+    pub env: Option<String>,
+    /// Default suite: amount of work per run.
+    #[arg(long, value_name = "SIZE", default_value = "default")]
+    pub size: String,
+    /// Print no progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Options of `vmbench run`.

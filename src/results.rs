@@ -221,7 +221,8 @@ pub struct Trial {
     /// Time from the `done` line until the instance was gone.
     #[serde(default)]
     pub teardown_ns: Option<u64>,
-    /// Startup phases seen, nanoseconds since launch (clone, exec, first console byte...).
+    /// Startup phases seen, nanoseconds since launch (clone, exec, first console byte...);
+    /// `teardown_*` entries are durations of the teardown steps instead.
     #[serde(default)]
     pub phases: BTreeMap<String, u64>,
     /// Measured values, headline first.
@@ -308,6 +309,10 @@ impl Results {
             .map_err(err)?;
         serde_json::to_writer_pretty(&mut tmp, self).map_err(|e| err(e.into()))?;
         tmp.write_all(b"\n").map_err(err)?;
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))
+            .map_err(err)?;
         tmp.as_file().sync_all().map_err(err)?;
         tmp.persist(path).map_err(|e| err(e.error))?;
         Ok(())

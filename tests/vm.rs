@@ -84,7 +84,7 @@ fn a_guest_boots_the_same_binary_and_does_file_io_on_virtio_blk() {
         let agent = view.agent.as_ref().expect("ran as the guest agent");
         assert!(agent.init_uptime_s > 0.0);
         assert!(view.mem_total_bytes > 0 && view.mem_total_bytes <= 512 << 20);
-        assert!(t.startup_ns.unwrap() > 0 && t.phases.contains_key("guest_kernel_to_init"));
+        assert!(t.startup_ns.unwrap() > 0 && t.phases.contains_key("guest_kernel_start_est"));
         assert!(
             t.host_rusage.as_ref().unwrap().max_rss_bytes > 10 << 20,
             "qemu's own footprint is recorded"

@@ -187,9 +187,10 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
     cgroup
         .remove()
         .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
-    outcome
-        .phases
-        .insert("cgroup_remove".into(), removal.elapsed().as_nanos() as u64);
+    outcome.phases.insert(
+        "teardown_cgroup_remove".into(),
+        removal.elapsed().as_nanos() as u64,
+    );
     Ok(outcome)
 }
 

@@ -228,7 +228,7 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
         ..Outcome::default()
     };
     outcome.phases.insert(
-        "teardown_delete".into(),
+        "teardown_runtime_delete".into(),
         t0.elapsed().saturating_sub(lifetime).as_nanos() as u64,
     );
     Ok(outcome)

@@ -378,19 +378,20 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
     outcome
         .phases
         .insert("qemu_exec".into(), exec_at.as_nanos() as u64);
-    if let Some((_, view)) = &observed.ready {
-        if let Some(agent) = &view.agent {
-            outcome.phases.insert(
-                "guest_kernel_to_init".into(),
-                (agent.init_uptime_s * 1e9) as u64,
-            );
+    // Guest phases on the host's timeline: the guest kernel started `uptime` before `ready`
+    // arrived (an estimate: the guest clock is the guest's own), `/init` `init_uptime_s` later.
+    if let Some((ready_at, view)) = &observed.ready {
+        let ready_ns = ready_at.as_nanos() as i128;
+        let kernel_start = ready_ns - (view.uptime_s * 1e9) as i128;
+        if kernel_start > 0 {
             outcome
                 .phases
-                .insert("guest_agent_setup".into(), (agent.setup_ms * 1e6) as u64);
+                .insert("guest_kernel_start_est".into(), kernel_start as u64);
+            if let Some(agent) = &view.agent {
+                let init = kernel_start + (agent.init_uptime_s * 1e9) as i128;
+                outcome.phases.insert("guest_init_est".into(), init as u64);
+            }
         }
-        outcome
-            .phases
-            .insert("guest_uptime_at_ready".into(), (view.uptime_s * 1e9) as u64);
     }
     outcome.observed = observed;
     Ok(outcome)

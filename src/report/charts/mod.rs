@@ -1,0 +1,71 @@
+//! Charts as inline SVG (plotters): one chart type per file, each with a title, axis labels
+//! with units, and a caption written by the HTML report beside it.
+
+pub mod footprint;
+pub mod image;
+pub mod ratios;
+pub mod startup;
+pub mod timeline;
+
+use plotters::style::RGBColor;
+
+/// Chart width and height in pixels (SVG user units).
+pub const SIZE: (u32, u32) = (900, 420);
+
+/// A stable colour per environment, the same in every chart.
+pub fn env_color(env: &str) -> RGBColor {
+    match env {
+        "native" => RGBColor(55, 126, 34),
+        "container" => RGBColor(31, 119, 180),
+        "container-crun" => RGBColor(23, 190, 207),
+        "container-runc" => RGBColor(148, 103, 189),
+        "vm-kvm" => RGBColor(255, 127, 14),
+        "vm-tcg" => RGBColor(214, 39, 40),
+        _ => RGBColor(120, 120, 120),
+    }
+}
+
+/// Error drawing a chart (plotters' errors are rendered as text).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot draw the {chart} chart: {message}")]
+pub struct ChartError {
+    /// Which chart.
+    pub chart: &'static str,
+    /// What plotters said.
+    pub message: String,
+}
+
+/// Converts a plotters error.
+pub fn chart_err<E: std::fmt::Debug>(chart: &'static str) -> impl Fn(E) -> ChartError {
+    move |e| ChartError {
+        chart,
+        message: format!("{e:?}"),
+    }
+}
+
+/// A log-scale range that holds every value with some margin.
+pub fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.filter(|v| v.is_finite() && *v > 0.0) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if !lo.is_finite() {
+        return 0.1..10.0;
+    }
+    let lo = 10f64.powf(lo.log10().floor());
+    let hi = 10f64.powf((hi * 1.0001).log10().ceil());
+    lo..hi.max(lo * 10.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_ranges_cover_decades() {
+        assert_eq!(log_range([0.8, 1500.0].into_iter()), 0.1..10_000.0);
+        assert_eq!(log_range([5.0].into_iter()), 1.0..10.0);
+        assert_eq!(log_range(std::iter::empty()), 0.1..10.0);
+    }
+}

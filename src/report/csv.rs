@@ -1,0 +1,69 @@
+//! CSV export: one row per run, workload and environment.
+
+use super::export::{Exporter, ReportError};
+use super::model::Report;
+use super::notes::Lang;
+
+/// CSV exporter.
+pub struct Csv;
+
+impl Exporter for Csv {
+    fn render(&self, report: &Report, _lang: Lang) -> Result<String, ReportError> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "run",
+            "workload",
+            "metric",
+            "unit",
+            "better",
+            "env",
+            "n",
+            "median",
+            "ci_lo",
+            "ci_hi",
+            "ratio_vs_native",
+            "ratio_ci_lo",
+            "ratio_ci_hi",
+            "ratio_vs_baseline",
+            "baseline_verdict",
+            "failed",
+        ])?;
+        let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
+        for run in &report.runs {
+            for wl in &run.workloads {
+                for r in &wl.rows {
+                    let better = if wl.better == vmbench_workload::Better::Higher {
+                        "higher"
+                    } else {
+                        "lower"
+                    };
+                    w.write_record([
+                        run.label.clone(),
+                        wl.name.clone(),
+                        wl.metric.clone(),
+                        wl.unit.clone(),
+                        better.to_string(),
+                        r.env.clone(),
+                        r.n.to_string(),
+                        r.median.to_string(),
+                        opt(r.ci.map(|c| c.lo)),
+                        opt(r.ci.map(|c| c.hi)),
+                        opt(r.ratio.map(|x| x.value)),
+                        opt(r.ratio.and_then(|x| x.ci).map(|c| c.lo)),
+                        opt(r.ratio.and_then(|x| x.ci).map(|c| c.hi)),
+                        opt(r.baseline.as_ref().map(|c| c.ratio.value)),
+                        r.baseline
+                            .as_ref()
+                            .map(|c| c.verdict.clone())
+                            .unwrap_or_default(),
+                        r.failed.to_string(),
+                    ])?;
+                }
+            }
+        }
+        let bytes = w
+            .into_inner()
+            .map_err(|e| csv::Error::from(e.into_error()))?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+}

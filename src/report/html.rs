@@ -1,0 +1,251 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no network fetches), rendered
+//! from the report model through a minijinja template.
+
+use super::charts;
+use super::export::{mib, num, ratio_text, Exporter, ReportError};
+use super::model::{Report, RunView};
+use super::notes::{notes, Lang};
+use serde_json::{json, Value};
+
+/// The template, embedded at build time.
+const TEMPLATE: &str = include_str!("template.html");
+
+/// HTML exporter.
+pub struct Html;
+
+/// Interface strings in the report's language.
+fn labels(lang: Lang) -> Value {
+    match lang {
+        Lang::En => json!({
+            "title": "vmbench: what isolation costs",
+            "host": "Host and configuration", "results": "Results per workload", "startup": "Startup",
+            "overhead": "Cost relative to native", "resources": "CPU and memory over time", "memory": "Memory per instance",
+            "image": "Image footprint", "not_run": "Environments that did not run", "failures": "Failed trials",
+            "notes": "Lecture notes", "method": "How this was measured", "env": "environment", "median": "median",
+            "ci": "95% CI", "vs_native": "vs native [95% CI]", "vs_baseline": "vs baseline", "n": "n", "cv": "CV",
+            "side_by_side": "Runs side by side (median headline values)",
+            "tcg_banner": "A virtual machine in this report ran under TCG, QEMU's software emulation: its CPU figures show binary translation, not what hardware-assisted virtualisation (KVM) would show.",
+            "better_higher": "higher is better", "better_lower": "lower is better", "outliers": "outliers flagged (kept)",
+            "generated": "Generated", "baseline": "Baseline"
+        }),
+        Lang::Ko => json!({
+            "title": "vmbench: 격리의 비용",
+            "host": "호스트와 설정", "results": "워크로드별 결과", "startup": "시작 시간",
+            "overhead": "네이티브 대비 비용", "resources": "시간에 따른 CPU와 메모리", "memory": "인스턴스당 메모리",
+            "image": "이미지 크기", "not_run": "실행하지 못한 환경", "failures": "실패한 시행",
+            "notes": "강의 노트", "method": "측정 방법", "env": "환경", "median": "중앙값",
+            "ci": "95% 신뢰구간", "vs_native": "네이티브 대비 [95% 신뢰구간]", "vs_baseline": "기준 실행 대비", "n": "횟수", "cv": "변동계수",
+            "side_by_side": "실행 비교 (대표 지표의 중앙값)",
+            "tcg_banner": "이 보고서의 가상 머신은 QEMU의 소프트웨어 에뮬레이션인 TCG로 실행되었습니다. CPU 수치는 바이너리 변환의 비용이며, 하드웨어 지원 가상화(KVM)의 수치가 아닙니다.",
+            "better_higher": "높을수록 좋음", "better_lower": "낮을수록 좋음", "outliers": "이상값 표시(제외하지 않음)",
+            "generated": "생성 시각", "baseline": "기준 실행"
+        }),
+    }
+}
+
+/// Chart captions in the report's language.
+fn captions(lang: Lang) -> Value {
+    match lang {
+        Lang::En => json!({
+            "startup": "Each point is one cold start, from just before launch to the ready line; the box spans the middle half and the bar marks the median.",
+            "overhead": "How many times worse than native each workload ran, with its 95% confidence interval; a whisker across 1 means no difference was detected.",
+            "timeline": "CPU (cores busy) and resident memory of the instance process over one trial, sampled from the host.",
+            "memory": "Peak memory one instance holds on the host: the instance process, the container's cgroup charge, and a VM's guest RAM.",
+            "image": "Bytes on disk one instance needs: the container image against the guest kernel plus initramfs."
+        }),
+        Lang::Ko => json!({
+            "startup": "점 하나가 콜드 스타트 한 번입니다(실행 직전부터 ready 줄까지). 상자는 가운데 절반, 굵은 선은 중앙값입니다.",
+            "overhead": "각 워크로드가 네이티브보다 몇 배 나빴는지와 95% 신뢰구간입니다. 수염이 1을 가로지르면 차이를 찾지 못한 것입니다.",
+            "timeline": "한 번의 시행 동안 호스트에서 측정한 인스턴스 프로세스의 CPU 사용량(코어 수)과 상주 메모리입니다.",
+            "memory": "인스턴스 하나가 호스트에서 차지하는 최대 메모리입니다. 프로세스, 컨테이너 cgroup 사용량, VM의 게스트 RAM을 보여 줍니다.",
+            "image": "인스턴스 하나에 필요한 디스크 용량입니다. 컨테이너 이미지와 게스트 커널+initramfs를 비교합니다."
+        }),
+    }
+}
+
+fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
+    let r = &run.results;
+    let h = &r.host;
+    let host_rows = vec![
+        ("kernel", h.kernel.clone()),
+        ("os", h.os.clone()),
+        ("cpu", format!("{} ({} logical CPUs)", h.cpu_model, h.cores)),
+        ("memory", mib(h.memory_bytes)),
+        ("cgroups", h.cgroup.clone()),
+        (
+            "accelerator",
+            format!(
+                "{} — {}",
+                h.accelerator.as_deref().unwrap_or("—"),
+                h.accelerator_reason.as_deref().unwrap_or("")
+            ),
+        ),
+        ("qemu", h.qemu_version.clone().unwrap_or_else(|| "—".into())),
+        (
+            "runtimes",
+            h.runtimes.values().cloned().collect::<Vec<_>>().join("; "),
+        ),
+        (
+            "repetitions",
+            format!(
+                "{} measured + {} warm-up, {}, size {}",
+                r.config.reps, r.config.warmup, r.config.mode, r.config.size
+            ),
+        ),
+        ("order", r.config.order.clone()),
+        (
+            "pinning",
+            r.config
+                .cpus
+                .as_ref()
+                .map(|c| format!("workload on CPUs {c:?}, harness elsewhere"))
+                .unwrap_or_else(|| "none".into()),
+        ),
+        (
+            "limits",
+            format!(
+                "{} MiB memory (container limit = VM RAM), timeout {} s",
+                r.config.memory_mib, r.config.timeout_s
+            ),
+        ),
+        (
+            "collector",
+            match &r.collector {
+                Some(c) => format!(
+                    "every {} ms, {:.2}% of one core",
+                    c.interval_ms,
+                    c.fraction_of_core * 100.0
+                ),
+                None => "off".into(),
+            },
+        ),
+        (
+            "workload binary",
+            format!(
+                "sha256 {} ({} bytes)",
+                r.workload_binary.sha256, r.workload_binary.bytes
+            ),
+        ),
+        (
+            "vmbench",
+            format!("{} — run started {}", r.vmbench_version, r.created_at),
+        ),
+    ];
+    let workloads: Vec<Value> = run
+        .workloads
+        .iter()
+        .map(|w| {
+            json!({
+                "name": w.name, "metric": w.metric, "unit": w.unit,
+                "better": if w.better == vmbench_workload::Better::Higher { "higher" } else { "lower" },
+                "rows": w.rows.iter().map(|row| json!({
+                    "env": row.env, "n": row.n, "median": num(row.median),
+                    "ci": row.ci.map(|c| format!("[{}, {}]", num(c.lo), num(c.hi))).unwrap_or_default(),
+                    "cv": format!("{:.1}%", row.cv * 100.0),
+                    "ratio": row.ratio.as_ref().map(ratio_text).unwrap_or_default(),
+                    "words": row.ratio_words.clone().unwrap_or_default(),
+                    "baseline": row.baseline.as_ref().map(|c| format!("{} — {}", ratio_text(&c.ratio), c.verdict)),
+                    "regression": row.baseline.as_ref().is_some_and(|c| c.verdict == "regression"),
+                    "outliers": row.outliers, "failed": row.failed,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let startup: Vec<Value> = run
+        .startup
+        .iter()
+        .map(|s| {
+            json!({
+                "env": s.env, "n": s.summary.n, "median": num(s.summary.median), "p95": num(s.summary.p95),
+                "p99": num(s.summary.p99), "max": num(s.summary.max),
+                "phases": s.phases_ms.iter().map(|(k, v)| format!("{k} {}", num(*v))).collect::<Vec<_>>().join(" → "),
+            })
+        })
+        .collect();
+    let memory: Vec<Value> = run
+        .memory
+        .iter()
+        .map(|m| {
+            json!({
+                "env": m.env, "rss": mib(m.process_peak_rss_bytes),
+                "pss": m.process_peak_pss_bytes.map(mib).unwrap_or_default(),
+                "cgroup": m.cgroup_peak_bytes.map(mib).unwrap_or_default(),
+                "guest": m.guest_mem_total_bytes.map(mib).unwrap_or_default(),
+            })
+        })
+        .collect();
+    Ok(json!({
+        "label": run.label,
+        "host_rows": host_rows.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+        "tcg": run.tcg,
+        "workloads": workloads,
+        "startup": startup,
+        "memory": memory,
+        "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
+        "failures": run.failures.iter().take(50).map(|(e, w, rep, err)| json!({"env": e, "workload": w, "rep": rep, "error": err})).collect::<Vec<_>>(),
+        "footprints": run.footprints.iter().map(|(e, b, what)| json!({"env": e, "size": format!("{:.2} MB", *b as f64 / 1e6), "what": what})).collect::<Vec<_>>(),
+        "charts": {
+            "startup": (!run.startup.is_empty()).then(|| charts::startup::draw(&run.startup)).transpose()?,
+            "overhead": (!charts::ratios::rows(&run.workloads).is_empty()).then(|| charts::ratios::draw(&run.workloads)).transpose()?,
+            "timeline": (!run.timelines.is_empty()).then(|| charts::timeline::draw(&run.timelines)).transpose()?,
+            "memory": (!run.memory.is_empty()).then(|| charts::footprint::draw(&run.memory)).transpose()?,
+            "image": (!run.footprints.is_empty()).then(|| charts::image::draw(&run.footprints)).transpose()?,
+        },
+        "notes": notes(run, lang),
+    }))
+}
+
+/// Rows of the side-by-side table: workload/env, then one median per run.
+fn side_by_side(report: &Report) -> Vec<Value> {
+    let mut keys: Vec<(String, String, String)> = Vec::new();
+    for run in &report.runs {
+        for w in &run.workloads {
+            for r in &w.rows {
+                let key = (w.name.clone(), r.env.clone(), w.unit.clone());
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+    }
+    keys.into_iter()
+        .map(|(w, e, unit)| {
+            let cells: Vec<String> = report
+                .runs
+                .iter()
+                .map(|run| {
+                    run.workloads
+                        .iter()
+                        .find(|x| x.name == w)
+                        .and_then(|x| x.rows.iter().find(|r| r.env == e))
+                        .map(|r| num(r.median))
+                        .unwrap_or_else(|| "—".into())
+                })
+                .collect();
+            json!({"workload": w, "env": e, "unit": unit, "cells": cells})
+        })
+        .collect()
+}
+
+impl Exporter for Html {
+    fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
+        let mut env = minijinja::Environment::new();
+        env.add_template("report", TEMPLATE)?;
+        let runs = report
+            .runs
+            .iter()
+            .map(|r| run_context(r, lang))
+            .collect::<Result<Vec<_>, _>>()?;
+        let ctx = json!({
+            "lang": lang.code(),
+            "l": labels(lang),
+            "captions": captions(lang),
+            "runs": runs,
+            "labels": report.runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
+            "side_by_side": (report.runs.len() > 1).then(|| side_by_side(report)),
+            "baseline": report.baseline,
+            "generated_at": report.generated_at,
+        });
+        Ok(env.get_template("report")?.render(ctx)?)
+    }
+}

@@ -1,0 +1,449 @@
+//! The report model: what every exporter renders, computed once from results records (pure).
+//! Per run: each workload's median per environment with its 95% CI, the ratio to native with
+//! its CI, startup distributions, memory and image footprints, what did not run and why; and,
+//! against a baseline, the change of every figure and whether it is a regression.
+
+use crate::results::{Results, Trial};
+use crate::stats::{self, Interval, Ratio, Summary};
+use serde::Serialize;
+use vmbench_workload::Better;
+
+/// A change beyond which (with a CI that excludes no change) a difference counts as real.
+pub const REGRESSION_THRESHOLD: f64 = 0.02;
+
+/// One environment's figures for one workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnvRow {
+    /// Environment.
+    pub env: String,
+    /// Successful measured trials.
+    pub n: usize,
+    /// Median headline value.
+    pub median: f64,
+    /// 95% CI of the median.
+    pub ci: Option<Interval>,
+    /// Coefficient of variation.
+    pub cv: f64,
+    /// Outliers flagged (kept in every statistic).
+    pub outliers: usize,
+    /// median(env) / median(native) with its CI.
+    pub ratio: Option<Ratio>,
+    /// The ratio in words ("12.0% worse").
+    pub ratio_words: Option<String>,
+    /// Change against the baseline run, when one was given.
+    pub baseline: Option<Change>,
+    /// Failed trials.
+    pub failed: usize,
+}
+
+/// A workload's section.
+#[derive(Debug, Clone, Serialize)]
+pub struct WorkloadView {
+    /// Workload name.
+    pub name: String,
+    /// Headline metric name.
+    pub metric: String,
+    /// Its unit.
+    pub unit: String,
+    /// Which way is better.
+    pub better: Better,
+    /// One row per environment, in run order.
+    pub rows: Vec<EnvRow>,
+}
+
+/// Startup figures of one environment (all measured cold trials, every workload).
+#[derive(Debug, Clone, Serialize)]
+pub struct StartupView {
+    /// Environment.
+    pub env: String,
+    /// Values in milliseconds.
+    pub values_ms: Vec<f64>,
+    /// Their summary.
+    pub summary: Summary,
+    /// Median of each startup phase, milliseconds since launch.
+    pub phases_ms: Vec<(String, f64)>,
+}
+
+/// Memory one instance costs, seen from the host.
+#[derive(Debug, Clone, Serialize)]
+pub struct MemoryView {
+    /// Environment.
+    pub env: String,
+    /// Median peak RSS of the instance process (workload, PID 1, runtime or QEMU), bytes.
+    pub process_peak_rss_bytes: u64,
+    /// Median peak PSS where sampled.
+    pub process_peak_pss_bytes: Option<u64>,
+    /// Median peak memory charged to the container's cgroup.
+    pub cgroup_peak_bytes: Option<u64>,
+    /// Memory the guest kernel reports (`MemTotal` inside), for VMs.
+    pub guest_mem_total_bytes: Option<u64>,
+    /// Memory still available inside the guest at `ready`, for VMs.
+    pub guest_mem_available_bytes: Option<u64>,
+}
+
+/// One run's samples over time for the chart: the first successful trial of a workload.
+#[derive(Debug, Clone, Serialize)]
+pub struct Timeline {
+    /// Environment.
+    pub env: String,
+    /// Workload the trial ran.
+    pub workload: String,
+    /// (seconds since launch, CPU utilisation in cores over the last interval, RSS MiB).
+    pub points: Vec<(f64, f64, f64)>,
+}
+
+/// A change against the baseline.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    /// median(now) / median(baseline), with its CI.
+    pub ratio: Ratio,
+    /// `regression`, `improvement` or `no significant change`.
+    pub verdict: String,
+}
+
+/// Everything about one results file.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    /// Label (file name).
+    pub label: String,
+    /// The records themselves (host, config, binary...).
+    pub results: Results,
+    /// Environments in run order.
+    pub envs: Vec<String>,
+    /// Workload sections.
+    pub workloads: Vec<WorkloadView>,
+    /// Startup per environment.
+    pub startup: Vec<StartupView>,
+    /// Memory per environment.
+    pub memory: Vec<MemoryView>,
+    /// Timelines per environment.
+    pub timelines: Vec<Timeline>,
+    /// Environments that did not run, with the reason.
+    pub not_run: Vec<(String, String)>,
+    /// A VM ran under TCG (software emulation).
+    pub tcg: bool,
+    /// Bytes on disk per environment: (env, bytes, what).
+    pub footprints: Vec<(String, u64, String)>,
+    /// Failed trials: (env, workload, rep, error).
+    pub failures: Vec<(String, String, u32, String)>,
+}
+
+fn ok_values(trials: &[&Trial]) -> Vec<f64> {
+    trials
+        .iter()
+        .filter(|t| t.error.is_none())
+        .filter_map(|t| t.headline().map(|m| m.value))
+        .collect()
+}
+
+fn median_u64(xs: impl Iterator<Item = u64>) -> Option<u64> {
+    let v: Vec<f64> = xs.map(|x| x as f64).collect();
+    stats::median(&v).map(|m| m as u64)
+}
+
+/// The verdict for a ratio now/baseline of a metric.
+pub fn verdict(ratio: &Ratio, better: Better) -> String {
+    let Some(ci) = ratio.ci else {
+        return "no significant change".into();
+    };
+    let worse = |x: f64| match better {
+        Better::Higher => x < 1.0,
+        Better::Lower => x > 1.0,
+    };
+    let beyond = (ratio.value - 1.0).abs() > REGRESSION_THRESHOLD;
+    let excludes_one = ci.lo > 1.0 || ci.hi < 1.0;
+    match (beyond && excludes_one, worse(ratio.value)) {
+        (true, true) => "regression".into(),
+        (true, false) => "improvement".into(),
+        _ => "no significant change".into(),
+    }
+}
+
+impl RunView {
+    /// Builds the view of one results file, with `baseline` to compare against.
+    pub fn build(label: &str, results: &Results, baseline: Option<&Results>) -> RunView {
+        let mut envs: Vec<String> = results.config.envs.clone();
+        for t in &results.trials {
+            if !envs.contains(&t.env) {
+                envs.push(t.env.clone());
+            }
+        }
+        let mut workload_names = results.config.workloads.clone();
+        for t in &results.trials {
+            if !workload_names.contains(&t.workload) {
+                workload_names.push(t.workload.clone());
+            }
+        }
+        let trials_of = |r: &'_ Results, w: &str, e: &str| -> Vec<Trial> {
+            r.measured()
+                .filter(|t| t.workload == w && t.env == e)
+                .cloned()
+                .collect()
+        };
+        let mut workloads = Vec::new();
+        for w in &workload_names {
+            let Some(head) = results
+                .measured()
+                .filter(|t| t.workload == *w)
+                .find_map(|t| t.headline().cloned())
+            else {
+                continue;
+            };
+            let native: Vec<f64> =
+                ok_values(&trials_of(results, w, "native").iter().collect::<Vec<_>>());
+            let mut rows = Vec::new();
+            for e in &envs {
+                let trials = trials_of(results, w, e);
+                if trials.is_empty() {
+                    continue;
+                }
+                let refs: Vec<&Trial> = trials.iter().collect();
+                let xs = ok_values(&refs);
+                let failed = trials.len() - trials.iter().filter(|t| t.error.is_none()).count();
+                let Some(sum) = Summary::of(&xs) else {
+                    rows.push(EnvRow {
+                        env: e.clone(),
+                        n: 0,
+                        median: f64::NAN,
+                        ci: None,
+                        cv: 0.0,
+                        outliers: 0,
+                        ratio: None,
+                        ratio_words: None,
+                        baseline: None,
+                        failed,
+                    });
+                    continue;
+                };
+                let ratio = (e != "native" && !native.is_empty())
+                    .then(|| stats::ratio_of_medians(&xs, &native))
+                    .flatten();
+                let base =
+                    baseline.map(|b| ok_values(&trials_of(b, w, e).iter().collect::<Vec<_>>()));
+                let change = base
+                    .filter(|b| !b.is_empty())
+                    .and_then(|b| stats::ratio_of_medians(&xs, &b))
+                    .map(|ratio| Change {
+                        verdict: verdict(&ratio, head.better),
+                        ratio,
+                    });
+                rows.push(EnvRow {
+                    env: e.clone(),
+                    n: sum.n,
+                    median: sum.median,
+                    ci: sum.median_ci,
+                    cv: sum.cv,
+                    outliers: sum.outliers.len(),
+                    ratio_words: ratio.map(|r| super::terminal::ratio_words(r.value, head.better)),
+                    ratio,
+                    baseline: change,
+                    failed,
+                });
+            }
+            workloads.push(WorkloadView {
+                name: w.clone(),
+                metric: head.name.clone(),
+                unit: head.unit.clone(),
+                better: head.better,
+                rows,
+            });
+        }
+
+        let mut startup = Vec::new();
+        let mut memory = Vec::new();
+        let mut timelines = Vec::new();
+        for e in &envs {
+            let trials: Vec<&Trial> = results
+                .measured()
+                .filter(|t| t.env == *e && t.error.is_none())
+                .collect();
+            let values_ms: Vec<f64> = trials
+                .iter()
+                .filter_map(|t| t.startup_ns)
+                .map(|ns| ns as f64 / 1e6)
+                .collect();
+            if let Some(summary) = Summary::of(&values_ms) {
+                let mut phase_names: Vec<String> = Vec::new();
+                for t in &trials {
+                    for k in t.phases.keys().filter(|k| !k.starts_with("teardown_")) {
+                        if !phase_names.contains(k) {
+                            phase_names.push(k.clone());
+                        }
+                    }
+                }
+                let mut phases_ms: Vec<(String, f64)> = phase_names
+                    .into_iter()
+                    .filter_map(|k| {
+                        let xs: Vec<f64> = trials
+                            .iter()
+                            .filter_map(|t| t.phases.get(&k))
+                            .map(|ns| *ns as f64 / 1e6)
+                            .collect();
+                        stats::median(&xs).map(|m| (k, m))
+                    })
+                    .collect();
+                phases_ms.sort_by(|a, b| a.1.total_cmp(&b.1));
+                startup.push(StartupView {
+                    env: e.clone(),
+                    values_ms,
+                    summary,
+                    phases_ms,
+                });
+            }
+            if let Some(rss) = median_u64(trials.iter().filter_map(|t| {
+                t.summary
+                    .as_ref()
+                    .map(|s| s.peak_rss_bytes)
+                    .or(t.host_rusage.as_ref().map(|r| r.max_rss_bytes))
+            })) {
+                memory.push(MemoryView {
+                    env: e.clone(),
+                    process_peak_rss_bytes: rss,
+                    process_peak_pss_bytes: median_u64(
+                        trials
+                            .iter()
+                            .filter_map(|t| t.summary.as_ref()?.peak_pss_bytes),
+                    ),
+                    cgroup_peak_bytes: median_u64(
+                        trials
+                            .iter()
+                            .filter_map(|t| t.summary.as_ref()?.peak_cgroup_memory_bytes),
+                    ),
+                    guest_mem_total_bytes: e
+                        .starts_with("vm")
+                        .then(|| {
+                            median_u64(
+                                trials
+                                    .iter()
+                                    .filter_map(|t| Some(t.guest_view.as_ref()?.mem_total_bytes)),
+                            )
+                        })
+                        .flatten(),
+                    guest_mem_available_bytes: e
+                        .starts_with("vm")
+                        .then(|| {
+                            median_u64(
+                                trials.iter().filter_map(|t| {
+                                    Some(t.guest_view.as_ref()?.mem_available_bytes)
+                                }),
+                            )
+                        })
+                        .flatten(),
+                });
+            }
+            if let Some(t) = trials.iter().find(|t| t.samples.len() >= 3) {
+                let points = t
+                    .samples
+                    .windows(2)
+                    .map(|w| {
+                        let dt = (w[1].t_ns.saturating_sub(w[0].t_ns)).max(1) as f64;
+                        let dcpu = (w[1].cpu_user_ns + w[1].cpu_sys_ns)
+                            .saturating_sub(w[0].cpu_user_ns + w[0].cpu_sys_ns)
+                            as f64;
+                        (
+                            w[1].t_ns as f64 / 1e9,
+                            dcpu / dt,
+                            w[1].rss_bytes as f64 / (1u64 << 20) as f64,
+                        )
+                    })
+                    .collect();
+                timelines.push(Timeline {
+                    env: e.clone(),
+                    workload: t.workload.clone(),
+                    points,
+                });
+            }
+        }
+        RunView {
+            label: label.to_string(),
+            envs,
+            workloads,
+            startup,
+            memory,
+            timelines,
+            not_run: results
+                .environments
+                .iter()
+                .filter(|e| !e.available)
+                .map(|e| (e.env.clone(), e.reason.clone()))
+                .collect(),
+            tcg: results.trials.iter().any(|t| t.env == "vm-tcg"),
+            footprints: results
+                .environments
+                .iter()
+                .filter_map(|e| {
+                    Some((
+                        e.env.clone(),
+                        e.footprint_bytes?,
+                        e.footprint.clone().unwrap_or_default(),
+                    ))
+                })
+                .collect(),
+            failures: results
+                .trials
+                .iter()
+                .filter_map(|t| Some((t.env.clone(), t.workload.clone(), t.rep, t.error.clone()?)))
+                .collect(),
+            results: results.clone(),
+        }
+    }
+}
+
+/// The whole report: one view per results file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// Runs, in the order given.
+    pub runs: Vec<RunView>,
+    /// Label of the baseline, when one was given.
+    pub baseline: Option<String>,
+    /// When the report was rendered.
+    pub generated_at: String,
+}
+
+impl Report {
+    /// Builds the report from labelled results and an optional labelled baseline.
+    pub fn build(runs: &[(String, Results)], baseline: Option<&(String, Results)>) -> Report {
+        Report {
+            runs: runs
+                .iter()
+                .map(|(label, r)| RunView::build(label, r, baseline.map(|b| &b.1)))
+                .collect(),
+            baseline: baseline.map(|b| b.0.clone()),
+            generated_at: crate::now_rfc3339(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_need_a_real_change_in_the_worse_direction() {
+        let r = |value: f64, lo: f64, hi: f64| Ratio {
+            value,
+            ci: Some(Interval { lo, hi }),
+        };
+        assert_eq!(verdict(&r(0.90, 0.88, 0.92), Better::Higher), "regression");
+        assert_eq!(verdict(&r(0.90, 0.88, 0.92), Better::Lower), "improvement");
+        assert_eq!(
+            verdict(&r(0.90, 0.80, 1.05), Better::Higher),
+            "no significant change"
+        );
+        assert_eq!(
+            verdict(&r(1.01, 1.005, 1.015), Better::Lower),
+            "no significant change",
+            "within the noise threshold"
+        );
+        assert_eq!(
+            verdict(
+                &Ratio {
+                    value: 2.0,
+                    ci: None
+                },
+                Better::Lower
+            ),
+            "no significant change"
+        );
+    }
+}

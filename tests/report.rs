@@ -1,0 +1,242 @@
+//! Reports from real results: `compare` renders HTML (checked in a real headless Chromium),
+//! Korean notes, Markdown, CSV and JSON exports, several runs side by side, a baseline, and
+//! one-line errors for bad results files.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// Two small real runs, made once for all tests of this file.
+fn runs() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
+    static RUNS: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
+    RUNS.get_or_init(|| {
+        let dir = common::scratch();
+        let envs = if common::is_root() {
+            "native,container"
+        } else {
+            "native"
+        };
+        let mut paths = Vec::new();
+        for name in ["a.json", "b.json"] {
+            let out = dir.path().join(name);
+            common::vmbench()
+                .args([
+                    "run",
+                    "--env",
+                    envs,
+                    "--workload",
+                    "noop,cpu-int,syscall",
+                    "--reps",
+                    "3",
+                    "--warmup",
+                    "0",
+                    "--size",
+                    "small",
+                    "--quiet",
+                    "--out",
+                ])
+                .arg(&out)
+                .assert()
+                .success();
+            paths.push(out);
+        }
+        (dir, paths[0].clone(), paths[1].clone())
+    })
+}
+
+fn compare(args: &[&str], files: &[&Path], out: &Path) -> String {
+    common::vmbench()
+        .arg("compare")
+        .args(files)
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .assert()
+        .success();
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn html_is_self_contained_with_charts_notes_and_host() {
+    let (dir, a, _) = runs();
+    let html = compare(&[], &[a], &dir.path().join("report.html"));
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.matches("<svg").count() >= 3, "charts are inline SVG");
+    for needle in [
+        "Startup: launch to ready",
+        "Lecture notes",
+        "Host and configuration",
+        "cpu-int",
+        "startup time (ms, log scale)",
+    ] {
+        assert!(html.contains(needle), "{needle} missing");
+    }
+    // Self-contained: nothing is fetched from the network.
+    // (The SVG namespace URI is an identifier, not a fetch.)
+    for forbidden in [
+        "<script src",
+        "<link rel=\"stylesheet\"",
+        "src=\"http",
+        "href=\"http",
+        "url(http",
+        "@import",
+    ] {
+        assert!(!html.contains(forbidden), "{forbidden} found");
+    }
+    if common::is_root() {
+        assert!(
+            html.contains("Cost relative to native"),
+            "ratio chart with a container present"
+        );
+    }
+}
+
+#[test]
+fn korean_notes_markdown_csv_and_json_exports() {
+    let (dir, a, _) = runs();
+    let ko = compare(&["--lang", "ko"], &[a], &dir.path().join("ko.html"));
+    assert!(ko.contains("lang=\"ko\"") && ko.contains("강의 노트") && ko.contains("네임스페이스"));
+    let md = compare(&["--format", "md"], &[a], &dir.path().join("r.md"));
+    assert!(md.starts_with("# vmbench report") && md.contains("| env | n | median |"));
+    let csv = compare(&[], &[a], &dir.path().join("r.csv"));
+    let header = csv.lines().next().unwrap();
+    assert!(header.starts_with("run,workload,metric,unit,better,env,n,median"));
+    assert!(csv.lines().count() > 3);
+    let json: serde_json::Value =
+        serde_json::from_str(&compare(&[], &[a], &dir.path().join("r.json"))).unwrap();
+    assert!(json["runs"][0]["workloads"].as_array().unwrap().len() >= 3);
+}
+
+#[test]
+fn several_runs_side_by_side_and_a_baseline() {
+    let (dir, a, b) = runs();
+    let side = compare(&[], &[a, b], &dir.path().join("side.html"));
+    assert!(
+        side.contains("Runs side by side") && side.contains("a.json") && side.contains("b.json")
+    );
+    let out = dir.path().join("base.md");
+    common::vmbench()
+        .arg("compare")
+        .arg(b)
+        .arg("--baseline")
+        .arg(a)
+        .arg("--out")
+        .arg(&out)
+        .assert()
+        .success();
+    let md = std::fs::read_to_string(out).unwrap();
+    assert!(md.contains("vs baseline"));
+    assert!(["no significant change", "regression", "improvement"]
+        .iter()
+        .any(|v| md.contains(v)));
+}
+
+#[test]
+fn bad_results_files_get_one_line_errors() {
+    let dir = common::scratch();
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{ truncated").unwrap();
+    for (file, needle) in [
+        (bad.clone(), "malformed results file"),
+        (dir.path().join("missing.json"), "cannot read results file"),
+    ] {
+        let out = common::vmbench()
+            .arg("compare")
+            .arg(&file)
+            .arg("--out")
+            .arg(dir.path().join("r.html"))
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.contains(needle) && stderr.contains(file.to_str().unwrap()),
+            "{stderr}"
+        );
+    }
+    let out = common::vmbench()
+        .args(["compare", "--lang", "fr"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("en or ko"));
+}
+
+#[test]
+fn the_report_renders_in_a_real_browser() {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(vmbench::host::which);
+    if !common::capability(
+        "the_report_renders_in_a_real_browser",
+        chromium.is_some(),
+        "chromium not installed (apt-get install chromium)",
+    ) {
+        return;
+    }
+    let chromium = chromium.unwrap();
+    let (dir, a, b) = runs();
+    let report = dir.path().join("browser.html");
+    compare(&[], &[a, b], &report);
+    let profile = common::scratch();
+    let base_args = |cmd: &mut std::process::Command| {
+        cmd.args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()));
+    };
+    let mut dump = std::process::Command::new(&chromium);
+    base_args(&mut dump);
+    let dom = dump
+        .arg("--dump-dom")
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.matches("<svg").count() >= 3,
+        "charts missing from the rendered DOM ({} bytes)",
+        dom.len()
+    );
+    assert!(dom.contains("Runs side by side"));
+
+    let shot = dir.path().join("shot.png");
+    let mut capture = std::process::Command::new(&chromium);
+    base_args(&mut capture);
+    let status = capture
+        .arg("--window-size=1200,1600")
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", report.display()))
+        .output()
+        .unwrap();
+    assert!(
+        shot.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    let decoder = png::Decoder::new(std::fs::File::open(&shot).unwrap());
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let pixels = &buf[..info.buffer_size()];
+    let step = info.color_type.samples();
+    let non_white = pixels
+        .chunks(step)
+        .filter(|p| p.iter().take(3).any(|c| *c < 200))
+        .count();
+    let total = pixels.len() / step;
+    assert!(
+        non_white * 100 > total,
+        "screenshot is blank: {non_white} of {total} pixels have ink"
+    );
+}
