@@ -68,9 +68,13 @@ impl Cost {
     }
 }
 
-/// A running collector.
+/// A collector thread, created before the instance is launched and told its target after:
+/// creating a thread or opening `/proc` files while startup is being timed would put the
+/// collector's own work into the startup figure. Its first sample comes one interval after
+/// launch.
 pub struct Collector {
     stop: Arc<AtomicBool>,
+    target: Option<std::sync::mpsc::Sender<(Target, Instant)>>,
     handle: JoinHandle<(Vec<Sample>, Cost)>,
 }
 
@@ -82,6 +86,82 @@ fn thread_cpu_ns() -> u64 {
     // SAFETY: clock_gettime fills the struct.
     unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+impl Collector {
+    /// Creates the sampling thread; it waits for [`Collector::start`].
+    pub fn prepare(interval: Duration) -> Collector {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<(Target, Instant)>();
+        let handle = std::thread::Builder::new()
+            .name("vmbench-collector".into())
+            .spawn(move || {
+                let Ok((target, t0)) = rx.recv() else {
+                    return (Vec::new(), Cost::default());
+                };
+                let cpu0 = thread_cpu_ns();
+                let wall0 = Instant::now();
+                let mut samples = Vec::new();
+                let mut next = t0 + interval;
+                let mut next_pss = next;
+                let mut sampler: Option<Sampler> = None;
+                while !flag.load(Ordering::Relaxed) {
+                    let now = Instant::now();
+                    if next > now {
+                        std::thread::sleep(next - now);
+                        if flag.load(Ordering::Relaxed) {
+                            break;
+                        }
+                    }
+                    if sampler.is_none() {
+                        sampler = Sampler::open(&target);
+                    }
+                    let t_ns = t0.elapsed().as_nanos() as u64;
+                    let with_pss = Instant::now() >= next_pss;
+                    if with_pss {
+                        next_pss += PSS_PERIOD;
+                    }
+                    match sampler.as_mut().and_then(|s| s.sample(t_ns, with_pss)) {
+                        Some(s) => samples.push(s),
+                        None => break,
+                    }
+                    next += interval;
+                    let now = Instant::now();
+                    if next < now {
+                        // Fell behind (a slow read): skip missed ticks rather than burst.
+                        next = now;
+                    }
+                }
+                let cost = Cost {
+                    cpu_ns: thread_cpu_ns() - cpu0,
+                    wall_ns: wall0.elapsed().as_nanos() as u64,
+                    samples: samples.len(),
+                };
+                (samples, cost)
+            })
+            .expect("spawn the collector thread");
+        Collector {
+            stop,
+            target: Some(tx),
+            handle,
+        }
+    }
+
+    /// Tells the thread what to sample; `t0` is the launch instant.
+    pub fn start(&mut self, target: Target, t0: Instant) {
+        if let Some(tx) = self.target.take() {
+            let _ = tx.send((target, t0));
+        }
+    }
+
+    /// Stops sampling and returns the samples with the collector's cost.
+    pub fn finish(mut self) -> (Vec<Sample>, Cost) {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle.thread().unpark();
+        drop(self.target.take());
+        self.handle.join().unwrap_or_default()
+    }
 }
 
 /// Reads samples of one target. The files stay open and are re-read with `pread`, and only
@@ -188,57 +268,6 @@ impl Sampler {
 /// Reads one sample of `target` (opening its files), `None` once the process is gone.
 pub fn sample(target: &Target, t_ns: u64, with_pss: bool) -> Option<Sample> {
     Sampler::open(target)?.sample(t_ns, with_pss)
-}
-
-impl Collector {
-    /// Starts sampling `target` every `interval`, timestamps relative to `t0` (the launch).
-    pub fn start(target: Target, t0: Instant, interval: Duration) -> Collector {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("vmbench-collector".into())
-            .spawn(move || {
-                let cpu0 = thread_cpu_ns();
-                let wall0 = Instant::now();
-                let mut samples = Vec::new();
-                let mut next = Instant::now();
-                let mut sampler = Sampler::open(&target);
-                let mut next_pss = Instant::now();
-                while !flag.load(Ordering::Relaxed) {
-                    let t_ns = t0.elapsed().as_nanos() as u64;
-                    let with_pss = Instant::now() >= next_pss;
-                    if with_pss {
-                        next_pss += PSS_PERIOD;
-                    }
-                    match sampler.as_mut().and_then(|s| s.sample(t_ns, with_pss)) {
-                        Some(s) => samples.push(s),
-                        None => break,
-                    }
-                    next += interval;
-                    let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
-                    } else {
-                        // Fell behind (a slow read): skip missed ticks rather than burst.
-                        next = now;
-                    }
-                }
-                let cost = Cost {
-                    cpu_ns: thread_cpu_ns() - cpu0,
-                    wall_ns: wall0.elapsed().as_nanos() as u64,
-                    samples: samples.len(),
-                };
-                (samples, cost)
-            })
-            .expect("spawn the collector thread");
-        Collector { stop, handle }
-    }
-
-    /// Stops sampling and returns the samples with the collector's cost.
-    pub fn finish(self) -> (Vec<Sample>, Cost) {
-        self.stop.store(true, Ordering::Relaxed);
-        self.handle.join().unwrap_or_default()
-    }
 }
 
 /// Per-trial figures computed from the samples.

@@ -174,14 +174,21 @@ pub struct Spec<'a> {
     pub sample_interval: Option<Duration>,
 }
 
-/// Starts the collector on `target` when the spec asks for it.
+/// Creates the collector thread before launch when the spec asks for sampling.
+pub fn prepare_collector(spec: &Spec) -> Option<crate::collector::Collector> {
+    spec.sample_interval
+        .map(crate::collector::Collector::prepare)
+}
+
+/// Points a prepared collector at the launched instance.
 pub fn start_collector(
-    spec: &Spec,
+    collector: &mut Option<crate::collector::Collector>,
     target: crate::collector::Target,
     t0: std::time::Instant,
-) -> Option<crate::collector::Collector> {
-    spec.sample_interval
-        .map(|interval| crate::collector::Collector::start(target, t0, interval))
+) {
+    if let Some(c) = collector.as_mut() {
+        c.start(target, t0);
+    }
 }
 
 /// Stops a collector and stores its samples and cost in the outcome.

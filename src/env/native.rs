@@ -69,6 +69,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
         .stdout(writer)
         .stderr(writer_err)
         .process_group(0);
+    let mut collector = super::prepare_collector(spec);
     let (t0, spawned) = spawn_pinned(&mut cmd, spec.cpus)?;
     let spawned_at = t0.elapsed();
     let child = spawned.map_err(|source| EnvError::Spawn {
@@ -78,8 +79,11 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     // Our copies of the write end must go, or the pipe never reports end of file.
     drop(cmd);
     let pgid = Pid::from_raw(child.id() as i32);
-    let collector =
-        super::start_collector(spec, crate::collector::Target::process(pgid.as_raw()), t0);
+    super::start_collector(
+        &mut collector,
+        crate::collector::Target::process(pgid.as_raw()),
+        t0,
+    );
     let kill_group = move || {
         let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     };

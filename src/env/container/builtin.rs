@@ -76,6 +76,7 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
     );
     let mut stack = vec![0u8; 256 * 1024];
 
+    let mut collector = crate::env::prepare_collector(spec);
     let t0 = Instant::now();
     let mono0 = namespaces::monotonic_ns();
     // SAFETY: the child runs `child_main`, which makes only system calls until execve; the
@@ -149,8 +150,8 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
             .insert("exec".into(), exec_seen.as_nanos() as u64);
     }
 
-    let collector = crate::env::start_collector(
-        spec,
+    crate::env::start_collector(
+        &mut collector,
         crate::collector::Target {
             cgroup_memory: cgroup.memory_file(),
             ..crate::collector::Target::process(pid.as_raw())

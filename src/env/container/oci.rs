@@ -155,6 +155,7 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
             });
         }
     }
+    let mut collector = crate::env::prepare_collector(spec);
     let t0 = Instant::now();
     let child = cmd.spawn().map_err(|source| EnvError::Spawn {
         program: runtime.display().to_string(),
@@ -174,8 +175,8 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
             .join(cgroups_path.trim_start_matches('/'))
             .join("memory.current"),
     };
-    let collector = crate::env::start_collector(
-        spec,
+    crate::env::start_collector(
+        &mut collector,
         crate::collector::Target {
             cgroup_memory: Some(memory_file),
             ..crate::collector::Target::process(pgid.as_raw())

@@ -331,6 +331,7 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
         .stdout(writer)
         .stderr(writer_err)
         .process_group(0);
+    let mut collector = crate::env::prepare_collector(spec);
     let (t0, spawned) = crate::env::native::spawn_pinned(&mut cmd, spec.cpus)?;
     let child = spawned.map_err(|source| EnvError::Spawn {
         program: vm.qemu.display().to_string(),
@@ -339,8 +340,11 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
     let exec_at = t0.elapsed();
     drop(cmd);
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let collector =
-        crate::env::start_collector(spec, crate::collector::Target::process(pid.as_raw()), t0);
+    crate::env::start_collector(
+        &mut collector,
+        crate::collector::Target::process(pid.as_raw()),
+        t0,
+    );
     let mut kill = || {
         let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
     };

@@ -49,13 +49,21 @@ pub fn draw(views: &[MemoryView]) -> Result<String, ChartError> {
             .x_desc("memory (MiB)")
             .y_desc("environment")
             .y_labels(n)
-            .y_label_formatter(&|y| labels.get(y.round() as usize).cloned().unwrap_or_default())
+            .y_label_formatter(&|y| {
+                labels
+                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .draw()
             .map_err(&err)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, env, v))| {
                 Rectangle::new(
-                    [(0.0, i as f64 - 0.35), (*v, i as f64 + 0.35)],
+                    [
+                        (0.0, (n - 1 - i) as f64 - 0.35),
+                        (*v, (n - 1 - i) as f64 + 0.35),
+                    ],
                     env_color(env).filled(),
                 )
             }))

@@ -31,13 +31,21 @@ pub fn draw(footprints: &[(String, u64, String)]) -> Result<String, ChartError> 
             .x_desc("size on disk (MB)")
             .y_desc("environment")
             .y_labels(n)
-            .y_label_formatter(&|y| labels.get(y.round() as usize).cloned().unwrap_or_default())
+            .y_label_formatter(&|y| {
+                labels
+                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .draw()
             .map_err(&err)?;
         chart
             .draw_series(footprints.iter().enumerate().map(|(i, (env, bytes, _))| {
                 Rectangle::new(
-                    [(0.0, i as f64 - 0.3), (*bytes as f64 / 1e6, i as f64 + 0.3)],
+                    [
+                        (0.0, (n - 1 - i) as f64 - 0.3),
+                        (*bytes as f64 / 1e6, (n - 1 - i) as f64 + 0.3),
+                    ],
                     env_color(env).filled(),
                 )
             }))

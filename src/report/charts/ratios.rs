@@ -58,7 +58,12 @@ pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
             .x_desc("cost factor vs native (log scale; whiskers: 95% CI)")
             .y_desc("workload / environment")
             .y_labels(n)
-            .y_label_formatter(&|y| labels.get(y.round() as usize).cloned().unwrap_or_default())
+            .y_label_formatter(&|y| {
+                labels
+                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .draw()
             .map_err(&err)?;
         chart
@@ -69,7 +74,7 @@ pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
             .map_err(&err)?;
         for (i, (_, env, value, lo, hi)) in rows.iter().enumerate() {
             let color = env_color(env);
-            let y = i as f64;
+            let y = (n - 1 - i) as f64;
             chart
                 .draw_series(std::iter::once(PathElement::new(
                     vec![(*lo, y), (*hi, y)],

@@ -30,12 +30,17 @@ pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
             .x_desc("startup time (ms, log scale)")
             .y_desc("environment")
             .y_labels(n)
-            .y_label_formatter(&|y| labels.get(y.round() as usize).cloned().unwrap_or_default())
+            .y_label_formatter(&|y| {
+                labels
+                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
+                    .cloned()
+                    .unwrap_or_default()
+            })
             .draw()
             .map_err(&err)?;
         for (i, v) in views.iter().enumerate() {
             let color = env_color(&v.env);
-            let y = i as f64;
+            let y = (n - 1 - i) as f64;
             let q1 = crate::stats::percentile(&v.values_ms, 25.0).unwrap_or(v.summary.median);
             let q3 = crate::stats::percentile(&v.values_ms, 75.0).unwrap_or(v.summary.median);
             chart
