@@ -28,6 +28,7 @@ fn run(
         },
         cpus,
         memory_mib: 512,
+        cpu_quota: None,
         timeout: Duration::from_secs(120),
         data_dir: data,
         sample_interval: interval,

@@ -101,6 +101,9 @@ pub struct RunArgs {
     /// Memory limit of containers and RAM of VMs, MiB.
     #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..=1_048_576))]
     pub memory: u64,
+    /// Limit containers' CPU bandwidth to this many CPUs (cgroup quota), e.g. 0.5.
+    #[arg(long, value_name = "CPUS", value_parser = parse_quota)]
+    pub cpu_quota: Option<f64>,
     /// Kill an instance that runs longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300.0, allow_negative_numbers = true, value_parser = parse_seconds)]
     pub timeout: f64,
@@ -154,6 +157,13 @@ fn parse_workloads(s: &str) -> Result<Workload, String> {
 
 fn parse_size(s: &str) -> Result<Size, String> {
     s.parse()
+}
+
+fn parse_quota(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.01..=1024.0).contains(&v) => Ok(v),
+        _ => Err(format!("'{s}' is not a number of CPUs (0.01 to 1024)")),
+    }
 }
 
 fn parse_interval(s: &str) -> Result<f64, String> {

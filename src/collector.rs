@@ -26,6 +26,8 @@ pub struct Target {
     pub proc_root: PathBuf,
     /// cgroup file holding the memory charged now, for containers.
     pub cgroup_memory: Option<PathBuf>,
+    /// cgroup file holding the CPU time used (`cpuacct.usage` or `cpu.stat`), for containers.
+    pub cgroup_cpu: Option<PathBuf>,
 }
 
 impl Target {
@@ -35,6 +37,7 @@ impl Target {
             pid,
             proc_root: PathBuf::from("/proc"),
             cgroup_memory: None,
+            cgroup_cpu: None,
         }
     }
 }
@@ -170,7 +173,9 @@ impl Collector {
 pub struct Sampler {
     stat: std::fs::File,
     smaps: Option<std::fs::File>,
+    status: Option<std::fs::File>,
     cgroup_memory: Option<std::fs::File>,
+    cgroup_cpu: Option<std::fs::File>,
     buf: Vec<u8>,
     tick_ns: u64,
     page_bytes: u64,
@@ -210,6 +215,11 @@ impl Sampler {
         Some(Sampler {
             stat: std::fs::File::open(dir.join("stat")).ok()?,
             smaps: std::fs::File::open(dir.join("smaps_rollup")).ok(),
+            status: std::fs::File::open(dir.join("status")).ok(),
+            cgroup_cpu: target
+                .cgroup_cpu
+                .as_ref()
+                .and_then(|p| std::fs::File::open(p).ok()),
             cgroup_memory: target
                 .cgroup_memory
                 .as_ref()
@@ -229,7 +239,20 @@ impl Sampler {
             return None;
         }
         let mut pss_bytes = None;
+        let mut context_switches = None;
+        let cgroup_cpu_ns = match self.cgroup_cpu.as_ref() {
+            Some(f) => pread_all(f, &mut self.buf)
+                .and_then(|n| cgroup_cpu_of(std::str::from_utf8(&self.buf[..n]).ok()?)),
+            None => None,
+        };
         if with_pss {
+            if let Some(n) = self
+                .status
+                .as_ref()
+                .and_then(|f| pread_all(f, &mut self.buf))
+            {
+                context_switches = context_switches_of(&String::from_utf8_lossy(&self.buf[..n]));
+            }
             if let Some(n) = self
                 .smaps
                 .as_ref()
@@ -261,7 +284,30 @@ impl Sampler {
             minor_faults: Some(minflt),
             major_faults: Some(majflt),
             threads: Some(threads),
+            context_switches,
+            cgroup_cpu_ns,
         })
+    }
+}
+
+/// Voluntary plus involuntary context switches from `/proc/<pid>/status` text.
+pub fn context_switches_of(status: &str) -> Option<u64> {
+    let field = |key: &str| -> Option<u64> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(key))?
+            .trim()
+            .parse()
+            .ok()
+    };
+    Some(field("voluntary_ctxt_switches:")? + field("nonvoluntary_ctxt_switches:")?)
+}
+
+/// CPU time in ns from `cpuacct.usage` (ns) or a v2 `cpu.stat` (`usage_usec`).
+pub fn cgroup_cpu_of(text: &str) -> Option<u64> {
+    match text.lines().find_map(|l| l.strip_prefix("usage_usec ")) {
+        Some(us) => us.trim().parse::<u64>().ok().map(|us| us * 1000),
+        None => text.trim().parse().ok(),
     }
 }
 
@@ -340,6 +386,18 @@ mod tests {
     }
 
     #[test]
+    fn context_switches_and_cgroup_cpu_are_parsed() {
+        let status = "Name:\tw\nvoluntary_ctxt_switches:\t12\nnonvoluntary_ctxt_switches:\t3\n";
+        assert_eq!(context_switches_of(status), Some(15));
+        assert_eq!(cgroup_cpu_of("123456\n"), Some(123_456));
+        assert_eq!(
+            cgroup_cpu_of("usage_usec 250\nuser_usec 200\n"),
+            Some(250_000)
+        );
+        assert_eq!(cgroup_cpu_of("garbage"), None);
+    }
+
+    #[test]
     fn stat_fields_are_found_after_the_command_name() {
         let text = "42 (a (weird) name) S 1 42 42 0 -1 4194560 7 0 3 0 11 12 0 0 20 0 5 0 100 1000 256 rest";
         assert_eq!(parse_stat(text), Some(('S', 7, 3, 11, 12, 5, 256)));
@@ -367,6 +425,7 @@ mod tests {
             pid: 4242,
             proc_root: root.path().to_path_buf(),
             cgroup_memory: None,
+            cgroup_cpu: None,
         };
         let s = sample(&target, 5, true).unwrap();
         let tick = 1_000_000_000 / procfs::ticks_per_second();

@@ -105,6 +105,12 @@ pub struct RunConfig {
     pub cpus: Option<Vec<usize>>,
     /// Memory limit given to containers and VMs.
     pub memory_mib: u64,
+    /// QEMU machine type of VM trials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vm_machine: Option<String>,
+    /// CPU quota given to containers, in CPUs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<f64>,
     /// Per-trial timeout.
     pub timeout_s: f64,
     /// Order in which environments were interleaved within a repetition.
@@ -200,6 +206,12 @@ pub struct Sample {
     /// Threads of the process.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threads: Option<u64>,
+    /// Voluntary plus involuntary context switches so far (read with PSS, every 500 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_switches: Option<u64>,
+    /// CPU time charged to the container's cgroup so far.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_cpu_ns: Option<u64>,
 }
 
 /// One instance run: one workload in one environment, one repetition.

@@ -17,6 +17,8 @@ pub struct RunSettings {
     pub cpus: Option<Vec<usize>>,
     /// Memory limit / VM RAM.
     pub memory_mib: u64,
+    /// CPU quota for containers, in CPUs.
+    pub cpu_quota: Option<f64>,
     /// Per-instance timeout.
     pub timeout: Duration,
     /// Host directory for file-io data (a fresh subdirectory per run).
@@ -164,6 +166,7 @@ pub fn run(
             },
             cpus: settings.cpus.as_deref(),
             memory_mib: settings.memory_mib,
+            cpu_quota: settings.cpu_quota,
             timeout: settings.timeout,
             data_dir: data.path(),
             sample_interval: settings.sample_interval,

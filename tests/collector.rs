@@ -24,6 +24,7 @@ fn hold(mib: u64, ms: u64, interval: Duration) -> vmbench::env::Outcome {
         },
         cpus: None,
         memory_mib: 512,
+        cpu_quota: None,
         timeout: Duration::from_secs(30),
         data_dir: data.path(),
         sample_interval: Some(interval),

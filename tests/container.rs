@@ -99,6 +99,7 @@ fn run_one(
         },
         cpus: None,
         memory_mib,
+        cpu_quota: None,
         timeout,
         data_dir: data.path(),
         sample_interval: Some(Duration::from_millis(10)),
@@ -395,4 +396,50 @@ fn run_through_the_cli_and_interrupt_keeps_finished_trials() {
         "{:?}",
         leftover_cgroups_of_any_run()
     );
+}
+
+#[test]
+#[serial]
+fn a_cpu_quota_is_visible_inside_and_throttles() {
+    if !root_or_skip("a_cpu_quota_is_visible_inside_and_throttles") {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("q.json");
+    common::vmbench()
+        .args([
+            "run",
+            "--env",
+            "container",
+            "--workload",
+            "cpu-int",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+        ])
+        .args(["--cpu-quota", "0.5", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let results = Results::load(&out).unwrap();
+    let t = &results.trials[0];
+    let view = t.guest_view.as_ref().unwrap();
+    assert_eq!(
+        view.limits.cpu_max.as_deref(),
+        Some("50000 100000"),
+        "{:?}",
+        view.limits
+    );
+    let usage = t.cgroup.as_ref().unwrap();
+    assert!(
+        usage.nr_throttled.unwrap() > 0,
+        "a CPU-bound workload at half a CPU is throttled: {usage:?}"
+    );
+    assert_eq!(results.config.cpu_quota, Some(0.5));
+    // The collector read the cgroup's CPU time too.
+    assert!(t
+        .samples
+        .iter()
+        .any(|s| s.cgroup_cpu_ns.is_some_and(|ns| ns > 0)));
 }

@@ -73,6 +73,7 @@ fn faulty(fault: Fault, timeout: Duration) -> vmbench::results::Trial {
         },
         cpus: None,
         memory_mib: 256,
+        cpu_quota: None,
         timeout,
         data_dir: data.path(),
         sample_interval: Some(Duration::from_millis(10)),

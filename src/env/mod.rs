@@ -166,6 +166,8 @@ pub struct Spec<'a> {
     pub cpus: Option<&'a [usize]>,
     /// Memory limit (container) or RAM (VM).
     pub memory_mib: u64,
+    /// CPU bandwidth limit for containers, in CPUs (e.g. 0.5).
+    pub cpu_quota: Option<f64>,
     /// Kill the instance after this long.
     pub timeout: Duration,
     /// Host directory for file-io data.
@@ -251,6 +253,25 @@ pub fn reap(
         involuntary_switches: ru.ru_nivcsw as u64,
     };
     Ok((nix::sys::wait::WaitStatus::from_raw(pid, status)?, usage))
+}
+
+/// One pipe for an instance's output: the read end, and write ends for its stdout and stderr.
+/// Protocol lines are told apart by their prefix, so one pipe needs one reader only.
+pub fn output_pipe() -> Result<
+    (
+        std::io::PipeReader,
+        std::io::PipeWriter,
+        std::io::PipeWriter,
+    ),
+    EnvError,
+> {
+    let err = |source| EnvError::Spawn {
+        program: "pipe".into(),
+        source,
+    };
+    let (read, write) = std::io::pipe().map_err(err)?;
+    let write_err = write.try_clone().map_err(err)?;
+    Ok((read, write, write_err))
 }
 
 /// Exit information from a wait status.

@@ -55,14 +55,7 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     invocation.data_dir = spec.data_dir.to_path_buf();
     // stdout and stderr share one pipe: protocol lines are told apart by their prefix, and one
     // pipe needs no second reader.
-    let (output, writer) = std::io::pipe().map_err(|source| EnvError::Spawn {
-        program: "pipe".into(),
-        source,
-    })?;
-    let writer_err = writer.try_clone().map_err(|source| EnvError::Spawn {
-        program: "pipe".into(),
-        source,
-    })?;
+    let (output, writer, writer_err) = super::output_pipe()?;
     let mut cmd = Command::new(spec.binary);
     cmd.args(invocation.to_args())
         .stdin(Stdio::null())

@@ -33,19 +33,6 @@ fn env_order(results: &Results) -> Vec<String> {
     envs
 }
 
-fn fmt_value(v: f64) -> String {
-    let a = v.abs();
-    if a >= 1000.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 0.1 {
-        format!("{v:.3}")
-    } else {
-        format!("{v:.4}")
-    }
-}
-
 /// Words for a ratio env/native given which direction is better.
 pub fn ratio_words(ratio: f64, better: Better) -> String {
     let change = (ratio - 1.0) * 100.0;
@@ -135,7 +122,7 @@ pub fn render(results: &Results) -> String {
                 "  {:<16} {:>3} {:>12} {:>7.1}%  {:<28} {}",
                 env,
                 sum.n,
-                fmt_value(sum.median),
+                super::export::num(sum.median),
                 sum.cv * 100.0,
                 ratio,
                 notes.join(", ")

@@ -40,7 +40,9 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), EnvError> {
 pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvError> {
     let limits = Limits {
         cpus: spec.cpus.map(<[usize]>::to_vec),
-        cpu_quota_us: None,
+        cpu_quota_us: spec
+            .cpu_quota
+            .map(|cpus| ((cpus * 100_000.0).round() as u64, 100_000)),
         memory_bytes: Some(spec.memory_mib << 20),
         pids_max: Some(settings.pids_max),
     };
@@ -154,6 +156,7 @@ pub fn run(spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvErro
         &mut collector,
         crate::collector::Target {
             cgroup_memory: cgroup.memory_file(),
+            cgroup_cpu: cgroup.cpu_file(),
             ..crate::collector::Target::process(pid.as_raw())
         },
         t0,

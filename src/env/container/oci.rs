@@ -46,6 +46,10 @@ pub fn config(
     if let Some(cpus) = spec.cpus {
         resources["cpu"] = json!({ "cpus": super::cgroup::cpu_list(cpus), "mems": "0" });
     }
+    if let Some(cpus) = spec.cpu_quota {
+        resources["cpu"]["quota"] = json!((cpus * 100_000.0).round() as i64);
+        resources["cpu"]["period"] = json!(100_000);
+    }
     let process_args: Vec<String> = std::iter::once(super::image::WORKLOAD_PATH.to_string())
         .chain(args.iter().cloned())
         .collect();
@@ -108,8 +112,7 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
     )
     .map_err(|e| setup("write config.json", e))?;
 
-    let (output, writer) = std::io::pipe().map_err(|e| setup("create pipe", e))?;
-    let writer_err = writer.try_clone().map_err(|e| setup("create pipe", e))?;
+    let (output, writer, writer_err) = crate::env::output_pipe()?;
     let mut cmd = Command::new(&runtime);
     cmd.arg("--root")
         .arg(state.path())
@@ -179,6 +182,7 @@ pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<O
         &mut collector,
         crate::collector::Target {
             cgroup_memory: Some(memory_file),
+            cgroup_cpu: None,
             ..crate::collector::Target::process(pgid.as_raw())
         },
         t0,

@@ -317,14 +317,7 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
             .map(|d| (d.to_path_buf(), vm.disk_direct)),
         bios: vm.bios.clone(),
     };
-    let (output, writer) = std::io::pipe().map_err(|source| EnvError::Spawn {
-        program: "pipe".into(),
-        source,
-    })?;
-    let writer_err = writer.try_clone().map_err(|source| EnvError::Spawn {
-        program: "pipe".into(),
-        source,
-    })?;
+    let (output, writer, writer_err) = crate::env::output_pipe()?;
     let mut cmd = Command::new(&vm.qemu);
     cmd.args(qemu::args(&config))
         .stdin(Stdio::null())

@@ -1,6 +1,7 @@
 //! Charts as inline SVG (plotters): one chart type per file, each with a title, axis labels
 //! with units, and a caption written by the HTML report beside it.
 
+pub mod bars;
 pub mod footprint;
 pub mod image;
 pub mod ratios;

@@ -120,6 +120,14 @@ impl Cgroup {
         }
     }
 
+    /// The file holding the CPU time used (`cpuacct.usage` or `cpu.stat`).
+    pub fn cpu_file(&self) -> Option<PathBuf> {
+        match self {
+            Cgroup::V1(c) => c.dirs.get("cpuacct").map(|d| d.join("cpuacct.usage")),
+            Cgroup::V2(c) => Some(c.dir.join("cpu.stat")),
+        }
+    }
+
     /// Processes in the cgroup.
     pub fn pids(&self) -> Vec<i32> {
         let file = match self {
