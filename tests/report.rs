@@ -7,11 +7,23 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+/// A directory for this test binary's shared fixtures, under cargo's per-target scratch space
+/// (a `TempDir` held in a static would never be removed).
+struct Fixtures(PathBuf);
+
+impl Fixtures {
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
 /// Two small real runs, made once for all tests of this file.
-fn runs() -> &'static (tempfile::TempDir, PathBuf, PathBuf) {
-    static RUNS: OnceLock<(tempfile::TempDir, PathBuf, PathBuf)> = OnceLock::new();
+fn runs() -> &'static (Fixtures, PathBuf, PathBuf) {
+    static RUNS: OnceLock<(Fixtures, PathBuf, PathBuf)> = OnceLock::new();
     RUNS.get_or_init(|| {
-        let dir = common::scratch();
+        let dir = Fixtures(PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("report-fixtures"));
+        let _ = std::fs::remove_dir_all(dir.path());
+        std::fs::create_dir_all(dir.path()).unwrap();
         let envs = if common::is_root() {
             "native,container"
         } else {
