@@ -319,8 +319,13 @@ impl Results {
             .suffix(".tmp")
             .tempfile_in(dir)
             .map_err(err)?;
-        serde_json::to_writer_pretty(&mut tmp, self).map_err(|e| err(e.into()))?;
-        tmp.write_all(b"\n").map_err(err)?;
+        // Buffered: serde writes many small pieces, and an unbuffered file turned each into a
+        // system call (2.5 s per save of a 9 MB results file here).
+        let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
+        serde_json::to_writer_pretty(&mut out, self).map_err(|e| err(e.into()))?;
+        out.write_all(b"\n").map_err(err)?;
+        out.flush().map_err(err)?;
+        drop(out);
         use std::os::unix::fs::PermissionsExt;
         tmp.as_file()
             .set_permissions(std::fs::Permissions::from_mode(0o644))

@@ -30,19 +30,7 @@ pub fn draw(
             .build_cartesian_2d(0f64..max, -0.5f64..(n as f64 - 0.5))
             .map_err(&err)?;
         let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("environment")
-            .y_labels(n)
-            .y_label_formatter(&|y| {
-                labels
-                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .draw()
-            .map_err(&err)?;
+        super::category_mesh(&mut chart, chart_name, x_desc, "environment", &labels)?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, env, v))| {
                 let y = (n - 1 - i) as f64;

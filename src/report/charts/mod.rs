@@ -44,6 +44,39 @@ pub fn chart_err<E: std::fmt::Debug>(chart: &'static str) -> impl Fn(E) -> Chart
     }
 }
 
+/// Draws the mesh of a chart whose y axis lists categories, the first at the top (bars and
+/// points are placed at y = n - 1 - index).
+pub fn category_mesh<X>(
+    chart: &mut plotters::chart::ChartContext<
+        '_,
+        plotters::backend::SVGBackend<'_>,
+        plotters::coord::cartesian::Cartesian2d<X, plotters::coord::types::RangedCoordf64>,
+    >,
+    chart_name: &'static str,
+    x_desc: &str,
+    y_desc: &str,
+    labels: &[String],
+) -> Result<(), ChartError>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType = f64>
+        + plotters::coord::ranged1d::ValueFormatter<f64>,
+{
+    let n = labels.len().max(1);
+    chart
+        .configure_mesh()
+        .x_desc(x_desc)
+        .y_desc(y_desc)
+        .y_labels(n)
+        .y_label_formatter(&|y| {
+            labels
+                .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
+                .cloned()
+                .unwrap_or_default()
+        })
+        .draw()
+        .map_err(chart_err(chart_name))
+}
+
 /// A log-scale range that holds every value with some margin.
 pub fn log_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);

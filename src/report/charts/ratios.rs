@@ -53,19 +53,13 @@ pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
             .build_cartesian_2d(range.log_scale(), -0.5f64..(n as f64 - 0.5))
             .map_err(&err)?;
         let labels: Vec<String> = rows.iter().map(|r| r.0.clone()).collect();
-        chart
-            .configure_mesh()
-            .x_desc("cost factor vs native (log scale; whiskers: 95% CI)")
-            .y_desc("workload / environment")
-            .y_labels(n)
-            .y_label_formatter(&|y| {
-                labels
-                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .draw()
-            .map_err(&err)?;
+        super::category_mesh(
+            &mut chart,
+            "overhead",
+            "cost factor vs native (log scale; whiskers: 95% CI)",
+            "workload / environment",
+            &labels,
+        )?;
         chart
             .draw_series(std::iter::once(PathElement::new(
                 vec![(1.0, -0.5), (1.0, n as f64 - 0.5)],

@@ -25,19 +25,13 @@ pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
             .build_cartesian_2d(range.log_scale(), -0.5f64..(n as f64 - 0.5))
             .map_err(&err)?;
         let labels: Vec<String> = views.iter().map(|v| v.env.clone()).collect();
-        chart
-            .configure_mesh()
-            .x_desc("startup time (ms, log scale)")
-            .y_desc("environment")
-            .y_labels(n)
-            .y_label_formatter(&|y| {
-                labels
-                    .get(n.saturating_sub(1 + y.round().max(0.0) as usize))
-                    .cloned()
-                    .unwrap_or_default()
-            })
-            .draw()
-            .map_err(&err)?;
+        super::category_mesh(
+            &mut chart,
+            "startup",
+            "startup time (ms, log scale)",
+            "environment",
+            &labels,
+        )?;
         for (i, v) in views.iter().enumerate() {
             let color = env_color(&v.env);
             let y = (n - 1 - i) as f64;
