@@ -161,7 +161,6 @@ impl Collector {
     /// Stops sampling and returns the samples with the collector's cost.
     pub fn finish(mut self) -> (Vec<Sample>, Cost) {
         self.stop.store(true, Ordering::Relaxed);
-        self.handle.thread().unpark();
         drop(self.target.take());
         self.handle.join().unwrap_or_default()
     }
@@ -311,11 +310,6 @@ pub fn cgroup_cpu_of(text: &str) -> Option<u64> {
     }
 }
 
-/// Reads one sample of `target` (opening its files), `None` once the process is gone.
-pub fn sample(target: &Target, t_ns: u64, with_pss: bool) -> Option<Sample> {
-    Sampler::open(target)?.sample(t_ns, with_pss)
-}
-
 /// Per-trial figures computed from the samples.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TrialSummary {
@@ -427,13 +421,15 @@ mod tests {
             cgroup_memory: None,
             cgroup_cpu: None,
         };
-        let s = sample(&target, 5, true).unwrap();
+        let s = Sampler::open(&target).unwrap().sample(5, true).unwrap();
         let tick = 1_000_000_000 / procfs::ticks_per_second();
         assert_eq!((s.cpu_user_ns, s.cpu_sys_ns), (3 * tick, 2 * tick));
         assert_eq!(s.rss_bytes, 256 * procfs::page_size());
         assert_eq!(s.pss_bytes, Some(512 * 1024));
         assert_eq!(s.minor_faults, Some(7));
         let gone = Target { pid: 1, ..target };
-        assert!(sample(&gone, 5, false).is_none());
+        assert!(Sampler::open(&gone)
+            .and_then(|mut s| s.sample(5, false))
+            .is_none());
     }
 }

@@ -65,73 +65,51 @@ impl Plan {
         }
         envs
     }
-
-    /// Every step, in execution order (cold mode, no adaptive repetitions).
-    pub fn steps(&self) -> Vec<Step> {
-        let mut steps = Vec::new();
-        for (index, &workload) in self.workloads.iter().enumerate() {
-            for rep in 0..self.warmup + self.reps {
-                for env in self.env_order(index, rep) {
-                    steps.push(Step {
-                        workload,
-                        env,
-                        rep,
-                        warmup: rep < self.warmup,
-                    });
-                }
-            }
-        }
-        steps
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn environments_interleave_within_each_repetition() {
-        let plan = Plan {
+    fn plan(order: Order) -> Plan {
+        Plan {
             workloads: vec![Workload::Noop, Workload::Syscall],
-            envs: vec![EnvKind::Native, EnvKind::Container],
-            reps: 2,
+            envs: EnvKind::ALL.to_vec(),
+            reps: 20,
             warmup: 1,
-            order: Order::Fixed,
-        };
-        let steps = plan.steps();
-        assert_eq!(steps.len(), 2 * 3 * 2);
-        let first: Vec<_> = steps[..4]
-            .iter()
-            .map(|s| (s.env, s.rep, s.warmup))
-            .collect();
-        assert_eq!(
-            first,
-            vec![
-                (EnvKind::Native, 0, true),
-                (EnvKind::Container, 0, true),
-                (EnvKind::Native, 1, false),
-                (EnvKind::Container, 1, false)
-            ]
-        );
-        assert!(steps[6..].iter().all(|s| s.workload == Workload::Syscall));
+            order,
+        }
     }
 
     #[test]
-    fn random_order_shuffles_but_keeps_every_step() {
-        let plan = Plan {
-            workloads: vec![Workload::Noop],
-            envs: EnvKind::ALL.to_vec(),
-            reps: 20,
-            warmup: 0,
-            order: Order::Random(9),
-        };
-        let steps = plan.steps();
-        assert_eq!(steps.len(), 120);
-        let orders: std::collections::HashSet<Vec<EnvKind>> = steps
-            .chunks(6)
-            .map(|c| c.iter().map(|s| s.env).collect())
-            .collect();
-        assert!(orders.len() > 1);
-        assert_eq!(plan.steps(), steps, "same seed, same order");
+    fn a_fixed_order_repeats_the_given_environments_every_repetition() {
+        let p = plan(Order::Fixed);
+        for rep in 0..p.warmup + p.reps {
+            assert_eq!(p.env_order(1, rep), p.envs);
+        }
+    }
+
+    #[test]
+    fn a_shuffled_order_is_a_reproducible_permutation_that_varies() {
+        let p = plan(Order::Random(9));
+        let mut seen = std::collections::HashSet::new();
+        for rep in 0..p.reps {
+            let order = p.env_order(0, rep);
+            let mut sorted = order.clone();
+            sorted.sort();
+            assert_eq!(
+                sorted,
+                EnvKind::ALL.to_vec(),
+                "every environment once per repetition"
+            );
+            assert_eq!(p.env_order(0, rep), order, "same seed, same order");
+            seen.insert(order);
+        }
+        assert!(seen.len() > 1);
+        assert_ne!(
+            p.env_order(0, 3),
+            p.env_order(1, 3),
+            "workloads get their own orders"
+        );
     }
 }

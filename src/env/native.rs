@@ -82,6 +82,9 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
     };
     let mut kill = kill_group;
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
+    // Children the workload left behind go with it; before the reap, while the leader's
+    // zombie still holds the group id, so the signal cannot reach a reused group.
+    kill_group();
     let mut sampled = Outcome::default();
     super::finish_collector(collector, &mut sampled);
     let (status, rusage) = super::reap(pgid).map_err(|source| EnvError::Sys {
@@ -89,8 +92,6 @@ pub fn run(spec: &Spec) -> Result<Outcome, EnvError> {
         source,
     })?;
     let lifetime = t0.elapsed();
-    // Children the workload forked and left behind go with it.
-    kill_group();
     let mut exit = super::exit_info(status);
     exit.timed_out = observed.timed_out;
     let mut outcome = Outcome {

@@ -342,6 +342,8 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
         let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
     };
     let observed = instance::watch(output, t0, spec.timeout, &mut kill);
+    // Anything left in QEMU's group goes before the reap, while the group id is still held.
+    kill();
     let mut sampled = Outcome::default();
     crate::env::finish_collector(collector, &mut sampled);
     let (status, rusage) = crate::env::reap(pid).map_err(|source| EnvError::Sys {
@@ -349,7 +351,6 @@ pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvEr
         source,
     })?;
     let lifetime = t0.elapsed();
-    kill();
     let mut outcome = Outcome {
         samples: sampled.samples,
         collector_cost: sampled.collector_cost,
