@@ -5,9 +5,11 @@
 //!
 //! `cargo bench --bench collector_overhead` (set VMBENCH_BENCH_REPS to change the count).
 
+mod common;
+
 use std::time::Duration;
-use vmbench::env::{native, Spec};
-use vmbench_workload::{Invocation, Size, Workload};
+use vmbench::env::{native, Environment};
+use vmbench_workload::{Size, Workload};
 
 fn run(
     binary: &std::path::Path,
@@ -16,24 +18,9 @@ fn run(
     cpus: Option<&[usize]>,
     data: &std::path::Path,
 ) -> (f64, Option<vmbench::collector::Cost>) {
-    let spec = Spec {
-        binary,
-        invocation: Invocation {
-            workload,
-            size: Size::Default,
-            runs: 1,
-            data_dir: data.to_path_buf(),
-            fault: None,
-            identity: false,
-        },
-        cpus,
-        memory_mib: 512,
-        cpu_quota: None,
-        timeout: Duration::from_secs(120),
-        data_dir: data,
-        sample_interval: interval,
-    };
-    let outcome = native::run(&spec).expect("native run");
+    let mut spec = common::spec(binary, data, workload, Size::Default, cpus, interval);
+    spec.invocation.identity = false;
+    let outcome = native::Native.launch(&spec).expect("native run");
     let value = outcome
         .observed
         .results

@@ -2,19 +2,28 @@
 //!
 //! - native `noop` against `hyperfine -N` of the same binary on the same CPU;
 //! - the builtin container against crun (through vmbench) and against `hyperfine -N` of
-//!   `unshare --pid --mount --net --uts --ipc --fork` of the same binary;
+//!   `unshare --pid --mount --net --uts --ipc --fork` of the same binary, back to back;
+//! - the builtin container and crun interleaved as in the suite (other instances and a quiet
+//!   spell between starts, when a cgroup v1 migration waits for an RCU grace period), with the
+//!   builtin container's cgroup entry by the child itself against the parent migrating it;
 //! - `vm-tcg`/`vm-kvm` against `hyperfine -N` of the hand-tuned QEMU command from the host
 //!   notes (same kernel, same initramfs; boot to power-off).
 //!
 //! `cargo bench --bench reference_commands` (needs hyperfine; skipped with the reason if absent;
 //! VMBENCH_BENCH_REPS sets the repetitions).
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::Duration;
-use vmbench::env::{self, EnvKind, Spec};
-use vmbench::runner::{launch, Mode, RunSettings};
-use vmbench_workload::{Invocation, Size, Workload};
+use vmbench::env::container::builtin::Builtin;
+use vmbench::env::container::oci::{Oci, Runtime};
+use vmbench::env::vm::Vm;
+use vmbench::env::{self, Accel, EnvKind, Environment};
+use vmbench::results::AttachPath;
+use vmbench_workload::{Size, Workload};
 
 /// Median in ms of a hyperfine run of `command` (no shell), pinned to `cpu`.
 fn hyperfine(command: &str, runs: usize, warmup: usize, cpu: Option<usize>) -> Option<f64> {
@@ -52,38 +61,48 @@ fn hyperfine(command: &str, runs: usize, warmup: usize, cpu: Option<usize>) -> O
 }
 
 fn startups(
-    kind: EnvKind,
+    env: &dyn Environment,
     reps: usize,
-    settings: &RunSettings,
+    cpus: Option<&[usize]>,
     binary: &Path,
     data: &Path,
 ) -> Vec<f64> {
-    let spec = Spec {
-        binary,
-        invocation: Invocation {
-            workload: Workload::Noop,
-            size: Size::Default,
-            runs: 1,
-            data_dir: data.to_path_buf(),
-            fault: None,
-            identity: true,
-        },
-        cpus: settings.cpus.as_deref(),
-        memory_mib: settings.memory_mib,
-        cpu_quota: None,
-        timeout: settings.timeout,
-        data_dir: data,
-        sample_interval: None,
-    };
     (0..reps)
-        .filter_map(|_| {
-            launch(kind, &spec, settings)
-                .ok()?
-                .observed
-                .ready
-                .map(|(at, _)| at.as_secs_f64() * 1e3)
-        })
+        .filter_map(|_| startup(env, cpus, binary, data))
         .collect()
+}
+
+fn startup(
+    env: &dyn Environment,
+    cpus: Option<&[usize]>,
+    binary: &Path,
+    data: &Path,
+) -> Option<f64> {
+    let spec = common::spec(binary, data, Workload::Noop, Size::Default, cpus, None);
+    env.launch(&spec)
+        .ok()?
+        .observed
+        .ready
+        .map(|(at, _)| at.as_secs_f64() * 1e3)
+}
+
+/// Startups of each environment when they alternate with a quiet spell before each round,
+/// as in the suite (where other workloads run between two container starts).
+fn interleaved(
+    envs: &[&dyn Environment],
+    reps: usize,
+    cpus: Option<&[usize]>,
+    binary: &Path,
+    data: &Path,
+) -> Vec<Vec<f64>> {
+    let mut out = vec![Vec::new(); envs.len()];
+    for _ in 0..reps {
+        std::thread::sleep(Duration::from_millis(300));
+        for (i, env) in envs.iter().enumerate() {
+            out[i].extend(startup(*env, cpus, binary, data));
+        }
+    }
+    out
 }
 
 fn line(what: &str, ours: Option<f64>, reference: Option<f64>, target: &str) {
@@ -117,44 +136,21 @@ fn main() {
         .prefix("vmbench-bench-")
         .tempdir_in("/var/tmp")
         .expect("scratch");
-    let mut host = vmbench::app::full_host_info();
-    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let cpu = (online >= 2).then_some(online - 1);
-    let container = env::container::prepare(&binary, &cache).ok();
-    let vm = env::vm::prepare(
-        &binary,
-        &[Workload::Noop],
-        &cache,
-        data.path(),
-        &env::vm::VmOptions::default(),
-        &mut host,
-    )
-    .ok();
-    let settings = RunSettings {
-        size: Size::Default,
-        cpus: cpu.map(|c| vec![c]),
-        memory_mib: 512,
-        cpu_quota: None,
-        timeout: Duration::from_secs(120),
-        data_dir: data.path().to_path_buf(),
-        out: data.path().join("unused.json"),
-        sample_interval: None,
-        mode: Mode::Cold,
-        adaptive: None,
-        container,
-        vm,
-    };
+    let cpu = common::workload_cpu();
+    let cpus = cpu.map(|c| vec![c]);
+    let cpus = cpus.as_deref();
+    let mut host = vmbench::commands::host_facts();
     if let Some(c) = cpu {
         vmbench::pinning::move_harness_off(&[c]);
     }
     let bin = binary.path.display().to_string();
-    let med = |xs: Vec<f64>| vmbench::stats::median(&xs);
+    let med = |xs: &[f64]| vmbench::stats::median(xs);
     println!("startup medians, {reps} runs each, workload on CPU {cpu:?}:  vmbench | reference");
 
-    let native = med(startups(
-        EnvKind::Native,
+    let native = med(&startups(
+        &env::native::Native,
         reps,
-        &settings,
+        cpus,
         &binary.path,
         data.path(),
     ));
@@ -166,90 +162,136 @@ fn main() {
         "within 20%",
     );
 
-    if env::availability(EnvKind::Container, &host).is_ok() {
-        let container = med(startups(
-            EnvKind::Container,
-            reps,
-            &settings,
-            &binary.path,
-            data.path(),
-        ));
-        let unshare = hyperfine(
-            &format!("unshare --pid --mount --net --uts --ipc --fork {bin} --workload noop"),
-            reps.max(50),
-            10,
-            cpu,
-        );
-        line(
-            "container noop vs hyperfine unshare",
-            container,
-            unshare,
-            "within 1.5x, <= 3 ms",
-        );
-        if env::availability(EnvKind::ContainerCrun, &host).is_ok() {
-            let crun = med(startups(
-                EnvKind::ContainerCrun,
-                reps,
-                &settings,
-                &binary.path,
-                data.path(),
-            ));
-            line(
-                "container noop vs container-crun noop",
-                container,
-                crun,
-                "not slower",
-            );
+    match env::container::prepare(&binary, &cache) {
+        Ok(settings) if env::availability(EnvKind::Container, &host).is_ok() => {
+            containers(settings, &host, reps, cpus, &binary.path, data.path(), cpu);
         }
-    } else {
-        println!("skip container: not root or no cgroups");
+        _ => println!("skip container: not root or no cgroups"),
     }
 
-    if let Some(vm) = &settings.vm {
-        let kind = if vm.kvm.is_ok() {
-            EnvKind::VmKvm
-        } else {
-            EnvKind::VmTcg
-        };
-        let ours = med(startups(
-            kind,
-            (reps / 3).max(5),
-            &settings,
-            &binary.path,
-            data.path(),
-        ));
-        let plan = vmbench_workload::agent::Plan {
-            args: vec!["--workload".into(), "noop".into()],
-            disk: None,
-        };
-        let accel = if kind == EnvKind::VmKvm {
-            "-accel kvm -cpu host"
-        } else {
-            "-accel tcg"
-        };
-        let cmdline = env::vm::qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline());
-        // hyperfine -N splits on spaces, so the command line goes through a small script.
-        let script = data.path().join("hand-tuned-qemu.sh");
-        std::fs::write(
-            &script,
-            format!(
-                "#!/bin/sh\nexec {} -M microvm,x-option-roms=off {accel} -m 512M -smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel {} -initrd {} -append '{cmdline}' >/dev/null\n",
-                vm.qemu.display(),
-                vm.kernel.image.display(),
-                vm.initramfs.display()
-            ),
-        )
-        .expect("write script");
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        let reference = hyperfine(&script.display().to_string(), (reps / 3).max(5), 1, cpu);
-        line(
-            &format!("{kind} noop (to ready) vs hand-tuned qemu (to exit)"),
-            ours,
-            reference,
-            "within 10%",
-        );
-    } else {
-        println!("skip vm: QEMU or a guest kernel is missing (see vmbench doctor)");
+    let config = vmbench::config::RunConfig {
+        workloads: vec![Workload::Noop],
+        data_dir: data.path().to_path_buf(),
+        ..Default::default()
+    };
+    match env::vm::prepare(&binary, &config, &cache, &mut host) {
+        Ok(vm) => vm_reference(Arc::new(vm), reps, cpus, &binary.path, data.path(), cpu),
+        Err(e) => println!("skip vm: {}", vmbench::error_chain(&e)),
     }
+}
+
+fn containers(
+    settings: env::container::ContainerSettings,
+    host: &vmbench::results::HostInfo,
+    reps: usize,
+    cpus: Option<&[usize]>,
+    binary: &Path,
+    data: &Path,
+    cpu: Option<usize>,
+) {
+    let bin = binary.display().to_string();
+    let med = |xs: &[f64]| vmbench::stats::median(xs);
+    let builtin = Builtin::with(Arc::new(settings.clone()));
+    let container = med(&startups(&builtin, reps, cpus, binary, data));
+    let unshare = hyperfine(
+        &format!("unshare --pid --mount --net --uts --ipc --fork {bin} --workload noop"),
+        reps.max(50),
+        10,
+        cpu,
+    );
+    line(
+        "container noop vs hyperfine unshare",
+        container,
+        unshare,
+        "within 1.5x, <= 3 ms",
+    );
+    if env::availability(EnvKind::ContainerCrun, host).is_err() {
+        return;
+    }
+    let crun = Oci::with(Runtime::Crun, Arc::new(settings.clone()));
+    line(
+        "container noop vs container-crun noop",
+        container,
+        med(&startups(&crun, reps, cpus, binary, data)),
+        "not slower",
+    );
+    let native = env::native::Native;
+    let by_parent = Builtin::with(Arc::new(env::container::ContainerSettings {
+        attach: AttachPath::ParentProcs,
+        ..settings.clone()
+    }));
+    let runs = interleaved(
+        &[&native, &builtin, &by_parent, &crun],
+        reps.min(20),
+        cpus,
+        binary,
+        data,
+    );
+    println!(
+        "interleaved with a 0.3 s quiet spell per round ({} rounds; builtin enters its cgroup by {:?}):",
+        reps.min(20),
+        settings.attach
+    );
+    line(
+        "  container noop vs container-crun noop",
+        med(&runs[1]),
+        med(&runs[3]),
+        "<= 4 ms and below crun",
+    );
+    line(
+        "  container noop vs the parent migrating it",
+        med(&runs[1]),
+        med(&runs[2]),
+        "faster",
+    );
+}
+
+fn vm_reference(
+    vm: Arc<env::vm::VmSettings>,
+    reps: usize,
+    cpus: Option<&[usize]>,
+    binary: &Path,
+    data: &Path,
+    cpu: Option<usize>,
+) {
+    let accel = if vm.kvm.is_ok() {
+        Accel::Kvm
+    } else {
+        Accel::Tcg
+    };
+    let env = Vm::with(accel, vm.clone());
+    let ours = vmbench::stats::median(&startups(&env, (reps / 3).max(5), cpus, binary, data));
+    let plan = vmbench_workload::agent::Plan {
+        args: vec!["--workload".into(), "noop".into()],
+        disk: None,
+    };
+    let accel_args = match accel {
+        Accel::Kvm => "-accel kvm -cpu host",
+        Accel::Tcg => "-accel tcg",
+    };
+    let cmdline = env::vm::qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline());
+    // hyperfine -N splits on spaces, so the command line goes through a small script.
+    let script = data.join("hand-tuned-qemu.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nexec {} -M microvm,x-option-roms=off {accel_args} -m 512M -smp 1 -nodefaults -no-user-config -nographic -serial stdio -no-reboot -kernel {} -initrd {} -append '{cmdline}' >/dev/null\n",
+            vm.qemu.display(),
+            vm.kernel.image.display(),
+            vm.initramfs.display()
+        ),
+    )
+    .expect("write script");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let reference = hyperfine(&script.display().to_string(), (reps / 3).max(5), 1, cpu);
+    line(
+        &format!(
+            "{} noop (to ready) vs hand-tuned qemu (to exit)",
+            env.kind()
+        ),
+        ours,
+        reference,
+        "within 10%",
+    );
 }

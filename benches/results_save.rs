@@ -4,12 +4,15 @@
 //! `cargo bench --bench results_save`
 
 use std::collections::BTreeMap;
-use vmbench::results::{BinaryInfo, ExitInfo, Results, RunConfig, Sample, Trial, SCHEMA_VERSION};
+use vmbench::config::RunConfig;
+use vmbench::ids::EnvKind;
+use vmbench::results::{BinaryInfo, ExitInfo, Results, Sample, Trial, SCHEMA_VERSION};
+use vmbench_workload::Workload;
 
 fn synthetic() -> Results {
     let trial = |i: u32| Trial {
-        env: "container".into(),
-        workload: "cpu-int".into(),
+        env: EnvKind::Container,
+        workload: Workload::CpuInt,
         rep: i,
         warmup: false,
         startup_ns: Some(2_000_000),
@@ -38,6 +41,7 @@ fn synthetic() -> Results {
             .collect(),
         summary: None,
         cgroup: None,
+        cgroup_attach: None,
         host_rusage: None,
         exit: ExitInfo::default(),
         error: None,

@@ -1,7 +1,11 @@
-//! Command-line definitions (clap). Names follow the design's fixed contract.
+//! Command-line definitions (clap). Names follow the design's fixed contract; the value
+//! parsers live in [`crate::config`], so a bad value is refused naming its option.
 
-use crate::env::{parse_env_list, EnvRequest};
+use crate::config::{self, CpuList, EnvRequest, Machine, Mode};
+use crate::report::export::Format;
+use crate::report::notes::Lang;
 use clap::{Args, Parser, Subcommand};
+use std::ffi::OsString;
 use std::path::PathBuf;
 use vmbench_workload::{Size, Workload};
 
@@ -29,7 +33,7 @@ pub enum Command {
     /// Run workloads in environments and save the results as JSON.
     Run(Box<RunArgs>),
     /// Render a report from results files; with none, run the default suite first.
-    Compare(CompareArgs),
+    Compare(Box<CompareArgs>),
 }
 
 /// Workloads of the default suite.
@@ -47,26 +51,26 @@ pub struct CompareArgs {
     #[arg(long, value_name = "FILE", default_value = "report.html")]
     pub out: PathBuf,
     /// html, md, csv or json [default: from the --out extension, else html].
-    #[arg(long, value_name = "FORMAT", value_parser = crate::report::export::Format::parse)]
-    pub format: Option<crate::report::export::Format>,
+    #[arg(long, value_name = "FORMAT", value_parser = Format::parse)]
+    pub format: Option<Format>,
     /// Language of the lecture notes and labels: en or ko.
-    #[arg(long, value_name = "LANG", default_value = "en", value_parser = crate::report::notes::Lang::parse)]
-    pub lang: crate::report::notes::Lang,
+    #[arg(long, value_name = "LANG", default_value = "en", value_parser = Lang::parse)]
+    pub lang: Lang,
     /// Mark each figure's change against this earlier results file, flagging regressions.
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
     /// Default suite: measured repetitions.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub reps: u32,
-    /// Default suite: workloads (see `vmbench list`).
-    #[arg(long, value_name = "LIST", default_value = DEFAULT_SUITE)]
-    pub workload: String,
+    /// Default suite: workloads (see `vmbench list`), or `all`.
+    #[arg(long, value_name = "LIST", default_value = DEFAULT_SUITE, value_delimiter = ',', value_parser = parse_workload)]
+    pub workload: Vec<Workload>,
     /// Default suite: environments [default: every one this host can run].
-    #[arg(long, value_name = "LIST")]
-    pub env: Option<String>,
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = config::parse_env)]
+    pub env: Vec<EnvRequest>,
     /// Default suite: amount of work per run.
-    #[arg(long, value_name = "SIZE", default_value = "default")]
-    pub size: String,
+    #[arg(long, value_name = "SIZE", default_value = "default", value_parser = parse_size)]
+    pub size: Size,
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -77,10 +81,10 @@ pub struct CompareArgs {
 pub struct RunArgs {
     /// Environments, comma separated: native, container, container-runc, container-crun,
     /// vm (best accelerator), vm-kvm, vm-tcg.
-    #[arg(long, value_name = "LIST", default_value = "native", value_delimiter = ',', value_parser = parse_envs)]
+    #[arg(long, value_name = "LIST", default_value = "native", value_delimiter = ',', value_parser = config::parse_env)]
     pub env: Vec<EnvRequest>,
     /// Workloads, comma separated (see `vmbench list`), or `all`.
-    #[arg(long, value_name = "LIST", default_value = "noop,cpu-int,mem-bw,syscall", value_delimiter = ',', value_parser = parse_workloads)]
+    #[arg(long, value_name = "LIST", default_value = "noop,cpu-int,mem-bw,syscall", value_delimiter = ',', value_parser = parse_workload)]
     pub workload: Vec<Workload>,
     /// Measured repetitions per workload and environment.
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -95,17 +99,18 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Pin workloads to these CPUs, e.g. `1` or `0,2-3` (the harness moves off them); `auto`
-    /// takes the last CPU when there are two or more; `none` disables pinning.
-    #[arg(long, value_name = "LIST", default_value = "auto", value_parser = parse_cpu_list)]
+    /// takes the last CPU this process may use when it may use two or more; `none` disables
+    /// pinning.
+    #[arg(long, value_name = "LIST", default_value = "auto", value_parser = config::parse_cpu_list)]
     pub cpus: CpuList,
     /// Memory limit of containers and RAM of VMs, MiB.
     #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..=1_048_576))]
     pub memory: u64,
     /// Limit containers' CPU bandwidth to this many CPUs (cgroup quota), e.g. 0.5.
-    #[arg(long, value_name = "CPUS", value_parser = parse_quota)]
+    #[arg(long, value_name = "CPUS", value_parser = config::parse_quota)]
     pub cpu_quota: Option<f64>,
     /// Kill an instance that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 300.0, allow_negative_numbers = true, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
     pub timeout: f64,
     /// Shuffle the environment order in each repetition (seeded).
     #[arg(long, value_name = "SEED")]
@@ -117,20 +122,20 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub workload_bin: Option<PathBuf>,
     /// Collector sample interval in milliseconds (0 turns the collector off).
-    #[arg(long, value_name = "MS", default_value_t = 10.0, value_parser = parse_interval)]
+    #[arg(long, value_name = "MS", default_value_t = 10.0, value_parser = config::parse_interval)]
     pub interval: f64,
     /// cold: a new instance per repetition; warm: one instance per environment runs them all.
-    #[arg(long, value_name = "MODE", default_value = "cold", value_parser = crate::runner::Mode::parse)]
-    pub mode: crate::runner::Mode,
+    #[arg(long, value_name = "MODE", default_value = "cold", value_parser = Mode::parse)]
+    pub mode: Mode,
     /// Add repetitions until the 95% CI half-width of every env/native ratio is under PCT
     /// percent (bounded by --max-reps and --max-time).
-    #[arg(long, value_name = "PCT", value_parser = parse_percent)]
+    #[arg(long, value_name = "PCT", value_parser = config::parse_percent)]
     pub target_ci: Option<f64>,
     /// Upper bound on measured repetitions with --target-ci.
     #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_reps: u32,
     /// Upper bound on the run's duration with --target-ci, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1800.0, value_parser = parse_seconds)]
+    #[arg(long, value_name = "SECS", default_value_t = 1800.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
     pub max_time: f64,
     /// Guest kernel (bzImage or PVH vmlinux) [default: VMBENCH_KERNEL, the cache, or the
     /// distribution's kernel provisioned into the cache].
@@ -140,193 +145,101 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
     /// VM machine type: microvm (fastest boot) or q35.
-    #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = crate::env::vm::qemu::Machine::parse)]
-    pub machine: crate::env::vm::qemu::Machine,
+    #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = Machine::parse)]
+    pub machine: Machine,
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
 }
 
-fn parse_envs(s: &str) -> Result<EnvRequest, String> {
-    Ok(parse_env_list(s)?[0])
-}
-
-fn parse_workloads(s: &str) -> Result<Workload, String> {
-    s.parse()
+fn parse_workload(s: &str) -> Result<Workload, String> {
+    s.trim().parse()
 }
 
 fn parse_size(s: &str) -> Result<Size, String> {
     s.parse()
 }
 
-fn parse_quota(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.01..=1024.0).contains(&v) => Ok(v),
-        _ => Err(format!("'{s}' is not a number of CPUs (0.01 to 1024)")),
-    }
-}
-
-fn parse_interval(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if (0.0..=60_000.0).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "'{s}' is not an interval in milliseconds (0 to 60000; 0 turns sampling off)"
-        )),
-    }
-}
-
-fn parse_percent(s: &str) -> Result<f64, String> {
-    match s.trim_end_matches('%').parse::<f64>() {
-        Ok(v) if v > 0.0 && v < 100.0 => Ok(v),
-        _ => Err(format!("'{s}' is not a percentage between 0 and 100")),
-    }
-}
-
-fn parse_seconds(s: &str) -> Result<f64, String> {
-    match s.parse::<f64>() {
-        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
-        _ => Err(format!("'{s}' is not a positive number of seconds")),
-    }
-}
-
-/// CPUs to pin workloads to; `None` means unpinned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CpuList(pub Option<Vec<usize>>);
-
-fn parse_cpu_list(s: &str) -> Result<CpuList, String> {
-    match s {
-        "none" => Ok(CpuList(None)),
-        "auto" => {
-            let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-            Ok(CpuList((online >= 2).then(|| vec![online - 1])))
-        }
-        _ => parse_cpus(s).map(|c| CpuList(Some(c))),
-    }
-}
-
-/// Parses a CPU list such as `0,2-3`.
-pub fn parse_cpus(s: &str) -> Result<Vec<usize>, String> {
-    let online = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let bad = || format!("'{s}' is not a CPU list such as 0 or 0,2-3");
-    let mut cpus = Vec::new();
-    for part in s.split(',').filter(|p| !p.is_empty()) {
-        let (a, b) = match part.split_once('-') {
-            Some((a, b)) => (
-                a.parse::<usize>().map_err(|_| bad())?,
-                b.parse::<usize>().map_err(|_| bad())?,
-            ),
-            None => {
-                let a = part.parse::<usize>().map_err(|_| bad())?;
-                (a, a)
-            }
-        };
-        if a > b {
-            return Err(bad());
-        }
-        for cpu in a..=b {
-            if cpu >= online {
-                return Err(format!(
-                    "CPU {cpu} does not exist: this host has CPUs 0-{}",
-                    online - 1
-                ));
-            }
-            if !cpus.contains(&cpu) {
-                cpus.push(cpu);
-            }
-        }
-    }
-    if cpus.is_empty() {
-        return Err(bad());
-    }
-    Ok(cpus)
-}
-
-/// Expands `--workload all` into every workload's name before clap parses values.
-pub fn normalise_args(args: Vec<String>) -> Vec<String> {
+/// Expands `--workload all` into every workload's name before clap parses values. Arguments
+/// that are not UTF-8 (paths) pass through untouched.
+pub fn normalise_args(args: Vec<OsString>) -> Vec<OsString> {
     let mut out = Vec::with_capacity(args.len());
-    let mut iter = args.into_iter().peekable();
+    let mut iter = args.into_iter();
+    let all = || {
+        let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
+        OsString::from(names.join(","))
+    };
     while let Some(arg) = iter.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f.to_string(), Some(v.to_string())),
-            _ => (arg.clone(), None),
-        };
-        if flag == "--workload" || flag == "--env" {
-            let value = match inline {
-                Some(v) => Some(v),
-                None => iter.next(),
-            };
-            out.push(flag.clone());
-            match value {
-                Some(v) if flag == "--workload" && v == "all" => {
-                    let names: Vec<&str> = Workload::ALL.iter().map(|w| w.name()).collect();
-                    out.push(names.join(","));
+        match arg.to_str() {
+            Some("--workload") => {
+                out.push(arg);
+                match iter.next() {
+                    Some(v) if v == "all" => out.push(all()),
+                    Some(v) => out.push(v),
+                    None => {}
                 }
-                Some(v) => out.push(v),
-                None => {}
             }
-        } else {
-            out.push(arg);
+            Some("--workload=all") => {
+                out.push("--workload".into());
+                out.push(all());
+            }
+            _ => out.push(arg),
         }
     }
     out
 }
 
-impl RunArgs {
-    /// Environments without repeats, in the order given.
-    pub fn envs(&self) -> Vec<EnvRequest> {
-        let mut out = Vec::new();
-        for e in &self.env {
-            if !out.contains(e) {
-                out.push(*e);
-            }
+/// Items without repeats, in the order given.
+pub fn unique<T: PartialEq + Copy>(items: &[T]) -> Vec<T> {
+    let mut out = Vec::new();
+    for &item in items {
+        if !out.contains(&item) {
+            out.push(item);
         }
-        out
     }
-
-    /// Workloads without repeats, in the order given.
-    pub fn workloads(&self) -> Vec<Workload> {
-        let mut out = Vec::new();
-        for w in &self.workload {
-            if !out.contains(w) {
-                out.push(*w);
-            }
-        }
-        out
-    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ids::EnvKind;
 
-    #[test]
-    fn cpu_lists_parse_and_are_checked_against_the_host() {
-        assert_eq!(parse_cpus("0").unwrap(), vec![0]);
-        assert!(parse_cpus("0-").is_err());
-        assert!(parse_cpus("3-1").is_err());
-        assert!(parse_cpus("x").unwrap_err().contains("CPU list"));
-        assert!(parse_cpus("4096").unwrap_err().contains("does not exist"));
+    fn parse(s: &str) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(normalise_args(s.split(' ').map(OsString::from).collect()))
     }
 
     #[test]
     fn comma_lists_and_all_become_values() {
-        let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
-        let cli = Cli::try_parse_from(normalise_args(args(
-            "vmbench run --env native,vm --workload all --reps 2",
-        )))
-        .unwrap();
-        let Command::Run(run) = cli.command else {
+        let Command::Run(run) = parse("vmbench run --env native,vm --workload all --reps 2")
+            .unwrap()
+            .command
+        else {
             panic!("not run")
         };
         assert_eq!(
-            run.envs(),
-            vec![
-                EnvRequest::Exact(crate::env::EnvKind::Native),
-                EnvRequest::BestVm
-            ]
+            unique(&run.env),
+            vec![EnvRequest::Exact(EnvKind::Native), EnvRequest::BestVm]
         );
-        assert_eq!(run.workloads().len(), 10);
-        assert!(Cli::try_parse_from(normalise_args(args("vmbench run --reps 0"))).is_err());
-        assert!(Cli::try_parse_from(normalise_args(args("vmbench run --workload=cpu"))).is_err());
+        assert_eq!(unique(&run.workload).len(), 10);
+        assert!(parse("vmbench run --reps 0").is_err());
+        assert!(parse("vmbench run --workload=cpu").is_err());
+        assert!(parse("vmbench run --timeout 1e300").is_err());
+        assert!(parse("vmbench run --max-time 1e30").is_err());
+    }
+
+    #[test]
+    fn non_utf8_paths_pass_through() {
+        use std::os::unix::ffi::OsStringExt;
+        let bad = OsString::from_vec(b"bad\xff.json".to_vec());
+        let args = vec![
+            OsString::from("vmbench"),
+            OsString::from("compare"),
+            bad.clone(),
+        ];
+        let Command::Compare(c) = Cli::try_parse_from(normalise_args(args)).unwrap().command else {
+            panic!("not compare")
+        };
+        assert_eq!(c.files, vec![PathBuf::from(bad)]);
     }
 }

@@ -5,7 +5,7 @@
 //! The collector measures its own cost (thread CPU time over wall time) so that the overhead
 //! it adds can be reported beside the figures it produced.
 
-use crate::results::Sample;
+use crate::results::{Sample, TrialSummary};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -308,25 +308,6 @@ pub fn cgroup_cpu_of(text: &str) -> Option<u64> {
         Some(us) => us.trim().parse::<u64>().ok().map(|us| us * 1000),
         None => text.trim().parse().ok(),
     }
-}
-
-/// Per-trial figures computed from the samples.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct TrialSummary {
-    /// Samples taken.
-    pub samples: usize,
-    /// Highest RSS seen.
-    pub peak_rss_bytes: u64,
-    /// Mean RSS over the samples.
-    pub mean_rss_bytes: u64,
-    /// Highest PSS seen, where read.
-    pub peak_pss_bytes: Option<u64>,
-    /// Highest cgroup memory charge, for containers.
-    pub peak_cgroup_memory_bytes: Option<u64>,
-    /// CPU time at the last sample (user + system).
-    pub cpu_ns: u64,
-    /// CPU time over the sampled wall time: 1.0 is one core busy.
-    pub cpu_utilisation: f64,
 }
 
 /// Summarises samples (pure).

@@ -1,5 +1,6 @@
 //! `vmbench doctor`: what this host can and cannot run, each missing piece with its fix.
 
+use crate::env::{self, EnvKind, Unavailable};
 use crate::host::HostInfo;
 use serde::Serialize;
 use std::fmt::Write;
@@ -38,6 +39,11 @@ impl Check {
             detail: detail.into(),
             fix: None,
         }
+    }
+
+    /// A check of something missing, with its fix.
+    pub fn missing(name: &str, status: Status, why: Unavailable) -> Check {
+        Check::not_ok(name, status, why.detail, why.fix)
     }
 
     /// A check with a caveat or a missing piece, and its fix.
@@ -87,7 +93,33 @@ pub fn namespaces_usable() -> Result<(), String> {
 
 /// Runs every check.
 pub fn checks(host: &HostInfo) -> Vec<Check> {
-    let mut out = vec![
+    let mut out = machine_checks(host);
+    out.extend(isolation_checks(host));
+    out.extend(vm_checks(host));
+    for name in ["runc", "crun"] {
+        out.push(match host.runtimes.get(name) {
+            Some(v) => Check::ok(name, v.clone()),
+            None => Check::not_ok(
+                name,
+                Status::Missing,
+                format!("{name} not found"),
+                format!("apt-get install {name}"),
+            ),
+        });
+    }
+    out.extend(EnvKind::ALL.into_iter().map(|kind| {
+        let name = format!("env {kind}");
+        match env::availability(kind, host) {
+            Ok(detail) => Check::ok(&name, detail),
+            Err(why) => Check::missing(&name, Status::Missing, why),
+        }
+    }));
+    out
+}
+
+/// The machine itself: kernel, CPU, memory.
+fn machine_checks(host: &HostInfo) -> Vec<Check> {
+    vec![
         Check::ok("kernel", format!("{} ({})", host.kernel, host.os)),
         Check::ok(
             "cpu",
@@ -106,7 +138,12 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
             "memory",
             format!("{:.1} GiB", host.memory_bytes as f64 / (1u64 << 30) as f64),
         ),
-    ];
+    ]
+}
+
+/// What containers need: root, cgroups, namespaces.
+fn isolation_checks(host: &HostInfo) -> Vec<Check> {
+    let mut out = Vec::new();
     out.push(if host.root {
         Check::ok("root", "running as root")
     } else {
@@ -139,7 +176,13 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
             "run as root on a kernel with namespaces enabled (not inside a restricted container)",
         ),
     });
-    out.push(match crate::env::vm::find_qemu(None) {
+    out
+}
+
+/// What VMs need: QEMU, a guest kernel, and KVM (else TCG).
+fn vm_checks(host: &HostInfo) -> Vec<Check> {
+    let mut out = Vec::new();
+    out.push(match env::vm::find_qemu(None) {
         Some(q) => Check::ok(
             "qemu",
             format!(
@@ -156,40 +199,20 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
         ),
     });
     out.push(
-        match crate::env::vm::kernel::describe(None, &crate::cache::cache_dir()) {
+        match env::vm::kernel::describe(None, &crate::cache::cache_dir()) {
             Ok(detail) => Check::ok("guest kernel", detail),
-            Err(reason) => {
-                let (detail, fix) = reason
-                    .split_once(": fix: ")
-                    .unwrap_or((&reason, "pass --kernel PATH"));
-                Check::not_ok("guest kernel", Status::Missing, detail, fix)
-            }
+            Err(why) => Check::missing("guest kernel", Status::Missing, why),
         },
     );
-    out.push(match crate::env::vm::accel::kvm_usable() {
+    out.push(match env::vm::accel::kvm_usable() {
         Ok(why) => Check::ok("kvm", format!("usable: {why}")),
-        Err(why) => {
-            let (detail, fix) = why.split_once(": fix: ").unwrap_or((&why, "none"));
-            Check::not_ok(
-                "kvm",
-                Status::Warn,
-                format!("{detail}; VMs run under TCG (software emulation)"),
-                fix,
-            )
-        }
+        Err(why) => Check::not_ok(
+            "kvm",
+            Status::Warn,
+            format!("{}; VMs run under TCG (software emulation)", why.detail),
+            why.fix,
+        ),
     });
-    for name in ["runc", "crun"] {
-        out.push(match host.runtimes.get(name) {
-            Some(v) => Check::ok(name, v.clone()),
-            None => Check::not_ok(
-                name,
-                Status::Missing,
-                format!("{name} not found"),
-                format!("apt-get install {name}"),
-            ),
-        });
-    }
-    out.extend(crate::env::availability_checks(host));
     out
 }
 

@@ -1,96 +1,57 @@
 //! Facts about the host a run measured, recorded in every results file.
 
-use serde::{Deserialize, Serialize};
+pub use crate::results::HostInfo;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The machine and its software, as recorded in results.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
-pub struct HostInfo {
-    /// Host name.
-    pub hostname: String,
-    /// Kernel release.
-    pub kernel: String,
-    /// Distribution (`PRETTY_NAME` of os-release).
-    pub os: String,
-    /// CPU model name.
-    pub cpu_model: String,
-    /// Logical CPUs online.
-    pub cores: usize,
-    /// Physical memory.
-    pub memory_bytes: u64,
-    /// Whether the CPU advertises hardware virtualisation (vmx/svm).
-    pub cpu_virt_flag: bool,
-    /// Whether the host itself runs under a hypervisor.
-    pub nested: bool,
-    /// cgroup layout, one line.
-    pub cgroup: String,
-    /// Accelerator a VM environment would use, and why.
-    #[serde(default)]
-    pub accelerator: Option<String>,
-    /// Why that accelerator was chosen.
-    #[serde(default)]
-    pub accelerator_reason: Option<String>,
-    /// QEMU version line, when QEMU was found.
-    #[serde(default)]
-    pub qemu_version: Option<String>,
-    /// OCI runtimes found, name → version line.
-    #[serde(default)]
-    pub runtimes: BTreeMap<String, String>,
-    /// Running as root.
-    pub root: bool,
+/// Reads the host facts that need no external program.
+pub fn probe() -> HostInfo {
+    probe_at(Path::new("/"))
 }
 
-impl HostInfo {
-    /// Reads the host facts that need no external program.
-    pub fn probe() -> HostInfo {
-        HostInfo::probe_at(Path::new("/"))
-    }
-
-    /// Reads the host facts below `root` (a fixture tree in tests).
-    pub fn probe_at(root: &Path) -> HostInfo {
-        let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_default();
-        let cpuinfo = read("proc/cpuinfo");
-        let flags: Vec<&str> = cpuinfo
+/// Reads the host facts below `root` (a fixture tree in tests).
+pub fn probe_at(root: &Path) -> HostInfo {
+    let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_default();
+    let cpuinfo = read("proc/cpuinfo");
+    let flags: Vec<&str> = cpuinfo
+        .lines()
+        .find(|l| l.starts_with("flags"))
+        .and_then(|l| l.split_once(':'))
+        .map(|(_, f)| f.split_whitespace().collect())
+        .unwrap_or_default();
+    let uts = nix::sys::utsname::uname().ok();
+    HostInfo {
+        hostname: read("proc/sys/kernel/hostname").trim().to_string(),
+        kernel: uts
+            .map(|u| u.release().to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        os: read("etc/os-release")
             .lines()
-            .find(|l| l.starts_with("flags"))
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map(|v| v.trim_matches('"').to_string())
+            .unwrap_or_default(),
+        cpu_model: cpuinfo
+            .lines()
+            .find(|l| l.starts_with("model name"))
             .and_then(|l| l.split_once(':'))
-            .map(|(_, f)| f.split_whitespace().collect())
-            .unwrap_or_default();
-        let uts = nix::sys::utsname::uname().ok();
-        HostInfo {
-            hostname: read("proc/sys/kernel/hostname").trim().to_string(),
-            kernel: uts
-                .map(|u| u.release().to_string_lossy().into_owned())
-                .unwrap_or_default(),
-            os: read("etc/os-release")
-                .lines()
-                .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-                .map(|v| v.trim_matches('"').to_string())
-                .unwrap_or_default(),
-            cpu_model: cpuinfo
-                .lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-                .unwrap_or_default(),
-            cores: cpuinfo
-                .lines()
-                .filter(|l| l.starts_with("processor"))
-                .count(),
-            memory_bytes: vmbench_workload::view::meminfo_field(&read("proc/meminfo"), "MemTotal:")
-                .unwrap_or(0),
-            cpu_virt_flag: flags.iter().any(|f| *f == "vmx" || *f == "svm"),
-            nested: flags.contains(&"hypervisor"),
-            cgroup: crate::env::container::cgroup::Layout::probe_at(root)
-                .map(|l| l.describe())
-                .unwrap_or_else(|e| e.to_string()),
-            accelerator: None,
-            accelerator_reason: None,
-            qemu_version: None,
-            runtimes: BTreeMap::new(),
-            root: nix::unistd::geteuid().is_root(),
-        }
+            .map(|(_, v)| v.trim().to_string())
+            .unwrap_or_default(),
+        cores: cpuinfo
+            .lines()
+            .filter(|l| l.starts_with("processor"))
+            .count(),
+        memory_bytes: vmbench_workload::view::meminfo_field(&read("proc/meminfo"), "MemTotal:")
+            .unwrap_or(0),
+        cpu_virt_flag: flags.iter().any(|f| *f == "vmx" || *f == "svm"),
+        nested: flags.contains(&"hypervisor"),
+        cgroup: crate::env::container::cgroup::Layout::probe_at(root)
+            .map(|l| l.describe())
+            .unwrap_or_else(|e| e.to_string()),
+        accelerator: None,
+        accelerator_reason: None,
+        qemu_version: None,
+        runtimes: BTreeMap::new(),
+        root: nix::unistd::geteuid().is_root(),
     }
 }
 
@@ -143,7 +104,7 @@ mod tests {
             "proc/self/mountinfo",
             "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
         );
-        let h = HostInfo::probe_at(dir.path());
+        let h = probe_at(dir.path());
         assert_eq!(h.cpu_model, "Test CPU");
         assert_eq!(h.cores, 2);
         assert_eq!(h.memory_bytes, 1024 * 1024);

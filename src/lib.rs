@@ -1,13 +1,16 @@
 //! vmbench: what does isolation cost? The same static workload runs natively, in containers
 //! and in virtual machines; vmbench measures startup, throughput, CPU and memory side by side.
 
-pub mod app;
+pub mod atomic;
 pub mod cache;
 pub mod cli;
 pub mod collector;
+pub mod commands;
+pub mod config;
 pub mod doctor;
 pub mod env;
 pub mod host;
+pub mod ids;
 pub mod interrupt;
 pub mod pinning;
 pub mod plan;

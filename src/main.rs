@@ -2,11 +2,11 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use vmbench::app::{self, Ending};
 use vmbench::cli::{normalise_args, Cli};
+use vmbench::commands::{self, Ending};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(normalise_args(std::env::args().collect())) {
+    let cli = match Cli::try_parse_from(normalise_args(std::env::args_os().collect())) {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
@@ -17,21 +17,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match app::execute(cli.command) {
+    match commands::execute(cli.command) {
         Ok(Ending::Success) => ExitCode::SUCCESS,
         Ok(Ending::Failed) => ExitCode::from(1),
         Err(e) => {
-            let mut message = e.to_string();
-            for cause in e.chain().skip(1) {
-                let text = cause.to_string();
-                if !message.contains(&text) {
-                    message = format!("{message}: {text}");
-                }
-            }
-            eprintln!("error: {message}");
             let usage = e
                 .chain()
                 .any(|c| c.downcast_ref::<vmbench::UsageError>().is_some());
+            eprintln!("error: {}", vmbench::error_chain(e.as_ref()));
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }

@@ -4,12 +4,12 @@
 //! every trial through a temporary file and `rename`, so an interrupted run keeps every trial
 //! that finished and never leaves a half-written file.
 
-use crate::host::HostInfo;
+use crate::config::RunConfig;
+use crate::ids::EnvKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use vmbench_workload::{GuestView, Metric, Rusage};
+use vmbench_workload::{GuestView, Metric, Rusage, Workload};
 
 /// Version of the results schema this build writes and reads.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -36,22 +36,19 @@ pub enum ResultsError {
         source: serde_json::Error,
     },
     /// The file was written by an incompatible schema.
-    #[error("results file {path} has schema_version {found}, this vmbench reads version {SCHEMA_VERSION}")]
+    #[error("results file {path} has schema_version {found}, this vmbench reads version {SCHEMA_VERSION}: re-run it with this vmbench")]
     Version {
         /// The file.
         path: PathBuf,
         /// The version found.
         found: u64,
     },
+    /// The file is JSON but not from vmbench.
+    #[error("{0} is not a vmbench results file (it has no schema_version): give a file written by vmbench run or compare")]
+    Foreign(PathBuf),
     /// The file could not be written.
-    #[error("cannot write results file {path}")]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot save the results")]
+    Write(#[from] crate::atomic::WriteError),
 }
 
 /// The whole results file.
@@ -88,42 +85,6 @@ pub struct Results {
     pub collector: Option<CollectorInfo>,
 }
 
-/// Run configuration, recorded so a figure can be traced to how it was measured.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct RunConfig {
-    /// Measured repetitions per workload and environment.
-    pub reps: u32,
-    /// Discarded warm-up repetitions before them.
-    pub warmup: u32,
-    /// Workload size.
-    pub size: String,
-    /// Workloads asked for.
-    pub workloads: Vec<String>,
-    /// Environments asked for.
-    pub envs: Vec<String>,
-    /// CPUs the workload was pinned to, if any.
-    pub cpus: Option<Vec<usize>>,
-    /// Memory limit given to containers and VMs.
-    pub memory_mib: u64,
-    /// QEMU machine type of VM trials.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub vm_machine: Option<String>,
-    /// CPU quota given to containers, in CPUs.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cpu_quota: Option<f64>,
-    /// Per-trial timeout.
-    pub timeout_s: f64,
-    /// Order in which environments were interleaved within a repetition.
-    pub order: String,
-    /// `cold`: a new instance per repetition.
-    pub mode: String,
-    /// Collector sample interval, when sampling.
-    pub sample_interval_ms: Option<u64>,
-    /// Adaptive stopping: target half-width of every env/native ratio's 95% CI, percent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target_ci_pct: Option<f64>,
-}
-
 /// What the collector cost, for the whole run.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CollectorInfo {
@@ -153,12 +114,15 @@ pub struct BinaryInfo {
 /// Whether an environment could run here.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EnvStatus {
-    /// Environment name as recorded in trials.
-    pub env: String,
+    /// Environment as recorded in trials.
+    pub env: EnvKind,
     /// Whether it ran.
     pub available: bool,
     /// Why it could not run, or what it is (e.g. the accelerator verdict).
     pub reason: String,
+    /// How to make it run, when it could not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
     /// What one instance needs on disk: the container image, or kernel + initramfs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footprint_bytes: Option<u64>,
@@ -214,13 +178,100 @@ pub struct Sample {
     pub cgroup_cpu_ns: Option<u64>,
 }
 
+/// The machine and its software, as recorded in results.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// Kernel release.
+    pub kernel: String,
+    /// Distribution (`PRETTY_NAME` of os-release).
+    pub os: String,
+    /// CPU model name.
+    pub cpu_model: String,
+    /// Logical CPUs online.
+    pub cores: usize,
+    /// Physical memory.
+    pub memory_bytes: u64,
+    /// Whether the CPU advertises hardware virtualisation (vmx/svm).
+    pub cpu_virt_flag: bool,
+    /// Whether the host itself runs under a hypervisor.
+    pub nested: bool,
+    /// cgroup layout, one line.
+    pub cgroup: String,
+    /// Accelerator a VM environment would use, and why.
+    #[serde(default)]
+    pub accelerator: Option<String>,
+    /// Why that accelerator was chosen.
+    #[serde(default)]
+    pub accelerator_reason: Option<String>,
+    /// QEMU version line, when QEMU was found.
+    #[serde(default)]
+    pub qemu_version: Option<String>,
+    /// OCI runtimes found, name → version line.
+    #[serde(default)]
+    pub runtimes: BTreeMap<String, String>,
+    /// Running as root.
+    pub root: bool,
+}
+
+/// Per-trial figures computed from the samples.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrialSummary {
+    /// Samples taken.
+    pub samples: usize,
+    /// Highest RSS seen.
+    pub peak_rss_bytes: u64,
+    /// Mean RSS over the samples.
+    pub mean_rss_bytes: u64,
+    /// Highest PSS seen, where read.
+    pub peak_pss_bytes: Option<u64>,
+    /// Highest cgroup memory charge, for containers.
+    pub peak_cgroup_memory_bytes: Option<u64>,
+    /// CPU time at the last sample (user + system).
+    pub cpu_ns: u64,
+    /// CPU time over the sampled wall time: 1.0 is one core busy.
+    pub cpu_utilisation: f64,
+}
+
+/// Accounting read from an instance's cgroup at its end.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupUsage {
+    /// CPU time used by every task, nanoseconds.
+    pub cpu_ns: Option<u64>,
+    /// Memory charged now.
+    pub memory_bytes: Option<u64>,
+    /// Highest memory charged.
+    pub memory_peak_bytes: Option<u64>,
+    /// Tasks killed by the OOM killer in this cgroup.
+    pub oom_kills: u64,
+    /// Periods in which the CPU quota throttled the instance.
+    pub nr_throttled: Option<u64>,
+    /// Time throttled, nanoseconds.
+    pub throttled_ns: Option<u64>,
+}
+
+/// How a container's first process entered its cgroup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttachPath {
+    /// Created inside it: `clone3(CLONE_INTO_CGROUP)` (cgroup v2), no migration at all.
+    Clone3IntoCgroup,
+    /// The single-threaded child moved itself by writing `0` to each v1 hierarchy's `tasks`.
+    SelfTasks,
+    /// The parent wrote the child's pid to `cgroup.procs` (waits for an RCU grace period).
+    ParentProcs,
+    /// The OCI runtime placed it (its own method).
+    Runtime,
+}
+
 /// One instance run: one workload in one environment, one repetition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trial {
     /// Environment, e.g. `native`, `container-crun`, `vm-tcg`.
-    pub env: String,
-    /// Workload name.
-    pub workload: String,
+    pub env: EnvKind,
+    /// Workload.
+    pub workload: Workload,
     /// Repetition index (warm-ups are numbered before the measured ones).
     pub rep: u32,
     /// A discarded warm-up trial.
@@ -255,10 +306,13 @@ pub struct Trial {
     pub samples: Vec<Sample>,
     /// Figures computed from the samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub summary: Option<crate::collector::TrialSummary>,
+    pub summary: Option<TrialSummary>,
     /// cgroup accounting at the end (containers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cgroup: Option<crate::env::container::cgroup::Usage>,
+    pub cgroup: Option<CgroupUsage>,
+    /// How the instance entered its cgroup (containers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_attach: Option<AttachPath>,
     /// Resource usage of the instance process as the host's `wait4` reports it: the workload
     /// (native), the container's PID 1 with its children, the runtime (OCI), QEMU (VM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,6 +324,32 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// An empty record of one repetition, filled in as the instance is observed.
+    pub fn new(env: EnvKind, workload: Workload, rep: u32, warmup: bool) -> Trial {
+        Trial {
+            env,
+            workload,
+            rep,
+            warmup,
+            startup_ns: None,
+            lifetime_ns: None,
+            teardown_ns: None,
+            phases: BTreeMap::new(),
+            metrics: Vec::new(),
+            guest_view: None,
+            rusage: None,
+            detail: None,
+            io_path: None,
+            samples: Vec::new(),
+            summary: None,
+            cgroup: None,
+            cgroup_attach: None,
+            host_rusage: None,
+            exit: ExitInfo::default(),
+            error: None,
+        }
+    }
+
     /// The headline metric, when the trial produced one.
     pub fn headline(&self) -> Option<&Metric> {
         self.metrics.first()
@@ -288,10 +368,10 @@ impl Results {
                 path: path.to_path_buf(),
                 source,
             })?;
-        let found = raw
-            .get("schema_version")
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0);
+        let Some(found) = raw.get("schema_version") else {
+            return Err(ResultsError::Foreign(path.to_path_buf()));
+        };
+        let found = found.as_u64().unwrap_or(0);
         if found != SCHEMA_VERSION as u64 {
             return Err(ResultsError::Version {
                 path: path.to_path_buf(),
@@ -304,34 +384,12 @@ impl Results {
         })
     }
 
-    /// Writes the file atomically: a temporary file in the same directory, fsync, rename.
+    /// Writes the file atomically (see [`crate::atomic`]).
     pub fn save(&self, path: &Path) -> Result<(), ResultsError> {
-        let err = |source| ResultsError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".vmbench-results-")
-            .suffix(".tmp")
-            .tempfile_in(dir)
-            .map_err(err)?;
-        // Buffered: serde writes many small pieces, and an unbuffered file turned each into a
-        // system call (2.5 s per save of a 9 MB results file here).
-        let mut out = std::io::BufWriter::with_capacity(1 << 20, tmp.as_file_mut());
-        serde_json::to_writer_pretty(&mut out, self).map_err(|e| err(e.into()))?;
-        out.write_all(b"\n").map_err(err)?;
-        out.flush().map_err(err)?;
-        drop(out);
-        use std::os::unix::fs::PermissionsExt;
-        tmp.as_file()
-            .set_permissions(std::fs::Permissions::from_mode(0o644))
-            .map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
+        crate::atomic::write(path, |out| {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            out.write_all(b"\n")
+        })?;
         Ok(())
     }
 
@@ -350,31 +408,8 @@ impl Results {
     }
 }
 
-/// Checks early that `path` can be written, so a bad `--out` fails before any work is done.
-pub fn check_writable(path: &Path) -> Result<(), ResultsError> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let probe = tempfile::Builder::new()
-        .prefix(".vmbench-probe-")
-        .tempfile_in(dir)
-        .map_err(|source| ResultsError::Write {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    drop(probe);
-    if path.is_dir() {
-        return Err(ResultsError::Write {
-            path: path.to_path_buf(),
-            source: std::io::Error::other("is a directory"),
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use vmbench_workload::Better;
 
@@ -386,10 +421,7 @@ mod tests {
             updated_at: String::new(),
             complete: true,
             host: HostInfo::default(),
-            config: RunConfig {
-                reps: 1,
-                ..RunConfig::default()
-            },
+            config: crate::config::tests::config(),
             workload_binary: BinaryInfo {
                 path: "/bin/w".into(),
                 sha256: "ab".repeat(32),
@@ -398,8 +430,8 @@ mod tests {
             environments: vec![],
             collector: None,
             trials: vec![Trial {
-                env: "native".into(),
-                workload: "syscall".into(),
+                env: EnvKind::Native,
+                workload: Workload::Syscall,
                 rep: 0,
                 warmup: false,
                 startup_ns: Some(1_000_000),
@@ -419,6 +451,7 @@ mod tests {
                 samples: vec![Sample::default()],
                 summary: None,
                 cgroup: None,
+                cgroup_attach: None,
                 host_rusage: None,
                 exit: ExitInfo {
                     code: Some(0),
@@ -459,15 +492,21 @@ mod tests {
         std::fs::write(&old, r#"{"schema_version": 99}"#).unwrap();
         let err = Results::load(&old).unwrap_err().to_string();
         assert!(err.contains("schema_version 99"), "{err}");
+        let foreign = dir.path().join("foreign.json");
+        std::fs::write(&foreign, r#"{"name": "something else"}"#).unwrap();
+        let err = Results::load(&foreign).unwrap_err().to_string();
+        assert!(err.contains("not a vmbench results file"), "{err}");
         let missing = Results::load(&dir.path().join("none.json")).unwrap_err();
         assert!(matches!(missing, ResultsError::Read { .. }));
     }
 
     #[test]
-    fn unwritable_destinations_are_caught_early() {
-        assert!(check_writable(Path::new("/nonexistent-dir/r.json")).is_err());
-        let dir = tempfile::tempdir().unwrap();
-        assert!(check_writable(dir.path()).is_err());
-        assert!(check_writable(&dir.path().join("ok.json")).is_ok());
+    fn an_older_results_file_still_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/results-v1-before-env-trait.json");
+        let r = Results::load(&path).unwrap();
+        assert_eq!(r.trials.len(), 40);
+        assert!(r.trials.iter().any(|t| t.env == EnvKind::VmTcg));
+        assert_eq!(r.config.envs.len(), 5);
     }
 }

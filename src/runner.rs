@@ -1,183 +1,84 @@
-//! Executes a plan: launches each instance, turns what the host saw into a trial record, and
-//! saves the results file after every trial.
+//! Executes a plan through the [`Environment`](crate::env::Environment) trait: launches each
+//! instance the schedule asks for, turns what the host saw into trial records, and saves the
+//! results file after every trial.
 
-use crate::env::{self, EnvError, EnvKind, Outcome, Spec};
-use crate::plan::{Plan, Step};
-use crate::results::{Results, ResultsError, Trial};
+use crate::config::RunConfig;
+use crate::env::{EnvError, Environments, Outcome, Spec};
+use crate::plan::{Plan, Schedule, Step};
+use crate::results::{CollectorInfo, Results, ResultsError, Trial};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
-use vmbench_workload::{Better, Invocation, Metric, Size, Workload};
+use std::time::{Duration, Instant};
+use vmbench_workload::{Better, Invocation, Metric, Workload};
 
-/// Settings shared by every instance of a run.
-#[derive(Debug)]
-pub struct RunSettings {
-    /// Workload size.
-    pub size: Size,
-    /// CPUs to pin workloads to.
-    pub cpus: Option<Vec<usize>>,
-    /// Memory limit / VM RAM.
-    pub memory_mib: u64,
-    /// CPU quota for containers, in CPUs.
-    pub cpu_quota: Option<f64>,
-    /// Per-instance timeout.
-    pub timeout: Duration,
-    /// Host directory for file-io data (a fresh subdirectory per run).
-    pub data_dir: PathBuf,
-    /// Where the results are saved after each trial.
-    pub out: PathBuf,
-    /// Collector interval; `None` runs without it.
-    pub sample_interval: Option<Duration>,
-    /// Cold or warm trials.
-    pub mode: Mode,
-    /// Adaptive repetitions, when asked for.
-    pub adaptive: Option<Adaptive>,
-    /// Container settings, when a container environment runs.
-    pub container: Option<crate::env::container::ContainerSettings>,
-    /// VM settings, when a VM environment runs.
-    pub vm: Option<crate::env::vm::VmSettings>,
+/// Why a run could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// The per-run data directory could not be created.
+    #[error("cannot create a data directory in {path}: choose another with --data-dir")]
+    DataDir {
+        /// The folder asked for.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The results could not be saved.
+    #[error(transparent)]
+    Save(#[from] ResultsError),
 }
 
-/// Launches one instance in its environment.
-pub fn launch(kind: EnvKind, spec: &Spec, settings: &RunSettings) -> Result<Outcome, EnvError> {
-    match kind {
-        EnvKind::Native => env::native::run(spec),
-        EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun => {
-            match &settings.container {
-                Some(c) if kind == EnvKind::Container => env::container::builtin::run(spec, c),
-                Some(c) => env::container::oci::run(kind, spec, c),
-                None => Err(EnvError::Unavailable {
-                    env: kind,
-                    reason: "no container settings were prepared".into(),
-                }),
-            }
-        }
-        EnvKind::VmKvm | EnvKind::VmTcg => match settings.vm.as_ref() {
-            Some(vm) => env::vm::run(kind, spec, vm),
-            None => Err(EnvError::Unavailable {
-                env: kind,
-                reason: "no VM settings were prepared".into(),
-            }),
-        },
-    }
-}
-
-/// Cold or warm trials: different experiments, labelled in the results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// A new instance per repetition (startup included in every trial).
-    Cold,
-    /// One instance per environment runs every repetition (steady-state throughput).
-    Warm,
-}
-
-impl Mode {
-    /// Parses `cold` or `warm`.
-    pub fn parse(s: &str) -> Result<Mode, String> {
-        match s {
-            "cold" => Ok(Mode::Cold),
-            "warm" => Ok(Mode::Warm),
-            _ => Err(format!("unknown mode '{s}': expected cold or warm")),
-        }
-    }
-
-    /// Label stored in the results.
-    pub fn label(self) -> &'static str {
-        match self {
-            Mode::Cold => "cold: a new instance per repetition",
-            Mode::Warm => "warm: one instance per environment runs every repetition",
-        }
-    }
-}
-
-/// Adaptive stopping: more repetitions until every env/native ratio is known well enough.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Adaptive {
-    /// Target half-width of each ratio's 95% CI, percent of the ratio.
-    pub target_pct: f64,
-    /// Never more measured repetitions than this.
-    pub max_reps: u32,
-    /// Stop adding repetitions after this long (the whole run).
-    pub max_time: Duration,
-}
-
-/// Whether every environment's ratio to native (or, without native, its median) for
-/// `workload` has a 95% CI half-width under `target_pct`.
-pub fn converged(results: &Results, workload: &str, envs: &[EnvKind], target_pct: f64) -> bool {
-    let values = |env: EnvKind| -> Vec<f64> {
-        results
-            .measured()
-            .filter(|t| t.workload == workload && t.env == env.name() && t.error.is_none())
-            .filter_map(|t| t.headline().map(|m| m.value))
-            .collect()
-    };
-    let native = values(EnvKind::Native);
-    envs.iter().all(|&env| {
-        let xs = values(env);
-        let half = if env != EnvKind::Native && !native.is_empty() {
-            crate::stats::ratio_of_medians(&xs, &native)
-                .and_then(|r| Some(r.ci?.relative_half_width(r.value)))
-        } else if envs.len() == 1 || !envs.contains(&EnvKind::Native) {
-            crate::stats::Summary::of(&xs)
-                .and_then(|s| Some(s.median_ci?.relative_half_width(s.median)))
-        } else {
-            Some(0.0)
-        };
-        half.is_some_and(|h| h * 100.0 <= target_pct)
-    })
-}
-
-/// Runs `plan`, appending trials to `results` and saving after each one. `on_trial` sees
-/// each trial as it is recorded (progress display) with the count done and the expected total.
-/// Stops early, keeping what finished, when the user interrupts.
+/// Runs the plan of `config`, appending trials to `results` and saving them to `out` after
+/// each one. `on_trial` sees each trial as it is recorded, with the count done and the
+/// expected total. Stops early, keeping what finished, when the user interrupts.
 pub fn run(
-    plan: &Plan,
-    settings: &RunSettings,
+    config: &RunConfig,
+    envs: &Environments,
     binary: &Path,
+    out: &Path,
     results: &mut Results,
-    on_trial: &mut dyn FnMut(&Step, &Trial, usize, usize),
-) -> Result<(), ResultsError> {
+    on_trial: &mut dyn FnMut(&Trial, usize, usize),
+) -> Result<(), RunError> {
     let data = tempfile::Builder::new()
         .prefix("vmbench-data-")
-        .tempdir_in(&settings.data_dir)
-        .map_err(|source| ResultsError::Write {
-            path: settings.data_dir.clone(),
+        .tempdir_in(&config.data_dir)
+        .map_err(|source| RunError::DataDir {
+            path: config.data_dir.clone(),
             source,
         })?;
-    let started = std::time::Instant::now();
-    let per_workload = (plan.warmup + plan.reps) as usize * plan.envs.len();
-    let mut total = per_workload * plan.workloads.len();
+    let plan = Plan::from_config(config);
+    let mut schedule = Schedule::new(&plan);
+    let started = Instant::now();
     let mut done = 0usize;
     let mut cost = crate::collector::Cost::default();
-    let mut execute = |step: Step,
-                       runs: u32,
-                       results: &mut Results,
-                       done: &mut usize,
-                       total: usize|
-     -> Result<(), ResultsError> {
+    while let Some(step) = schedule.next(results, started.elapsed()) {
+        if crate::interrupt::interrupted() {
+            break;
+        }
         let spec = Spec {
             binary,
             invocation: Invocation {
                 workload: step.workload,
-                size: settings.size,
-                runs,
+                size: config.size,
+                runs: step.runs,
                 data_dir: data.path().to_path_buf(),
                 fault: None,
                 identity: true,
             },
-            cpus: settings.cpus.as_deref(),
-            memory_mib: settings.memory_mib,
-            cpu_quota: settings.cpu_quota,
-            timeout: settings.timeout,
+            cpus: config.cpus.as_deref(),
+            memory_mib: config.memory_mib,
+            cpu_quota: config.cpu_quota,
+            timeout: config.timeout(),
             data_dir: data.path(),
-            sample_interval: settings.sample_interval,
+            sample_interval: config.sample_interval(),
         };
-        let outcome = launch(step.env, &spec, settings);
+        let outcome = match envs.get(step.env) {
+            Some(env) => env.launch(&spec),
+            None => Err(EnvError::Setup(format!("{} was not prepared", step.env))),
+        };
         if let Some(c) = outcome.as_ref().ok().and_then(|o| o.collector_cost) {
             cost.add(c);
-            results.collector = Some(crate::results::CollectorInfo {
-                interval_ms: settings
-                    .sample_interval
-                    .map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            results.collector = Some(CollectorInfo {
+                interval_ms: config.sample_interval_ms.unwrap_or(0.0),
                 cpu_ns: cost.cpu_ns,
                 wall_ns: cost.wall_ns,
                 samples: cost.samples,
@@ -185,63 +86,13 @@ pub fn run(
             });
         }
         let sha = results.workload_binary.sha256.clone();
-        for trial in to_trials(&step, outcome, &sha, settings.timeout, plan.warmup) {
-            *done += 1;
-            on_trial(&step, &trial, *done, total);
+        for trial in to_trials(&step, outcome, &sha, spec.timeout) {
+            done += 1;
+            on_trial(&trial, done, schedule.total());
             results.record(trial);
         }
         results.updated_at = crate::now_rfc3339();
-        results.save(&settings.out)
-    };
-    for (index, &workload) in plan.workloads.iter().enumerate() {
-        match settings.mode {
-            Mode::Warm => {
-                for &env in &plan.envs {
-                    if crate::interrupt::interrupted() {
-                        return Ok(());
-                    }
-                    let step = Step {
-                        workload,
-                        env,
-                        rep: 0,
-                        warmup: plan.warmup > 0,
-                    };
-                    execute(step, plan.warmup + plan.reps, results, &mut done, total)?;
-                }
-            }
-            Mode::Cold => {
-                let mut rep = 0;
-                loop {
-                    for env in plan.env_order(index, rep) {
-                        if crate::interrupt::interrupted() {
-                            return Ok(());
-                        }
-                        let step = Step {
-                            workload,
-                            env,
-                            rep,
-                            warmup: rep < plan.warmup,
-                        };
-                        execute(step, 1, results, &mut done, total)?;
-                    }
-                    rep += 1;
-                    let measured = rep.saturating_sub(plan.warmup);
-                    if measured < plan.reps {
-                        continue;
-                    }
-                    let Some(adaptive) = settings.adaptive else {
-                        break;
-                    };
-                    if converged(results, workload.name(), &plan.envs, adaptive.target_pct)
-                        || measured >= adaptive.max_reps
-                        || started.elapsed() >= adaptive.max_time
-                    {
-                        break;
-                    }
-                    total += plan.envs.len();
-                }
-            }
-        }
+        results.save(out)?;
     }
     Ok(())
 }
@@ -253,7 +104,6 @@ pub fn to_trials(
     outcome: Result<Outcome, EnvError>,
     host_sha256: &str,
     timeout: Duration,
-    warmup: u32,
 ) -> Vec<Trial> {
     let results = outcome
         .as_ref()
@@ -277,7 +127,7 @@ pub fn to_trials(
             t
         };
         t.rep = step.rep + i as u32;
-        t.warmup = (i as u32) < warmup;
+        t.warmup = (i as u32) < step.warmup;
         trials.push(t);
     }
     trials
@@ -290,34 +140,22 @@ pub fn to_trial(
     host_sha256: &str,
     timeout: Duration,
 ) -> Trial {
-    let mut trial = Trial {
-        env: step.env.name().to_string(),
-        workload: step.workload.name().to_string(),
-        rep: step.rep,
-        warmup: step.warmup,
-        startup_ns: None,
-        lifetime_ns: None,
-        teardown_ns: None,
-        phases: Default::default(),
-        metrics: Vec::new(),
-        guest_view: None,
-        rusage: None,
-        detail: None,
-        io_path: None,
-        samples: Vec::new(),
-        summary: None,
-        cgroup: None,
-        host_rusage: None,
-        exit: Default::default(),
-        error: None,
-    };
-    let outcome = match outcome {
-        Ok(o) => o,
-        Err(e) => {
-            trial.error = Some(crate::error_chain(&e));
-            return trial;
+    let mut trial = Trial::new(step.env, step.workload, step.rep, step.warmup > 0);
+    match outcome {
+        Ok(outcome) => {
+            record(&mut trial, &outcome);
+            let problems = problems(&outcome, host_sha256, timeout);
+            if !problems.is_empty() {
+                trial.error = Some(problems.join("; "));
+            }
         }
-    };
+        Err(e) => trial.error = Some(crate::error_chain(&e)),
+    }
+    trial
+}
+
+/// Copies what the host saw into the trial: timings, what the instance reported, samples.
+fn record(trial: &mut Trial, outcome: &Outcome) {
     let seen = &outcome.observed;
     trial.exit = outcome.exit.clone();
     trial.phases = outcome.phases.clone();
@@ -325,6 +163,7 @@ pub fn to_trial(
     trial.summary = crate::collector::summarise(&outcome.samples);
     trial.io_path = outcome.io_path.clone();
     trial.cgroup = outcome.cgroup.clone();
+    trial.cgroup_attach = outcome.cgroup_attach;
     trial.host_rusage = outcome.host_rusage.clone();
     trial.lifetime_ns = outcome.lifetime.map(|d| d.as_nanos() as u64);
     if let Some(first) = seen.first_byte {
@@ -350,32 +189,34 @@ pub fn to_trial(
         trial.rusage = Some(first.rusage.clone());
         trial.detail = first.detail.clone();
     }
-    if step.workload == Workload::Noop {
-        if let Some(ns) = trial.startup_ns {
-            let spec = Workload::Noop.headline();
-            trial.metrics.insert(
-                0,
-                Metric {
-                    name: spec.name.into(),
-                    value: ns as f64 / 1e6,
-                    unit: spec.unit.into(),
-                    better: Better::Lower,
-                },
-            );
-        }
+    if let (Workload::Noop, Some(ns)) = (trial.workload, trial.startup_ns) {
+        let spec = Workload::Noop.headline();
+        trial.metrics.insert(
+            0,
+            Metric {
+                name: spec.name.into(),
+                value: ns as f64 / 1e6,
+                unit: spec.unit.into(),
+                better: Better::Lower,
+            },
+        );
     }
+}
 
+/// Everything that went wrong with an instance, in words.
+fn problems(outcome: &Outcome, host_sha256: &str, timeout: Duration) -> Vec<String> {
+    let (seen, exit) = (&outcome.observed, &outcome.exit);
     let mut problems: Vec<String> = Vec::new();
     if seen.interrupted {
         problems.push("interrupted by the user".into());
     }
     if seen.timed_out {
         problems.push(format!(
-            "timed out after {:.0} s and was killed",
-            timeout.as_secs_f64()
+            "timed out after {} and was killed",
+            crate::report::format::seconds(timeout.as_secs_f64())
         ));
     }
-    if trial.exit.oom {
+    if exit.oom {
         problems.push("killed by the OOM killer (memory limit reached)".into());
     }
     problems.extend(seen.errors.iter().cloned());
@@ -385,39 +226,29 @@ pub fn to_trial(
     if seen.ready.is_some() && seen.done.is_none() && problems.is_empty() {
         problems.push("instance ended before sending done".into());
     }
-    if let Some(sig) = trial
-        .exit
-        .signal
-        .filter(|_| !seen.timed_out && !seen.interrupted)
-    {
+    if let Some(sig) = exit.signal.filter(|_| !seen.timed_out && !seen.interrupted) {
         problems.push(format!("killed by signal {sig}"));
     }
-    if let Some(code) = trial.exit.code.filter(|c| *c != 0) {
-        if seen.errors.is_empty() {
-            problems.push(format!("exited with status {code}"));
-        }
+    if let Some(code) = exit.code.filter(|c| *c != 0 && seen.errors.is_empty()) {
+        problems.push(format!("exited with status {code}"));
     }
-    if let Some(sha) = &seen.sha256 {
-        if sha != host_sha256 {
-            problems.push(format!(
-                "ran different bytes: sha256 {sha} differs from the host's {host_sha256}"
-            ));
-        }
+    if let Some(sha) = seen.sha256.as_ref().filter(|sha| *sha != host_sha256) {
+        problems.push(format!(
+            "ran different bytes: sha256 {sha} differs from the host's {host_sha256}"
+        ));
     }
-    if !problems.is_empty() {
-        let tail = seen.noise_tail(3);
-        if !tail.is_empty() && seen.ready.is_none() {
-            problems.push(format!("last output: {tail}"));
-        }
-        trial.error = Some(problems.join("; "));
+    let tail = seen.noise_tail(3);
+    if !problems.is_empty() && !tail.is_empty() && seen.ready.is_none() {
+        problems.push(format!("last output: {tail}"));
     }
-    trial
+    problems
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::instance::{Observed, RunResult};
+    use crate::env::watch::{Observed, RunResult};
+    use crate::env::EnvKind;
     use vmbench_workload::GuestView;
 
     fn step(workload: Workload) -> Step {
@@ -425,7 +256,8 @@ mod tests {
             workload,
             env: EnvKind::Native,
             rep: 0,
-            warmup: false,
+            runs: 1,
+            warmup: 0,
         }
     }
 
@@ -533,5 +365,130 @@ mod tests {
             err.contains("signal 6") && err.contains("before sending done"),
             "{err}"
         );
+    }
+
+    mod with_fakes {
+        use super::super::*;
+        use crate::config::{Mode, RunConfig};
+        use crate::env::fake::{Fake, Launch};
+        use crate::env::{EnvKind, Environment};
+        use std::cell::RefCell;
+        use std::rc::Rc;
+
+        type Value = fn(EnvKind, Workload, usize, u32) -> f64;
+
+        fn run_fakes(config: &RunConfig, value: Value) -> (Results, Vec<Launch>, Vec<usize>) {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let mut results = crate::results::tests::sample_results();
+            results.trials.clear();
+            let sha = results.workload_binary.sha256.clone();
+            let envs: Vec<Box<dyn Environment>> = config
+                .envs
+                .iter()
+                .map(|&k| Box::new(Fake::new(k, &sha, log.clone(), value)) as Box<dyn Environment>)
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let config = RunConfig {
+                data_dir: dir.path().to_path_buf(),
+                ..config.clone()
+            };
+            let mut totals = Vec::new();
+            run(
+                &config,
+                &Environments::from_prepared(envs),
+                Path::new("/bin/w"),
+                &dir.path().join("r.json"),
+                &mut results,
+                &mut |_, _, total| totals.push(total),
+            )
+            .unwrap();
+            let saved = Results::load(&dir.path().join("r.json")).unwrap();
+            assert_eq!(saved.trials.len(), results.trials.len(), "saved as it went");
+            let log = log.borrow().clone();
+            (results, log, totals)
+        }
+
+        fn config(envs: &[EnvKind], reps: u32, warmup: u32) -> RunConfig {
+            RunConfig {
+                workloads: vec![Workload::CpuInt, Workload::Syscall],
+                envs: envs.to_vec(),
+                reps,
+                warmup,
+                ..RunConfig::default()
+            }
+        }
+
+        #[test]
+        fn cold_runs_interleave_and_keep_warm_ups_apart() {
+            let envs = [EnvKind::Native, EnvKind::Container, EnvKind::VmTcg];
+            let (results, log, totals) =
+                run_fakes(&config(&envs, 3, 1), |_, _, i, _| i as f64 + 1.0);
+            assert_eq!(log.len(), 2 * 3 * 4);
+            for (i, (env, workload, runs)) in log.iter().enumerate() {
+                assert_eq!(*env, envs[i % 3], "A B C A B C ...");
+                assert_eq!(
+                    *workload,
+                    if i < 12 {
+                        Workload::CpuInt
+                    } else {
+                        Workload::Syscall
+                    }
+                );
+                assert_eq!(*runs, 1);
+            }
+            assert_eq!(results.trials.len(), 2 * 3 * 3);
+            assert_eq!(results.warmup_trials.len(), 2 * 3);
+            assert!(results.warmup_trials.iter().all(|t| t.rep == 0 && t.warmup));
+            assert!(results
+                .trials
+                .iter()
+                .all(|t| t.rep >= 1 && t.error.is_none()));
+            assert!(totals.iter().all(|t| *t == 24));
+        }
+
+        #[test]
+        fn warm_runs_split_one_instance_into_its_repetitions() {
+            let mut c = config(&[EnvKind::Native, EnvKind::Container], 4, 1);
+            c.mode = Mode::Warm;
+            let (results, log, _) = run_fakes(&c, |_, _, _, run| 100.0 + run as f64);
+            assert_eq!(log.len(), 4, "one instance per workload and environment");
+            assert!(log.iter().all(|(_, _, runs)| *runs == 5));
+            assert_eq!(results.trials.len(), 2 * 2 * 4);
+            assert_eq!(results.warmup_trials.len(), 2 * 2);
+            let reps: Vec<u32> = results
+                .trials
+                .iter()
+                .filter(|t| t.env == EnvKind::Native && t.workload == Workload::CpuInt)
+                .map(|t| t.rep)
+                .collect();
+            assert_eq!(reps, vec![1, 2, 3, 4]);
+            let values: Vec<f64> = results
+                .trials
+                .iter()
+                .take(4)
+                .map(|t| t.headline().unwrap().value)
+                .collect();
+            assert_eq!(values, vec![101.0, 102.0, 103.0, 104.0]);
+        }
+
+        #[test]
+        fn adaptive_runs_stop_when_converged_and_go_on_while_noisy() {
+            let mut c = config(&[EnvKind::Native, EnvKind::Container], 5, 0);
+            c.target_ci_pct = Some(3.0);
+            c.max_reps = Some(30);
+            // Identical figures everywhere: converged at the minimum.
+            let (steady, _, _) = run_fakes(&c, |_, _, _, _| 50.0);
+            assert_eq!(steady.trials.len(), 2 * 2 * 5);
+            // The container's figures swing by a factor of two: never converges.
+            let (noisy, _, totals) = run_fakes(&c, |env, _, i, _| {
+                if env == EnvKind::Container && i % 4 == 1 {
+                    100.0
+                } else {
+                    50.0
+                }
+            });
+            assert_eq!(noisy.trials.len(), 2 * 2 * 30, "stops at --max-reps");
+            assert_eq!(*totals.last().unwrap(), noisy.trials.len());
+        }
     }
 }

@@ -4,32 +4,25 @@
 mod common;
 
 use std::time::Duration;
-use vmbench::env::{native, EnvKind, Spec};
+use vmbench::env::{native, EnvKind, Environment};
 use vmbench::plan::Step;
 use vmbench_workload::invocation::Fault;
-use vmbench_workload::{Invocation, Size, Workload};
+use vmbench_workload::Workload;
 
 fn hold(mib: u64, ms: u64, interval: Duration) -> vmbench::env::Outcome {
     let binary = common::workload_binary();
     let data = common::scratch();
-    let spec = Spec {
-        binary: &binary.path,
-        invocation: Invocation {
-            workload: Workload::Noop,
-            size: Size::Small,
-            runs: 1,
-            data_dir: data.path().to_path_buf(),
-            fault: Some(Fault::Hold(mib, ms)),
-            identity: false,
-        },
-        cpus: None,
-        memory_mib: 512,
-        cpu_quota: None,
-        timeout: Duration::from_secs(30),
-        data_dir: data.path(),
-        sample_interval: Some(interval),
-    };
-    native::run(&spec).unwrap()
+    let mut spec = common::spec(
+        &binary.path,
+        data.path(),
+        Workload::Noop,
+        Some(Fault::Hold(mib, ms)),
+        512,
+        Duration::from_secs(30),
+    );
+    spec.invocation.identity = false;
+    spec.sample_interval = Some(interval);
+    native::Native.launch(&spec).unwrap()
 }
 
 #[test]
@@ -94,7 +87,8 @@ fn trials_carry_samples_and_summaries() {
         workload: Workload::Noop,
         env: EnvKind::Native,
         rep: 0,
-        warmup: false,
+        runs: 1,
+        warmup: 0,
     };
     let trial = vmbench::runner::to_trial(&step, Ok(outcome), "", Duration::from_secs(30));
     let summary = trial.summary.unwrap();

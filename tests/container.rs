@@ -6,14 +6,16 @@
 mod common;
 
 use serial_test::serial;
+use std::os::fd::AsRawFd;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
+use vmbench::env::container::oci::Runtime;
 use vmbench::env::container::{self, ContainerSettings};
-use vmbench::env::{EnvKind, Spec};
-use vmbench::plan::Step;
-use vmbench::results::{Results, Trial};
+use vmbench::env::{process, EnvKind, Environment};
+use vmbench::results::{AttachPath, Results, Trial};
 use vmbench_workload::invocation::Fault;
-use vmbench_workload::{Invocation, Size, Workload};
+use vmbench_workload::Workload;
 
 fn root_or_skip(test: &str) -> bool {
     common::capability(
@@ -27,6 +29,16 @@ fn settings() -> (vmbench::results::BinaryInfo, ContainerSettings) {
     let binary = common::workload_binary();
     let settings = container::prepare(&binary, &common::cache_dir()).unwrap();
     (binary, settings)
+}
+
+/// The environment of `kind` over these container settings.
+fn env_with(kind: EnvKind, settings: &ContainerSettings) -> Box<dyn Environment> {
+    let settings = Arc::new(settings.clone());
+    match kind {
+        EnvKind::Container => Box::new(container::builtin::Builtin::with(settings)),
+        EnvKind::ContainerRunc => Box::new(container::oci::Oci::with(Runtime::Runc, settings)),
+        _ => Box::new(container::oci::Oci::with(Runtime::Crun, settings)),
+    }
 }
 
 /// Instance cgroups of this test process left in any hierarchy.
@@ -87,34 +99,15 @@ fn run_one(
     timeout: Duration,
 ) -> Trial {
     let data = common::scratch();
-    let spec = Spec {
-        binary: &binary.path,
-        invocation: Invocation {
-            workload,
-            size: Size::Small,
-            runs: 1,
-            data_dir: data.path().to_path_buf(),
-            fault,
-            identity: true,
-        },
-        cpus: None,
-        memory_mib,
-        cpu_quota: None,
-        timeout,
-        data_dir: data.path(),
-        sample_interval: Some(Duration::from_millis(10)),
-    };
-    let outcome = match kind {
-        EnvKind::Container => container::builtin::run(&spec, settings),
-        _ => container::oci::run(kind, &spec, settings),
-    };
-    let step = Step {
+    let spec = common::spec(
+        &binary.path,
+        data.path(),
         workload,
-        env: kind,
-        rep: 0,
-        warmup: false,
-    };
-    vmbench::runner::to_trial(&step, outcome, &binary.sha256, timeout)
+        fault,
+        memory_mib,
+        timeout,
+    );
+    common::trial(env_with(kind, settings).as_ref(), &spec, &binary.sha256)
 }
 
 fn assert_isolated(t: &Trial, sha256: &str) {
@@ -390,7 +383,7 @@ fn run_through_the_cli_and_interrupt_keeps_finished_trials() {
     assert!(results
         .trials
         .iter()
-        .any(|t| t.env == "container" && t.error.is_none()));
+        .any(|t| t.env == EnvKind::Container && t.error.is_none()));
     assert!(
         leftover_cgroups_of_any_run().is_empty(),
         "{:?}",
@@ -442,4 +435,112 @@ fn a_cpu_quota_is_visible_inside_and_throttles() {
         .samples
         .iter()
         .any(|s| s.cgroup_cpu_ns.is_some_and(|ns| ns > 0)));
+}
+
+#[test]
+#[serial]
+fn the_child_enters_its_cgroup_itself_and_the_slow_path_still_works() {
+    if !root_or_skip("the_child_enters_its_cgroup_itself_and_the_slow_path_still_works") {
+        return;
+    }
+    let (binary, settings) = settings();
+    let t = run_one(
+        EnvKind::Container,
+        &settings,
+        &binary,
+        Workload::Noop,
+        None,
+        256,
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.error, None, "{t:?}");
+    assert_eq!(t.cgroup_attach, Some(settings.attach));
+    assert_ne!(
+        t.cgroup_attach,
+        Some(AttachPath::ParentProcs),
+        "a fast path here"
+    );
+    let attach = t.phases["cgroup_attach"];
+    assert!(t.phases["clone"] <= attach && attach <= t.phases["mounts_pivot_root"]);
+    // The parent migrating the child: slower on v1, but the same container.
+    let slow = ContainerSettings {
+        attach: AttachPath::ParentProcs,
+        ..settings.clone()
+    };
+    let t = run_one(
+        EnvKind::Container,
+        &slow,
+        &binary,
+        Workload::Noop,
+        None,
+        256,
+        Duration::from_secs(60),
+    );
+    assert_eq!(t.error, None, "{t:?}");
+    assert_eq!(t.cgroup_attach, Some(AttachPath::ParentProcs));
+    assert_eq!(
+        t.guest_view.unwrap().limits.memory_max_bytes,
+        Some(256 << 20)
+    );
+    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+}
+
+#[test]
+#[serial]
+fn clone3_starts_a_process_inside_a_unified_cgroup() {
+    let layout = container::cgroup::Layout::probe().unwrap();
+    let present = common::is_root() && layout.unified.is_some();
+    if !common::capability(
+        "clone3_starts_a_process_inside_a_unified_cgroup",
+        present,
+        "root and a mounted cgroup2 tree",
+    ) {
+        return;
+    }
+    // Limits live in the unified tree on a v2 host; here only the tree itself is used.
+    let unified = container::cgroup::Layout {
+        version: container::cgroup::Version::V2,
+        v1: Default::default(),
+        v1_mounts: vec![],
+        ..layout.clone()
+    };
+    let name = container::instance_name();
+    let cgroup =
+        container::cgroup::Cgroup::create(&unified, "", &name, &Default::default()).unwrap();
+    let entry = cgroup.entry().unwrap();
+    assert_eq!(entry.path, AttachPath::Clone3IntoCgroup);
+    let binary = common::workload_binary();
+    let (output, output_write) = process::pipe().unwrap();
+    let exe = binary.path.display().to_string();
+    let spawned = process::spawn(
+        process::Program {
+            exe: &exe,
+            args: &[
+                "--workload".into(),
+                "noop".into(),
+                "--fault".into(),
+                "hold:0:2000".into(),
+            ],
+            env: &[],
+            steps: process::host_child_steps(None),
+            clone: process::CloneMode::Namespaces {
+                flags: nix::sched::CloneFlags::empty(),
+                cgroup: entry.clone_into.as_ref().map(|fd| fd.as_raw_fd()),
+            },
+            after_clone: None,
+        },
+        output_write,
+    )
+    .unwrap();
+    assert_eq!(spawned.failure, None);
+    let own = std::fs::read_to_string(format!("/proc/{}/cgroup", spawned.pid)).unwrap();
+    let _ = nix::sys::signal::kill(spawned.pid, nix::sys::signal::Signal::SIGKILL);
+    let _ = process::reap(spawned.pid);
+    drop(output);
+    let line = own.lines().find(|l| l.starts_with("0::")).unwrap();
+    assert!(
+        line.ends_with(&format!("/{}/{name}", container::cgroup::PARENT)),
+        "started outside its cgroup: {own}"
+    );
+    cgroup.remove().unwrap();
 }

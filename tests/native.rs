@@ -4,11 +4,10 @@
 mod common;
 
 use std::time::Duration;
-use vmbench::env::{native, EnvKind, Spec};
-use vmbench::plan::Step;
+use vmbench::env::native;
 use vmbench::results::Results;
 use vmbench_workload::invocation::Fault;
-use vmbench_workload::{Invocation, Size, Workload};
+use vmbench_workload::Workload;
 
 #[test]
 fn run_writes_every_trial_with_startup_and_headline() {
@@ -36,7 +35,7 @@ fn run_writes_every_trial_with_startup_and_headline() {
     for t in &results.trials {
         assert_eq!(t.error, None, "{t:?}");
         assert!(t.startup_ns.unwrap() > 0);
-        let spec = t.workload.parse::<Workload>().unwrap().headline();
+        let spec = t.workload.headline();
         let headline = t.headline().unwrap();
         assert_eq!(headline.name, spec.name);
         assert!(headline.value > 0.0);
@@ -47,7 +46,7 @@ fn run_writes_every_trial_with_startup_and_headline() {
     let io = results
         .trials
         .iter()
-        .find(|t| t.workload == "file-io")
+        .find(|t| t.workload == Workload::FileIo)
         .unwrap();
     assert!(io.io_path.as_deref().unwrap().starts_with("host "));
     // No temporary file left beside the results.
@@ -61,30 +60,15 @@ fn run_writes_every_trial_with_startup_and_headline() {
 fn faulty(fault: Fault, timeout: Duration) -> vmbench::results::Trial {
     let binary = common::workload_binary();
     let data = common::scratch();
-    let spec = Spec {
-        binary: &binary.path,
-        invocation: Invocation {
-            workload: Workload::CpuInt,
-            size: Size::Small,
-            runs: 1,
-            data_dir: data.path().to_path_buf(),
-            fault: Some(fault),
-            identity: true,
-        },
-        cpus: None,
-        memory_mib: 256,
-        cpu_quota: None,
+    let spec = common::spec(
+        &binary.path,
+        data.path(),
+        Workload::CpuInt,
+        Some(fault),
+        256,
         timeout,
-        data_dir: data.path(),
-        sample_interval: Some(Duration::from_millis(10)),
-    };
-    let step = Step {
-        workload: Workload::CpuInt,
-        env: EnvKind::Native,
-        rep: 0,
-        warmup: false,
-    };
-    vmbench::runner::to_trial(&step, native::run(&spec), &binary.sha256, timeout)
+    );
+    common::trial(&native::Native, &spec, &binary.sha256)
 }
 
 #[test]

@@ -252,3 +252,25 @@ fn the_report_renders_in_a_real_browser() {
         "screenshot is blank: {non_white} of {total} pixels have ink"
     );
 }
+
+#[test]
+fn a_results_file_from_the_first_version_renders_the_same_figures() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let dir = common::scratch();
+    let csv = compare(
+        &[],
+        &[&fixtures.join("results-v1-before-env-trait.json")],
+        &dir.path().join("old.csv"),
+    );
+    let expected = std::fs::read_to_string(fixtures.join("report-before-env-trait.csv")).unwrap();
+    assert_eq!(
+        csv, expected,
+        "every figure as the first version rendered it"
+    );
+    let html = compare(
+        &[],
+        &[&fixtures.join("results-v1-before-env-trait.json")],
+        &dir.path().join("old.html"),
+    );
+    assert!(html.contains("vm-tcg") && html.contains("container-crun"));
+}

@@ -4,7 +4,9 @@
 mod common;
 
 use serial_test::serial;
+use vmbench::env::EnvKind;
 use vmbench::results::Results;
+use vmbench_workload::Workload;
 
 fn qemu_present(test: &str) -> bool {
     let present = vmbench::env::vm::find_qemu(None).is_some();
@@ -60,7 +62,7 @@ fn a_guest_boots_the_same_binary_and_does_file_io_on_virtio_blk() {
     );
     let results = Results::load(&out).unwrap();
     let kvm = vmbench::env::vm::accel::kvm_usable().is_ok();
-    let vm_env = if kvm { "vm-kvm" } else { "vm-tcg" };
+    let vm_env = if kvm { EnvKind::VmKvm } else { EnvKind::VmTcg };
     let vm: Vec<_> = results.trials.iter().filter(|t| t.env == vm_env).collect();
     assert_eq!(
         vm.len(),
@@ -94,7 +96,7 @@ fn a_guest_boots_the_same_binary_and_does_file_io_on_virtio_blk() {
             "the guest runs its own kernel"
         );
     }
-    let io = vm.iter().find(|t| t.workload == "file-io").unwrap();
+    let io = vm.iter().find(|t| t.workload == Workload::FileIo).unwrap();
     assert!(
         io.io_path.as_deref().unwrap().starts_with("virtio-blk"),
         "{:?}",
@@ -105,7 +107,7 @@ fn a_guest_boots_the_same_binary_and_does_file_io_on_virtio_blk() {
         agent.modules.iter().any(|m| m == "virtio_blk")
             && agent.modules.iter().any(|m| m == "ext4")
     );
-    let noop = vm.iter().find(|t| t.workload == "noop").unwrap();
+    let noop = vm.iter().find(|t| t.workload == Workload::Noop).unwrap();
     assert!(
         noop.guest_view
             .as_ref()

@@ -1,21 +1,28 @@
-//! Environments: where one instance of the workload runs. A closed set — native, the builtin
-//! container, OCI runtimes, and QEMU with KVM or TCG — each launched from one [`Spec`] and
-//! observed the same way from the host.
+//! Environments: where one instance of the workload runs. Each is one type implementing
+//! [`Environment`] — native, the builtin container, the OCI runtimes, QEMU with KVM or TCG —
+//! and [`environment`] is the registry that maps a kind to it. Every launch goes through the
+//! one sequence in [`process`]; an environment supplies only what differs.
 
+pub mod child;
 pub mod container;
-pub mod instance;
+pub mod fake;
 pub mod native;
+pub mod process;
 pub mod vm;
+pub mod watch;
 
-use crate::results::{ExitInfo, Sample};
-use instance::Observed;
+use crate::config::{EnvRequest, RunConfig};
+pub use crate::ids::{Accel, EnvKind, Family};
+use crate::results::{AttachPath, BinaryInfo, CgroupUsage, EnvStatus, ExitInfo, HostInfo, Sample};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use vmbench_workload::Invocation;
+use watch::Observed;
 
-/// Errors that stop an instance from being launched at all.
+/// Errors that stop an instance from being launched, or an environment from being prepared.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     /// A program could not be started.
@@ -37,123 +44,45 @@ pub enum EnvError {
         source: nix::errno::Errno,
     },
     /// The environment cannot run on this host.
-    #[error("{env} is unavailable: {reason}")]
+    #[error("{env} cannot run here: {why}")]
     Unavailable {
         /// The environment.
         env: EnvKind,
         /// Why, with the fix.
-        reason: String,
+        why: Unavailable,
     },
-    /// Something else in setting up the instance, described.
+    /// Something else in setting up, described with the object involved.
     #[error("{0}")]
     Setup(String),
 }
 
-/// One environment kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum EnvKind {
-    /// A plain child process of the harness.
-    Native,
-    /// vmbench's own container: namespaces, cgroups and pivot_root.
-    Container,
-    /// The same image through `runc`.
-    ContainerRunc,
-    /// The same image through `crun`.
-    ContainerCrun,
-    /// A QEMU guest with hardware virtualisation (KVM).
-    VmKvm,
-    /// A QEMU guest under software emulation (TCG).
-    VmTcg,
+/// Why an environment cannot run here, and what would make it run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unavailable {
+    /// What is missing.
+    pub detail: String,
+    /// How to get it.
+    pub fix: String,
 }
 
-impl EnvKind {
-    /// Every environment, in report order.
-    pub const ALL: [EnvKind; 6] = [
-        EnvKind::Native,
-        EnvKind::Container,
-        EnvKind::ContainerRunc,
-        EnvKind::ContainerCrun,
-        EnvKind::VmKvm,
-        EnvKind::VmTcg,
-    ];
-
-    /// Name used on the command line and in results.
-    pub fn name(self) -> &'static str {
-        match self {
-            EnvKind::Native => "native",
-            EnvKind::Container => "container",
-            EnvKind::ContainerRunc => "container-runc",
-            EnvKind::ContainerCrun => "container-crun",
-            EnvKind::VmKvm => "vm-kvm",
-            EnvKind::VmTcg => "vm-tcg",
+impl Unavailable {
+    /// A reason with its fix.
+    pub fn new(detail: impl Into<String>, fix: impl Into<String>) -> Unavailable {
+        Unavailable {
+            detail: detail.into(),
+            fix: fix.into(),
         }
-    }
-
-    /// One line saying what the environment is.
-    pub fn describe(self) -> &'static str {
-        match self {
-            EnvKind::Native => "plain child process on the host (the baseline)",
-            EnvKind::Container => "builtin container: pid/mount/uts/ipc/net/cgroup namespaces, cgroup limits, pivot_root into a minimal image",
-            EnvKind::ContainerRunc => "the same image run by the runc OCI runtime",
-            EnvKind::ContainerCrun => "the same image run by the crun OCI runtime",
-            EnvKind::VmKvm => "QEMU guest, hardware-assisted virtualisation (KVM)",
-            EnvKind::VmTcg => "QEMU guest, software emulation (TCG binary translation)",
-        }
-    }
-
-    /// Parses one name; `vm` is not a kind (see [`EnvRequest`]).
-    pub fn parse(s: &str) -> Option<EnvKind> {
-        EnvKind::ALL.into_iter().find(|k| k.name() == s)
     }
 }
 
-impl fmt::Display for EnvKind {
+impl fmt::Display for Unavailable {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        write!(f, "{}: fix: {}", self.detail, self.fix)
     }
 }
 
-/// What the user asked for on `--env`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EnvRequest {
-    /// Exactly this environment.
-    Exact(EnvKind),
-    /// `vm`: the best accelerator this host can use.
-    BestVm,
-}
-
-/// Names accepted by `--env`.
-pub fn env_choices() -> String {
-    let mut names: Vec<&str> = EnvKind::ALL.iter().map(|k| k.name()).collect();
-    names.insert(4, "vm");
-    names.join(", ")
-}
-
-/// Parses a comma-separated `--env` list.
-pub fn parse_env_list(s: &str) -> Result<Vec<EnvRequest>, String> {
-    let mut out = Vec::new();
-    for name in s.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-        let req = match name {
-            "vm" => EnvRequest::BestVm,
-            other => EnvRequest::Exact(EnvKind::parse(other).ok_or_else(|| {
-                format!(
-                    "unknown environment '{other}': expected one of {}",
-                    env_choices()
-                )
-            })?),
-        };
-        if !out.contains(&req) {
-            out.push(req);
-        }
-    }
-    if out.is_empty() {
-        return Err(format!(
-            "no environment given: expected one of {}",
-            env_choices()
-        ));
-    }
-    Ok(out)
-}
+/// Whether an environment can run here: what it will be, or why not.
+pub type Availability = Result<String, Unavailable>;
 
 /// Everything an environment needs to launch one instance.
 #[derive(Debug, Clone)]
@@ -176,32 +105,6 @@ pub struct Spec<'a> {
     pub sample_interval: Option<Duration>,
 }
 
-/// Creates the collector thread before launch when the spec asks for sampling.
-pub fn prepare_collector(spec: &Spec) -> Option<crate::collector::Collector> {
-    spec.sample_interval
-        .map(crate::collector::Collector::prepare)
-}
-
-/// Points a prepared collector at the launched instance.
-pub fn start_collector(
-    collector: &mut Option<crate::collector::Collector>,
-    target: crate::collector::Target,
-    t0: std::time::Instant,
-) {
-    if let Some(c) = collector.as_mut() {
-        c.start(target, t0);
-    }
-}
-
-/// Stops a collector and stores its samples and cost in the outcome.
-pub fn finish_collector(collector: Option<crate::collector::Collector>, outcome: &mut Outcome) {
-    if let Some(c) = collector {
-        let (samples, cost) = c.finish();
-        outcome.samples = samples;
-        outcome.collector_cost = Some(cost);
-    }
-}
-
 /// What one instance did, seen from the host.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
@@ -211,83 +114,222 @@ pub struct Outcome {
     pub exit: ExitInfo,
     /// From launch until it was reaped.
     pub lifetime: Option<Duration>,
-    /// Startup phases, nanoseconds since launch.
+    /// Startup phases, nanoseconds since launch; `teardown_*` entries are durations.
     pub phases: BTreeMap<String, u64>,
     /// The I/O path file-io used.
     pub io_path: Option<String>,
     /// Host-side samples.
     pub samples: Vec<Sample>,
     /// The container's cgroup accounting at its end.
-    pub cgroup: Option<container::cgroup::Usage>,
+    pub cgroup: Option<CgroupUsage>,
+    /// How the container entered its cgroup.
+    pub cgroup_attach: Option<AttachPath>,
     /// The instance process's resource usage from `wait4`.
     pub host_rusage: Option<vmbench_workload::Rusage>,
     /// What the collector cost for this instance.
     pub collector_cost: Option<crate::collector::Cost>,
 }
 
-/// Waits for `pid` and returns its status with its resource usage (all threads, and the
-/// children it reaped).
-pub fn reap(
-    pid: nix::unistd::Pid,
-) -> Result<(nix::sys::wait::WaitStatus, vmbench_workload::Rusage), nix::errno::Errno> {
-    let mut status = 0;
-    // SAFETY: wait4 fills `status` and the zeroed rusage struct for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: as above.
-        let r = unsafe { libc::wait4(pid.as_raw(), &mut status, 0, &mut ru) };
-        match nix::errno::Errno::result(r) {
-            Ok(_) => break,
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e),
+/// What one instance needs on disk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Footprint {
+    /// Bytes on disk.
+    pub bytes: u64,
+    /// What they are.
+    pub what: String,
+}
+
+/// One environment.
+pub trait Environment {
+    /// Which environment this is.
+    fn kind(&self) -> EnvKind;
+
+    /// Whether it can run on this host (no side effects).
+    fn availability(&self, host: &HostInfo) -> Availability;
+
+    /// Builds what its instances share, once per run; returns what one instance needs on disk.
+    fn prepare(&mut self, shared: &mut Shared) -> Result<Option<Footprint>, EnvError>;
+
+    /// The hooks of one instance, for [`process::run`].
+    fn instance(&self) -> Result<Box<dyn process::Instance + '_>, EnvError>;
+
+    /// Launches one instance and watches it to its end.
+    fn launch(&self, spec: &Spec) -> Result<Outcome, EnvError> {
+        process::run(self.instance()?.as_mut(), spec)
+    }
+}
+
+/// The registry: the environment of each kind, not yet prepared.
+pub fn environment(kind: EnvKind) -> Box<dyn Environment> {
+    match kind {
+        EnvKind::Native => Box::new(native::Native),
+        EnvKind::Container => Box::new(container::builtin::Builtin::default()),
+        EnvKind::ContainerRunc => Box::new(container::oci::Oci::new(container::oci::Runtime::Runc)),
+        EnvKind::ContainerCrun => Box::new(container::oci::Oci::new(container::oci::Runtime::Crun)),
+        EnvKind::VmKvm => Box::new(vm::Vm::new(Accel::Kvm)),
+        EnvKind::VmTcg => Box::new(vm::Vm::new(Accel::Tcg)),
+    }
+}
+
+/// Whether `kind` can run on this host.
+pub fn availability(kind: EnvKind, host: &HostInfo) -> Availability {
+    environment(kind).availability(host)
+}
+
+/// Parts built once per run and shared by the environments that need them: the container
+/// image and cgroup facts, the VM's kernel, initramfs and data disk.
+pub struct Shared<'a> {
+    /// The run's configuration.
+    pub config: &'a RunConfig,
+    /// The workload binary every environment runs.
+    pub binary: &'a BinaryInfo,
+    /// Where built parts are cached.
+    pub cache: PathBuf,
+    /// Host facts, completed as parts are found (QEMU version...).
+    pub host: &'a mut HostInfo,
+    container: Option<Arc<container::ContainerSettings>>,
+    vm: Option<Arc<vm::VmSettings>>,
+}
+
+impl<'a> Shared<'a> {
+    /// A fresh set of shared parts for one run.
+    pub fn new(
+        config: &'a RunConfig,
+        binary: &'a BinaryInfo,
+        cache: PathBuf,
+        host: &'a mut HostInfo,
+    ) -> Shared<'a> {
+        Shared {
+            config,
+            binary,
+            cache,
+            host,
+            container: None,
+            vm: None,
         }
     }
-    let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
-    let usage = vmbench_workload::Rusage {
-        user_ns: ns(ru.ru_utime),
-        sys_ns: ns(ru.ru_stime),
-        max_rss_bytes: ru.ru_maxrss as u64 * 1024,
-        minor_faults: ru.ru_minflt as u64,
-        major_faults: ru.ru_majflt as u64,
-        voluntary_switches: ru.ru_nvcsw as u64,
-        involuntary_switches: ru.ru_nivcsw as u64,
-    };
-    Ok((nix::sys::wait::WaitStatus::from_raw(pid, status)?, usage))
-}
 
-/// One pipe for an instance's output: the read end, and write ends for its stdout and stderr.
-/// Protocol lines are told apart by their prefix, so one pipe needs one reader only.
-pub fn output_pipe() -> Result<
-    (
-        std::io::PipeReader,
-        std::io::PipeWriter,
-        std::io::PipeWriter,
-    ),
-    EnvError,
-> {
-    let err = |source| EnvError::Spawn {
-        program: "pipe".into(),
-        source,
-    };
-    let (read, write) = std::io::pipe().map_err(err)?;
-    let write_err = write.try_clone().map_err(err)?;
-    Ok((read, write, write_err))
-}
-
-/// Exit information from a wait status.
-pub fn exit_info(status: nix::sys::wait::WaitStatus) -> ExitInfo {
-    use nix::sys::wait::WaitStatus;
-    match status {
-        WaitStatus::Exited(_, code) => ExitInfo {
-            code: Some(code),
-            ..ExitInfo::default()
-        },
-        WaitStatus::Signaled(_, sig, _) => ExitInfo {
-            signal: Some(sig as i32),
-            ..ExitInfo::default()
-        },
-        _ => ExitInfo::default(),
+    /// The container parts, prepared on first use.
+    pub fn container(&mut self) -> Result<Arc<container::ContainerSettings>, EnvError> {
+        if self.container.is_none() {
+            let settings = container::prepare(self.binary, &self.cache)?;
+            self.container = Some(Arc::new(settings));
+        }
+        Ok(self.container.clone().expect("just prepared"))
     }
+
+    /// The VM parts, prepared on first use.
+    pub fn vm(&mut self) -> Result<Arc<vm::VmSettings>, EnvError> {
+        if self.vm.is_none() {
+            let settings = vm::prepare(self.binary, self.config, &self.cache, self.host)?;
+            self.vm = Some(Arc::new(settings));
+        }
+        Ok(self.vm.clone().expect("just prepared"))
+    }
+}
+
+/// The prepared environments of one run.
+pub struct Environments {
+    envs: Vec<Box<dyn Environment>>,
+}
+
+impl Environments {
+    /// Wraps environments that are ready to launch (fakes in tests, or already prepared).
+    pub fn from_prepared(envs: Vec<Box<dyn Environment>>) -> Environments {
+        Environments { envs }
+    }
+
+    /// Prepares the environments of `shared.config`, each with its status for the results.
+    pub fn prepare(shared: &mut Shared) -> Result<(Environments, Vec<EnvStatus>), EnvError> {
+        let mut envs = Vec::new();
+        let mut statuses = Vec::new();
+        for &kind in &shared.config.envs {
+            let mut env = environment(kind);
+            let detail = env
+                .availability(shared.host)
+                .map_err(|why| EnvError::Unavailable { env: kind, why })?;
+            let footprint = env.prepare(shared)?;
+            statuses.push(EnvStatus {
+                env: kind,
+                available: true,
+                reason: detail,
+                fix: None,
+                footprint_bytes: footprint.as_ref().map(|f| f.bytes),
+                footprint: footprint.map(|f| f.what),
+            });
+            envs.push(env);
+        }
+        Ok((Environments { envs }, statuses))
+    }
+
+    /// The environment of `kind`, when the run has it.
+    pub fn get(&self, kind: EnvKind) -> Option<&dyn Environment> {
+        self.envs
+            .iter()
+            .find(|e| e.kind() == kind)
+            .map(|e| e.as_ref())
+    }
+}
+
+/// Every environment this host cannot run, with the reason, for the results.
+pub fn unavailable(host: &HostInfo, except: &[EnvKind]) -> Vec<EnvStatus> {
+    EnvKind::ALL
+        .into_iter()
+        .filter(|k| !except.contains(k))
+        .filter_map(|kind| {
+            let why = availability(kind, host).err()?;
+            Some(EnvStatus {
+                env: kind,
+                available: false,
+                reason: why.to_string(),
+                fix: Some(why.fix),
+                footprint_bytes: None,
+                footprint: None,
+            })
+        })
+        .collect()
+}
+
+/// The VM environment `--env vm` means on this host.
+pub fn best_vm() -> EnvKind {
+    if vm::accel::kvm_usable().is_ok() {
+        EnvKind::VmKvm
+    } else {
+        EnvKind::VmTcg
+    }
+}
+
+/// Resolves `--env` requests to kinds; an environment that cannot run here is a usage error.
+pub fn resolve(
+    requests: &[EnvRequest],
+    host: &HostInfo,
+) -> Result<Vec<EnvKind>, crate::UsageError> {
+    let mut kinds = Vec::new();
+    for req in requests {
+        let kind = match req {
+            EnvRequest::Exact(kind) => *kind,
+            EnvRequest::BestVm => best_vm(),
+        };
+        if let Err(why) = availability(kind, host) {
+            return Err(crate::UsageError(format!(
+                "environment {kind} cannot run here: {why}"
+            )));
+        }
+        if !kinds.contains(&kind) {
+            kinds.push(kind);
+        }
+    }
+    Ok(kinds)
+}
+
+/// Environments this host can run, best VM included: the default suite's.
+pub fn runnable(host: &HostInfo) -> Vec<EnvKind> {
+    let vm = best_vm();
+    EnvKind::ALL
+        .into_iter()
+        .filter(|k| k.family() != Family::Vm || *k == vm)
+        .filter(|k| availability(*k, host).is_ok())
+        .collect()
 }
 
 /// The filesystem type holding `path`, for the I/O path record.
@@ -296,53 +338,20 @@ pub fn filesystem_of(path: &Path) -> String {
         statfs, BTRFS_SUPER_MAGIC, EXT4_SUPER_MAGIC, OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC,
         XFS_SUPER_MAGIC,
     };
-    match statfs(path) {
-        Ok(s) => {
-            let t = s.filesystem_type();
-            let name = if t == EXT4_SUPER_MAGIC {
-                "ext4"
-            } else if t == TMPFS_MAGIC {
-                "tmpfs"
-            } else if t == XFS_SUPER_MAGIC {
-                "xfs"
-            } else if t == BTRFS_SUPER_MAGIC {
-                "btrfs"
-            } else if t == OVERLAYFS_SUPER_MAGIC {
-                "overlayfs"
-            } else {
-                return format!("fs magic {:#x}", t.0);
-            };
-            name.to_string()
-        }
-        Err(e) => format!("unknown ({e})"),
-    }
-}
-
-/// Whether `kind` can run on this host: `Ok(what it will be)` or `Err(why not, with the fix)`.
-pub fn availability(kind: EnvKind, host: &crate::host::HostInfo) -> Result<String, String> {
-    match kind {
-        EnvKind::Native => Ok("always available".into()),
-        EnvKind::Container => container::builtin::availability(host),
-        EnvKind::ContainerRunc | EnvKind::ContainerCrun => container::oci::availability(kind, host),
-        EnvKind::VmKvm | EnvKind::VmTcg => vm::availability(kind, host),
-    }
-}
-
-/// One doctor line per environment.
-pub fn availability_checks(host: &crate::host::HostInfo) -> Vec<crate::doctor::Check> {
-    use crate::doctor::{Check, Status};
-    EnvKind::ALL
-        .into_iter()
-        .map(|kind| match availability(kind, host) {
-            Ok(detail) => Check::ok(&format!("env {kind}"), detail),
-            Err(reason) => {
-                let (detail, fix) = reason
-                    .split_once(": fix: ")
-                    .unwrap_or((&reason, "see the detail"));
-                Check::not_ok(&format!("env {kind}"), Status::Missing, detail, fix)
-            }
-        })
-        .collect()
+    let Ok(s) = statfs(path) else {
+        return "unknown".into();
+    };
+    let t = s.filesystem_type();
+    [
+        (EXT4_SUPER_MAGIC, "ext4"),
+        (TMPFS_MAGIC, "tmpfs"),
+        (XFS_SUPER_MAGIC, "xfs"),
+        (BTRFS_SUPER_MAGIC, "btrfs"),
+        (OVERLAYFS_SUPER_MAGIC, "overlayfs"),
+    ]
+    .into_iter()
+    .find(|(magic, _)| *magic == t)
+    .map_or_else(|| format!("fs magic {:#x}", t.0), |(_, n)| n.to_string())
 }
 
 #[cfg(test)]
@@ -350,23 +359,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn env_lists_parse_with_clear_errors() {
-        assert_eq!(
-            parse_env_list("native,vm,container-crun,native").unwrap(),
-            vec![
-                EnvRequest::Exact(EnvKind::Native),
-                EnvRequest::BestVm,
-                EnvRequest::Exact(EnvKind::ContainerCrun)
-            ]
-        );
-        let err = parse_env_list("native,docker").unwrap_err();
-        assert!(
-            err.contains("'docker'") && err.contains("vm-tcg") && err.contains("vm,"),
-            "{err}"
-        );
-        assert!(parse_env_list(",").is_err());
-        for k in EnvKind::ALL {
-            assert_eq!(EnvKind::parse(k.name()), Some(k));
+    fn the_registry_has_every_kind() {
+        for kind in EnvKind::ALL {
+            assert_eq!(environment(kind).kind(), kind);
         }
+        let why = Unavailable::new("runc not found", "apt-get install runc");
+        assert_eq!(why.to_string(), "runc not found: fix: apt-get install runc");
     }
 }

@@ -39,11 +39,11 @@ impl Exporter for Csv {
                     };
                     w.write_record([
                         run.label.clone(),
-                        wl.name.clone(),
+                        wl.name.name().to_string(),
                         wl.metric.clone(),
                         wl.unit.clone(),
                         better.to_string(),
-                        r.env.clone(),
+                        r.env.name().to_string(),
                         r.n.to_string(),
                         r.median.to_string(),
                         opt(r.ci.map(|c| c.lo)),

@@ -2,7 +2,8 @@
 //! from the report model through a minijinja template.
 
 use super::charts;
-use super::export::{mib, num, ratio_text, Exporter, ReportError};
+use super::export::{Exporter, ReportError};
+use super::format::{mib, num, ratio_text};
 use super::model::{Report, RunView};
 use super::notes::{notes, Lang};
 use serde_json::{json, Value};
@@ -63,10 +64,10 @@ fn captions(lang: Lang) -> Value {
     }
 }
 
-fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
-    let r = &run.results;
+/// The host and configuration table of a run.
+fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
     let h = &r.host;
-    let host_rows = vec![
+    vec![
         ("kernel", h.kernel.clone()),
         ("os", h.os.clone()),
         ("cpu", format!("{} ({} logical CPUs)", h.cpu_model, h.cores)),
@@ -89,10 +90,13 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
             "repetitions",
             format!(
                 "{} measured + {} warm-up, {}, size {}",
-                r.config.reps, r.config.warmup, r.config.mode, r.config.size
+                r.config.reps,
+                r.config.warmup,
+                r.config.mode.label(),
+                r.config.size
             ),
         ),
-        ("order", r.config.order.clone()),
+        ("order", r.config.order.label()),
         (
             "pinning",
             r.config
@@ -130,8 +134,12 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
             "vmbench",
             format!("{} — run started {}", r.vmbench_version, r.created_at),
         ),
-    ];
-    let workloads: Vec<Value> = run
+    ]
+}
+
+/// Each workload's table: a row per environment.
+fn workload_tables(run: &RunView) -> Vec<Value> {
+    run
         .workloads
         .iter()
         .map(|w| {
@@ -150,7 +158,10 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
                 })).collect::<Vec<_>>(),
             })
         })
-        .collect();
+        .collect()
+}
+
+fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
     let startup: Vec<Value> = run
         .startup
         .iter()
@@ -176,9 +187,9 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
         .collect();
     Ok(json!({
         "label": run.label,
-        "host_rows": host_rows.into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
+        "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
         "tcg": run.tcg,
-        "workloads": workloads,
+        "workloads": workload_tables(run),
         "startup": startup,
         "memory": memory,
         "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
@@ -197,11 +208,11 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
 
 /// Rows of the side-by-side table: workload/env, then one median per run.
 fn side_by_side(report: &Report) -> Vec<Value> {
-    let mut keys: Vec<(String, String, String)> = Vec::new();
+    let mut keys: Vec<(vmbench_workload::Workload, crate::ids::EnvKind, String)> = Vec::new();
     for run in &report.runs {
         for w in &run.workloads {
             for r in &w.rows {
-                let key = (w.name.clone(), r.env.clone(), w.unit.clone());
+                let key = (w.name, r.env, w.unit.clone());
                 if !keys.contains(&key) {
                     keys.push(key);
                 }

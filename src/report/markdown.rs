@@ -1,7 +1,8 @@
 //! Markdown export: the tables of the report, for papers and slides.
 
-use super::export::{mib, num, ratio_text, Exporter, ReportError};
-use super::model::Report;
+use super::export::{Exporter, ReportError};
+use super::format::{mib, num, ratio_text};
+use super::model::{Report, RunView, WorkloadView};
 use super::notes::Lang;
 use std::fmt::Write;
 
@@ -30,78 +31,10 @@ impl Exporter for Markdown {
                 let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
             }
             for w in &run.workloads {
-                let better = if w.better == vmbench_workload::Better::Higher {
-                    "higher"
-                } else {
-                    "lower"
-                };
-                let _ = writeln!(
-                    s,
-                    "### {} — {} ({}, {better} is better)\n",
-                    w.name, w.metric, w.unit
-                );
-                let base = report.baseline.is_some();
-                let _ = writeln!(
-                    s,
-                    "| env | n | median | 95% CI | vs native [95% CI] |{}",
-                    if base { " vs baseline |" } else { "" }
-                );
-                let _ = writeln!(
-                    s,
-                    "|---|---:|---:|---|---|{}",
-                    if base { "---|" } else { "" }
-                );
-                for r in &w.rows {
-                    let ci =
-                        r.ci.map(|c| format!("[{}, {}]", num(c.lo), num(c.hi)))
-                            .unwrap_or_default();
-                    let ratio = r.ratio.as_ref().map(ratio_text).unwrap_or_default();
-                    let change = r
-                        .baseline
-                        .as_ref()
-                        .map(|c| format!(" {} {} |", ratio_text(&c.ratio), c.verdict))
-                        .unwrap_or_else(|| if base { " — |".into() } else { String::new() });
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {} | {ci} | {ratio} |{change}",
-                        r.env,
-                        r.n,
-                        num(r.median)
-                    );
-                }
-                let _ = writeln!(s);
+                workload_table(&mut s, w, report.baseline.is_some());
             }
-            if !run.startup.is_empty() {
-                let _ = writeln!(s, "### Startup (ms, launch to ready)\n\n| env | n | median | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|");
-                for st in &run.startup {
-                    let m = &st.summary;
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {} | {} | {} | {} |",
-                        st.env,
-                        m.n,
-                        num(m.median),
-                        num(m.p95),
-                        num(m.p99),
-                        num(m.max)
-                    );
-                }
-                let _ = writeln!(s);
-            }
-            if !run.memory.is_empty() {
-                let _ = writeln!(s, "### Memory per instance (median peak)\n\n| env | process RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|");
-                for m in &run.memory {
-                    let _ = writeln!(
-                        s,
-                        "| {} | {} | {} | {} |",
-                        m.env,
-                        mib(m.process_peak_rss_bytes),
-                        m.cgroup_peak_bytes.map(mib).unwrap_or_default(),
-                        m.guest_mem_total_bytes.map(mib).unwrap_or_default()
-                    );
-                }
-                let _ = writeln!(s);
-            }
+            startup_table(&mut s, run);
+            memory_table(&mut s, run);
             for (env, reason) in &run.not_run {
                 let _ = writeln!(s, "- not run: **{env}**: {reason}");
             }
@@ -109,4 +42,85 @@ impl Exporter for Markdown {
         }
         Ok(s)
     }
+}
+
+fn workload_table(s: &mut String, w: &WorkloadView, base: bool) {
+    let better = if w.better == vmbench_workload::Better::Higher {
+        "higher"
+    } else {
+        "lower"
+    };
+    let _ = writeln!(
+        s,
+        "### {} — {} ({}, {better} is better)\n",
+        w.name, w.metric, w.unit
+    );
+    let _ = writeln!(
+        s,
+        "| env | n | median | 95% CI | vs native [95% CI] |{}",
+        if base { " vs baseline |" } else { "" }
+    );
+    let _ = writeln!(
+        s,
+        "|---|---:|---:|---|---|{}",
+        if base { "---|" } else { "" }
+    );
+    for r in &w.rows {
+        let ci =
+            r.ci.map(|c| format!("[{}, {}]", num(c.lo), num(c.hi)))
+                .unwrap_or_default();
+        let ratio = r.ratio.as_ref().map(ratio_text).unwrap_or_default();
+        let change = r
+            .baseline
+            .as_ref()
+            .map(|c| format!(" {} {} |", ratio_text(&c.ratio), c.verdict))
+            .unwrap_or_else(|| if base { " — |".into() } else { String::new() });
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {ci} | {ratio} |{change}",
+            r.env,
+            r.n,
+            num(r.median)
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn startup_table(s: &mut String, run: &RunView) {
+    if run.startup.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Startup (ms, launch to ready)\n\n| env | n | median | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|");
+    for st in &run.startup {
+        let m = &st.summary;
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            st.env,
+            m.n,
+            num(m.median),
+            num(m.p95),
+            num(m.p99),
+            num(m.max)
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn memory_table(s: &mut String, run: &RunView) {
+    if run.memory.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### Memory per instance (median peak)\n\n| env | process RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|");
+    for m in &run.memory {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} |",
+            m.env,
+            mib(m.process_peak_rss_bytes),
+            m.cgroup_peak_bytes.map(mib).unwrap_or_default(),
+            m.guest_mem_total_bytes.map(mib).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(s);
 }

@@ -3,10 +3,11 @@
 //! its CI, startup distributions, memory and image footprints, what did not run and why; and,
 //! against a baseline, the change of every figure and whether it is a regression.
 
+use crate::ids::{Accel, EnvKind, Family};
 use crate::results::{Results, Trial};
 use crate::stats::{self, Interval, Ratio, Summary};
 use serde::Serialize;
-use vmbench_workload::Better;
+use vmbench_workload::{Better, Workload};
 
 /// A change beyond which (with a CI that excludes no change) a difference counts as real.
 pub const REGRESSION_THRESHOLD: f64 = 0.02;
@@ -15,7 +16,7 @@ pub const REGRESSION_THRESHOLD: f64 = 0.02;
 #[derive(Debug, Clone, Serialize)]
 pub struct EnvRow {
     /// Environment.
-    pub env: String,
+    pub env: EnvKind,
     /// Successful measured trials.
     pub n: usize,
     /// Median headline value.
@@ -39,8 +40,8 @@ pub struct EnvRow {
 /// A workload's section.
 #[derive(Debug, Clone, Serialize)]
 pub struct WorkloadView {
-    /// Workload name.
-    pub name: String,
+    /// Workload.
+    pub name: Workload,
     /// Headline metric name.
     pub metric: String,
     /// Its unit.
@@ -55,7 +56,7 @@ pub struct WorkloadView {
 #[derive(Debug, Clone, Serialize)]
 pub struct StartupView {
     /// Environment.
-    pub env: String,
+    pub env: EnvKind,
     /// Values in milliseconds.
     pub values_ms: Vec<f64>,
     /// Their summary.
@@ -68,7 +69,7 @@ pub struct StartupView {
 #[derive(Debug, Clone, Serialize)]
 pub struct MemoryView {
     /// Environment.
-    pub env: String,
+    pub env: EnvKind,
     /// Median peak RSS of the instance process (workload, PID 1, runtime or QEMU), bytes.
     pub process_peak_rss_bytes: u64,
     /// Median peak PSS where sampled.
@@ -85,9 +86,9 @@ pub struct MemoryView {
 #[derive(Debug, Clone, Serialize)]
 pub struct Timeline {
     /// Environment.
-    pub env: String,
+    pub env: EnvKind,
     /// Workload the trial ran.
-    pub workload: String,
+    pub workload: Workload,
     /// (seconds since launch, CPU utilisation in cores over the last interval, RSS MiB).
     pub points: Vec<(f64, f64, f64)>,
 }
@@ -109,7 +110,7 @@ pub struct RunView {
     /// The records themselves (host, config, binary...).
     pub results: Results,
     /// Environments in run order.
-    pub envs: Vec<String>,
+    pub envs: Vec<EnvKind>,
     /// Workload sections.
     pub workloads: Vec<WorkloadView>,
     /// Startup per environment.
@@ -119,13 +120,13 @@ pub struct RunView {
     /// Timelines per environment.
     pub timelines: Vec<Timeline>,
     /// Environments that did not run, with the reason.
-    pub not_run: Vec<(String, String)>,
+    pub not_run: Vec<(EnvKind, String)>,
     /// A VM ran under TCG (software emulation).
     pub tcg: bool,
     /// Bytes on disk per environment: (env, bytes, what).
-    pub footprints: Vec<(String, u64, String)>,
+    pub footprints: Vec<(EnvKind, u64, String)>,
     /// Failed trials: (env, workload, rep, error).
-    pub failures: Vec<(String, String, u32, String)>,
+    pub failures: Vec<(EnvKind, Workload, u32, String)>,
 }
 
 fn ok_values(trials: &[&Trial]) -> Vec<f64> {
@@ -159,200 +160,190 @@ pub fn verdict(ratio: &Ratio, better: Better) -> String {
     }
 }
 
+/// Measured trials of one workload in one environment.
+fn trials_of(r: &Results, w: Workload, e: EnvKind) -> Vec<&Trial> {
+    r.measured()
+        .filter(|t| t.workload == w && t.env == e)
+        .collect()
+}
+
+/// One workload's section: a row per environment, with ratios to native and the baseline.
+fn workload_view(
+    results: &Results,
+    w: Workload,
+    envs: &[EnvKind],
+    baseline: Option<&Results>,
+) -> Option<WorkloadView> {
+    let head = results
+        .measured()
+        .filter(|t| t.workload == w)
+        .find_map(|t| t.headline().cloned())?;
+    let native = ok_values(&trials_of(results, w, EnvKind::Native));
+    let mut rows = Vec::new();
+    for &e in envs {
+        let trials = trials_of(results, w, e);
+        if trials.is_empty() {
+            continue;
+        }
+        let xs = ok_values(&trials);
+        let failed = trials.iter().filter(|t| t.error.is_some()).count();
+        let sum = Summary::of(&xs);
+        let ratio = (!e.is_native() && !native.is_empty() && sum.is_some())
+            .then(|| stats::ratio_of_medians(&xs, &native))
+            .flatten();
+        let change = baseline
+            .map(|b| ok_values(&trials_of(b, w, e)))
+            .filter(|b| !b.is_empty() && sum.is_some())
+            .and_then(|b| stats::ratio_of_medians(&xs, &b))
+            .map(|ratio| Change {
+                verdict: verdict(&ratio, head.better),
+                ratio,
+            });
+        rows.push(EnvRow {
+            env: e,
+            n: sum.as_ref().map_or(0, |s| s.n),
+            median: sum.as_ref().map_or(f64::NAN, |s| s.median),
+            ci: sum.as_ref().and_then(|s| s.median_ci),
+            cv: sum.as_ref().map_or(0.0, |s| s.cv),
+            outliers: sum.as_ref().map_or(0, |s| s.outliers.len()),
+            ratio_words: ratio.map(|r| super::format::ratio_words(r.value, head.better)),
+            ratio,
+            baseline: change,
+            failed,
+        });
+    }
+    Some(WorkloadView {
+        name: w,
+        metric: head.name,
+        unit: head.unit,
+        better: head.better,
+        rows,
+    })
+}
+
+/// Startup of one environment over its successful trials, with the median of each phase.
+fn startup_view(e: EnvKind, trials: &[&Trial]) -> Option<StartupView> {
+    let values_ms: Vec<f64> = trials
+        .iter()
+        .filter_map(|t| t.startup_ns)
+        .map(|ns| ns as f64 / 1e6)
+        .collect();
+    let summary = Summary::of(&values_ms)?;
+    let mut phase_names: Vec<&String> = Vec::new();
+    for t in trials {
+        for k in t.phases.keys().filter(|k| !k.starts_with("teardown_")) {
+            if !phase_names.contains(&k) {
+                phase_names.push(k);
+            }
+        }
+    }
+    let mut phases_ms: Vec<(String, f64)> = phase_names
+        .into_iter()
+        .filter_map(|k| {
+            let xs: Vec<f64> = trials
+                .iter()
+                .filter_map(|t| t.phases.get(k))
+                .map(|ns| *ns as f64 / 1e6)
+                .collect();
+            stats::median(&xs).map(|m| (k.clone(), m))
+        })
+        .collect();
+    phases_ms.sort_by(|a, b| a.1.total_cmp(&b.1));
+    Some(StartupView {
+        env: e,
+        values_ms,
+        summary,
+        phases_ms,
+    })
+}
+
+/// Memory one instance of an environment holds, medians over its successful trials.
+fn memory_view(e: EnvKind, trials: &[&Trial]) -> Option<MemoryView> {
+    let rss = median_u64(trials.iter().filter_map(|t| {
+        t.summary
+            .as_ref()
+            .map(|s| s.peak_rss_bytes)
+            .or(t.host_rusage.as_ref().map(|r| r.max_rss_bytes))
+    }))?;
+    let guest = |field: fn(&vmbench_workload::GuestView) -> u64| {
+        (e.family() == Family::Vm)
+            .then(|| {
+                median_u64(
+                    trials
+                        .iter()
+                        .filter_map(|t| Some(field(t.guest_view.as_ref()?))),
+                )
+            })
+            .flatten()
+    };
+    Some(MemoryView {
+        env: e,
+        process_peak_rss_bytes: rss,
+        process_peak_pss_bytes: median_u64(
+            trials
+                .iter()
+                .filter_map(|t| t.summary.as_ref()?.peak_pss_bytes),
+        ),
+        cgroup_peak_bytes: median_u64(
+            trials
+                .iter()
+                .filter_map(|t| t.summary.as_ref()?.peak_cgroup_memory_bytes),
+        ),
+        guest_mem_total_bytes: guest(|v| v.mem_total_bytes),
+        guest_mem_available_bytes: guest(|v| v.mem_available_bytes),
+    })
+}
+
+/// CPU and RSS over time of the first sampled trial of an environment.
+fn timeline(e: EnvKind, trials: &[&Trial]) -> Option<Timeline> {
+    let t = trials.iter().find(|t| t.samples.len() >= 3)?;
+    let points = t
+        .samples
+        .windows(2)
+        .map(|w| {
+            let dt = (w[1].t_ns.saturating_sub(w[0].t_ns)).max(1) as f64;
+            let dcpu = (w[1].cpu_user_ns + w[1].cpu_sys_ns)
+                .saturating_sub(w[0].cpu_user_ns + w[0].cpu_sys_ns) as f64;
+            (
+                w[1].t_ns as f64 / 1e9,
+                dcpu / dt,
+                w[1].rss_bytes as f64 / (1u64 << 20) as f64,
+            )
+        })
+        .collect();
+    Some(Timeline {
+        env: e,
+        workload: t.workload,
+        points,
+    })
+}
+
 impl RunView {
     /// Builds the view of one results file, with `baseline` to compare against.
     pub fn build(label: &str, results: &Results, baseline: Option<&Results>) -> RunView {
-        let mut envs: Vec<String> = results.config.envs.clone();
-        for t in &results.trials {
-            if !envs.contains(&t.env) {
-                envs.push(t.env.clone());
-            }
-        }
+        let mut envs: Vec<EnvKind> = results.config.envs.clone();
         let mut workload_names = results.config.workloads.clone();
         for t in &results.trials {
+            if !envs.contains(&t.env) {
+                envs.push(t.env);
+            }
             if !workload_names.contains(&t.workload) {
-                workload_names.push(t.workload.clone());
+                workload_names.push(t.workload);
             }
         }
-        let trials_of = |r: &'_ Results, w: &str, e: &str| -> Vec<Trial> {
-            r.measured()
-                .filter(|t| t.workload == w && t.env == e)
-                .cloned()
-                .collect()
-        };
-        let mut workloads = Vec::new();
-        for w in &workload_names {
-            let Some(head) = results
-                .measured()
-                .filter(|t| t.workload == *w)
-                .find_map(|t| t.headline().cloned())
-            else {
-                continue;
-            };
-            let native: Vec<f64> =
-                ok_values(&trials_of(results, w, "native").iter().collect::<Vec<_>>());
-            let mut rows = Vec::new();
-            for e in &envs {
-                let trials = trials_of(results, w, e);
-                if trials.is_empty() {
-                    continue;
-                }
-                let refs: Vec<&Trial> = trials.iter().collect();
-                let xs = ok_values(&refs);
-                let failed = trials.len() - trials.iter().filter(|t| t.error.is_none()).count();
-                let Some(sum) = Summary::of(&xs) else {
-                    rows.push(EnvRow {
-                        env: e.clone(),
-                        n: 0,
-                        median: f64::NAN,
-                        ci: None,
-                        cv: 0.0,
-                        outliers: 0,
-                        ratio: None,
-                        ratio_words: None,
-                        baseline: None,
-                        failed,
-                    });
-                    continue;
-                };
-                let ratio = (e != "native" && !native.is_empty())
-                    .then(|| stats::ratio_of_medians(&xs, &native))
-                    .flatten();
-                let base =
-                    baseline.map(|b| ok_values(&trials_of(b, w, e).iter().collect::<Vec<_>>()));
-                let change = base
-                    .filter(|b| !b.is_empty())
-                    .and_then(|b| stats::ratio_of_medians(&xs, &b))
-                    .map(|ratio| Change {
-                        verdict: verdict(&ratio, head.better),
-                        ratio,
-                    });
-                rows.push(EnvRow {
-                    env: e.clone(),
-                    n: sum.n,
-                    median: sum.median,
-                    ci: sum.median_ci,
-                    cv: sum.cv,
-                    outliers: sum.outliers.len(),
-                    ratio_words: ratio.map(|r| super::terminal::ratio_words(r.value, head.better)),
-                    ratio,
-                    baseline: change,
-                    failed,
-                });
-            }
-            workloads.push(WorkloadView {
-                name: w.clone(),
-                metric: head.name.clone(),
-                unit: head.unit.clone(),
-                better: head.better,
-                rows,
-            });
-        }
-
-        let mut startup = Vec::new();
-        let mut memory = Vec::new();
-        let mut timelines = Vec::new();
-        for e in &envs {
+        let workloads = workload_names
+            .iter()
+            .filter_map(|&w| workload_view(results, w, &envs, baseline))
+            .collect();
+        let (mut startup, mut memory, mut timelines) = (Vec::new(), Vec::new(), Vec::new());
+        for &e in &envs {
             let trials: Vec<&Trial> = results
                 .measured()
-                .filter(|t| t.env == *e && t.error.is_none())
+                .filter(|t| t.env == e && t.error.is_none())
                 .collect();
-            let values_ms: Vec<f64> = trials
-                .iter()
-                .filter_map(|t| t.startup_ns)
-                .map(|ns| ns as f64 / 1e6)
-                .collect();
-            if let Some(summary) = Summary::of(&values_ms) {
-                let mut phase_names: Vec<String> = Vec::new();
-                for t in &trials {
-                    for k in t.phases.keys().filter(|k| !k.starts_with("teardown_")) {
-                        if !phase_names.contains(k) {
-                            phase_names.push(k.clone());
-                        }
-                    }
-                }
-                let mut phases_ms: Vec<(String, f64)> = phase_names
-                    .into_iter()
-                    .filter_map(|k| {
-                        let xs: Vec<f64> = trials
-                            .iter()
-                            .filter_map(|t| t.phases.get(&k))
-                            .map(|ns| *ns as f64 / 1e6)
-                            .collect();
-                        stats::median(&xs).map(|m| (k, m))
-                    })
-                    .collect();
-                phases_ms.sort_by(|a, b| a.1.total_cmp(&b.1));
-                startup.push(StartupView {
-                    env: e.clone(),
-                    values_ms,
-                    summary,
-                    phases_ms,
-                });
-            }
-            if let Some(rss) = median_u64(trials.iter().filter_map(|t| {
-                t.summary
-                    .as_ref()
-                    .map(|s| s.peak_rss_bytes)
-                    .or(t.host_rusage.as_ref().map(|r| r.max_rss_bytes))
-            })) {
-                memory.push(MemoryView {
-                    env: e.clone(),
-                    process_peak_rss_bytes: rss,
-                    process_peak_pss_bytes: median_u64(
-                        trials
-                            .iter()
-                            .filter_map(|t| t.summary.as_ref()?.peak_pss_bytes),
-                    ),
-                    cgroup_peak_bytes: median_u64(
-                        trials
-                            .iter()
-                            .filter_map(|t| t.summary.as_ref()?.peak_cgroup_memory_bytes),
-                    ),
-                    guest_mem_total_bytes: e
-                        .starts_with("vm")
-                        .then(|| {
-                            median_u64(
-                                trials
-                                    .iter()
-                                    .filter_map(|t| Some(t.guest_view.as_ref()?.mem_total_bytes)),
-                            )
-                        })
-                        .flatten(),
-                    guest_mem_available_bytes: e
-                        .starts_with("vm")
-                        .then(|| {
-                            median_u64(
-                                trials.iter().filter_map(|t| {
-                                    Some(t.guest_view.as_ref()?.mem_available_bytes)
-                                }),
-                            )
-                        })
-                        .flatten(),
-                });
-            }
-            if let Some(t) = trials.iter().find(|t| t.samples.len() >= 3) {
-                let points = t
-                    .samples
-                    .windows(2)
-                    .map(|w| {
-                        let dt = (w[1].t_ns.saturating_sub(w[0].t_ns)).max(1) as f64;
-                        let dcpu = (w[1].cpu_user_ns + w[1].cpu_sys_ns)
-                            .saturating_sub(w[0].cpu_user_ns + w[0].cpu_sys_ns)
-                            as f64;
-                        (
-                            w[1].t_ns as f64 / 1e9,
-                            dcpu / dt,
-                            w[1].rss_bytes as f64 / (1u64 << 20) as f64,
-                        )
-                    })
-                    .collect();
-                timelines.push(Timeline {
-                    env: e.clone(),
-                    workload: t.workload.clone(),
-                    points,
-                });
-            }
+            startup.extend(startup_view(e, &trials));
+            memory.extend(memory_view(e, &trials));
+            timelines.extend(timeline(e, &trials));
         }
         RunView {
             label: label.to_string(),
@@ -365,15 +356,18 @@ impl RunView {
                 .environments
                 .iter()
                 .filter(|e| !e.available)
-                .map(|e| (e.env.clone(), e.reason.clone()))
+                .map(|e| (e.env, e.reason.clone()))
                 .collect(),
-            tcg: results.trials.iter().any(|t| t.env == "vm-tcg"),
+            tcg: results
+                .trials
+                .iter()
+                .any(|t| t.env.accel() == Some(Accel::Tcg)),
             footprints: results
                 .environments
                 .iter()
                 .filter_map(|e| {
                     Some((
-                        e.env.clone(),
+                        e.env,
                         e.footprint_bytes?,
                         e.footprint.clone().unwrap_or_default(),
                     ))
@@ -382,7 +376,7 @@ impl RunView {
             failures: results
                 .trials
                 .iter()
-                .filter_map(|t| Some((t.env.clone(), t.workload.clone(), t.rep, t.error.clone()?)))
+                .filter_map(|t| Some((t.env, t.workload, t.rep, t.error.clone()?)))
                 .collect(),
             results: results.clone(),
         }

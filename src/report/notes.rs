@@ -2,7 +2,9 @@
 //! the words a teacher would use, tying the measured figure to the mechanism behind it.
 
 use super::model::RunView;
+use crate::ids::Family;
 use serde::Serialize;
+use vmbench_workload::Workload;
 
 /// Language of the notes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -52,20 +54,20 @@ pub struct Notes {
     pub method: String,
 }
 
-fn startup_ms(run: &RunView, env_prefix: &str) -> Option<f64> {
+fn startup_ms(run: &RunView, family: Family) -> Option<f64> {
     run.startup
         .iter()
-        .find(|s| s.env.starts_with(env_prefix))
+        .find(|s| s.env.family() == family)
         .map(|s| s.summary.median)
 }
 
-fn ratio(run: &RunView, workload: &str, env_prefix: &str) -> Option<f64> {
+fn ratio(run: &RunView, workload: Workload, family: Family) -> Option<f64> {
     run.workloads
         .iter()
         .find(|w| w.name == workload)?
         .rows
         .iter()
-        .find(|r| r.env.starts_with(env_prefix))?
+        .find(|r| r.env.family() == family)?
         .ratio
         .map(|r| r.value)
 }
@@ -85,29 +87,25 @@ fn fmt_x(v: Option<f64>) -> String {
 
 /// Writes the notes for a run.
 pub fn notes(run: &RunView, lang: Lang) -> Notes {
-    let native = fmt_ms(startup_ms(run, "native"));
-    let container = fmt_ms(startup_ms(run, "container"));
-    let vm = fmt_ms(startup_ms(run, "vm"));
+    let native = fmt_ms(startup_ms(run, Family::Native));
+    let container = fmt_ms(startup_ms(run, Family::Container));
+    let vm = fmt_ms(startup_ms(run, Family::Vm));
     let vm_env = run
         .envs
         .iter()
-        .find(|e| e.starts_with("vm"))
-        .cloned()
-        .unwrap_or_else(|| "vm".into());
-    let cpu_c = fmt_x(ratio(run, "cpu-int", "container"));
-    let cpu_v = fmt_x(ratio(run, "cpu-int", "vm"));
-    let sys_v = fmt_x(ratio(run, "syscall", "vm"));
-    let io_v = fmt_x(ratio(run, "file-io", "vm"));
-    let image = run
-        .footprints
-        .iter()
-        .find(|f| f.0.starts_with("container"))
-        .map(|f| f.1);
-    let guest = run
-        .footprints
-        .iter()
-        .find(|f| f.0.starts_with("vm"))
-        .map(|f| f.1);
+        .find(|e| e.family() == Family::Vm)
+        .map_or("vm", |e| e.name());
+    let cpu_c = fmt_x(ratio(run, Workload::CpuInt, Family::Container));
+    let cpu_v = fmt_x(ratio(run, Workload::CpuInt, Family::Vm));
+    let sys_v = fmt_x(ratio(run, Workload::Syscall, Family::Vm));
+    let io_v = fmt_x(ratio(run, Workload::FileIo, Family::Vm));
+    let footprint = |family: Family| {
+        run.footprints
+            .iter()
+            .find(|f| f.0.family() == family)
+            .map(|f| f.1)
+    };
+    let (image, guest) = (footprint(Family::Container), footprint(Family::Vm));
     let mb = |b: Option<u64>| {
         b.map(|b| format!("{:.1} MB", b as f64 / 1e6))
             .unwrap_or_else(|| "—".into())

@@ -54,3 +54,63 @@ pub fn cache_dir() -> PathBuf {
 pub fn workload_binary() -> vmbench::results::BinaryInfo {
     vmbench::workload_bin::resolve(None, &cache_dir()).unwrap()
 }
+
+/// The environment of `kind`, prepared as a run would prepare it (every workload planned, so a
+/// VM gets its data disk).
+pub fn prepared(kind: vmbench::env::EnvKind) -> Box<dyn vmbench::env::Environment> {
+    let binary = workload_binary();
+    let config = vmbench::config::RunConfig {
+        envs: vec![kind],
+        workloads: vmbench_workload::Workload::ALL.to_vec(),
+        ..Default::default()
+    };
+    let mut host = vmbench::commands::host_facts();
+    let mut shared = vmbench::env::Shared::new(&config, &binary, cache_dir(), &mut host);
+    let mut env = vmbench::env::environment(kind);
+    env.prepare(&mut shared).unwrap();
+    env
+}
+
+/// A spec for one instance of `workload` (small size), with a deliberate fault if given.
+pub fn spec<'a>(
+    binary: &'a std::path::Path,
+    data: &'a std::path::Path,
+    workload: vmbench_workload::Workload,
+    fault: Option<vmbench_workload::invocation::Fault>,
+    memory_mib: u64,
+    timeout: std::time::Duration,
+) -> vmbench::env::Spec<'a> {
+    vmbench::env::Spec {
+        binary,
+        invocation: vmbench_workload::Invocation {
+            workload,
+            size: vmbench_workload::Size::Small,
+            runs: 1,
+            data_dir: data.to_path_buf(),
+            fault,
+            identity: true,
+        },
+        cpus: None,
+        memory_mib,
+        cpu_quota: None,
+        timeout,
+        data_dir: data,
+        sample_interval: Some(std::time::Duration::from_millis(10)),
+    }
+}
+
+/// Launches one instance through `env` and turns what the host saw into its trial record.
+pub fn trial(
+    env: &dyn vmbench::env::Environment,
+    spec: &vmbench::env::Spec,
+    sha256: &str,
+) -> vmbench::results::Trial {
+    let step = vmbench::plan::Step {
+        workload: spec.invocation.workload,
+        env: env.kind(),
+        rep: 0,
+        runs: 1,
+        warmup: 0,
+    };
+    vmbench::runner::to_trial(&step, env.launch(spec), sha256, spec.timeout)
+}

@@ -18,6 +18,16 @@ pub struct Image {
     pub bytes: u64,
 }
 
+impl Image {
+    /// What one container needs on disk.
+    pub fn footprint(&self) -> crate::env::Footprint {
+        crate::env::Footprint {
+            bytes: self.bytes,
+            what: "image: rootfs holding the static workload binary and empty mount points".into(),
+        }
+    }
+}
+
 /// Builds the image for `binary` under `cache` unless it is already there.
 pub fn ensure(cache: &Path, binary: &Path, sha256: &str) -> std::io::Result<Image> {
     let base = cache.join("image").join(&sha256[..16]);

@@ -4,12 +4,25 @@
 pub mod builtin;
 pub mod cgroup;
 pub mod image;
+pub mod mounts;
 pub mod namespaces;
 pub mod oci;
 
 use crate::env::EnvError;
 use cgroup::{Layout, Version};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+
+/// A unique name for an instance (its cgroup, its OCI container id).
+pub fn instance_name() -> String {
+    format!(
+        "vmbench-{}-{}",
+        std::process::id(),
+        SEQUENCE.fetch_add(1, Ordering::Relaxed)
+    )
+}
 
 /// Default limit on tasks per container.
 pub const DEFAULT_PIDS_MAX: u64 = 1024;
@@ -27,6 +40,31 @@ pub struct ContainerSettings {
     pub pids_max: u64,
     /// cgroup hierarchies shown inside: (directory under /sys/fs/cgroup, fstype, options).
     pub cgroup_mounts: Vec<(String, &'static str, String)>,
+    /// How a container's first process enters its cgroup.
+    pub attach: crate::results::AttachPath,
+}
+
+/// The cheapest way into a cgroup this host offers: created inside it on cgroup v2 (Linux
+/// 5.7 and later), else the child moving itself on v1 and hybrid hosts (no RCU grace period,
+/// as a single thread moving alone skips the threadgroup lock), else the parent migrating it.
+pub fn attach_path(layout: &Layout, release: &str) -> crate::results::AttachPath {
+    use crate::results::AttachPath;
+    if layout.v1.contains_key("memory") {
+        AttachPath::SelfTasks
+    } else if kernel_has_clone_into_cgroup(release) {
+        AttachPath::Clone3IntoCgroup
+    } else {
+        AttachPath::ParentProcs
+    }
+}
+
+/// Whether the running kernel has `clone3(CLONE_INTO_CGROUP)` (Linux 5.7 and later).
+pub fn kernel_has_clone_into_cgroup(release: &str) -> bool {
+    let mut parts = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|p| p.parse::<u32>().ok());
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major, minor) >= (5, 7)
 }
 
 /// The cgroup hierarchies to mount read-only inside a container so the workload sees its
@@ -64,17 +102,33 @@ pub fn prepare(
     cache: &Path,
 ) -> Result<ContainerSettings, EnvError> {
     let layout = Layout::probe().map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
+    let release = nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default();
     let image = image::ensure(cache, &binary.path, &binary.sha256).map_err(|e| {
         EnvError::Setup(format!(
             "build the container image in {}: {e}",
             cache.display()
         ))
     })?;
+    let attach = attach_path(&layout, &release);
     Ok(ContainerSettings {
+        attach,
         cgroup_mounts: cgroup_mounts(&layout),
         layout,
         own_cgroup: std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
         image,
         pids_max: DEFAULT_PIDS_MAX,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clone_into_cgroup_needs_linux_5_7() {
+        assert!(super::kernel_has_clone_into_cgroup("6.18.0-pvm"));
+        assert!(super::kernel_has_clone_into_cgroup("5.7.1"));
+        assert!(!super::kernel_has_clone_into_cgroup("5.4.0-150-generic"));
+        assert!(!super::kernel_has_clone_into_cgroup("garbage"));
+    }
 }

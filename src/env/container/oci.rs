@@ -1,35 +1,133 @@
 //! OCI runtimes as comparators: `runc` and `crun` run the same image through a generated
-//! bundle (`config.json`), with the same limits and mounts as the builtin container.
+//! bundle (`config.json`), with the same limits and the same mount table as the builtin
+//! container.
 //!
 //! crun 1.8 refuses hybrid cgroup hosts ("cgroups in hybrid mode not supported"); inside a
 //! private mount namespace of the crun process only, an empty file is bind-mounted over the
 //! unified tree's `cgroup.controllers` so crun sees a plain v1 host. The host is untouched.
 
-use super::builtin::{instance_name, HOSTNAME};
+use super::builtin::{needs_root_and_cgroups, HOSTNAME};
 use super::cgroup::Version;
+use super::mounts::MOUNTS;
 use super::ContainerSettings;
-use crate::env::{instance, EnvError, EnvKind, Outcome, Spec};
+use crate::collector::Target;
+use crate::env::child::Step;
+use crate::env::process::{self, CloneMode, Instance, Program, Started};
+use crate::env::{
+    Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec, Unavailable,
+};
 use crate::host::{version_of, which};
+use crate::results::{AttachPath, HostInfo};
+use nix::mount::MsFlags;
 use serde_json::json;
-use std::os::unix::process::CommandExt;
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
 use std::time::Instant;
 
-/// The runtime program of an OCI environment.
-pub fn program(kind: EnvKind) -> &'static str {
-    match kind {
-        EnvKind::ContainerCrun => "crun",
-        _ => "runc",
+/// An OCI runtime.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Runtime {
+    /// runc, the reference runtime (Go).
+    Runc,
+    /// crun (C).
+    Crun,
+}
+
+impl Runtime {
+    /// The runtime's program name.
+    pub fn program(self) -> &'static str {
+        match self {
+            Runtime::Runc => "runc",
+            Runtime::Crun => "crun",
+        }
+    }
+
+    fn kind(self) -> EnvKind {
+        match self {
+            Runtime::Runc => EnvKind::ContainerRunc,
+            Runtime::Crun => EnvKind::ContainerCrun,
+        }
     }
 }
 
-fn package_hint(kind: EnvKind) -> String {
-    format!(
-        "{} not found: fix: apt-get install {}",
-        program(kind),
-        program(kind)
+/// The same image run by an OCI runtime.
+pub struct Oci {
+    runtime: Runtime,
+    settings: Option<Arc<ContainerSettings>>,
+}
+
+impl Oci {
+    /// The environment of `runtime`, not yet prepared.
+    pub fn new(runtime: Runtime) -> Oci {
+        Oci {
+            runtime,
+            settings: None,
+        }
+    }
+
+    /// The environment of `runtime` with its settings already prepared.
+    pub fn with(runtime: Runtime, settings: Arc<ContainerSettings>) -> Oci {
+        Oci {
+            runtime,
+            settings: Some(settings),
+        }
+    }
+}
+
+fn not_installed(program: &str) -> Unavailable {
+    Unavailable::new(
+        format!("{program} not found"),
+        format!("apt-get install {program}"),
     )
+}
+
+impl Environment for Oci {
+    fn kind(&self) -> EnvKind {
+        self.runtime.kind()
+    }
+
+    fn availability(&self, host: &HostInfo) -> Availability {
+        let program = self.runtime.program();
+        let path = which(program).ok_or_else(|| not_installed(program))?;
+        needs_root_and_cgroups(program, host)?;
+        let version = host
+            .runtimes
+            .get(program)
+            .cloned()
+            .or_else(|| version_of(&path))
+            .unwrap_or_default();
+        Ok(format!("{} ({version})", path.display()))
+    }
+
+    fn prepare(&mut self, shared: &mut Shared) -> Result<Option<Footprint>, EnvError> {
+        let settings = shared.container()?;
+        let footprint = settings.image.footprint();
+        self.settings = Some(settings);
+        Ok(Some(footprint))
+    }
+
+    fn instance(&self) -> Result<Box<dyn Instance + '_>, EnvError> {
+        let settings = self
+            .settings
+            .as_deref()
+            .ok_or(EnvError::Setup(format!("{} was not prepared", self.kind())))?;
+        let runtime = which(self.runtime.program()).ok_or_else(|| EnvError::Unavailable {
+            env: self.kind(),
+            why: not_installed(self.runtime.program()),
+        })?;
+        Ok(Box::new(OciInstance {
+            runtime,
+            hide_unified: self.runtime == Runtime::Crun
+                && settings.layout.version == Version::Hybrid,
+            settings,
+            id: super::instance_name(),
+            dirs: None,
+            io_path: None,
+        }))
+    }
 }
 
 /// The OCI runtime spec for one instance.
@@ -53,6 +151,8 @@ pub fn config(
     let process_args: Vec<String> = std::iter::once(super::image::WORKLOAD_PATH.to_string())
         .chain(args.iter().cloned())
         .collect();
+    let mut mounts: Vec<serde_json::Value> = MOUNTS.iter().map(|m| m.oci(spec.data_dir)).collect();
+    mounts.push(json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }));
     json!({
         "ociVersion": "1.0.2",
         "process": {
@@ -66,13 +166,7 @@ pub fn config(
         },
         "root": { "path": settings.image.rootfs, "readonly": true },
         "hostname": HOSTNAME,
-        "mounts": [
-            { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
-            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-            { "destination": "/tmp", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "nodev", "mode=1777"] },
-            { "destination": "/data", "type": "bind", "source": spec.data_dir, "options": ["rbind", "rw"] },
-            { "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }
-        ],
+        "mounts": mounts,
         "linux": {
             "cgroupsPath": cgroups_path,
             "resources": resources,
@@ -86,201 +180,205 @@ pub fn config(
     })
 }
 
-/// Runs one instance through runc or crun.
-pub fn run(kind: EnvKind, spec: &Spec, settings: &ContainerSettings) -> Result<Outcome, EnvError> {
-    let runtime = which(program(kind)).ok_or_else(|| EnvError::Unavailable {
-        env: kind,
-        reason: package_hint(kind),
-    })?;
-    let setup = |what: &str, e: std::io::Error| EnvError::Setup(format!("{what}: {e}"));
-    let bundle = tempfile::Builder::new()
-        .prefix("vmbench-oci-")
-        .tempdir()
-        .map_err(|e| setup("create the bundle directory", e))?;
-    let state = tempfile::Builder::new()
-        .prefix("vmbench-oci-state-")
-        .tempdir()
-        .map_err(|e| setup("create the runtime state directory", e))?;
-    let id = instance_name();
-    let cgroups_path = format!("/{}/{id}", super::cgroup::PARENT);
-    let mut invocation = spec.invocation.clone();
-    invocation.data_dir = "/data".into();
-    let config = config(spec, settings, &invocation.to_args(), &cgroups_path);
-    std::fs::write(
-        bundle.path().join("config.json"),
-        serde_json::to_vec_pretty(&config).expect("json"),
-    )
-    .map_err(|e| setup("write config.json", e))?;
+/// The bundle and runtime state directories of one instance, removed when dropped.
+struct Dirs {
+    bundle: tempfile::TempDir,
+    state: tempfile::TempDir,
+}
 
-    let (output, writer, writer_err) = crate::env::output_pipe()?;
-    let mut cmd = Command::new(&runtime);
-    cmd.arg("--root")
-        .arg(state.path())
-        .args(["run", "--bundle"])
-        .arg(bundle.path())
-        .arg(&id)
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(writer_err)
-        .process_group(0);
-    let hide_unified = kind == EnvKind::ContainerCrun && settings.layout.version == Version::Hybrid;
-    let empty = bundle.path().join("empty-controllers");
-    if hide_unified {
-        std::fs::write(&empty, "").map_err(|e| setup("write the empty controllers file", e))?;
-        let unified = settings
+struct OciInstance<'a> {
+    runtime: PathBuf,
+    hide_unified: bool,
+    settings: &'a ContainerSettings,
+    id: String,
+    dirs: Option<Dirs>,
+    io_path: Option<String>,
+}
+
+fn c(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).expect("paths have no NUL bytes")
+}
+
+impl OciInstance<'_> {
+    fn cgroups_path(&self) -> String {
+        format!("/{}/{}", super::cgroup::PARENT, self.id)
+    }
+
+    /// The runtime with `--root` of this instance's state, for kill and delete.
+    fn runtime_command(&self, args: &[&str]) -> Option<Command> {
+        let dirs = self.dirs.as_ref()?;
+        let mut cmd = Command::new(&self.runtime);
+        cmd.arg("--root")
+            .arg(dirs.state.path())
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        Some(cmd)
+    }
+
+    /// The cgroup memory file the runtime creates for the instance.
+    fn memory_file(&self) -> PathBuf {
+        let rel = self.cgroups_path();
+        let rel = rel.trim_start_matches('/');
+        match self.settings.layout.v1.get("memory") {
+            Some(mount) => mount.join(rel).join("memory.usage_in_bytes"),
+            None => self
+                .settings
+                .layout
+                .unified
+                .clone()
+                .unwrap_or_default()
+                .join(rel)
+                .join("memory.current"),
+        }
+    }
+
+    /// Child steps that hide the unified tree's controllers from crun on a hybrid host.
+    fn hide_unified_steps(&self, bundle: &Path) -> Result<Vec<Step>, EnvError> {
+        let empty = bundle.join("empty-controllers");
+        std::fs::write(&empty, "")
+            .map_err(|e| EnvError::Setup(format!("write {}: {e}", empty.display())))?;
+        let unified = self
+            .settings
             .layout
             .unified
             .clone()
             .unwrap_or_else(|| PathBuf::from("/sys/fs/cgroup/unified"));
-        let target = unified.join("cgroup.controllers");
-        let source = empty.clone();
-        // SAFETY: unshare and mount are plain system calls, safe between fork and exec; they
-        // change only the mount namespace of the runtime process about to be executed.
-        unsafe {
-            cmd.pre_exec(move || {
-                use nix::mount::{mount, MsFlags};
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)?;
-                mount(
-                    None::<&str>,
-                    "/",
-                    None::<&str>,
-                    MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-                    None::<&str>,
-                )?;
-                mount(
-                    Some(&source),
-                    &target,
-                    None::<&str>,
-                    MsFlags::MS_BIND,
-                    None::<&str>,
-                )?;
-                Ok(())
-            });
+        Ok(vec![
+            Step::Unshare(nix::sched::CloneFlags::CLONE_NEWNS),
+            Step::MakePrivate,
+            Step::Mount {
+                source: Some(c(&empty)),
+                target: c(&unified.join("cgroup.controllers")),
+                fstype: None,
+                flags: MsFlags::MS_BIND,
+                data: None,
+            },
+        ])
+    }
+
+    /// Removes the runtime's cgroup from every hierarchy if it left it behind.
+    fn remove_leftover_cgroups(&self) {
+        let layout = &self.settings.layout;
+        let rel = self.cgroups_path();
+        for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
+            let dir = mount.join(rel.trim_start_matches('/'));
+            let _ = std::fs::remove_dir(&dir);
+            if let Some(parent) = dir.parent() {
+                let _ = std::fs::remove_dir(parent);
+            }
         }
     }
-    let mut collector = crate::env::prepare_collector(spec);
-    let t0 = Instant::now();
-    let child = cmd.spawn().map_err(|source| EnvError::Spawn {
-        program: runtime.display().to_string(),
-        source,
-    })?;
-    drop(cmd);
-    let pgid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let memory_file = match settings.layout.v1.get("memory") {
-        Some(mount) => mount
-            .join(cgroups_path.trim_start_matches('/'))
-            .join("memory.usage_in_bytes"),
-        None => settings
-            .layout
-            .unified
-            .clone()
-            .unwrap_or_default()
-            .join(cgroups_path.trim_start_matches('/'))
-            .join("memory.current"),
-    };
-    crate::env::start_collector(
-        &mut collector,
-        crate::collector::Target {
-            cgroup_memory: Some(memory_file),
-            cgroup_cpu: None,
-            ..crate::collector::Target::process(pgid.as_raw())
-        },
-        t0,
-    );
-    let runtime_for_kill = runtime.clone();
-    let state_path = state.path().to_path_buf();
-    let id_for_kill = id.clone();
-    let mut kill = || {
-        let _ = Command::new(&runtime_for_kill)
-            .arg("--root")
-            .arg(&state_path)
-            .args(["kill", "--all", &id_for_kill, "KILL"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-    };
-    let observed = instance::watch(output, t0, spec.timeout, &mut kill);
-    let mut sampled = Outcome::default();
-    crate::env::finish_collector(collector, &mut sampled);
-    let (status, rusage) = crate::env::reap(pgid).map_err(|source| EnvError::Sys {
-        what: format!("wait for {} pid {pgid}", program(kind)),
-        source,
-    })?;
-    let lifetime = t0.elapsed();
-    let mut exit = crate::env::exit_info(status);
-    exit.timed_out = observed.timed_out;
-    // The runtime removes the container on exit; make sure, and drop any cgroup left behind.
-    let _ = Command::new(&runtime)
-        .arg("--root")
-        .arg(state.path())
-        .args(["delete", "--force", &id])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-    remove_leftover_cgroups(settings, &cgroups_path);
-    let mut outcome = Outcome {
-        samples: sampled.samples,
-        collector_cost: sampled.collector_cost,
-        observed,
-        exit,
-        lifetime: Some(lifetime),
-        host_rusage: Some(rusage),
-        io_path: Some(format!(
+}
+
+impl Instance for OciInstance<'_> {
+    fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
+        let setup = |what: &str, e: std::io::Error| EnvError::Setup(format!("{what}: {e}"));
+        let dirs = Dirs {
+            bundle: tempfile::Builder::new()
+                .prefix("vmbench-oci-")
+                .tempdir()
+                .map_err(|e| setup("create the bundle directory", e))?,
+            state: tempfile::Builder::new()
+                .prefix("vmbench-oci-state-")
+                .tempdir()
+                .map_err(|e| setup("create the runtime state directory", e))?,
+        };
+        self.io_path = Some(format!(
             "bind mount of a host {} directory",
             crate::env::filesystem_of(spec.data_dir)
-        )),
-        ..Outcome::default()
-    };
-    outcome.phases.insert(
-        "teardown_runtime_delete".into(),
-        t0.elapsed().saturating_sub(lifetime).as_nanos() as u64,
-    );
-    Ok(outcome)
+        ));
+        let mut invocation = spec.invocation.clone();
+        invocation.data_dir = "/data".into();
+        let config = config(
+            spec,
+            self.settings,
+            &invocation.to_args(),
+            &self.cgroups_path(),
+        );
+        std::fs::write(
+            dirs.bundle.path().join("config.json"),
+            serde_json::to_vec_pretty(&config).expect("json"),
+        )
+        .map_err(|e| setup("write config.json", e))?;
+        let mut steps = process::host_child_steps(None);
+        if self.hide_unified {
+            steps.extend(self.hide_unified_steps(dirs.bundle.path())?);
+        }
+        let args: Vec<String> = vec![
+            "--root".into(),
+            dirs.state.path().display().to_string(),
+            "run".into(),
+            "--bundle".into(),
+            dirs.bundle.path().display().to_string(),
+            self.id.clone(),
+        ];
+        let exe = self.runtime.display().to_string();
+        self.dirs = Some(dirs);
+        let (output, output_write) = process::pipe()?;
+        let spawned = process::spawn(
+            Program {
+                exe: &exe,
+                args: &args,
+                env: &process::host_env(),
+                steps,
+                clone: CloneMode::Vfork,
+                after_clone: None,
+            },
+            output_write,
+        )?;
+        let target = Target {
+            cgroup_memory: Some(self.memory_file()),
+            cgroup_cpu: None,
+            ..Target::process(spawned.pid.as_raw())
+        };
+        Ok(Started::from_spawned(
+            spawned,
+            output.into(),
+            target,
+            true,
+            "runtime_exec",
+        ))
+    }
+
+    fn kill(&mut self, started: &Started) {
+        if let Some(mut cmd) = self.runtime_command(&["kill", "--all", &self.id, "KILL"]) {
+            let _ = cmd.status();
+        }
+        process::kill_started(started);
+    }
+
+    fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
+        let removal = Instant::now();
+        // The runtime removes the container on exit; make sure, and drop any cgroup left.
+        if let Some(mut cmd) = self.runtime_command(&["delete", "--force", &self.id]) {
+            let _ = cmd.status();
+        }
+        self.remove_leftover_cgroups();
+        self.dirs = None;
+        outcome.phases.insert(
+            "teardown_runtime_delete".into(),
+            removal.elapsed().as_nanos() as u64,
+        );
+        outcome.io_path = self.io_path.take();
+        outcome.cgroup_attach = Some(AttachPath::Runtime);
+        Ok(())
+    }
 }
 
-/// Removes `cgroups_path` (and the shared parent when empty) from every hierarchy.
-fn remove_leftover_cgroups(settings: &ContainerSettings, cgroups_path: &str) {
-    let mut mounts: Vec<&Path> = settings
-        .layout
-        .v1_mounts
-        .iter()
-        .map(PathBuf::as_path)
-        .collect();
-    if let Some(u) = &settings.layout.unified {
-        mounts.push(u);
-    }
-    for mount in mounts {
-        let dir = mount.join(cgroups_path.trim_start_matches('/'));
-        let _ = std::fs::remove_dir(&dir);
-        if let Some(parent) = dir.parent() {
-            let _ = std::fs::remove_dir(parent);
+impl Drop for OciInstance<'_> {
+    fn drop(&mut self) {
+        if self.dirs.is_some() {
+            if let Some(mut cmd) = self.runtime_command(&["delete", "--force", &self.id]) {
+                let _ = cmd.status();
+            }
+            self.remove_leftover_cgroups();
         }
     }
-}
-
-/// Whether this runtime can run here.
-pub fn availability(kind: EnvKind, host: &crate::host::HostInfo) -> Result<String, String> {
-    let Some(path) = which(program(kind)) else {
-        return Err(package_hint(kind));
-    };
-    if !host.root {
-        return Err(format!(
-            "{} needs root: fix: run vmbench as root (sudo)",
-            program(kind)
-        ));
-    }
-    let version = host
-        .runtimes
-        .get(program(kind))
-        .cloned()
-        .or_else(|| version_of(&path))
-        .unwrap_or_default();
-    Ok(format!("{} ({version})", path.display()))
 }
 
 /// Records the runtimes found in the host facts.
-pub fn record_runtimes(host: &mut crate::host::HostInfo) {
+pub fn record_runtimes(host: &mut HostInfo) {
     for name in ["runc", "crun"] {
         if let Some(version) = which(name).and_then(|p| version_of(&p)) {
             host.runtimes.insert(name.to_string(), version);

@@ -2,54 +2,39 @@
 //! advertise vmx/svm, and the host must not be a paravirtual (PVM) KVM host — there `/dev/kvm`
 //! opens but a normal guest spins at 100% system time and never prints.
 
-use serde::{Deserialize, Serialize};
+use crate::env::Unavailable;
+pub use crate::ids::Accel;
 use std::path::Path;
 
-/// The accelerator a VM runs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Accel {
-    /// Hardware-assisted virtualisation.
-    Kvm,
-    /// QEMU's binary translator (software emulation).
-    Tcg,
-}
-
-impl Accel {
-    /// Name as QEMU spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Accel::Kvm => "kvm",
-            Accel::Tcg => "tcg",
-        }
-    }
-}
-
 /// Whether KVM can run a normal guest: `Ok(why)` or `Err(why not, with the fix)`.
-pub fn kvm_usable() -> Result<String, String> {
+pub fn kvm_usable() -> Result<String, Unavailable> {
     kvm_usable_at(Path::new("/"))
 }
 
 /// As [`kvm_usable`], reading `/dev`, `/proc` and `/sys` below `root`.
-pub fn kvm_usable_at(root: &Path) -> Result<String, String> {
+pub fn kvm_usable_at(root: &Path) -> Result<String, Unavailable> {
     let dev = root.join("dev/kvm");
     if !dev.exists() {
-        return Err(
-            "no /dev/kvm: fix: enable virtualisation in the firmware and load kvm_intel or kvm_amd"
-                .into(),
-        );
+        return Err(Unavailable::new(
+            "no /dev/kvm",
+            "enable virtualisation in the firmware and load kvm_intel or kvm_amd",
+        ));
     }
     if let Err(e) = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
         .open(&dev)
     {
-        return Err(format!(
-            "/dev/kvm does not open read-write ({e}): fix: run as root or join the kvm group"
+        return Err(Unavailable::new(
+            format!("/dev/kvm does not open read-write ({e})"),
+            "run as root or join the kvm group",
         ));
     }
     if root.join("sys/module/kvm_pvm").exists() {
-        return Err("paravirtual KVM host (kvm_pvm loaded, no vmx/svm): /dev/kvm opens but a normal guest hangs under it: fix: none on this host, VMs run under TCG".into());
+        return Err(Unavailable::new(
+            "paravirtual KVM host (kvm_pvm loaded, no vmx/svm): /dev/kvm opens but a normal guest hangs under it",
+            "none on this host, VMs run under TCG",
+        ));
     }
     let cpuinfo = std::fs::read_to_string(root.join("proc/cpuinfo")).unwrap_or_default();
     let flags = cpuinfo
@@ -58,7 +43,10 @@ pub fn kvm_usable_at(root: &Path) -> Result<String, String> {
         .unwrap_or("");
     let has = |f: &str| flags.split_whitespace().any(|x| x == f);
     if !has("vmx") && !has("svm") {
-        return Err("the CPU advertises no vmx/svm flag, so KVM cannot run a normal guest: fix: enable nested virtualisation on the host's hypervisor".into());
+        return Err(Unavailable::new(
+            "the CPU advertises no vmx/svm flag, so KVM cannot run a normal guest",
+            "enable nested virtualisation on the host's hypervisor",
+        ));
     }
     Ok(format!(
         "/dev/kvm opens and the CPU has {}",
@@ -88,7 +76,9 @@ mod tests {
 
     #[test]
     fn a_paravirtual_host_is_refused_with_the_reason() {
-        let err = kvm_usable_at(fixture("hypervisor", true).path()).unwrap_err();
+        let err = kvm_usable_at(fixture("hypervisor", true).path())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("paravirtual") && err.contains("kvm_pvm"),
             "{err}"
@@ -99,6 +89,7 @@ mod tests {
     fn vmx_or_svm_is_required() {
         assert!(kvm_usable_at(fixture("sse2 hypervisor", false).path())
             .unwrap_err()
+            .detail
             .contains("vmx/svm"));
         assert!(kvm_usable_at(fixture("sse2 vmx", false).path())
             .unwrap()
@@ -109,6 +100,7 @@ mod tests {
         let none = tempfile::tempdir().unwrap();
         assert!(kvm_usable_at(none.path())
             .unwrap_err()
+            .detail
             .contains("no /dev/kvm"));
     }
 }

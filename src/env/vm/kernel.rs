@@ -303,12 +303,19 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 }
 
 /// How the kernel will be obtained, for `doctor`.
-pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, String> {
+pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, crate::env::Unavailable> {
+    use crate::env::Unavailable;
     match find(explicit, cache) {
         Ok(Some(k)) => Ok(format!("{} ({})", k.version, k.source)),
         Ok(None) if crate::host::which("apt-get").is_some() => Ok("not cached yet: provisioned on first VM run with apt-get download linux-image-amd64's kernel".into()),
-        Ok(None) => Err("no guest kernel: fix: pass --kernel PATH (or set VMBENCH_KERNEL) to a bzImage whose modules sit beside it".into()),
-        Err(e) => Err(format!("{}: fix: check --kernel / VMBENCH_KERNEL", crate::error_chain(&e))),
+        Ok(None) => Err(Unavailable::new(
+            "no guest kernel",
+            "pass --kernel PATH (or set VMBENCH_KERNEL) to a bzImage whose modules sit beside it",
+        )),
+        Err(e) => Err(Unavailable::new(
+            crate::error_chain(&e),
+            "check --kernel / VMBENCH_KERNEL",
+        )),
     }
 }
 

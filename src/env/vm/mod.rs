@@ -6,12 +6,18 @@ pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
 
-use crate::env::{instance, EnvError, EnvKind, Outcome, Spec};
-use accel::Accel;
-use qemu::{Machine, QemuConfig};
-use std::os::unix::process::CommandExt;
+use crate::collector::Target;
+use crate::config::{Machine, RunConfig};
+use crate::env::process::{self, CloneMode, Instance, Program, Started};
+use crate::env::{
+    Accel, Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec,
+    Unavailable,
+};
+use crate::results::{BinaryInfo, HostInfo};
+use qemu::QemuConfig;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::sync::Arc;
 use vmbench_workload::agent::Plan;
 use vmbench_workload::Workload;
 
@@ -48,15 +54,10 @@ pub enum VmError {
     Module(String),
 }
 
-/// Where the user pointed vmbench for VM parts.
-#[derive(Debug, Clone, Default)]
-pub struct VmOptions {
-    /// `--kernel`.
-    pub kernel: Option<PathBuf>,
-    /// `--qemu`.
-    pub qemu: Option<PathBuf>,
-    /// `--machine`.
-    pub machine: Option<Machine>,
+impl From<VmError> for EnvError {
+    fn from(e: VmError) -> EnvError {
+        EnvError::Setup(crate::error_chain(&e))
+    }
 }
 
 /// What every VM instance of a run shares, prepared once.
@@ -81,7 +82,7 @@ pub struct VmSettings {
     /// Host TSC frequency for `tsc_early_khz`.
     pub tsc_khz: Option<u64>,
     /// KVM verdict: usable (why) or not (why not).
-    pub kvm: Result<String, String>,
+    pub kvm: Result<String, Unavailable>,
     /// qboot firmware for q35.
     pub bios: Option<PathBuf>,
 }
@@ -99,7 +100,7 @@ pub fn find_qemu(explicit: Option<&Path>) -> Option<PathBuf> {
 }
 
 /// Records QEMU and the accelerator verdict in the host facts.
-pub fn record_host(host: &mut crate::host::HostInfo) {
+pub fn record_host(host: &mut HostInfo) {
     host.qemu_version = find_qemu(None).and_then(|q| crate::host::version_of(&q));
     match accel::kvm_usable() {
         Ok(why) => {
@@ -108,36 +109,95 @@ pub fn record_host(host: &mut crate::host::HostInfo) {
         }
         Err(why) => {
             host.accelerator = Some("tcg".into());
-            host.accelerator_reason = Some(format!(
-                "KVM unusable: {}",
-                why.split(": fix:").next().unwrap_or(&why)
-            ));
+            host.accelerator_reason = Some(format!("KVM unusable: {}", why.detail));
         }
     }
 }
 
-/// The VM environment `--env vm` means on this host.
-pub fn best_kind(_host: &crate::host::HostInfo) -> EnvKind {
-    if accel::kvm_usable().is_ok() {
-        EnvKind::VmKvm
-    } else {
-        EnvKind::VmTcg
+/// A QEMU guest under one accelerator.
+pub struct Vm {
+    accel: Accel,
+    settings: Option<Arc<VmSettings>>,
+}
+
+impl Vm {
+    /// The environment of `accel`, not yet prepared.
+    pub fn new(accel: Accel) -> Vm {
+        Vm {
+            accel,
+            settings: None,
+        }
+    }
+
+    /// The environment of `accel` with its settings already prepared.
+    pub fn with(accel: Accel, settings: Arc<VmSettings>) -> Vm {
+        Vm {
+            accel,
+            settings: Some(settings),
+        }
     }
 }
 
-/// Whether this environment can run here.
-pub fn availability(kind: EnvKind, _host: &crate::host::HostInfo) -> Result<String, String> {
-    let Some(qemu) = find_qemu(None) else {
-        return Err("qemu-system-x86_64 not found: fix: apt-get install qemu-system-x86, or pass --qemu PATH".into());
-    };
-    let kernel = kernel::describe(None, &crate::cache::cache_dir())?;
-    match kind {
-        EnvKind::VmKvm => accel::kvm_usable()
-            .map(|why| format!("KVM: {why}; {}; kernel {kernel}", qemu.display())),
-        _ => Ok(format!(
-            "TCG software emulation; {}; kernel {kernel}",
-            qemu.display()
-        )),
+impl Environment for Vm {
+    fn kind(&self) -> EnvKind {
+        match self.accel {
+            Accel::Kvm => EnvKind::VmKvm,
+            Accel::Tcg => EnvKind::VmTcg,
+        }
+    }
+
+    fn availability(&self, _host: &HostInfo) -> Availability {
+        let qemu = find_qemu(None).ok_or_else(|| {
+            Unavailable::new(
+                "qemu-system-x86_64 not found",
+                "apt-get install qemu-system-x86, or pass --qemu PATH",
+            )
+        })?;
+        let kernel = kernel::describe(None, &crate::cache::cache_dir())?;
+        match self.accel {
+            Accel::Kvm => accel::kvm_usable()
+                .map(|why| format!("KVM: {why}; {}; kernel {kernel}", qemu.display())),
+            Accel::Tcg => Ok(format!(
+                "TCG software emulation; {}; kernel {kernel}",
+                qemu.display()
+            )),
+        }
+    }
+
+    fn prepare(&mut self, shared: &mut Shared) -> Result<Option<Footprint>, EnvError> {
+        let settings = shared.vm()?;
+        if self.accel == Accel::Kvm {
+            if let Err(why) = &settings.kvm {
+                return Err(EnvError::Unavailable {
+                    env: self.kind(),
+                    why: why.clone(),
+                });
+            }
+        }
+        let footprint = Footprint {
+            bytes: footprint(&settings),
+            what: format!(
+                "guest kernel {} ({}) + initramfs ({} bytes, {} modules)",
+                settings.kernel.version,
+                settings.kernel.image.display(),
+                settings.initramfs_bytes,
+                settings.modules.len()
+            ),
+        };
+        self.settings = Some(settings);
+        Ok(Some(footprint))
+    }
+
+    fn instance(&self) -> Result<Box<dyn Instance + '_>, EnvError> {
+        let vm = self
+            .settings
+            .as_deref()
+            .ok_or(EnvError::Setup(format!("{} was not prepared", self.kind())))?;
+        Ok(Box::new(VmInstance {
+            vm,
+            accel: self.accel,
+            io_path: None,
+        }))
     }
 }
 
@@ -189,15 +249,13 @@ fn make_disk(dir: &Path) -> Result<(tempfile::TempPath, bool), VmError> {
 
 /// Prepares QEMU, the kernel (provisioned if needed), the initramfs and the data disk.
 pub fn prepare(
-    binary: &crate::results::BinaryInfo,
-    workloads: &[Workload],
+    binary: &BinaryInfo,
+    config: &RunConfig,
     cache: &Path,
-    data_dir: &Path,
-    options: &VmOptions,
-    host: &mut crate::host::HostInfo,
+    host: &mut HostInfo,
 ) -> Result<VmSettings, VmError> {
-    let qemu = find_qemu(options.qemu.as_deref()).ok_or(VmError::NoQemu)?;
-    let kernel = match kernel::find(options.kernel.as_deref(), cache)? {
+    let qemu = find_qemu(config.qemu.as_deref()).ok_or(VmError::NoQemu)?;
+    let kernel = match kernel::find(config.kernel.as_deref(), cache)? {
         Some(k) => k,
         None => {
             eprintln!(
@@ -207,8 +265,8 @@ pub fn prepare(
             kernel::provision(cache)?
         }
     };
-    let machine = options.machine.unwrap_or(Machine::Microvm);
-    let needs_disk = workloads.contains(&Workload::FileIo);
+    let machine = config.vm_machine.unwrap_or(Machine::Microvm);
+    let needs_disk = config.workloads.contains(&Workload::FileIo);
     let wanted = initramfs::needed_modules(machine, needs_disk);
     let modules = if wanted.is_empty() {
         Vec::new()
@@ -248,7 +306,7 @@ pub fn prepare(
     }
     let (disk, disk_direct) = match needs_disk {
         true => {
-            let (p, d) = make_disk(data_dir)?;
+            let (p, d) = make_disk(&config.data_dir)?;
             (Some(p), d)
         }
         false => (None, false),
@@ -278,121 +336,88 @@ pub fn footprint(vm: &VmSettings) -> u64 {
         + vm.initramfs_bytes
 }
 
-/// Runs one instance as a VM guest.
-pub fn run(kind: EnvKind, spec: &Spec, vm: &VmSettings) -> Result<Outcome, EnvError> {
-    let accel = match kind {
-        EnvKind::VmKvm => {
-            if let Err(why) = &vm.kvm {
-                return Err(EnvError::Unavailable {
-                    env: kind,
-                    reason: why.clone(),
-                });
-            }
-            Accel::Kvm
-        }
-        _ => Accel::Tcg,
-    };
-    let mut invocation = spec.invocation.clone();
-    invocation.data_dir = "/tmp".into();
-    let plan = Plan {
-        args: invocation.to_args(),
-        disk: vm
+struct VmInstance<'a> {
+    vm: &'a VmSettings,
+    accel: Accel,
+    io_path: Option<String>,
+}
+
+impl Instance for VmInstance<'_> {
+    fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
+        let vm = self.vm;
+        let mut invocation = spec.invocation.clone();
+        invocation.data_dir = "/tmp".into();
+        let disk = vm
             .disk
             .as_ref()
-            .filter(|_| spec.invocation.workload.needs_data_dir())
-            .map(|_| "/dev/vda".to_string()),
-    };
-    let config = QemuConfig {
-        machine: vm.machine,
-        accel,
-        cpus: spec.cpus.map_or(1, <[usize]>::len),
-        memory_mib: spec.memory_mib,
-        kernel: vm.kernel.image.clone(),
-        initrd: vm.initramfs.clone(),
-        cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
-        disk: vm
-            .disk
-            .as_ref()
-            .filter(|_| plan.disk.is_some())
-            .map(|d| (d.to_path_buf(), vm.disk_direct)),
-        bios: vm.bios.clone(),
-    };
-    let (output, writer, writer_err) = crate::env::output_pipe()?;
-    let mut cmd = Command::new(&vm.qemu);
-    cmd.args(qemu::args(&config))
-        .stdin(Stdio::null())
-        .stdout(writer)
-        .stderr(writer_err)
-        .process_group(0);
-    let mut collector = crate::env::prepare_collector(spec);
-    let (t0, spawned) = crate::env::native::spawn_pinned(&mut cmd, spec.cpus)?;
-    let child = spawned.map_err(|source| EnvError::Spawn {
-        program: vm.qemu.display().to_string(),
-        source,
-    })?;
-    let exec_at = t0.elapsed();
-    drop(cmd);
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    crate::env::start_collector(
-        &mut collector,
-        crate::collector::Target::process(pid.as_raw()),
-        t0,
-    );
-    let mut kill = || {
-        let _ = nix::sys::signal::killpg(pid, nix::sys::signal::Signal::SIGKILL);
-    };
-    let observed = instance::watch(output, t0, spec.timeout, &mut kill);
-    // Anything left in QEMU's group goes before the reap, while the group id is still held.
-    kill();
-    let mut sampled = Outcome::default();
-    crate::env::finish_collector(collector, &mut sampled);
-    let (status, rusage) = crate::env::reap(pid).map_err(|source| EnvError::Sys {
-        what: format!("wait for qemu pid {pid}"),
-        source,
-    })?;
-    let lifetime = t0.elapsed();
-    let mut outcome = Outcome {
-        samples: sampled.samples,
-        collector_cost: sampled.collector_cost,
-        exit: crate::env::exit_info(status),
-        lifetime: Some(lifetime),
-        host_rusage: Some(rusage),
-        io_path: Some(match vm.disk.as_ref().filter(|_| plan.disk.is_some()) {
-            Some(_) if vm.disk_direct => format!(
-                "virtio-blk ({}) + guest ext4, host image on {} with cache=none",
-                vm.machine.name(),
-                crate::env::filesystem_of(spec.data_dir)
-            ),
+            .filter(|_| spec.invocation.workload.needs_data_dir());
+        let plan = Plan {
+            args: invocation.to_args(),
+            disk: disk.map(|_| "/dev/vda".to_string()),
+        };
+        let config = QemuConfig {
+            machine: vm.machine,
+            accel: self.accel,
+            cpus: spec.cpus.map_or(1, <[usize]>::len),
+            memory_mib: spec.memory_mib,
+            kernel: vm.kernel.image.clone(),
+            initrd: vm.initramfs.clone(),
+            cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
+            disk: disk.map(|d| (d.to_path_buf(), vm.disk_direct)),
+            bios: vm.bios.clone(),
+        };
+        let cache = if vm.disk_direct { "none" } else { "writeback" };
+        self.io_path = Some(match disk {
             Some(_) => format!(
-                "virtio-blk ({}) + guest ext4, host image on {} with cache=writeback",
+                "virtio-blk ({}) + guest ext4, host image on {} with cache={cache}",
                 vm.machine.name(),
-                crate::env::filesystem_of(spec.data_dir)
+                crate::env::filesystem_of(spec.data_dir),
             ),
             None => "guest tmpfs (no disk attached)".into(),
-        }),
-        ..Outcome::default()
-    };
-    outcome.exit.timed_out = observed.timed_out;
-    outcome
-        .phases
-        .insert("qemu_exec".into(), exec_at.as_nanos() as u64);
-    // Guest phases on the host's timeline: the guest kernel started `uptime` before `ready`
-    // arrived (an estimate: the guest clock is the guest's own), `/init` `init_uptime_s` later.
-    if let Some((ready_at, view)) = &observed.ready {
-        let ready_ns = ready_at.as_nanos() as i128;
-        let kernel_start = ready_ns - (view.uptime_s * 1e9) as i128;
-        if kernel_start > 0 {
-            outcome
-                .phases
-                .insert("guest_kernel_start_est".into(), kernel_start as u64);
-            if let Some(agent) = &view.agent {
-                let init = kernel_start + (agent.init_uptime_s * 1e9) as i128;
-                outcome.phases.insert("guest_init_est".into(), init as u64);
+        });
+        let exe = vm.qemu.display().to_string();
+        let (output, output_write) = process::pipe()?;
+        let spawned = process::spawn(
+            Program {
+                exe: &exe,
+                args: &qemu::args(&config),
+                env: &process::host_env(),
+                steps: process::host_child_steps(spec.cpus),
+                clone: CloneMode::Vfork,
+                after_clone: None,
+            },
+            output_write,
+        )?;
+        let target = Target::process(spawned.pid.as_raw());
+        Ok(Started::from_spawned(
+            spawned,
+            output.into(),
+            target,
+            true,
+            "qemu_exec",
+        ))
+    }
+
+    fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
+        outcome.io_path = self.io_path.take();
+        // Guest phases on the host's timeline: the guest kernel started `uptime` before
+        // `ready` arrived (an estimate: the guest clock is the guest's own), `/init`
+        // `init_uptime_s` later.
+        if let Some((ready_at, view)) = &outcome.observed.ready {
+            let ready_ns = ready_at.as_nanos() as i128;
+            let kernel_start = ready_ns - (view.uptime_s * 1e9) as i128;
+            if kernel_start > 0 {
+                outcome
+                    .phases
+                    .insert("guest_kernel_start_est".into(), kernel_start as u64);
+                if let Some(agent) = &view.agent {
+                    let init = kernel_start + (agent.init_uptime_s * 1e9) as i128;
+                    outcome.phases.insert("guest_init_est".into(), init as u64);
+                }
             }
         }
+        Ok(())
     }
-    outcome.observed = observed;
-    Ok(outcome)
 }
 
 #[cfg(test)]

@@ -3,35 +3,8 @@
 //! `panic=-1` so a guest panic ends QEMU instead of hanging.
 
 use super::accel::Accel;
+pub use crate::config::Machine;
 use std::path::PathBuf;
-
-/// Machine type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Machine {
-    /// QEMU's minimal machine: virtio-mmio devices, no PCI, fastest to boot.
-    Microvm,
-    /// A modern PC with PCI (virtio-pci devices).
-    Q35,
-}
-
-impl Machine {
-    /// Parses `microvm` or `q35`.
-    pub fn parse(s: &str) -> Result<Machine, String> {
-        match s {
-            "microvm" => Ok(Machine::Microvm),
-            "q35" => Ok(Machine::Q35),
-            _ => Err(format!("unknown machine '{s}': expected microvm or q35")),
-        }
-    }
-
-    /// Name as QEMU spells it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Machine::Microvm => "microvm",
-            Machine::Q35 => "q35",
-        }
-    }
-}
 
 /// Everything one QEMU invocation needs.
 #[derive(Debug, Clone)]

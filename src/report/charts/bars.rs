@@ -2,10 +2,11 @@
 //! and image footprint charts.
 
 use super::{chart_err, env_color, ChartError};
+use crate::ids::EnvKind;
 use plotters::prelude::*;
 
 /// One bar: label on the axis, environment (for its colour), value.
-pub type Bar = (String, String, f64);
+pub type Bar = (String, EnvKind, f64);
 
 /// Draws labelled horizontal bars, first bar at the top, as an SVG string.
 pub fn draw(
@@ -34,7 +35,7 @@ pub fn draw(
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, env, v))| {
                 let y = (n - 1 - i) as f64;
-                Rectangle::new([(0.0, y - 0.32), (*v, y + 0.32)], env_color(env).filled())
+                Rectangle::new([(0.0, y - 0.32), (*v, y + 0.32)], env_color(*env).filled())
             }))
             .map_err(&err)?;
         root.present().map_err(&err)?;

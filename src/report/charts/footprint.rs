@@ -6,20 +6,20 @@ use super::ChartError;
 use crate::report::model::MemoryView;
 
 /// Bars: (label, env, MiB).
-pub fn bars(views: &[MemoryView]) -> Vec<(String, String, f64)> {
+pub fn bars(views: &[MemoryView]) -> Vec<super::bars::Bar> {
     let mib = |b: u64| b as f64 / (1u64 << 20) as f64;
     let mut out = Vec::new();
     for v in views {
         out.push((
             format!("{}: process RSS", v.env),
-            v.env.clone(),
+            v.env,
             mib(v.process_peak_rss_bytes),
         ));
         if let Some(c) = v.cgroup_peak_bytes {
-            out.push((format!("{}: cgroup charge", v.env), v.env.clone(), mib(c)));
+            out.push((format!("{}: cgroup charge", v.env), v.env, mib(c)));
         }
         if let Some(g) = v.guest_mem_total_bytes {
-            out.push((format!("{}: guest RAM", v.env), v.env.clone(), mib(g)));
+            out.push((format!("{}: guest RAM", v.env), v.env, mib(g)));
         }
     }
     out

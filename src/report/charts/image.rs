@@ -2,12 +2,13 @@
 //! workload binary) against the guest kernel plus its initramfs.
 
 use super::ChartError;
+use crate::ids::EnvKind;
 
 /// Draws the chart as an SVG string from (env, bytes, what).
-pub fn draw(footprints: &[(String, u64, String)]) -> Result<String, ChartError> {
+pub fn draw(footprints: &[(EnvKind, u64, String)]) -> Result<String, ChartError> {
     let bars: Vec<super::bars::Bar> = footprints
         .iter()
-        .map(|(env, bytes, _)| (env.clone(), env.clone(), *bytes as f64 / 1e6))
+        .map(|(env, bytes, _)| (env.to_string(), *env, *bytes as f64 / 1e6))
         .collect();
     super::bars::draw(
         "image footprint",

@@ -8,21 +8,21 @@ pub mod ratios;
 pub mod startup;
 pub mod timeline;
 
+use crate::ids::EnvKind;
 use plotters::style::RGBColor;
 
 /// Chart width and height in pixels (SVG user units).
 pub const SIZE: (u32, u32) = (900, 420);
 
 /// A stable colour per environment, the same in every chart.
-pub fn env_color(env: &str) -> RGBColor {
+pub fn env_color(env: EnvKind) -> RGBColor {
     match env {
-        "native" => RGBColor(55, 126, 34),
-        "container" => RGBColor(31, 119, 180),
-        "container-crun" => RGBColor(23, 190, 207),
-        "container-runc" => RGBColor(148, 103, 189),
-        "vm-kvm" => RGBColor(255, 127, 14),
-        "vm-tcg" => RGBColor(214, 39, 40),
-        _ => RGBColor(120, 120, 120),
+        EnvKind::Native => RGBColor(55, 126, 34),
+        EnvKind::Container => RGBColor(31, 119, 180),
+        EnvKind::ContainerCrun => RGBColor(23, 190, 207),
+        EnvKind::ContainerRunc => RGBColor(148, 103, 189),
+        EnvKind::VmKvm => RGBColor(255, 127, 14),
+        EnvKind::VmTcg => RGBColor(214, 39, 40),
     }
 }
 

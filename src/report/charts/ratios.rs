@@ -2,12 +2,13 @@
 //! native; 1 = the same) with the 95% CI as whiskers, one row per workload and environment.
 
 use super::{chart_err, env_color, log_range, ChartError};
+use crate::ids::EnvKind;
 use crate::report::model::WorkloadView;
 use plotters::prelude::*;
 use vmbench_workload::Better;
 
 /// One row of the chart: label, environment, cost factor and its interval.
-pub fn rows(workloads: &[WorkloadView]) -> Vec<(String, String, f64, f64, f64)> {
+pub fn rows(workloads: &[WorkloadView]) -> Vec<(String, EnvKind, f64, f64, f64)> {
     let mut out = Vec::new();
     for w in workloads {
         for r in &w.rows {
@@ -19,13 +20,7 @@ pub fn rows(workloads: &[WorkloadView]) -> Vec<(String, String, f64, f64, f64)> 
                 (Better::Lower, Some(ci)) => (ratio.value, ci.lo, ci.hi),
                 (Better::Lower, None) => (ratio.value, ratio.value, ratio.value),
             };
-            out.push((
-                format!("{} / {}", w.name, r.env),
-                r.env.clone(),
-                value,
-                lo,
-                hi,
-            ));
+            out.push((format!("{} / {}", w.name, r.env), r.env, value, lo, hi));
         }
     }
     out
@@ -67,7 +62,7 @@ pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
             )))
             .map_err(&err)?;
         for (i, (_, env, value, lo, hi)) in rows.iter().enumerate() {
-            let color = env_color(env);
+            let color = env_color(*env);
             let y = (n - 1 - i) as f64;
             chart
                 .draw_series(std::iter::once(PathElement::new(

@@ -24,7 +24,7 @@ pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
             .y_label_area_size(130)
             .build_cartesian_2d(range.log_scale(), -0.5f64..(n as f64 - 0.5))
             .map_err(&err)?;
-        let labels: Vec<String> = views.iter().map(|v| v.env.clone()).collect();
+        let labels: Vec<String> = views.iter().map(|v| v.env.to_string()).collect();
         super::category_mesh(
             &mut chart,
             "startup",
@@ -33,7 +33,7 @@ pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
             &labels,
         )?;
         for (i, v) in views.iter().enumerate() {
-            let color = env_color(&v.env);
+            let color = env_color(v.env);
             let y = (n - 1 - i) as f64;
             let q1 = crate::stats::percentile(&v.values_ms, 25.0).unwrap_or(v.summary.median);
             let q3 = crate::stats::percentile(&v.values_ms, 75.0).unwrap_or(v.summary.median);

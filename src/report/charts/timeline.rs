@@ -57,7 +57,7 @@ pub fn draw(timelines: &[Timeline]) -> Result<String, ChartError> {
                 .draw()
                 .map_err(&err)?;
             for t in timelines {
-                let color = env_color(&t.env);
+                let color = env_color(t.env);
                 chart
                     .draw_series(LineSeries::new(
                         t.points

@@ -5,8 +5,11 @@
 mod v1;
 mod v2;
 
+use crate::results::AttachPath;
+pub use crate::results::CgroupUsage as Usage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -42,23 +45,6 @@ pub struct Limits {
     pub pids_max: Option<u64>,
 }
 
-/// Accounting read from an instance's cgroup.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Usage {
-    /// CPU time used by every task, nanoseconds.
-    pub cpu_ns: Option<u64>,
-    /// Memory charged now.
-    pub memory_bytes: Option<u64>,
-    /// Highest memory charged.
-    pub memory_peak_bytes: Option<u64>,
-    /// Tasks killed by the OOM killer in this cgroup.
-    pub oom_kills: u64,
-    /// Periods in which the CPU quota throttled the instance.
-    pub nr_throttled: Option<u64>,
-    /// Time throttled, nanoseconds.
-    pub throttled_ns: Option<u64>,
-}
-
 /// One instance's cgroup, in whichever version the host uses; removed when dropped.
 #[derive(Debug)]
 pub enum Cgroup {
@@ -66,6 +52,17 @@ pub enum Cgroup {
     V1(v1::V1Cgroup),
     /// One directory in the unified hierarchy.
     V2(v2::V2Cgroup),
+}
+
+/// How a new process enters an instance's cgroup; the descriptors are closed on exec.
+#[derive(Debug)]
+pub struct Entry {
+    /// Which way it goes in.
+    pub path: AttachPath,
+    /// A cgroup v2 directory for `clone3(CLONE_INTO_CGROUP)`.
+    pub clone_into: Option<OwnedFd>,
+    /// v1 `tasks` files the child writes `0` to (moving itself, alone).
+    pub tasks: Vec<OwnedFd>,
 }
 
 /// Name of the parent cgroup under which instances are created.
@@ -93,7 +90,46 @@ impl Cgroup {
         }
     }
 
-    /// Moves a process into the cgroup.
+    /// How a process about to be cloned gets in without the parent migrating it: a
+    /// directory descriptor for `clone3(CLONE_INTO_CGROUP)` (v2), or the v1 hierarchies'
+    /// `tasks` files for the child to write `0` to itself.
+    pub fn entry(&self) -> Result<Entry, CgroupError> {
+        let open = |path: &Path, flags: nix::fcntl::OFlag| {
+            nix::fcntl::open(
+                path,
+                flags | nix::fcntl::OFlag::O_CLOEXEC,
+                nix::sys::stat::Mode::empty(),
+            )
+            // SAFETY: open returned a new descriptor that nothing else owns.
+            .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+            .map_err(|e| CgroupError::Io {
+                action: "open",
+                path: path.to_path_buf(),
+                source: e.into(),
+            })
+        };
+        match self {
+            Cgroup::V1(c) => Ok(Entry {
+                path: AttachPath::SelfTasks,
+                clone_into: None,
+                tasks: c
+                    .distinct_dirs()
+                    .iter()
+                    .map(|d| open(&d.join("tasks"), nix::fcntl::OFlag::O_WRONLY))
+                    .collect::<Result<_, _>>()?,
+            }),
+            Cgroup::V2(c) => Ok(Entry {
+                path: AttachPath::Clone3IntoCgroup,
+                clone_into: Some(open(
+                    &c.dir,
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_DIRECTORY,
+                )?),
+                tasks: Vec::new(),
+            }),
+        }
+    }
+
+    /// Moves a running process into the cgroup (the slow path: the parent migrates it).
     pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
         match self {
             Cgroup::V1(c) => c.attach(pid),
@@ -277,27 +313,7 @@ pub fn own_v1_path(own: &str, controller: &str) -> String {
         .unwrap_or_else(|| "/".to_string())
 }
 
-/// Renders a CPU list as the kernel writes it (`0,2-3`).
-pub fn cpu_list(cpus: &[usize]) -> String {
-    let mut sorted = cpus.to_vec();
-    sorted.sort_unstable();
-    sorted.dedup();
-    let mut out: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < sorted.len() {
-        let start = sorted[i];
-        while i + 1 < sorted.len() && sorted[i + 1] == sorted[i] + 1 {
-            i += 1;
-        }
-        out.push(if sorted[i] == start {
-            start.to_string()
-        } else {
-            format!("{start}-{}", sorted[i])
-        });
-        i += 1;
-    }
-    out.join(",")
-}
+pub use crate::config::cpu_list_text as cpu_list;
 
 /// Names of cgroup v1 controllers (other mount options, `name=systemd`, `xattr`... are not).
 const V1_CONTROLLERS: [&str; 14] = [
@@ -441,12 +457,6 @@ impl Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_lists_render_as_the_kernel_writes_them() {
-        assert_eq!(cpu_list(&[3, 0, 1, 2, 7]), "0-3,7");
-        assert_eq!(cpu_list(&[1]), "1");
-    }
 
     #[test]
     fn own_v1_paths_are_found_per_controller() {

@@ -88,15 +88,21 @@ impl V1Cgroup {
         Ok(())
     }
 
+    /// Each hierarchy's directory once (co-mounted controllers share one).
+    pub fn distinct_dirs(&self) -> Vec<&PathBuf> {
+        let mut out: Vec<&PathBuf> = Vec::new();
+        for dir in self.dirs.values() {
+            if !out.contains(&dir) {
+                out.push(dir);
+            }
+        }
+        out
+    }
+
     /// Writes the pid into every hierarchy's `cgroup.procs`.
     pub fn attach(&self, pid: i32) -> Result<(), CgroupError> {
-        let mut done: Vec<&PathBuf> = Vec::new();
-        for dir in self.dirs.values() {
-            if done.contains(&dir) {
-                continue;
-            }
+        for dir in self.distinct_dirs() {
             write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
-            done.push(dir);
         }
         Ok(())
     }

@@ -129,7 +129,9 @@ pub fn watch<R: Read + AsFd>(
     kill: &mut dyn FnMut(),
 ) -> Observed {
     let mut seen = Observed::default();
-    let deadline = t0 + timeout;
+    let deadline = t0
+        .checked_add(timeout)
+        .unwrap_or_else(|| t0 + Duration::from_secs_f64(crate::config::MAX_SECONDS));
     let mut kill_deadline: Option<Instant> = None;
     let mut pending: Vec<u8> = Vec::new();
     let mut chunk = vec![0u8; 64 * 1024];

@@ -1,0 +1,36 @@
+//! The commands behind the CLI, one module each; `main` only parses and calls [`execute`].
+
+pub mod compare;
+pub mod doctor;
+pub mod list;
+pub mod run;
+
+use crate::cli::Command;
+use crate::results::HostInfo;
+
+/// How a command ended, for the exit status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Everything asked for was done.
+    Success,
+    /// The run finished but some trials failed, or it was interrupted.
+    Failed,
+}
+
+/// Runs a parsed command.
+pub fn execute(command: Command) -> anyhow::Result<Ending> {
+    match command {
+        Command::List => list::execute(),
+        Command::Doctor { json } => doctor::execute(json),
+        Command::Run(args) => run::execute(&args),
+        Command::Compare(args) => compare::execute(&args),
+    }
+}
+
+/// Host facts including the external tools (QEMU, runtimes) and the accelerator verdict.
+pub fn host_facts() -> HostInfo {
+    let mut host = crate::host::probe();
+    crate::env::container::oci::record_runtimes(&mut host);
+    crate::env::vm::record_host(&mut host);
+    host
+}

@@ -1,0 +1,227 @@
+//! `vmbench run`: build the run configuration, prepare the environments, run the plan while
+//! saving after every trial, then print the summary.
+
+use super::Ending;
+use crate::cli::{unique, RunArgs};
+use crate::config::{Order, RunConfig};
+use crate::env::{self, Environments, Shared};
+use crate::results::{HostInfo, Results, Trial, SCHEMA_VERSION};
+use crate::UsageError;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+
+/// One run to carry out: what to measure and where the results go.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// What to measure and how.
+    pub config: RunConfig,
+    /// The results file, rewritten after every trial.
+    pub out: PathBuf,
+    /// No progress lines.
+    pub quiet: bool,
+}
+
+/// The run configuration the command line asks for, `vm` resolved for this host.
+pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> {
+    Ok(RunConfig {
+        reps: args.reps,
+        warmup: args.warmup,
+        size: args.size,
+        workloads: unique(&args.workload),
+        envs: env::resolve(&unique(&args.env), host)?,
+        cpus: args.cpus.0.clone(),
+        memory_mib: args.memory,
+        vm_machine: Some(args.machine),
+        cpu_quota: args.cpu_quota,
+        timeout_s: args.timeout,
+        order: args.shuffle.map_or(Order::Fixed, Order::Random),
+        mode: args.mode,
+        sample_interval_ms: (args.interval > 0.0).then_some(args.interval),
+        target_ci_pct: args.target_ci,
+        max_reps: args.target_ci.map(|_| args.max_reps.max(args.reps)),
+        max_time_s: args.target_ci.map(|_| args.max_time),
+        data_dir: args.data_dir.clone(),
+        kernel: args.kernel.clone(),
+        qemu: args.qemu.clone(),
+        workload_bin: args.workload_bin.clone(),
+    })
+}
+
+/// A default results path under `results/`, stamped with the time.
+pub fn default_out(kind: &str) -> PathBuf {
+    let stamp = chrono::Utc::now().format("%Y%m%d-%H%M%S");
+    PathBuf::from("results").join(format!("{kind}-{stamp}.json"))
+}
+
+/// `vmbench run`.
+pub fn execute(args: &RunArgs) -> Result<Ending> {
+    let host = super::host_facts();
+    let request = Request {
+        config: config(args, &host)?,
+        out: args.out.clone().unwrap_or_else(|| default_out("run")),
+        quiet: args.quiet,
+    };
+    let results = run(&request, host)?;
+    let view = crate::report::model::RunView::build("", &results, None);
+    print!("{}", crate::report::terminal::render(&view));
+    Ok(ending(&results, &request.out))
+}
+
+/// How a finished run ends, saying where its trials are when it did not succeed.
+pub fn ending(results: &Results, out: &Path) -> Ending {
+    let failed = results.trials.iter().filter(|t| t.error.is_some()).count();
+    if !results.complete {
+        eprintln!(
+            "run interrupted: {} trial(s) kept in {}",
+            results.trials.len(),
+            out.display()
+        );
+        return Ending::Failed;
+    }
+    if failed > 0 {
+        eprintln!("{failed} trial(s) failed; details in {}", out.display());
+        return Ending::Failed;
+    }
+    Ending::Success
+}
+
+/// Checks what can be checked before any work: the results file and the data directory.
+fn check_destinations(request: &Request) -> Result<(), UsageError> {
+    let out = &request.out;
+    if out.parent() == Some(Path::new("results")) && !out.parent().is_some_and(Path::is_dir) {
+        std::fs::create_dir_all("results")
+            .map_err(|e| UsageError(format!("cannot create results/: {e}")))?;
+    }
+    crate::atomic::check_writable(out).map_err(|e| {
+        UsageError(format!(
+            "--out {}: {}",
+            out.display(),
+            crate::error_chain(&e)
+        ))
+    })?;
+    let data = &request.config.data_dir;
+    if !data.is_dir() {
+        return Err(UsageError(format!(
+            "--data-dir {} is not a directory: give an existing folder",
+            data.display()
+        )));
+    }
+    tempfile::Builder::new()
+        .prefix(".vmbench-probe-")
+        .tempdir_in(data)
+        .map(drop)
+        .map_err(|e| {
+            let why = e.raw_os_error().map_or(e.kind().to_string(), |n| {
+                nix::errno::Errno::from_raw(n).desc().into()
+            });
+            UsageError(format!(
+                "--data-dir {}: cannot create a folder there ({why}): give a writable folder",
+                data.display()
+            ))
+        })
+}
+
+/// Runs `request` to its end (or an interruption) and returns the saved results.
+pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
+    check_destinations(request)?;
+    let config = &request.config;
+    let cache = crate::cache::cache_dir();
+    let binary = crate::workload_bin::resolve(config.workload_bin.as_deref(), &cache)
+        .map_err(|e| UsageError(crate::error_chain(&e)))?;
+    let (envs, mut statuses) = {
+        let mut shared = Shared::new(config, &binary, cache, &mut host);
+        Environments::prepare(&mut shared).map_err(|e| UsageError(crate::error_chain(&e)))?
+    };
+    statuses.extend(env::unavailable(&host, &config.envs));
+    if let Some(cpus) = &config.cpus {
+        crate::pinning::move_harness_off(cpus);
+    }
+    let now = crate::now_rfc3339();
+    let mut results = Results {
+        schema_version: SCHEMA_VERSION,
+        vmbench_version: env!("CARGO_PKG_VERSION").into(),
+        created_at: now.clone(),
+        updated_at: now,
+        complete: false,
+        host,
+        config: config.clone(),
+        workload_binary: binary.clone(),
+        environments: statuses,
+        trials: Vec::new(),
+        warmup_trials: Vec::new(),
+        collector: None,
+    };
+    results.save(&request.out)?;
+    crate::interrupt::install();
+    let mut progress = Progress::new(request.quiet);
+    crate::runner::run(
+        config,
+        &envs,
+        &binary.path,
+        &request.out,
+        &mut results,
+        &mut |trial, done, total| progress.trial(trial, done, total),
+    )
+    .with_context(|| format!("run into {}", request.out.display()))?;
+    progress.finish();
+    results.complete = !crate::interrupt::interrupted();
+    results.updated_at = crate::now_rfc3339();
+    results.save(&request.out)?;
+    Ok(results)
+}
+
+/// Progress lines: a bar with an ETA on a terminal, one line per trial otherwise.
+struct Progress {
+    quiet: bool,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        let bar = (!quiet && std::io::IsTerminal::is_terminal(&std::io::stderr())).then(|| {
+            let bar = indicatif::ProgressBar::new(0);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} eta {eta} {msg}",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            bar
+        });
+        Progress { quiet, bar }
+    }
+
+    fn trial(&mut self, trial: &Trial, done: usize, total: usize) {
+        if self.quiet {
+            return;
+        }
+        let what = match (&trial.error, trial.headline()) {
+            (Some(e), _) => format!("FAILED: {e}"),
+            (None, Some(m)) => format!("{:.4} {}", m.value, m.unit),
+            (None, None) => "no result".into(),
+        };
+        let warm = if trial.warmup { " (warm-up)" } else { "" };
+        let line = format!(
+            "{} {} rep {}{warm}: {what}",
+            trial.env, trial.workload, trial.rep
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+                if trial.error.is_some() {
+                    bar.println(&line);
+                }
+                bar.set_message(line);
+            }
+            None => eprintln!("[{done}/{total}] {line}"),
+        }
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}

@@ -1,0 +1,436 @@
+//! The one launch → watch → reap sequence every environment shares, and the one way an
+//! instance's first process is created.
+//!
+//! An environment supplies only what differs, through [`Instance`]: how to start (which
+//! program, which child steps, which process to sample), how to kill, and what to read and
+//! remove at the end. [`run`] does the rest the same way for all: collector, output watch with
+//! its deadline and Ctrl-C, process-group kill, reap with resource usage, exit status.
+//!
+//! Processes are created with `clone` directly rather than `std::process::Command`: the child
+//! must arm a parent-death signal (so a killed vmbench leaves no instance running), pin itself
+//! and set up namespaces without allocating, and a plain process must still be started the
+//! cheap way posix_spawn does it (`CLONE_VM | CLONE_VFORK`), since a full fork of the harness
+//! would add its page-table copy to every startup figure.
+
+use super::child::{child_main, ChildPlan, Mark, Record, Step};
+use super::watch::{self, Observed};
+use super::{EnvError, Outcome, Spec};
+use crate::collector::{Collector, Target};
+use nix::sched::CloneFlags;
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::time::{Duration, Instant};
+
+/// `CLONE_INTO_CGROUP` (Linux 5.7): the child starts inside the cgroup given by a descriptor.
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// How the first process of an instance is created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CloneMode {
+    /// As posix_spawn does: the child shares the parent's memory until it execs.
+    Vfork,
+    /// A copy of the parent in new namespaces (`clone3`), created directly inside a cgroup v2
+    /// when a directory descriptor is given.
+    Namespaces {
+        /// Namespaces to create.
+        flags: CloneFlags,
+        /// A cgroup v2 directory to start in (`CLONE_INTO_CGROUP`).
+        cgroup: Option<RawFd>,
+    },
+}
+
+/// A hook run in the parent right after the clone; an error is the launch's failure.
+pub type AfterClone<'a> = Box<dyn FnOnce(Pid) -> Result<(), String> + 'a>;
+
+/// What to start.
+pub struct Program<'a> {
+    /// Absolute path of the program, as the child sees it.
+    pub exe: &'a str,
+    /// Arguments after the program name.
+    pub args: &'a [String],
+    /// The environment it gets.
+    pub env: &'a [(String, String)],
+    /// Child steps before the exec.
+    pub steps: Vec<Step>,
+    /// How the process is created.
+    pub clone: CloneMode,
+    /// Runs in the parent right after the clone, while the child may wait for it (moving it
+    /// into a cgroup); an error is the launch's failure.
+    pub after_clone: Option<AfterClone<'a>>,
+}
+
+/// A started process, as the parent saw it come up.
+#[derive(Debug)]
+pub struct Spawned {
+    /// Taken just before the clone.
+    pub t0: Instant,
+    /// The new process.
+    pub pid: Pid,
+    /// Clone returned in the parent, since `t0`.
+    pub cloned: Duration,
+    /// The exec happened (the phase pipe closed), since `t0`.
+    pub exec_seen: Duration,
+    /// Moments the child reported, since `t0`.
+    pub marks: Vec<(Mark, Duration)>,
+    /// A child step or the exec failed: what and why.
+    pub failure: Option<String>,
+}
+
+/// The environment inherited by programs vmbench starts on the host.
+pub fn host_env() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+fn sys(what: &str) -> impl FnOnce(nix::errno::Errno) -> EnvError + '_ {
+    move |source| EnvError::Sys {
+        what: what.to_string(),
+        source,
+    }
+}
+
+/// A close-on-exec pipe.
+pub fn pipe() -> Result<(OwnedFd, OwnedFd), EnvError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(sys("create a pipe"))
+}
+
+/// Starts `program` with stdout and stderr on `output` and returns once it has exec'd (or
+/// failed to). Signals are blocked around the clone so no handler of the harness runs in the
+/// child; the child restores the mask just before its exec.
+pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
+    let (phase_read, phase_write) = pipe()?;
+    let mut plan = ChildPlan::new(
+        program.steps,
+        (phase_write.as_raw_fd(), output.as_raw_fd()),
+        program.exe,
+        program.args,
+        program.env,
+    );
+    let mut stack = match program.clone {
+        CloneMode::Vfork => vec![0u8; 64 * 1024],
+        CloneMode::Namespaces { .. } => Vec::new(),
+    };
+    let all = nix::sys::signal::SigSet::all();
+    let mut old = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&all),
+        Some(&mut old),
+    )
+    .map_err(sys("block signals"))?;
+    plan.signal_mask = Some(*old.as_ref());
+    let t0 = Instant::now();
+    let mono0 = super::child::monotonic_ns();
+    let result = match program.clone {
+        CloneMode::Vfork => {
+            // SAFETY: the child shares our memory until it execs and runs `child_main`, which
+            // makes only system calls; the stack outlives the call (the parent is suspended
+            // until the child execs or exits).
+            unsafe {
+                nix::sched::clone(
+                    Box::new(|| child_main(&plan)),
+                    &mut stack,
+                    CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
+                    Some(libc::SIGCHLD),
+                )
+            }
+        }
+        CloneMode::Namespaces { flags, cgroup } => clone3(&plan, flags, cgroup),
+    };
+    let cloned = t0.elapsed();
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&old),
+        None,
+    );
+    let pid = result.map_err(sys("clone the instance's first process"))?;
+    let parent_failure = program.after_clone.and_then(|hook| hook(pid).err());
+    // Our copies of the child's ends must go, or the pipes never report end of file.
+    drop((phase_write, output));
+    let mut bytes = Vec::new();
+    let _ = std::fs::File::from(phase_read).read_to_end(&mut bytes);
+    let exec_seen = t0.elapsed();
+    let mut spawned = Spawned {
+        t0,
+        pid,
+        cloned,
+        exec_seen,
+        marks: Vec::new(),
+        failure: parent_failure,
+    };
+    for record in Record::decode_all(&bytes) {
+        match record {
+            Record::Reached(mark, ns) => spawned
+                .marks
+                .push((mark, Duration::from_nanos(ns.saturating_sub(mono0)))),
+            Record::Failed { index, errno } => {
+                spawned
+                    .failure
+                    .get_or_insert_with(|| plan.failure(index, errno));
+            }
+        }
+    }
+    Ok(spawned)
+}
+
+/// `clone3` with fork semantics: the child gets a copy of our memory and runs `child_main`.
+fn clone3(
+    plan: &ChildPlan,
+    flags: CloneFlags,
+    cgroup: Option<RawFd>,
+) -> Result<Pid, nix::errno::Errno> {
+    #[repr(C)]
+    struct CloneArgs {
+        flags: u64,
+        pidfd: u64,
+        child_tid: u64,
+        parent_tid: u64,
+        exit_signal: u64,
+        stack: u64,
+        stack_size: u64,
+        tls: u64,
+        set_tid: u64,
+        set_tid_size: u64,
+        cgroup: u64,
+    }
+    let args = CloneArgs {
+        flags: flags.bits() as u64 | cgroup.map_or(0, |_| CLONE_INTO_CGROUP),
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: cgroup.map_or(0, |fd| fd as u64),
+    };
+    // SAFETY: clone3 with no stack behaves as fork: the child continues here on a copy of our
+    // stack and memory, and `child_main` makes only system calls until it execs or exits.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    match r {
+        0 => child_main(plan),
+        -1 => Err(nix::errno::Errno::last()),
+        pid => Ok(Pid::from_raw(pid as i32)),
+    }
+}
+
+/// A started instance, handed to [`run`] by [`Instance::start`].
+pub struct Started {
+    /// Taken just before the instance was started (clone, spawn, runtime exec, QEMU exec).
+    pub t0: Instant,
+    /// The process to reap: workload, container init, runtime, engine client or QEMU.
+    pub pid: Pid,
+    /// It leads its own process group: anything left in the group is killed before the reap.
+    pub own_group: bool,
+    /// Read end of its output (stdout and stderr share one pipe).
+    pub output: std::fs::File,
+    /// What the collector samples.
+    pub target: Target,
+    /// Startup phases seen so far, nanoseconds since `t0`.
+    pub phases: BTreeMap<String, u64>,
+    /// A setup failure the child reported before its exec.
+    pub failure: Option<String>,
+}
+
+impl Started {
+    /// A started process from [`spawn`]: its exec time as the phase `exec_phase`, its marks.
+    pub fn from_spawned(
+        spawned: Spawned,
+        output: std::fs::File,
+        target: Target,
+        own_group: bool,
+        exec_phase: &str,
+    ) -> Started {
+        let mut phases = BTreeMap::new();
+        for (mark, at) in &spawned.marks {
+            phases.insert(mark.phase().to_string(), at.as_nanos() as u64);
+        }
+        if spawned.failure.is_none() {
+            phases.insert(exec_phase.into(), spawned.exec_seen.as_nanos() as u64);
+        }
+        Started {
+            t0: spawned.t0,
+            pid: spawned.pid,
+            own_group,
+            output,
+            target,
+            phases,
+            failure: spawned.failure,
+        }
+    }
+}
+
+/// What an environment supplies for one instance.
+pub trait Instance {
+    /// Starts the instance.
+    fn start(&mut self, spec: &Spec) -> Result<Started, EnvError>;
+
+    /// Runs after the start, before the output is watched (e.g. resuming a restored VM).
+    fn after_start(&mut self, _started: &Started, _outcome: &mut Outcome) -> Result<(), EnvError> {
+        Ok(())
+    }
+
+    /// Kills the instance (deadline passed or the user interrupted).
+    fn kill(&mut self, started: &Started) {
+        kill_started(started);
+    }
+
+    /// After the reap: reads what is left to read (cgroup accounting) and removes what the
+    /// instance used (cgroups, runtime state), recording teardown phases.
+    fn finish(&mut self, _outcome: &mut Outcome) -> Result<(), EnvError> {
+        Ok(())
+    }
+}
+
+/// SIGKILL to the started process, or to its whole group when it leads one.
+pub fn kill_started(started: &Started) {
+    if started.own_group {
+        let _ = killpg(started.pid, Signal::SIGKILL);
+    } else {
+        let _ = nix::sys::signal::kill(started.pid, Signal::SIGKILL);
+    }
+}
+
+/// Kills and reaps a started process unless it was reaped: no instance outlives an error.
+struct Reaper {
+    pid: Pid,
+    own_group: bool,
+    reaped: bool,
+}
+
+impl Reaper {
+    fn reap(&mut self) -> Result<(nix::sys::wait::WaitStatus, vmbench_workload::Rusage), EnvError> {
+        let r = reap(self.pid).map_err(|source| EnvError::Sys {
+            what: format!("wait for pid {}", self.pid),
+            source,
+        });
+        self.reaped = true;
+        r
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if !self.reaped {
+            if self.own_group {
+                let _ = killpg(self.pid, Signal::SIGKILL);
+            }
+            let _ = nix::sys::signal::kill(self.pid, Signal::SIGKILL);
+            let _ = reap(self.pid);
+        }
+    }
+}
+
+/// Launches one instance through `instance` and watches it to its end.
+pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError> {
+    // Created before the start: a thread spawned while startup is timed would count in it.
+    let mut collector = spec.sample_interval.map(Collector::prepare);
+    let mut started = instance.start(spec)?;
+    let mut reaper = Reaper {
+        pid: started.pid,
+        own_group: started.own_group,
+        reaped: false,
+    };
+    let mut outcome = Outcome {
+        phases: std::mem::take(&mut started.phases),
+        ..Outcome::default()
+    };
+    if let Some(c) = collector.as_mut() {
+        c.start(started.target.clone(), started.t0);
+    }
+    instance.after_start(&started, &mut outcome)?;
+    let observed: Observed = watch::watch(&started.output, started.t0, spec.timeout, &mut || {
+        instance.kill(&started)
+    });
+    // Children the workload left behind go with it; before the reap, while the leader's
+    // zombie still holds the group id, so the signal cannot reach a reused group.
+    if started.own_group {
+        let _ = killpg(started.pid, Signal::SIGKILL);
+    }
+    if let Some(c) = collector {
+        let (samples, cost) = c.finish();
+        outcome.samples = samples;
+        outcome.collector_cost = Some(cost);
+    }
+    let (status, rusage) = reaper.reap()?;
+    outcome.lifetime = Some(started.t0.elapsed());
+    outcome.exit = exit_info(status);
+    outcome.exit.timed_out = observed.timed_out;
+    outcome.host_rusage = Some(rusage);
+    outcome.observed = observed;
+    if let Some(failure) = started.failure.take() {
+        outcome.observed.errors.insert(0, failure);
+    }
+    instance.finish(&mut outcome)?;
+    Ok(outcome)
+}
+
+/// Waits for `pid` and returns its status with its resource usage (all threads, and the
+/// children it reaped).
+pub fn reap(
+    pid: Pid,
+) -> Result<(nix::sys::wait::WaitStatus, vmbench_workload::Rusage), nix::errno::Errno> {
+    let mut status = 0;
+    // SAFETY: wait4 fills `status` and the zeroed rusage struct for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: as above.
+        let r = unsafe { libc::wait4(pid.as_raw(), &mut status, 0, &mut ru) };
+        match nix::errno::Errno::result(r) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    let ns = |tv: libc::timeval| tv.tv_sec as u64 * 1_000_000_000 + tv.tv_usec as u64 * 1000;
+    let usage = vmbench_workload::Rusage {
+        user_ns: ns(ru.ru_utime),
+        sys_ns: ns(ru.ru_stime),
+        max_rss_bytes: ru.ru_maxrss as u64 * 1024,
+        minor_faults: ru.ru_minflt as u64,
+        major_faults: ru.ru_majflt as u64,
+        voluntary_switches: ru.ru_nvcsw as u64,
+        involuntary_switches: ru.ru_nivcsw as u64,
+    };
+    Ok((nix::sys::wait::WaitStatus::from_raw(pid, status)?, usage))
+}
+
+/// Exit information from a wait status.
+pub fn exit_info(status: nix::sys::wait::WaitStatus) -> crate::results::ExitInfo {
+    use crate::results::ExitInfo;
+    use nix::sys::wait::WaitStatus;
+    match status {
+        WaitStatus::Exited(_, code) => ExitInfo {
+            code: Some(code),
+            ..ExitInfo::default()
+        },
+        WaitStatus::Signaled(_, sig, _) => ExitInfo {
+            signal: Some(sig as i32),
+            ..ExitInfo::default()
+        },
+        _ => ExitInfo::default(),
+    }
+}
+
+/// The steps every process vmbench starts on the host takes first: die with vmbench, lead
+/// its own process group, run on the workload's CPUs.
+pub fn host_child_steps(cpus: Option<&[usize]>) -> Vec<Step> {
+    let mut steps = vec![
+        Step::DieWithParent(Some(std::process::id() as i32)),
+        Step::NewProcessGroup,
+    ];
+    if let Some(cpus) = cpus {
+        steps.push(Step::Pin(cpus.to_vec()));
+    }
+    steps
+}
