@@ -42,6 +42,7 @@ fn synthetic() -> Results {
         summary: None,
         cgroup: None,
         cgroup_attach: None,
+        noise: None,
         host_rusage: None,
         exit: ExitInfo::default(),
         error: None,

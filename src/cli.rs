@@ -3,7 +3,7 @@
 
 use crate::config::{self, CpuList, EnvRequest, Machine, Mode};
 use crate::report::export::Format;
-use crate::report::notes::Lang;
+use crate::report::lang::Lang;
 use clap::{Args, Parser, Subcommand};
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -59,9 +59,9 @@ pub struct CompareArgs {
     /// Mark each figure's change against this earlier results file, flagging regressions.
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
-    /// Default suite: measured repetitions.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub reps: u32,
+    /// Default suite: how many repetitions, and the verdicts' margin.
+    #[command(flatten)]
+    pub repetitions: Repetitions,
     /// Default suite: workloads (see `vmbench list`), or `all`.
     #[arg(long, value_name = "LIST", default_value = DEFAULT_SUITE, value_delimiter = ',', value_parser = parse_workload)]
     pub workload: Vec<Workload>,
@@ -86,9 +86,9 @@ pub struct RunArgs {
     /// Workloads, comma separated (see `vmbench list`), or `all`.
     #[arg(long, value_name = "LIST", default_value = "noop,cpu-int,mem-bw,syscall", value_delimiter = ',', value_parser = parse_workload)]
     pub workload: Vec<Workload>,
-    /// Measured repetitions per workload and environment.
-    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=10_000))]
-    pub reps: u32,
+    /// How many repetitions, and the verdicts' margin.
+    #[command(flatten)]
+    pub repetitions: Repetitions,
     /// Warm-up repetitions run first and discarded.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub warmup: u32,
@@ -127,16 +127,6 @@ pub struct RunArgs {
     /// cold: a new instance per repetition; warm: one instance per environment runs them all.
     #[arg(long, value_name = "MODE", default_value = "cold", value_parser = Mode::parse)]
     pub mode: Mode,
-    /// Add repetitions until the 95% CI half-width of every env/native ratio is under PCT
-    /// percent (bounded by --max-reps and --max-time).
-    #[arg(long, value_name = "PCT", value_parser = config::parse_percent)]
-    pub target_ci: Option<f64>,
-    /// Upper bound on measured repetitions with --target-ci.
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
-    pub max_reps: u32,
-    /// Upper bound on the run's duration with --target-ci, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 1800.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
-    pub max_time: f64,
     /// Guest kernel (bzImage or PVH vmlinux) [default: VMBENCH_KERNEL, the cache, or the
     /// distribution's kernel provisioned into the cache].
     #[arg(long, value_name = "PATH")]
@@ -150,6 +140,29 @@ pub struct RunArgs {
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// How many repetitions: a fixed number (`--reps N`), or, by default, an adaptive plan that
+/// adds repetitions to each environment until its ratio to native is known to `--target-ci`.
+#[derive(Debug, Args, Clone)]
+pub struct Repetitions {
+    /// Measured repetitions per workload and environment; given alone, a fixed plan [default:
+    /// adaptive, at least 5].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub reps: Option<u32>,
+    /// Adaptive plan: add repetitions to each environment until the 95% CI of its ratio to
+    /// native is within ±PCT percent [default: 3, unless --reps alone asks for a fixed plan].
+    #[arg(long, value_name = "PCT", value_parser = config::parse_percent)]
+    pub target_ci: Option<f64>,
+    /// Adaptive plan: most measured repetitions per environment.
+    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub max_reps: u32,
+    /// Adaptive plan: time budget of the whole run, seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 600.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
+    pub max_time: f64,
+    /// Verdicts: a ratio whose 95% CI stays within ±PCT percent of 1 is "the same".
+    #[arg(long, value_name = "PCT", default_value_t = 3.0, value_parser = config::parse_percent)]
+    pub equivalence: f64,
 }
 
 fn parse_workload(s: &str) -> Result<Workload, String> {

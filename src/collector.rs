@@ -2,6 +2,12 @@
 //! instance's process (`/proc/<pid>/stat`, `smaps_rollup`) and, for containers, its cgroup.
 //! For a VM the process is QEMU, so the figures include every vCPU and I/O thread.
 //!
+//! CPU time comes from a software perf counter (`task-clock`) attached to the workload process
+//! and inherited by every thread and child it creates: nanoseconds, brought up to date by the
+//! kernel when read. The tick counters of `/proc/<pid>/stat` (10 ms), a task's `schedstat` or
+//! another process's CPU clock (both updated only at scheduler ticks) make a 10 ms sample of
+//! a busy loop read anything from 0 to 2 cores.
+//!
 //! The collector measures its own cost (thread CPU time over wall time) so that the overhead
 //! it adds can be reported beside the figures it produced.
 
@@ -28,6 +34,9 @@ pub struct Target {
     pub cgroup_memory: Option<PathBuf>,
     /// cgroup file holding the CPU time used (`cpuacct.usage` or `cpu.stat`), for containers.
     pub cgroup_cpu: Option<PathBuf>,
+    /// A cgroup's `cgroup.procs` whose first process is the workload, when `pid` is not (an
+    /// OCI runtime): its CPU clock is the one sampled.
+    pub workload_in: Option<PathBuf>,
 }
 
 impl Target {
@@ -38,6 +47,7 @@ impl Target {
             proc_root: PathBuf::from("/proc"),
             cgroup_memory: None,
             cgroup_cpu: None,
+            workload_in: None,
         }
     }
 }
@@ -77,6 +87,7 @@ impl Cost {
 /// launch.
 pub struct Collector {
     stop: Arc<AtomicBool>,
+    ready: Arc<AtomicBool>,
     target: Option<std::sync::mpsc::Sender<(Target, Instant)>>,
     handle: JoinHandle<(Vec<Sample>, Cost)>,
 }
@@ -95,7 +106,9 @@ impl Collector {
     /// Creates the sampling thread; it waits for [`Collector::start`].
     pub fn prepare(interval: Duration) -> Collector {
         let stop = Arc::new(AtomicBool::new(false));
+        let ready = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
+        let at_ready = ready.clone();
         let (tx, rx) = std::sync::mpsc::channel::<(Target, Instant)>();
         let handle = std::thread::Builder::new()
             .name("vmbench-collector".into())
@@ -105,27 +118,40 @@ impl Collector {
                 };
                 let cpu0 = thread_cpu_ns();
                 let wall0 = Instant::now();
+                // At once: threads the workload creates from now on are counted.
+                let mut cpu = CpuCounter::open(&target);
                 let mut samples = Vec::new();
                 let mut next = t0 + interval;
                 let mut next_pss = next;
                 let mut sampler: Option<Sampler> = None;
                 while !flag.load(Ordering::Relaxed) {
                     let now = Instant::now();
-                    if next > now {
-                        std::thread::sleep(next - now);
+                    let mut at_ready_now = at_ready.swap(false, Ordering::Relaxed);
+                    if next > now && !at_ready_now {
+                        // Parked, not slept: `ready` wakes it for a sample at once.
+                        std::thread::park_timeout(next - now);
                         if flag.load(Ordering::Relaxed) {
                             break;
+                        }
+                        at_ready_now = at_ready.swap(false, Ordering::Relaxed);
+                        if Instant::now() < next && !at_ready_now {
+                            continue;
                         }
                     }
                     if sampler.is_none() {
                         sampler = Sampler::open(&target);
                     }
-                    let t_ns = t0.elapsed().as_nanos() as u64;
-                    let with_pss = Instant::now() >= next_pss;
+                    let with_pss = at_ready_now || Instant::now() >= next_pss;
                     if with_pss {
-                        next_pss += PSS_PERIOD;
+                        next_pss = Instant::now() + PSS_PERIOD;
                     }
-                    match sampler.as_mut().and_then(|s| s.sample(t_ns, with_pss)) {
+                    if cpu.is_none() {
+                        cpu = CpuCounter::open(&target);
+                    }
+                    match sampler
+                        .as_mut()
+                        .and_then(|s| s.sample(t0, cpu.as_mut(), with_pss))
+                    {
                         Some(s) => samples.push(s),
                         None => break,
                     }
@@ -146,9 +172,17 @@ impl Collector {
             .expect("spawn the collector thread");
         Collector {
             stop,
+            ready,
             target: Some(tx),
             handle,
         }
+    }
+
+    /// The instance sent `ready`: take a full sample (PSS included) now, so that even a
+    /// short-lived instance carries one.
+    pub fn ready(&self) {
+        self.ready.store(true, Ordering::Relaxed);
+        self.handle.thread().unpark();
     }
 
     /// Tells the thread what to sample; `t0` is the launch instant.
@@ -162,6 +196,7 @@ impl Collector {
     pub fn finish(mut self) -> (Vec<Sample>, Cost) {
         self.stop.store(true, Ordering::Relaxed);
         drop(self.target.take());
+        self.handle.thread().unpark();
         self.handle.join().unwrap_or_default()
     }
 }
@@ -229,8 +264,16 @@ impl Sampler {
         })
     }
 
-    /// One sample, `None` once the process is gone (or a zombie).
-    pub fn sample(&mut self, t_ns: u64, with_pss: bool) -> Option<Sample> {
+    /// One sample taken now (time since `t0`), `None` once the process is gone (or a zombie).
+    pub fn sample(
+        &mut self,
+        t0: Instant,
+        cpu: Option<&mut CpuCounter>,
+        with_pss: bool,
+    ) -> Option<Sample> {
+        // The time and the CPU counter are read together, first: they make the CPU rate.
+        let t_ns = t0.elapsed().as_nanos() as u64;
+        let cpu_ns = cpu.and_then(CpuCounter::read);
         let n = pread_all(&self.stat, &mut self.buf)?;
         let (state, minflt, majflt, utime, stime, threads, rss) =
             parse_stat(std::str::from_utf8(&self.buf[..n]).ok()?)?;
@@ -275,6 +318,7 @@ impl Sampler {
         };
         Some(Sample {
             t_ns,
+            cpu_ns,
             cpu_user_ns: utime * self.tick_ns,
             cpu_sys_ns: stime * self.tick_ns,
             rss_bytes: rss * self.page_bytes,
@@ -286,6 +330,65 @@ impl Sampler {
             context_switches,
             cgroup_cpu_ns,
         })
+    }
+}
+
+/// The CPU time of the workload process and everything it starts, in nanoseconds.
+pub enum CpuCounter {
+    /// A `task-clock` perf counter inherited by new threads and children.
+    Perf(perf_event::Counter),
+    /// The process's CPU clock, where perf events are not allowed (tick-stale when running).
+    Clock(libc::clockid_t),
+}
+
+impl CpuCounter {
+    /// Attaches to the target's workload process; `None` while it is not known yet (an OCI
+    /// runtime's workload appears in its cgroup once the runtime has made it) or gone, and
+    /// for a fixture `/proc` tree, which has no real process behind it.
+    pub fn open(target: &Target) -> Option<CpuCounter> {
+        if target.proc_root != std::path::Path::new("/proc") {
+            return None;
+        }
+        let pid = match &target.workload_in {
+            Some(procs) => std::fs::read_to_string(procs)
+                .ok()?
+                .lines()
+                .next()?
+                .trim()
+                .parse()
+                .ok()?,
+            None => target.pid,
+        };
+        let perf = perf_event::Builder::new(perf_event::events::Software::TASK_CLOCK)
+            .observe_pid(pid)
+            .inherit(true)
+            .enabled(true)
+            .build();
+        match perf {
+            Ok(counter) => Some(CpuCounter::Perf(counter)),
+            Err(_) => {
+                let mut clock: libc::clockid_t = 0;
+                // SAFETY: clock_getcpuclockid writes the clock id into our variable.
+                let r = unsafe { libc::clock_getcpuclockid(pid, &mut clock) };
+                (r == 0).then_some(CpuCounter::Clock(clock))
+            }
+        }
+    }
+
+    /// Nanoseconds so far.
+    pub fn read(&mut self) -> Option<u64> {
+        match self {
+            CpuCounter::Perf(counter) => counter.read().ok(),
+            CpuCounter::Clock(clock) => {
+                let mut ts = libc::timespec {
+                    tv_sec: 0,
+                    tv_nsec: 0,
+                };
+                // SAFETY: clock_gettime fills the struct.
+                let r = unsafe { libc::clock_gettime(*clock, &mut ts) };
+                (r == 0).then(|| ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64)
+            }
+        }
     }
 }
 
@@ -315,9 +418,9 @@ pub fn summarise(samples: &[Sample]) -> Option<TrialSummary> {
     let last = samples.last()?;
     let first = samples.first()?;
     let rss: Vec<u64> = samples.iter().map(|s| s.rss_bytes).collect();
-    let cpu_ns = last.cpu_user_ns + last.cpu_sys_ns;
+    let cpu_ns = last.cpu_total_ns();
     let span = last.t_ns.saturating_sub(first.t_ns);
-    let cpu_span = cpu_ns.saturating_sub(first.cpu_user_ns + first.cpu_sys_ns);
+    let cpu_span = cpu_ns.saturating_sub(first.cpu_total_ns());
     Some(TrialSummary {
         samples: samples.len(),
         peak_rss_bytes: rss.iter().copied().max().unwrap_or(0),
@@ -401,8 +504,18 @@ mod tests {
             proc_root: root.path().to_path_buf(),
             cgroup_memory: None,
             cgroup_cpu: None,
+            workload_in: None,
         };
-        let s = Sampler::open(&target).unwrap().sample(5, true).unwrap();
+        let t0 = Instant::now();
+        assert!(
+            CpuCounter::open(&target).is_none(),
+            "no counter for a fixture"
+        );
+        let s = Sampler::open(&target)
+            .unwrap()
+            .sample(t0, None, true)
+            .unwrap();
+        assert_eq!(s.cpu_ns, None);
         let tick = 1_000_000_000 / procfs::ticks_per_second();
         assert_eq!((s.cpu_user_ns, s.cpu_sys_ns), (3 * tick, 2 * tick));
         assert_eq!(s.rss_bytes, 256 * procfs::page_size());
@@ -410,7 +523,7 @@ mod tests {
         assert_eq!(s.minor_faults, Some(7));
         let gone = Target { pid: 1, ..target };
         assert!(Sampler::open(&gone)
-            .and_then(|mut s| s.sample(5, false))
+            .and_then(|mut s| s.sample(t0, None, false))
             .is_none());
     }
 }

@@ -151,6 +151,14 @@ pub struct RunConfig {
     /// Workload binary given by the user instead of the embedded one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workload_bin: Option<PathBuf>,
+    /// Equivalence margin of the verdicts, percent: a ratio whose CI stays within it is
+    /// "the same".
+    #[serde(default = "default_equivalence")]
+    pub equivalence_pct: f64,
+}
+
+fn default_equivalence() -> f64 {
+    crate::stats::DEFAULT_MARGIN * 100.0
 }
 
 fn default_data_dir() -> PathBuf {
@@ -181,6 +189,7 @@ impl Default for RunConfig {
             kernel: None,
             qemu: None,
             workload_bin: None,
+            equivalence_pct: default_equivalence(),
         }
     }
 }

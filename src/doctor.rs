@@ -94,6 +94,7 @@ pub fn namespaces_usable() -> Result<(), String> {
 /// Runs every check.
 pub fn checks(host: &HostInfo) -> Vec<Check> {
     let mut out = machine_checks(host);
+    out.extend(quiet_checks(host));
     out.extend(isolation_checks(host));
     out.extend(vm_checks(host));
     for name in ["runc", "crun"] {
@@ -139,6 +140,43 @@ fn machine_checks(host: &HostInfo) -> Vec<Check> {
             format!("{:.1} GiB", host.memory_bytes as f64 / (1u64 << 30) as f64),
         ),
     ]
+}
+
+/// Whether the host is quiet enough to measure: a hypervisor underneath, other busy programs.
+fn quiet_checks(host: &HostInfo) -> Vec<Check> {
+    let window = std::time::Duration::from_millis(500);
+    let mut out = Vec::new();
+    let steal = crate::noise::steal_over(window).unwrap_or(0.0);
+    if host.nested || steal > 0.0 {
+        out.push(Check::not_ok(
+            "virtualised host",
+            Status::Warn,
+            format!(
+                "this host is itself a virtual machine (the hypervisor took {steal:.1}% of its CPUs over 0.5 s): its figures carry the hypervisor's noise"
+            ),
+            "measure on bare metal for the tightest intervals; vmbench flags trials with steal as noisy",
+        ));
+    }
+    let busy = crate::noise::busy_processes(window, 10.0);
+    out.push(if busy.is_empty() {
+        Check::ok(
+            "other programs",
+            "none used more than 10% of a core over 0.5 s",
+        )
+    } else {
+        let list: Vec<String> = busy
+            .iter()
+            .take(5)
+            .map(|b| format!("{} (pid {}, {:.0}%)", b.name, b.pid, b.cpu_pct))
+            .collect();
+        Check::not_ok(
+            "other programs",
+            Status::Warn,
+            format!("busy while nothing was measured: {}", list.join(", ")),
+            "stop them or measure when the host is quiet; trials they disturb are flagged noisy",
+        )
+    });
+    out
 }
 
 /// What containers need: root, cgroups, namespaces.

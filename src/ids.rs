@@ -122,7 +122,7 @@ impl EnvKind {
 
 impl fmt::Display for EnvKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
+        f.pad(self.name())
     }
 }
 

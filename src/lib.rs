@@ -12,6 +12,7 @@ pub mod env;
 pub mod host;
 pub mod ids;
 pub mod interrupt;
+pub mod noise;
 pub mod pinning;
 pub mod plan;
 pub mod report;

@@ -80,9 +80,9 @@ impl Plan {
     }
 }
 
-/// Whether every environment's ratio to native (or, without native, its median) for
-/// `workload` has a 95% CI half-width under `target_pct`.
-pub fn converged(results: &Results, workload: Workload, envs: &[EnvKind], target_pct: f64) -> bool {
+/// How well one environment's figure for `workload` is known: the 95% CI half-width of its
+/// ratio to native (or of its own median, for native or without native), as a fraction.
+pub fn half_width(results: &Results, workload: Workload, env: EnvKind) -> Option<f64> {
     let values = |env: EnvKind| -> Vec<f64> {
         results
             .measured()
@@ -90,30 +90,40 @@ pub fn converged(results: &Results, workload: Workload, envs: &[EnvKind], target
             .filter_map(|t| t.headline().map(|m| m.value))
             .collect()
     };
+    let xs = values(env);
     let native = values(EnvKind::Native);
-    envs.iter().all(|&env| {
-        let xs = values(env);
-        let half = if env.is_native() && envs.len() > 1 {
-            // Its precision shows in every other environment's ratio.
-            (!xs.is_empty()).then_some(0.0)
-        } else if !env.is_native() && !native.is_empty() {
-            crate::stats::ratio_of_medians(&xs, &native)
-                .and_then(|r| Some(r.ci?.relative_half_width(r.value)))
-        } else {
-            crate::stats::Summary::of(&xs)
-                .and_then(|s| Some(s.median_ci?.relative_half_width(s.median)))
-        };
-        half.is_some_and(|h| h * 100.0 <= target_pct)
-    })
+    if !env.is_native() && !native.is_empty() {
+        let r = crate::stats::ratio_of_medians(&xs, &native)?;
+        Some(r.ci?.relative_half_width(r.value))
+    } else {
+        let s = crate::stats::Summary::of(&xs)?;
+        Some(s.median_ci?.relative_half_width(s.median))
+    }
 }
 
-/// The plan as a sequence of steps, extended while adaptive stopping asks for more.
+/// Wall time the trials of one workload in one environment took so far (warm-ups included).
+fn spent(results: &Results, workload: Workload, env: EnvKind) -> Duration {
+    let ns: u64 = results
+        .trials
+        .iter()
+        .chain(&results.warmup_trials)
+        .filter(|t| t.workload == workload && t.env == env)
+        .filter_map(|t| t.lifetime_ns)
+        .sum();
+    Duration::from_nanos(ns)
+}
+
+/// The plan as a sequence of steps. An adaptive plan adds rounds to each workload, each with
+/// the environments whose ratio is not yet known to the target (and native, the ratios'
+/// denominator), while their share of the time budget lasts: cheap pairs get many
+/// repetitions, expensive ones few.
 pub struct Schedule<'a> {
     plan: &'a Plan,
     workload: usize,
     rep: u32,
     queue: VecDeque<Step>,
     extra: usize,
+    pair_budget: Duration,
 }
 
 impl<'a> Schedule<'a> {
@@ -125,6 +135,7 @@ impl<'a> Schedule<'a> {
             rep: 0,
             queue: VecDeque::new(),
             extra: 0,
+            pair_budget: Duration::ZERO,
         }
     }
 
@@ -141,64 +152,80 @@ impl<'a> Schedule<'a> {
                 return Some(step);
             }
             let &workload = plan.workloads.get(self.workload)?;
-            let round = match plan.mode {
-                Mode::Warm if self.rep == 0 => plan
-                    .envs
-                    .iter()
-                    .map(|&env| Step {
-                        workload,
-                        env,
-                        rep: 0,
-                        runs: plan.warmup + plan.reps,
-                        warmup: plan.warmup,
-                    })
-                    .collect(),
-                Mode::Warm => Vec::new(),
-                Mode::Cold if self.wants_another_round(results, workload, elapsed) => plan
-                    .env_order(self.workload, self.rep)
-                    .into_iter()
-                    .map(|env| Step {
-                        workload,
-                        env,
-                        rep: self.rep,
-                        runs: 1,
-                        warmup: u32::from(self.rep < plan.warmup),
-                    })
-                    .collect(),
-                Mode::Cold => Vec::new(),
+            if self.rep == 0 {
+                self.pair_budget = self.share(elapsed) / plan.envs.len().max(1) as u32;
+            }
+            let (envs, runs, warmup) = match plan.mode {
+                Mode::Warm if self.rep == 0 => {
+                    (plan.envs.clone(), plan.warmup + plan.reps, plan.warmup)
+                }
+                Mode::Warm => (Vec::new(), 0, 0),
+                Mode::Cold => (
+                    self.round(results, workload, elapsed),
+                    1,
+                    u32::from(self.rep < plan.warmup),
+                ),
             };
-            if round.is_empty() {
+            if envs.is_empty() {
                 self.workload += 1;
                 self.rep = 0;
                 continue;
             }
+            let rep = self.rep;
+            self.queue.extend(envs.into_iter().map(|env| Step {
+                workload,
+                env,
+                rep,
+                runs,
+                warmup,
+            }));
             self.rep += 1;
-            self.queue.extend(round);
         }
     }
 
-    /// Cold mode: whether the workload gets another round of repetitions.
-    fn wants_another_round(
-        &mut self,
-        results: &Results,
-        workload: Workload,
-        elapsed: Duration,
-    ) -> bool {
+    /// This workload's share of what is left of the time budget.
+    fn share(&self, elapsed: Duration) -> Duration {
+        let left = self
+            .plan
+            .workloads
+            .len()
+            .saturating_sub(self.workload)
+            .max(1) as u32;
+        self.plan.adaptive.map_or(Duration::ZERO, |a| {
+            a.max_time.saturating_sub(elapsed) / left
+        })
+    }
+
+    /// Cold mode: the environments of the workload's next round, in order (none: it is done).
+    fn round(&mut self, results: &Results, workload: Workload, elapsed: Duration) -> Vec<EnvKind> {
         let plan = self.plan;
+        let order = plan.env_order(self.workload, self.rep);
         let measured = self.rep.saturating_sub(plan.warmup);
         if self.rep < plan.warmup || measured < plan.reps {
-            return true;
+            return order;
         }
         let Some(adaptive) = plan.adaptive else {
-            return false;
+            return Vec::new();
         };
-        let more = measured < adaptive.max_reps
-            && elapsed < adaptive.max_time
-            && !converged(results, workload, &plan.envs, adaptive.target_pct);
-        if more {
-            self.extra += plan.envs.len();
+        if measured >= adaptive.max_reps || elapsed >= adaptive.max_time {
+            return Vec::new();
         }
-        more
+        let alone = plan.envs.len() == 1;
+        let wants_more = |env: EnvKind| {
+            (alone || !env.is_native())
+                && half_width(results, workload, env)
+                    .is_none_or(|h| h * 100.0 > adaptive.target_pct)
+                && spent(results, workload, env) < self.pair_budget
+        };
+        if !plan.envs.iter().any(|&e| wants_more(e)) {
+            return Vec::new();
+        }
+        let round: Vec<EnvKind> = order
+            .into_iter()
+            .filter(|&e| wants_more(e) || e.is_native())
+            .collect();
+        self.extra += round.len();
+        round
     }
 }
 

@@ -149,6 +149,10 @@ pub struct ExitInfo {
 pub struct Sample {
     /// Time since launch.
     pub t_ns: u64,
+    /// CPU time of the instance's workload process so far (its CPU clock: nanoseconds, every
+    /// thread); QEMU's for a VM.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_ns: Option<u64>,
     /// User CPU time so far.
     pub cpu_user_ns: u64,
     /// System CPU time so far.
@@ -251,6 +255,34 @@ pub struct CgroupUsage {
     pub throttled_ns: Option<u64>,
 }
 
+/// How quiet the host was while one instance ran.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Noise {
+    /// The CPUs watched: the workload's (or every CPU, unpinned).
+    pub cpus: Vec<usize>,
+    /// The trial's wall time, launch to reap.
+    pub wall_ns: u64,
+    /// CPU time used on those CPUs by everything (`/proc/stat`, clock-tick resolution).
+    pub busy_ns: u64,
+    /// CPU time the instance used itself (its processes, as `wait4` reports them).
+    pub own_cpu_ns: u64,
+    /// Busy time the instance did not use: other programs, the kernel's own work.
+    pub foreign_cpu_ns: u64,
+    /// Time the hypervisor ran something else on those CPUs.
+    pub steal_ns: u64,
+    /// Runnable tasks on the host at the end of the trial, the harness left out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runnable: Option<u64>,
+    /// Other vmbench runs alive on the host during the trial.
+    #[serde(default)]
+    pub concurrent_runs: u32,
+    /// Flagged: above the thresholds (kept, never dropped).
+    pub noisy: bool,
+    /// Why it was flagged.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+}
+
 /// How a container's first process entered its cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -313,6 +345,9 @@ pub struct Trial {
     /// How the instance entered its cgroup (containers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_attach: Option<AttachPath>,
+    /// How quiet the host was meanwhile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<Noise>,
     /// Resource usage of the instance process as the host's `wait4` reports it: the workload
     /// (native), the container's PID 1 with its children, the runtime (OCI), QEMU (VM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -321,6 +356,13 @@ pub struct Trial {
     pub exit: ExitInfo,
     /// What went wrong, if anything.
     pub error: Option<String>,
+}
+
+impl Sample {
+    /// CPU time so far: the CPU clock's reading, or (records without one) the tick counters.
+    pub fn cpu_total_ns(&self) -> u64 {
+        self.cpu_ns.unwrap_or(self.cpu_user_ns + self.cpu_sys_ns)
+    }
 }
 
 impl Trial {
@@ -344,6 +386,7 @@ impl Trial {
             summary: None,
             cgroup: None,
             cgroup_attach: None,
+            noise: None,
             host_rusage: None,
             exit: ExitInfo::default(),
             error: None,
@@ -452,6 +495,7 @@ pub(crate) mod tests {
                 summary: None,
                 cgroup: None,
                 cgroup_attach: None,
+                noise: None,
                 host_rusage: None,
                 exit: ExitInfo {
                     code: Some(0),

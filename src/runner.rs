@@ -164,6 +164,7 @@ fn record(trial: &mut Trial, outcome: &Outcome) {
     trial.io_path = outcome.io_path.clone();
     trial.cgroup = outcome.cgroup.clone();
     trial.cgroup_attach = outcome.cgroup_attach;
+    trial.noise = outcome.noise.clone();
     trial.host_rusage = outcome.host_rusage.clone();
     trial.lifetime_ns = outcome.lifetime.map(|d| d.as_nanos() as u64);
     if let Some(first) = seen.first_byte {
@@ -489,6 +490,32 @@ mod tests {
             });
             assert_eq!(noisy.trials.len(), 2 * 2 * 30, "stops at --max-reps");
             assert_eq!(*totals.last().unwrap(), noisy.trials.len());
+        }
+
+        #[test]
+        fn adaptive_rounds_repeat_only_the_pairs_that_are_not_known_yet() {
+            let envs = [EnvKind::Native, EnvKind::Container, EnvKind::VmTcg];
+            let mut c = config(&envs, 5, 0);
+            c.workloads = vec![Workload::CpuInt];
+            c.target_ci_pct = Some(3.0);
+            c.max_reps = Some(20);
+            // The container matches native exactly; the VM swings by a factor of two.
+            let (results, log, _) = run_fakes(&c, |env, _, i, _| match env {
+                EnvKind::VmTcg if i % 4 < 2 => 5.0,
+                EnvKind::VmTcg => 10.0,
+                _ => 50.0,
+            });
+            let count = |e: EnvKind| results.trials.iter().filter(|t| t.env == e).count();
+            assert_eq!(count(EnvKind::Container), 5, "known at the minimum");
+            assert_eq!(count(EnvKind::VmTcg), 20, "repeated up to --max-reps");
+            assert_eq!(count(EnvKind::Native), 20, "native joins every round");
+            // Past the minimum, rounds interleave native and the VM only.
+            let late: Vec<EnvKind> = log[15..].iter().map(|l| l.0).collect();
+            assert!(
+                late.chunks(2)
+                    .all(|r| r == [EnvKind::Native, EnvKind::VmTcg]),
+                "{late:?}"
+            );
         }
     }
 }

@@ -7,6 +7,7 @@
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
+use vmbench_workload::Better;
 
 /// Bootstrap resamples used for confidence intervals.
 pub const BOOTSTRAP_RESAMPLES: usize = 2000;
@@ -228,6 +229,70 @@ pub fn ratio_of_medians(num: &[f64], den: &[f64]) -> Option<Ratio> {
     })
 }
 
+/// The default equivalence margin: a ratio whose CI stays within ±3% of 1 is "the same".
+pub const DEFAULT_MARGIN: f64 = 0.03;
+
+/// What a ratio (environment / native, or now / baseline) says once its confidence interval
+/// and an equivalence margin are taken into account: the one rule every output follows.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Verdict {
+    /// The whole 95% CI lies within [1 − margin, 1 + margin].
+    Same {
+        /// The margin, as a fraction.
+        margin: f64,
+    },
+    /// The CI includes 1 but reaches past the margin: the run cannot tell.
+    NoDifference {
+        /// Half the CI's width relative to the ratio, as a fraction.
+        half_width: f64,
+    },
+    /// The whole CI lies on the worse side of 1.
+    Worse {
+        /// The ratio.
+        ratio: f64,
+    },
+    /// The whole CI lies on the better side of 1.
+    Better {
+        /// The ratio.
+        ratio: f64,
+    },
+    /// Too few repetitions for an interval.
+    Undetermined,
+}
+
+impl Verdict {
+    /// Whether the verdict states a difference (worse or better).
+    pub fn is_difference(self) -> bool {
+        matches!(self, Verdict::Worse { .. } | Verdict::Better { .. })
+    }
+}
+
+/// The verdict on a ratio for a metric where `better` says which way is good.
+pub fn verdict(ratio: &Ratio, better: Better, margin: f64) -> Verdict {
+    let Some(ci) = ratio.ci else {
+        return Verdict::Undetermined;
+    };
+    if ci.lo >= 1.0 - margin && ci.hi <= 1.0 + margin {
+        return Verdict::Same { margin };
+    }
+    if ci.lo <= 1.0 && 1.0 <= ci.hi {
+        return Verdict::NoDifference {
+            half_width: ci.relative_half_width(ratio.value),
+        };
+    }
+    let above = ci.lo > 1.0;
+    let worse = match better {
+        Better::Higher => !above,
+        Better::Lower => above,
+    };
+    if worse {
+        Verdict::Worse { ratio: ratio.value }
+    } else {
+        Verdict::Better { ratio: ratio.value }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -302,6 +367,56 @@ mod tests {
         assert!(cl.hi - cl.lo < cs.hi - cs.lo);
         assert!(ratio_of_medians(&[1.0], &[0.0]).is_none());
         assert!(ratio_of_medians(&[2.0], &[1.0]).unwrap().ci.is_none());
+    }
+
+    #[test]
+    fn verdicts_follow_the_interval_not_the_point_estimate() {
+        let r = |value: f64, lo: f64, hi: f64| Ratio {
+            value,
+            ci: Some(Interval { lo, hi }),
+        };
+        let m = DEFAULT_MARGIN;
+        // The issue's own examples: each interval includes 1, so the run could not tell.
+        for (v, lo, hi) in [(0.902, 0.879, 1.046), (1.215, 0.781, 1.279)] {
+            assert!(
+                matches!(
+                    verdict(&r(v, lo, hi), Better::Higher, m),
+                    Verdict::NoDifference { .. }
+                ),
+                "{v} [{lo}, {hi}]"
+            );
+        }
+        assert_eq!(
+            verdict(&r(0.999, 0.983, 1.019), Better::Higher, m),
+            Verdict::Same { margin: m }
+        );
+        assert_eq!(
+            verdict(&r(1.01, 1.005, 1.02), Better::Lower, m),
+            Verdict::Same { margin: m },
+            "inside the margin even though the CI excludes 1"
+        );
+        assert_eq!(
+            verdict(&r(0.9, 0.88, 0.92), Better::Higher, m),
+            Verdict::Worse { ratio: 0.9 }
+        );
+        assert_eq!(
+            verdict(&r(0.9, 0.88, 0.92), Better::Lower, m),
+            Verdict::Better { ratio: 0.9 }
+        );
+        assert_eq!(
+            verdict(&r(1500.0, 1400.0, 1600.0), Better::Lower, m),
+            Verdict::Worse { ratio: 1500.0 }
+        );
+        let Verdict::NoDifference { half_width } = verdict(&r(1.0, 0.9, 1.1), Better::Lower, m)
+        else {
+            panic!("no difference")
+        };
+        assert!((half_width - 0.1).abs() < 1e-9);
+        let no_ci = Ratio {
+            value: 2.0,
+            ci: None,
+        };
+        assert_eq!(verdict(&no_ci, Better::Lower, m), Verdict::Undetermined);
     }
 
     #[test]

@@ -96,3 +96,68 @@ fn trials_carry_samples_and_summaries() {
     assert!(summary.peak_rss_bytes >= 16 << 20);
     assert!(summary.mean_rss_bytes <= summary.peak_rss_bytes);
 }
+
+#[test]
+fn a_pinned_busy_loop_reads_one_core_in_every_sample() {
+    let allowed = vmbench::config::allowed_cpus();
+    let cpu = *allowed.last().unwrap();
+    // Keep this test's own threads off the workload's CPU, as the harness does.
+    vmbench::pinning::move_harness_off(&[cpu]);
+    let binary = common::workload_binary();
+    let data = common::scratch();
+    let mut spec = common::spec(
+        &binary.path,
+        data.path(),
+        Workload::CpuInt,
+        None,
+        512,
+        Duration::from_secs(60),
+    );
+    spec.invocation.size = vmbench_workload::Size::Default;
+    let cpus = [cpu];
+    spec.cpus = Some(&cpus);
+    let outcome = native::Native.launch(&spec).unwrap();
+    let rates: Vec<f64> = outcome
+        .samples
+        .windows(2)
+        .filter_map(|w| {
+            let dt = (w[1].t_ns - w[0].t_ns) as f64;
+            Some((w[1].cpu_ns? - w[0].cpu_ns?) as f64 / dt)
+        })
+        .collect();
+    assert!(rates.len() >= 10, "{} samples", outcome.samples.len());
+    // The first and last intervals straddle the start and the end of the work.
+    let inner = &rates[1..rates.len() - 1];
+    let median = vmbench::stats::median(inner).unwrap();
+    assert!(
+        (median - 1.0).abs() <= 0.05,
+        "median {median:.3} cores: {inner:?}"
+    );
+    let max = inner.iter().copied().fold(0.0, f64::max);
+    assert!(max <= 1.1, "a sample read {max:.3} cores: {inner:?}");
+}
+
+#[test]
+fn a_short_trial_still_carries_its_memory_at_ready() {
+    let binary = common::workload_binary();
+    let data = common::scratch();
+    let spec = common::spec(
+        &binary.path,
+        data.path(),
+        Workload::CpuInt,
+        None,
+        512,
+        Duration::from_secs(60),
+    );
+    let outcome = native::Native.launch(&spec).unwrap();
+    assert!(
+        outcome.lifetime.unwrap() < Duration::from_millis(500),
+        "{:?}",
+        outcome.lifetime
+    );
+    assert!(
+        outcome.samples.iter().any(|s| s.pss_bytes.is_some()),
+        "no PSS in {} samples",
+        outcome.samples.len()
+    );
+}

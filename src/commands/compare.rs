@@ -29,13 +29,16 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
         crate::env::resolve(&unique(&args.env), host)?
     };
     Ok(Request {
-        config: RunConfig {
-            reps: args.reps,
-            size: args.size,
-            workloads: unique(&args.workload),
-            envs,
-            cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,
-            ..RunConfig::default()
+        config: {
+            let mut config = RunConfig {
+                size: args.size,
+                workloads: unique(&args.workload),
+                envs,
+                cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,
+                ..RunConfig::default()
+            };
+            super::run::repetitions(&args.repetitions, &mut config);
+            config
         },
         out: default_out("suite"),
         quiet: args.quiet,
@@ -77,7 +80,11 @@ pub fn execute(args: &CompareArgs) -> Result<Ending> {
             runs.push(load(file)?);
         }
     }
-    let report = crate::report::model::Report::build(&runs, baseline.as_ref());
+    let report = crate::report::model::Report::build(
+        &runs,
+        baseline.as_ref(),
+        args.repetitions.equivalence / 100.0,
+    );
     if args.files.is_empty() {
         print!("{}", crate::report::terminal::render(&report.runs[0]));
     }

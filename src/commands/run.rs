@@ -2,7 +2,7 @@
 //! saving after every trial, then print the summary.
 
 use super::Ending;
-use crate::cli::{unique, RunArgs};
+use crate::cli::{unique, Repetitions, RunArgs};
 use crate::config::{Order, RunConfig};
 use crate::env::{self, Environments, Shared};
 use crate::results::{HostInfo, Results, Trial, SCHEMA_VERSION};
@@ -23,8 +23,7 @@ pub struct Request {
 
 /// The run configuration the command line asks for, `vm` resolved for this host.
 pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> {
-    Ok(RunConfig {
-        reps: args.reps,
+    let mut config = RunConfig {
         warmup: args.warmup,
         size: args.size,
         workloads: unique(&args.workload),
@@ -37,14 +36,27 @@ pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> 
         order: args.shuffle.map_or(Order::Fixed, Order::Random),
         mode: args.mode,
         sample_interval_ms: (args.interval > 0.0).then_some(args.interval),
-        target_ci_pct: args.target_ci,
-        max_reps: args.target_ci.map(|_| args.max_reps.max(args.reps)),
-        max_time_s: args.target_ci.map(|_| args.max_time),
         data_dir: args.data_dir.clone(),
         kernel: args.kernel.clone(),
         qemu: args.qemu.clone(),
         workload_bin: args.workload_bin.clone(),
-    })
+        ..RunConfig::default()
+    };
+    repetitions(&args.repetitions, &mut config);
+    Ok(config)
+}
+
+/// The least repetitions of an adaptive plan.
+pub const MIN_ADAPTIVE_REPS: u32 = 5;
+
+/// Sets the plan's repetitions: fixed when `--reps` comes alone, adaptive otherwise.
+pub fn repetitions(args: &Repetitions, config: &mut RunConfig) {
+    config.equivalence_pct = args.equivalence;
+    config.reps = args.reps.unwrap_or(MIN_ADAPTIVE_REPS);
+    let adaptive = args.target_ci.is_some() || args.reps.is_none();
+    config.target_ci_pct = adaptive.then(|| args.target_ci.unwrap_or(3.0));
+    config.max_reps = adaptive.then(|| args.max_reps.max(config.reps));
+    config.max_time_s = adaptive.then_some(args.max_time);
 }
 
 /// A default results path under `results/`, stamped with the time.
@@ -62,7 +74,12 @@ pub fn execute(args: &RunArgs) -> Result<Ending> {
         quiet: args.quiet,
     };
     let results = run(&request, host)?;
-    let view = crate::report::model::RunView::build("", &results, None);
+    let view = crate::report::model::RunView::build(
+        "",
+        &results,
+        None,
+        results.config.equivalence_pct / 100.0,
+    );
     print!("{}", crate::report::terminal::render(&view));
     Ok(ending(&results, &request.out))
 }

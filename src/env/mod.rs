@@ -124,6 +124,8 @@ pub struct Outcome {
     pub cgroup: Option<CgroupUsage>,
     /// How the container entered its cgroup.
     pub cgroup_attach: Option<AttachPath>,
+    /// How quiet the host was meanwhile.
+    pub noise: Option<crate::results::Noise>,
     /// The instance process's resource usage from `wait4`.
     pub host_rusage: Option<vmbench_workload::Rusage>,
     /// What the collector cost for this instance.

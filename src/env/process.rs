@@ -335,6 +335,7 @@ impl Drop for Reaper {
 pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError> {
     // Created before the start: a thread spawned while startup is timed would count in it.
     let mut collector = spec.sample_interval.map(Collector::prepare);
+    let probe = crate::noise::Probe::start(spec.cpus);
     let mut started = instance.start(spec)?;
     let mut reaper = Reaper {
         pid: started.pid,
@@ -349,9 +350,17 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
         c.start(started.target.clone(), started.t0);
     }
     instance.after_start(&started, &mut outcome)?;
-    let observed: Observed = watch::watch(&started.output, started.t0, spec.timeout, &mut || {
-        instance.kill(&started)
-    });
+    let observed: Observed = watch::watch(
+        &started.output,
+        started.t0,
+        spec.timeout,
+        &mut || instance.kill(&started),
+        &mut || {
+            if let Some(c) = collector.as_ref() {
+                c.ready();
+            }
+        },
+    );
     // Children the workload left behind go with it; before the reap, while the leader's
     // zombie still holds the group id, so the signal cannot reach a reused group.
     if started.own_group {
@@ -363,7 +372,9 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
         outcome.collector_cost = Some(cost);
     }
     let (status, rusage) = reaper.reap()?;
-    outcome.lifetime = Some(started.t0.elapsed());
+    let lifetime = started.t0.elapsed();
+    outcome.lifetime = Some(lifetime);
+    outcome.noise = probe.and_then(|p| p.finish(lifetime, rusage.user_ns + rusage.sys_ns));
     outcome.exit = exit_info(status);
     outcome.exit.timed_out = observed.timed_out;
     outcome.host_rusage = Some(rusage);

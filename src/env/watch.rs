@@ -127,6 +127,7 @@ pub fn watch<R: Read + AsFd>(
     t0: Instant,
     timeout: Duration,
     kill: &mut dyn FnMut(),
+    on_ready: &mut dyn FnMut(),
 ) -> Observed {
     let mut seen = Observed::default();
     let deadline = t0
@@ -181,7 +182,11 @@ pub fn watch<R: Read + AsFd>(
         while let Some(end) = pending.iter().position(|b| *b == b'\n') {
             let line = String::from_utf8_lossy(&pending[..end]).into_owned();
             pending.drain(..=end);
+            let was_ready = seen.ready.is_some();
             seen.take(at, line);
+            if !was_ready && seen.ready.is_some() {
+                on_ready();
+            }
         }
     }
     seen
@@ -208,9 +213,15 @@ mod tests {
         std::io::Write::write_all(&mut writer, text.as_bytes()).unwrap();
         drop(writer);
         let t0 = Instant::now();
-        let seen = watch(reader, t0, Duration::from_secs(5), &mut || {
-            panic!("no kill expected")
-        });
+        let mut readies = 0;
+        let seen = watch(
+            reader,
+            t0,
+            Duration::from_secs(5),
+            &mut || panic!("no kill expected"),
+            &mut || readies += 1,
+        );
+        assert_eq!(readies, 1);
         assert!(seen.ready.is_some());
         assert_eq!(seen.sha256.as_deref(), Some("ab"));
         assert!(seen.done.is_some() && seen.closed.is_some());
@@ -224,10 +235,16 @@ mod tests {
         let mut writer = Some(writer);
         let t0 = Instant::now();
         let mut kills = 0;
-        let seen = watch(reader, t0, Duration::from_millis(100), &mut || {
-            kills += 1;
-            writer.take();
-        });
+        let seen = watch(
+            reader,
+            t0,
+            Duration::from_millis(100),
+            &mut || {
+                kills += 1;
+                writer.take();
+            },
+            &mut || {},
+        );
         assert!(seen.timed_out);
         assert_eq!(kills, 1);
         assert!(t0.elapsed() >= Duration::from_millis(100));

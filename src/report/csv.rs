@@ -1,14 +1,16 @@
 //! CSV export: one row per run, workload and environment.
 
 use super::export::{Exporter, ReportError};
+use super::format::{change_words, verdict_words};
+use super::lang::Lang;
 use super::model::Report;
-use super::notes::Lang;
+use crate::stats::Verdict;
 
 /// CSV exporter.
 pub struct Csv;
 
 impl Exporter for Csv {
-    fn render(&self, report: &Report, _lang: Lang) -> Result<String, ReportError> {
+    fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut w = csv::Writer::from_writer(Vec::new());
         w.write_record([
             "run",
@@ -27,6 +29,10 @@ impl Exporter for Csv {
             "ratio_vs_baseline",
             "baseline_verdict",
             "failed",
+            "verdict",
+            "verdict_words",
+            "converged",
+            "noisy_trials",
         ])?;
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         for run in &report.runs {
@@ -54,9 +60,15 @@ impl Exporter for Csv {
                         opt(r.baseline.as_ref().map(|c| c.ratio.value)),
                         r.baseline
                             .as_ref()
-                            .map(|c| c.verdict.clone())
+                            .map(|c| change_words(c.verdict, wl.better, lang))
                             .unwrap_or_default(),
                         r.failed.to_string(),
+                        r.verdict.map(kind).unwrap_or_default(),
+                        r.verdict
+                            .map(|v| verdict_words(v, wl.better, lang))
+                            .unwrap_or_default(),
+                        r.converged.map(|c| c.to_string()).unwrap_or_default(),
+                        r.noisy.to_string(),
                     ])?;
                 }
             }
@@ -66,4 +78,12 @@ impl Exporter for Csv {
             .map_err(|e| csv::Error::from(e.into_error()))?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
+}
+
+/// The verdict's kind, as in the JSON export.
+fn kind(v: Verdict) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|j| j["kind"].as_str().map(String::from))
+        .unwrap_or_default()
 }

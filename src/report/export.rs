@@ -1,7 +1,7 @@
 //! The exporter interface: one exporter per format renders the same report model.
 
+use super::lang::Lang;
 use super::model::Report;
-use super::notes::Lang;
 
 /// Errors rendering a report.
 #[derive(Debug, thiserror::Error)]

@@ -1,6 +1,8 @@
 //! How figures are written in every output: numbers with sensible precision, sizes, ratios
 //! with their intervals, durations.
 
+use super::lang::Lang;
+use crate::stats::Verdict;
 use vmbench_workload::Better;
 
 /// A number with sensible precision for tables.
@@ -55,9 +57,66 @@ pub fn ratio_words(ratio: f64, better: Better) -> String {
     let word = if worse { "worse" } else { "better" };
     let factor = ratio.max(1.0 / ratio);
     if factor >= 2.0 {
-        return format!("{factor:.1}x {word}");
+        return format!("{factor:.1}× {word}");
     }
     format!("{:.1}% {word}", change.abs())
+}
+
+/// A verdict in words: `same within ±3%`, `no difference detected (CI ±8.2%)`,
+/// `12.0% worse`, `2.5× better`, in the report's language.
+pub fn verdict_words(v: Verdict, better: Better, lang: Lang) -> String {
+    let pct = |x: f64| {
+        let p = x * 100.0;
+        if p < 10.0 && p != p.round() {
+            format!("{p:.1}")
+        } else {
+            format!("{p:.0}")
+        }
+    };
+    match (v, lang) {
+        (Verdict::Same { margin }, Lang::En) => format!("same within ±{}%", pct(margin)),
+        (Verdict::Same { margin }, Lang::Ko) => format!("±{}% 안에서 같음", pct(margin)),
+        (Verdict::NoDifference { half_width }, Lang::En) => {
+            format!("no difference detected (CI ±{:.1}%)", half_width * 100.0)
+        }
+        (Verdict::NoDifference { half_width }, Lang::Ko) => {
+            format!("차이를 찾지 못함 (신뢰구간 ±{:.1}%)", half_width * 100.0)
+        }
+        (Verdict::Worse { ratio } | Verdict::Better { ratio }, lang) => {
+            let words = ratio_words(ratio, better);
+            match lang {
+                Lang::En => words,
+                Lang::Ko => words
+                    .replace("× worse", "배 나쁨")
+                    .replace("× better", "배 좋음")
+                    .replace("% worse", "% 나쁨")
+                    .replace("% better", "% 좋음"),
+            }
+        }
+        (Verdict::Undetermined, Lang::En) => "too few repetitions to tell".into(),
+        (Verdict::Undetermined, Lang::Ko) => "반복이 적어 판단할 수 없음".into(),
+    }
+}
+
+/// A change against a baseline in words: a regression, an improvement, or no significant change.
+pub fn change_words(v: Verdict, better: Better, lang: Lang) -> String {
+    let words = verdict_words(v, better, lang);
+    match (v, lang) {
+        (Verdict::Worse { .. }, Lang::En) => format!("regression: {words}"),
+        (Verdict::Better { .. }, Lang::En) => format!("improvement: {words}"),
+        (_, Lang::En) => format!("no significant change ({words})"),
+        (Verdict::Worse { .. }, Lang::Ko) => format!("회귀: {words}"),
+        (Verdict::Better { .. }, Lang::Ko) => format!("개선: {words}"),
+        (_, Lang::Ko) => format!("유의한 변화 없음 ({words})"),
+    }
+}
+
+/// Words marking an adaptive pair whose interval did not reach its target.
+pub fn not_converged(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => "not converged",
+        Lang::Ko => "수렴하지 않음",
+    }
 }
 
 #[cfg(test)]
@@ -70,8 +129,28 @@ mod tests {
         assert_eq!(ratio_words(0.9, Better::Lower), "10.0% better");
         assert_eq!(ratio_words(1.25, Better::Lower), "25.0% worse");
         assert_eq!(ratio_words(1.0, Better::Lower), "same");
-        assert_eq!(ratio_words(1936.0, Better::Lower), "1936.0x worse");
-        assert_eq!(ratio_words(0.161, Better::Higher), "6.2x worse");
+        assert_eq!(ratio_words(1936.0, Better::Lower), "1936.0× worse");
+        assert_eq!(ratio_words(0.161, Better::Higher), "6.2× worse");
+    }
+
+    #[test]
+    fn verdicts_read_in_both_languages() {
+        let en = |v| verdict_words(v, Better::Higher, Lang::En);
+        assert_eq!(en(Verdict::Same { margin: 0.03 }), "same within ±3%");
+        assert_eq!(
+            en(Verdict::NoDifference { half_width: 0.082 }),
+            "no difference detected (CI ±8.2%)"
+        );
+        assert_eq!(en(Verdict::Worse { ratio: 0.88 }), "12.0% worse");
+        assert_eq!(en(Verdict::Worse { ratio: 0.1 }), "10.0× worse");
+        assert_eq!(
+            verdict_words(Verdict::Worse { ratio: 0.1 }, Better::Higher, Lang::Ko),
+            "10.0배 나쁨"
+        );
+        assert_eq!(
+            verdict_words(Verdict::Same { margin: 0.025 }, Better::Lower, Lang::Ko),
+            "±2.5% 안에서 같음"
+        );
     }
 
     #[test]

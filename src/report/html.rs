@@ -3,7 +3,7 @@
 
 use super::charts;
 use super::export::{Exporter, ReportError};
-use super::format::{mib, num, ratio_text};
+use super::format::{change_words, mib, not_converged, num, ratio_text, verdict_words};
 use super::model::{Report, RunView};
 use super::notes::{notes, Lang};
 use serde_json::{json, Value};
@@ -22,6 +22,8 @@ fn labels(lang: Lang) -> Value {
             "host": "Host and configuration", "results": "Results per workload", "startup": "Startup",
             "overhead": "Cost relative to native", "resources": "CPU and memory over time", "memory": "Memory per instance",
             "image": "Image footprint", "not_run": "Environments that did not run", "failures": "Failed trials",
+            "quiet": "How quiet was the host", "noisy": "noisy trials", "foreign": "others on its CPUs (median)",
+            "foreign_max": "(max)", "steal": "stolen by the hypervisor (median)", "runnable": "runnable tasks (max)",
             "notes": "Lecture notes", "method": "How this was measured", "env": "environment", "median": "median",
             "ci": "95% CI", "vs_native": "vs native [95% CI]", "vs_baseline": "vs baseline", "n": "n", "cv": "CV",
             "side_by_side": "Runs side by side (median headline values)",
@@ -34,6 +36,8 @@ fn labels(lang: Lang) -> Value {
             "host": "호스트와 설정", "results": "워크로드별 결과", "startup": "시작 시간",
             "overhead": "네이티브 대비 비용", "resources": "시간에 따른 CPU와 메모리", "memory": "인스턴스당 메모리",
             "image": "이미지 크기", "not_run": "실행하지 못한 환경", "failures": "실패한 시행",
+            "quiet": "호스트는 얼마나 조용했나", "noisy": "시끄러운 시행", "foreign": "다른 프로그램의 CPU 사용(중앙값)",
+            "foreign_max": "(최대)", "steal": "하이퍼바이저가 가져간 시간(중앙값)", "runnable": "실행 대기 작업(최대)",
             "notes": "강의 노트", "method": "측정 방법", "env": "환경", "median": "중앙값",
             "ci": "95% 신뢰구간", "vs_native": "네이티브 대비 [95% 신뢰구간]", "vs_baseline": "기준 실행 대비", "n": "횟수", "cv": "변동계수",
             "side_by_side": "실행 비교 (대표 지표의 중앙값)",
@@ -138,7 +142,7 @@ fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
 }
 
 /// Each workload's table: a row per environment.
-fn workload_tables(run: &RunView) -> Vec<Value> {
+fn workload_tables(run: &RunView, lang: Lang) -> Vec<Value> {
     run
         .workloads
         .iter()
@@ -151,9 +155,10 @@ fn workload_tables(run: &RunView) -> Vec<Value> {
                     "ci": row.ci.map(|c| format!("[{}, {}]", num(c.lo), num(c.hi))).unwrap_or_default(),
                     "cv": format!("{:.1}%", row.cv * 100.0),
                     "ratio": row.ratio.as_ref().map(ratio_text).unwrap_or_default(),
-                    "words": row.ratio_words.clone().unwrap_or_default(),
-                    "baseline": row.baseline.as_ref().map(|c| format!("{} — {}", ratio_text(&c.ratio), c.verdict)),
-                    "regression": row.baseline.as_ref().is_some_and(|c| c.verdict == "regression"),
+                    "words": row.verdict.map(|v| verdict_words(v, w.better, lang)).unwrap_or_default(),
+                    "not_converged": (row.converged == Some(false)).then(|| not_converged(lang)),
+                    "baseline": row.baseline.as_ref().map(|c| format!("{} — {}", ratio_text(&c.ratio), change_words(c.verdict, w.better, lang))),
+                    "regression": row.baseline.as_ref().is_some_and(|c| c.is_regression()),
                     "outliers": row.outliers, "failed": row.failed,
                 })).collect::<Vec<_>>(),
             })
@@ -161,7 +166,7 @@ fn workload_tables(run: &RunView) -> Vec<Value> {
         .collect()
 }
 
-fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
+fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportError> {
     let startup: Vec<Value> = run
         .startup
         .iter()
@@ -189,10 +194,16 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
         "label": run.label,
         "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
         "tcg": run.tcg,
-        "workloads": workload_tables(run),
+        "workloads": workload_tables(run, lang),
         "startup": startup,
         "memory": memory,
         "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
+        "quiet": run.quiet.iter().map(|q| json!({
+            "env": q.env, "trials": q.trials, "noisy": q.noisy,
+            "foreign": format!("{:.1}%", q.foreign_pct), "foreign_max": format!("{:.1}%", q.foreign_max_pct),
+            "steal": format!("{:.1}%", q.steal_pct), "runnable": q.runnable_max,
+        })).collect::<Vec<_>>(),
+        "noisy": run.noisy.iter().take(50).map(|(e, w, rep, why)| json!({"env": e, "workload": w, "rep": rep, "why": why})).collect::<Vec<_>>(),
         "failures": run.failures.iter().take(50).map(|(e, w, rep, err)| json!({"env": e, "workload": w, "rep": rep, "error": err})).collect::<Vec<_>>(),
         "footprints": run.footprints.iter().map(|(e, b, what)| json!({"env": e, "size": format!("{:.2} MB", *b as f64 / 1e6), "what": what})).collect::<Vec<_>>(),
         "charts": {
@@ -202,7 +213,7 @@ fn run_context(run: &RunView, lang: Lang) -> Result<Value, ReportError> {
             "memory": (!run.memory.is_empty()).then(|| charts::footprint::draw(&run.memory)).transpose()?,
             "image": (!run.footprints.is_empty()).then(|| charts::image::draw(&run.footprints)).transpose()?,
         },
-        "notes": notes(run, lang),
+        "notes": notes(run, lang, margin),
     }))
 }
 
@@ -245,7 +256,7 @@ impl Exporter for Html {
         let runs = report
             .runs
             .iter()
-            .map(|r| run_context(r, lang))
+            .map(|r| run_context(r, lang, report.margin))
             .collect::<Result<Vec<_>, _>>()?;
         let ctx = json!({
             "lang": lang.code(),

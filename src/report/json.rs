@@ -1,8 +1,8 @@
 //! JSON export: the report model's computed figures (the full records are in the results files).
 
 use super::export::{Exporter, ReportError};
+use super::lang::Lang;
 use super::model::Report;
-use super::notes::Lang;
 
 /// The report model as pretty JSON.
 pub struct Json;

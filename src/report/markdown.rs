@@ -1,16 +1,16 @@
 //! Markdown export: the tables of the report, for papers and slides.
 
 use super::export::{Exporter, ReportError};
-use super::format::{mib, num, ratio_text};
+use super::format::{change_words, mib, not_converged, num, ratio_text, verdict_words};
+use super::lang::Lang;
 use super::model::{Report, RunView, WorkloadView};
-use super::notes::Lang;
 use std::fmt::Write;
 
 /// Markdown exporter.
 pub struct Markdown;
 
 impl Exporter for Markdown {
-    fn render(&self, report: &Report, _lang: Lang) -> Result<String, ReportError> {
+    fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut s = String::new();
         let _ = writeln!(s, "# vmbench report\n");
         for run in &report.runs {
@@ -31,10 +31,11 @@ impl Exporter for Markdown {
                 let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
             }
             for w in &run.workloads {
-                workload_table(&mut s, w, report.baseline.is_some());
+                workload_table(&mut s, w, report.baseline.is_some(), lang);
             }
             startup_table(&mut s, run);
             memory_table(&mut s, run);
+            quiet_table(&mut s, run);
             for (env, reason) in &run.not_run {
                 let _ = writeln!(s, "- not run: **{env}**: {reason}");
             }
@@ -44,7 +45,7 @@ impl Exporter for Markdown {
     }
 }
 
-fn workload_table(s: &mut String, w: &WorkloadView, base: bool) {
+fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {
     let better = if w.better == vmbench_workload::Better::Higher {
         "higher"
     } else {
@@ -69,11 +70,23 @@ fn workload_table(s: &mut String, w: &WorkloadView, base: bool) {
         let ci =
             r.ci.map(|c| format!("[{}, {}]", num(c.lo), num(c.hi)))
                 .unwrap_or_default();
-        let ratio = r.ratio.as_ref().map(ratio_text).unwrap_or_default();
+        let mut ratio = r.ratio.as_ref().map(ratio_text).unwrap_or_default();
+        if let Some(v) = r.verdict {
+            ratio = format!("{ratio} {}", verdict_words(v, w.better, lang));
+        }
+        if r.converged == Some(false) {
+            ratio = format!("{ratio} ({})", not_converged(lang));
+        }
         let change = r
             .baseline
             .as_ref()
-            .map(|c| format!(" {} {} |", ratio_text(&c.ratio), c.verdict))
+            .map(|c| {
+                format!(
+                    " {} {} |",
+                    ratio_text(&c.ratio),
+                    change_words(c.verdict, w.better, lang)
+                )
+            })
             .unwrap_or_else(|| if base { " — |".into() } else { String::new() });
         let _ = writeln!(
             s,
@@ -120,6 +133,21 @@ fn memory_table(s: &mut String, run: &RunView) {
             mib(m.process_peak_rss_bytes),
             m.cgroup_peak_bytes.map(mib).unwrap_or_default(),
             m.guest_mem_total_bytes.map(mib).unwrap_or_default()
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn quiet_table(s: &mut String, run: &RunView) {
+    if run.quiet.is_empty() {
+        return;
+    }
+    let _ = writeln!(s, "### How quiet was the host\n\n| env | trials | noisy | others on its CPUs (median) | stolen (median) |\n|---|---:|---:|---:|---:|");
+    for q in &run.quiet {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {:.1}% | {:.1}% |",
+            q.env, q.trials, q.noisy, q.foreign_pct, q.steal_pct
         );
     }
     let _ = writeln!(s);

@@ -8,6 +8,7 @@ pub mod export;
 pub mod format;
 pub mod html;
 pub mod json;
+pub mod lang;
 pub mod markdown;
 pub mod model;
 pub mod notes;
@@ -22,5 +23,141 @@ pub fn exporter(format: Format) -> Box<dyn Exporter> {
         Format::Md => Box::new(markdown::Markdown),
         Format::Csv => Box::new(csv::Csv),
         Format::Json => Box::new(json::Json),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::export::Format;
+    use super::lang::Lang;
+    use super::model::Report;
+    use crate::ids::EnvKind;
+    use crate::results::{Results, Trial};
+    use vmbench_workload::{Metric, Workload};
+
+    /// Results whose container/native ratios sit inside the margin (cpu-int), straddle 1
+    /// widely (mem-bw), and lie wholly on the worse side (syscall).
+    fn three_verdicts() -> Results {
+        let mut r = crate::results::tests::sample_results();
+        r.trials.clear();
+        r.config.envs = vec![EnvKind::Native, EnvKind::Container];
+        r.config.workloads = vec![Workload::CpuInt, Workload::MemBw, Workload::Syscall];
+        let values: [(Workload, [f64; 6], [f64; 6]); 3] = [
+            (
+                Workload::CpuInt,
+                [1000.0, 1001.0, 999.0, 1002.0, 998.0, 1000.0],
+                [1001.0, 999.0, 1000.0, 1002.0, 998.0, 1001.0],
+            ),
+            (
+                Workload::MemBw,
+                [20.0, 22.0, 18.0, 21.0, 19.0, 20.0],
+                [16.0, 24.0, 19.0, 22.0, 17.0, 23.0],
+            ),
+            (
+                Workload::Syscall,
+                [100.0, 101.0, 99.0, 100.0, 102.0, 98.0],
+                [120.0, 121.0, 119.0, 122.0, 118.0, 120.0],
+            ),
+        ];
+        for (w, native, container) in values {
+            for (env, xs) in [(EnvKind::Native, native), (EnvKind::Container, container)] {
+                for (rep, x) in xs.into_iter().enumerate() {
+                    let mut t = Trial::new(env, w, rep as u32, false);
+                    let spec = w.headline();
+                    t.metrics = vec![Metric {
+                        name: spec.name.into(),
+                        value: x,
+                        unit: spec.unit.into(),
+                        better: spec.better,
+                    }];
+                    r.trials.push(t);
+                }
+            }
+        }
+        r
+    }
+
+    #[test]
+    fn every_output_says_only_what_the_interval_supports() {
+        let report = Report::build(&[("r.json".into(), three_verdicts())], None, 0.03);
+        let run = &report.runs[0];
+        let verdict = |w: Workload| {
+            let row = run
+                .workloads
+                .iter()
+                .find(|x| x.name == w)
+                .unwrap()
+                .rows
+                .iter()
+                .find(|r| r.env == EnvKind::Container)
+                .unwrap();
+            serde_json::to_value(row.verdict.unwrap()).unwrap()["kind"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(verdict(Workload::CpuInt), "same");
+        assert_eq!(verdict(Workload::MemBw), "no-difference");
+        assert_eq!(verdict(Workload::Syscall), "worse");
+        let terminal = super::terminal::render(run);
+        let md = super::exporter(Format::Md)
+            .render(&report, Lang::En)
+            .unwrap();
+        let html = super::exporter(Format::Html)
+            .render(&report, Lang::En)
+            .unwrap();
+        let csv = super::exporter(Format::Csv)
+            .render(&report, Lang::En)
+            .unwrap();
+        let json = super::exporter(Format::Json)
+            .render(&report, Lang::En)
+            .unwrap();
+        for (name, text) in [("terminal", &terminal), ("markdown", &md), ("html", &html)] {
+            assert!(text.contains("same within ±3%"), "{name}");
+            assert!(text.contains("no difference detected (CI ±"), "{name}");
+            assert!(text.contains("20.0% worse"), "{name}");
+            // The straddling ratio is never given a direction.
+            let line = text
+                .lines()
+                .find(|l| l.contains("no difference detected"))
+                .unwrap();
+            assert!(
+                !line.contains("% better") && !line.contains("% worse"),
+                "{name}: {line}"
+            );
+        }
+        assert!(csv.contains(",no-difference,") && csv.contains(",same,"));
+        assert!(json.contains("\"kind\": \"worse\""));
+        // The lecture note does not claim "same speed" for cpu-int's equivalence only when
+        // the interval allows it: here it does.
+        assert!(html.contains("ran at the same speed in a container"));
+    }
+
+    #[test]
+    fn a_noisy_cpu_figure_makes_the_note_say_the_run_could_not_tell() {
+        let mut results = three_verdicts();
+        // Widen cpu-int's container figures so the interval straddles 1 widely.
+        for (i, t) in results
+            .trials
+            .iter_mut()
+            .filter(|t| t.workload == Workload::CpuInt && t.env == EnvKind::Container)
+            .enumerate()
+        {
+            t.metrics[0].value = [880.0, 1040.0, 910.0, 1050.0, 900.0, 1000.0][i];
+        }
+        let report = Report::build(&[("r.json".into(), results)], None, 0.03);
+        for lang in [Lang::En, Lang::Ko] {
+            let notes = super::notes::notes(&report.runs[0], lang, 0.03);
+            match lang {
+                Lang::En => {
+                    assert!(notes.cpu.contains("could not tell"), "{}", notes.cpu);
+                    assert!(!notes.cpu.contains("same speed"), "{}", notes.cpu);
+                }
+                Lang::Ko => {
+                    assert!(notes.cpu.contains("판단할 수 없었습니다"), "{}", notes.cpu);
+                    assert!(!notes.cpu.contains("속도가 같았습니다"), "{}", notes.cpu);
+                }
+            }
+        }
     }
 }

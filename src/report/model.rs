@@ -5,12 +5,9 @@
 
 use crate::ids::{Accel, EnvKind, Family};
 use crate::results::{Results, Trial};
-use crate::stats::{self, Interval, Ratio, Summary};
+use crate::stats::{self, Interval, Ratio, Summary, Verdict};
 use serde::Serialize;
 use vmbench_workload::{Better, Workload};
-
-/// A change beyond which (with a CI that excludes no change) a difference counts as real.
-pub const REGRESSION_THRESHOLD: f64 = 0.02;
 
 /// One environment's figures for one workload.
 #[derive(Debug, Clone, Serialize)]
@@ -29,12 +26,16 @@ pub struct EnvRow {
     pub outliers: usize,
     /// median(env) / median(native) with its CI.
     pub ratio: Option<Ratio>,
-    /// The ratio in words ("12.0% worse").
-    pub ratio_words: Option<String>,
+    /// What the ratio says, given its CI and the equivalence margin.
+    pub verdict: Option<Verdict>,
+    /// Adaptive runs: whether the ratio's CI reached the target half-width.
+    pub converged: Option<bool>,
     /// Change against the baseline run, when one was given.
     pub baseline: Option<Change>,
     /// Failed trials.
     pub failed: usize,
+    /// Trials flagged noisy (kept in every statistic).
+    pub noisy: usize,
 }
 
 /// A workload's section.
@@ -63,6 +64,27 @@ pub struct StartupView {
     pub summary: Summary,
     /// Median of each startup phase, milliseconds since launch.
     pub phases_ms: Vec<(String, f64)>,
+}
+
+/// How quiet the host was for one environment's trials.
+#[derive(Debug, Clone, Serialize)]
+pub struct QuietView {
+    /// Environment.
+    pub env: EnvKind,
+    /// Measured trials with a noise record.
+    pub trials: usize,
+    /// Of which flagged noisy.
+    pub noisy: usize,
+    /// Median share of the workload's CPUs other programs used, percent.
+    pub foreign_pct: f64,
+    /// Highest such share, percent.
+    pub foreign_max_pct: f64,
+    /// Median share stolen by the hypervisor, percent.
+    pub steal_pct: f64,
+    /// Most runnable tasks seen at a trial's end.
+    pub runnable_max: u64,
+    /// Most other vmbench runs seen alive during a trial.
+    pub concurrent_runs: u32,
 }
 
 /// Memory one instance costs, seen from the host.
@@ -98,8 +120,15 @@ pub struct Timeline {
 pub struct Change {
     /// median(now) / median(baseline), with its CI.
     pub ratio: Ratio,
-    /// `regression`, `improvement` or `no significant change`.
-    pub verdict: String,
+    /// What the change says: worse is a regression, better an improvement.
+    pub verdict: Verdict,
+}
+
+impl Change {
+    /// Whether the change is a regression.
+    pub fn is_regression(&self) -> bool {
+        matches!(self.verdict, Verdict::Worse { .. })
+    }
 }
 
 /// Everything about one results file.
@@ -127,6 +156,10 @@ pub struct RunView {
     pub footprints: Vec<(EnvKind, u64, String)>,
     /// Failed trials: (env, workload, rep, error).
     pub failures: Vec<(EnvKind, Workload, u32, String)>,
+    /// How quiet the host was, per environment.
+    pub quiet: Vec<QuietView>,
+    /// Noisy trials: (env, workload, rep, why).
+    pub noisy: Vec<(EnvKind, Workload, u32, String)>,
 }
 
 fn ok_values(trials: &[&Trial]) -> Vec<f64> {
@@ -142,24 +175,6 @@ fn median_u64(xs: impl Iterator<Item = u64>) -> Option<u64> {
     stats::median(&v).map(|m| m as u64)
 }
 
-/// The verdict for a ratio now/baseline of a metric.
-pub fn verdict(ratio: &Ratio, better: Better) -> String {
-    let Some(ci) = ratio.ci else {
-        return "no significant change".into();
-    };
-    let worse = |x: f64| match better {
-        Better::Higher => x < 1.0,
-        Better::Lower => x > 1.0,
-    };
-    let beyond = (ratio.value - 1.0).abs() > REGRESSION_THRESHOLD;
-    let excludes_one = ci.lo > 1.0 || ci.hi < 1.0;
-    match (beyond && excludes_one, worse(ratio.value)) {
-        (true, true) => "regression".into(),
-        (true, false) => "improvement".into(),
-        _ => "no significant change".into(),
-    }
-}
-
 /// Measured trials of one workload in one environment.
 fn trials_of(r: &Results, w: Workload, e: EnvKind) -> Vec<&Trial> {
     r.measured()
@@ -173,6 +188,7 @@ fn workload_view(
     w: Workload,
     envs: &[EnvKind],
     baseline: Option<&Results>,
+    margin: f64,
 ) -> Option<WorkloadView> {
     let head = results
         .measured()
@@ -187,6 +203,10 @@ fn workload_view(
         }
         let xs = ok_values(&trials);
         let failed = trials.iter().filter(|t| t.error.is_some()).count();
+        let noisy = trials
+            .iter()
+            .filter(|t| t.noise.as_ref().is_some_and(|n| n.noisy))
+            .count();
         let sum = Summary::of(&xs);
         let ratio = (!e.is_native() && !native.is_empty() && sum.is_some())
             .then(|| stats::ratio_of_medians(&xs, &native))
@@ -196,9 +216,10 @@ fn workload_view(
             .filter(|b| !b.is_empty() && sum.is_some())
             .and_then(|b| stats::ratio_of_medians(&xs, &b))
             .map(|ratio| Change {
-                verdict: verdict(&ratio, head.better),
+                verdict: stats::verdict(&ratio, head.better, margin),
                 ratio,
             });
+        let target = results.config.target_ci_pct;
         rows.push(EnvRow {
             env: e,
             n: sum.as_ref().map_or(0, |s| s.n),
@@ -206,10 +227,15 @@ fn workload_view(
             ci: sum.as_ref().and_then(|s| s.median_ci),
             cv: sum.as_ref().map_or(0.0, |s| s.cv),
             outliers: sum.as_ref().map_or(0, |s| s.outliers.len()),
-            ratio_words: ratio.map(|r| super::format::ratio_words(r.value, head.better)),
+            verdict: ratio.map(|r| stats::verdict(&r, head.better, margin)),
+            converged: target.and_then(|t| {
+                let half = ratio?.ci?.relative_half_width(ratio?.value);
+                Some(half * 100.0 <= t)
+            }),
             ratio,
             baseline: change,
             failed,
+            noisy,
         });
     }
     Some(WorkloadView {
@@ -294,16 +320,63 @@ fn memory_view(e: EnvKind, trials: &[&Trial]) -> Option<MemoryView> {
     })
 }
 
-/// CPU and RSS over time of the first sampled trial of an environment.
-fn timeline(e: EnvKind, trials: &[&Trial]) -> Option<Timeline> {
-    let t = trials.iter().find(|t| t.samples.len() >= 3)?;
+/// How quiet the host was over an environment's measured trials.
+fn quiet_view(e: EnvKind, trials: &[&Trial]) -> Option<QuietView> {
+    let noise: Vec<&crate::results::Noise> =
+        trials.iter().filter_map(|t| t.noise.as_ref()).collect();
+    if noise.is_empty() {
+        return None;
+    }
+    let pct = |ns: u64, n: &crate::results::Noise| {
+        ns as f64 / (n.wall_ns.max(1) as f64 * n.cpus.len().max(1) as f64) * 100.0
+    };
+    let foreign: Vec<f64> = noise.iter().map(|n| pct(n.foreign_cpu_ns, n)).collect();
+    let steal: Vec<f64> = noise.iter().map(|n| pct(n.steal_ns, n)).collect();
+    Some(QuietView {
+        env: e,
+        trials: noise.len(),
+        noisy: noise.iter().filter(|n| n.noisy).count(),
+        foreign_pct: stats::median(&foreign).unwrap_or(0.0),
+        foreign_max_pct: foreign.iter().copied().fold(0.0, f64::max),
+        steal_pct: stats::median(&steal).unwrap_or(0.0),
+        runnable_max: noise.iter().filter_map(|n| n.runnable).max().unwrap_or(0),
+        concurrent_runs: noise.iter().map(|n| n.concurrent_runs).max().unwrap_or(0),
+    })
+}
+
+/// The workload whose CPU and memory over time the chart compares: the first (in catalogue
+/// order) sampled in the most environments, so every line shows the same work.
+fn timeline_workload(results: &Results) -> Option<Workload> {
+    let mut best: Option<(usize, Workload)> = None;
+    for w in Workload::ALL {
+        let envs = results
+            .config
+            .envs
+            .iter()
+            .filter(|&&e| {
+                results
+                    .measured()
+                    .any(|t| t.env == e && t.workload == w && t.samples.len() >= 3)
+            })
+            .count();
+        if envs > 0 && best.is_none_or(|(n, _)| envs > n) {
+            best = Some((envs, w));
+        }
+    }
+    best.map(|(_, w)| w)
+}
+
+/// CPU and RSS over time of the first sampled trial of `workload` in an environment.
+fn timeline(e: EnvKind, workload: Workload, trials: &[&Trial]) -> Option<Timeline> {
+    let t = trials
+        .iter()
+        .find(|t| t.workload == workload && t.samples.len() >= 3)?;
     let points = t
         .samples
         .windows(2)
         .map(|w| {
             let dt = (w[1].t_ns.saturating_sub(w[0].t_ns)).max(1) as f64;
-            let dcpu = (w[1].cpu_user_ns + w[1].cpu_sys_ns)
-                .saturating_sub(w[0].cpu_user_ns + w[0].cpu_sys_ns) as f64;
+            let dcpu = w[1].cpu_total_ns().saturating_sub(w[0].cpu_total_ns()) as f64;
             (
                 w[1].t_ns as f64 / 1e9,
                 dcpu / dt,
@@ -320,7 +393,12 @@ fn timeline(e: EnvKind, trials: &[&Trial]) -> Option<Timeline> {
 
 impl RunView {
     /// Builds the view of one results file, with `baseline` to compare against.
-    pub fn build(label: &str, results: &Results, baseline: Option<&Results>) -> RunView {
+    pub fn build(
+        label: &str,
+        results: &Results,
+        baseline: Option<&Results>,
+        margin: f64,
+    ) -> RunView {
         let mut envs: Vec<EnvKind> = results.config.envs.clone();
         let mut workload_names = results.config.workloads.clone();
         for t in &results.trials {
@@ -333,9 +411,11 @@ impl RunView {
         }
         let workloads = workload_names
             .iter()
-            .filter_map(|&w| workload_view(results, w, &envs, baseline))
+            .filter_map(|&w| workload_view(results, w, &envs, baseline, margin))
             .collect();
         let (mut startup, mut memory, mut timelines) = (Vec::new(), Vec::new(), Vec::new());
+        let mut quiet = Vec::new();
+        let over_time = timeline_workload(results);
         for &e in &envs {
             let trials: Vec<&Trial> = results
                 .measured()
@@ -343,7 +423,9 @@ impl RunView {
                 .collect();
             startup.extend(startup_view(e, &trials));
             memory.extend(memory_view(e, &trials));
-            timelines.extend(timeline(e, &trials));
+            timelines.extend(over_time.and_then(|w| timeline(e, w, &trials)));
+            let measured: Vec<&Trial> = results.measured().filter(|t| t.env == e).collect();
+            quiet.extend(quiet_view(e, &measured));
         }
         RunView {
             label: label.to_string(),
@@ -378,6 +460,14 @@ impl RunView {
                 .iter()
                 .filter_map(|t| Some((t.env, t.workload, t.rep, t.error.clone()?)))
                 .collect(),
+            quiet,
+            noisy: results
+                .measured()
+                .filter_map(|t| {
+                    let n = t.noise.as_ref().filter(|n| n.noisy)?;
+                    Some((t.env, t.workload, t.rep, n.reasons.join("; ")))
+                })
+                .collect(),
             results: results.clone(),
         }
     }
@@ -392,52 +482,25 @@ pub struct Report {
     pub baseline: Option<String>,
     /// When the report was rendered.
     pub generated_at: String,
+    /// Equivalence margin of the verdicts, as a fraction.
+    pub margin: f64,
 }
 
 impl Report {
     /// Builds the report from labelled results and an optional labelled baseline.
-    pub fn build(runs: &[(String, Results)], baseline: Option<&(String, Results)>) -> Report {
+    pub fn build(
+        runs: &[(String, Results)],
+        baseline: Option<&(String, Results)>,
+        margin: f64,
+    ) -> Report {
         Report {
             runs: runs
                 .iter()
-                .map(|(label, r)| RunView::build(label, r, baseline.map(|b| &b.1)))
+                .map(|(label, r)| RunView::build(label, r, baseline.map(|b| &b.1), margin))
                 .collect(),
             baseline: baseline.map(|b| b.0.clone()),
             generated_at: crate::now_rfc3339(),
+            margin,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn verdicts_need_a_real_change_in_the_worse_direction() {
-        let r = |value: f64, lo: f64, hi: f64| Ratio {
-            value,
-            ci: Some(Interval { lo, hi }),
-        };
-        assert_eq!(verdict(&r(0.90, 0.88, 0.92), Better::Higher), "regression");
-        assert_eq!(verdict(&r(0.90, 0.88, 0.92), Better::Lower), "improvement");
-        assert_eq!(
-            verdict(&r(0.90, 0.80, 1.05), Better::Higher),
-            "no significant change"
-        );
-        assert_eq!(
-            verdict(&r(1.01, 1.005, 1.015), Better::Lower),
-            "no significant change",
-            "within the noise threshold"
-        );
-        assert_eq!(
-            verdict(
-                &Ratio {
-                    value: 2.0,
-                    ci: None
-                },
-                Better::Lower
-            ),
-            "no significant change"
-        );
     }
 }

@@ -1,39 +1,14 @@
 //! Lecture notes beside each report section, in English and Korean: a short explanation, in
 //! the words a teacher would use, tying the measured figure to the mechanism behind it.
 
+use super::format::verdict_words;
 use super::model::RunView;
 use crate::ids::Family;
+use crate::stats::Verdict;
 use serde::Serialize;
 use vmbench_workload::Workload;
 
-/// Language of the notes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Lang {
-    /// English.
-    En,
-    /// Korean.
-    Ko,
-}
-
-impl Lang {
-    /// Parses `en` or `ko`.
-    pub fn parse(s: &str) -> Result<Lang, String> {
-        match s {
-            "en" => Ok(Lang::En),
-            "ko" => Ok(Lang::Ko),
-            _ => Err(format!("unknown language '{s}': expected en or ko")),
-        }
-    }
-
-    /// The `lang` attribute value.
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::Ko => "ko",
-        }
-    }
-}
+pub use super::lang::Lang;
 
 /// The notes of one run, per section.
 #[derive(Debug, Clone, Serialize)]
@@ -52,6 +27,8 @@ pub struct Notes {
     pub image: String,
     /// How the figures were measured and how to read the statistics.
     pub method: String,
+    /// How quiet the host was, and what that means for the figures.
+    pub quiet: String,
 }
 
 fn startup_ms(run: &RunView, family: Family) -> Option<f64> {
@@ -61,15 +38,56 @@ fn startup_ms(run: &RunView, family: Family) -> Option<f64> {
         .map(|s| s.summary.median)
 }
 
-fn ratio(run: &RunView, workload: Workload, family: Family) -> Option<f64> {
+/// A ratio to native with its verdict, for a sentence: `0.166× of native, 6.0× worse`.
+fn ratio(run: &RunView, workload: Workload, family: Family, lang: Lang) -> String {
+    let found = run
+        .workloads
+        .iter()
+        .find(|w| w.name == workload)
+        .and_then(|w| {
+            let row = w.rows.iter().find(|r| r.env.family() == family)?;
+            Some((row.ratio?, row.verdict?, w.better))
+        });
+    match (found, lang) {
+        (Some((r, v, better)), Lang::En) => format!(
+            "{:.3}× of native, {}",
+            r.value,
+            verdict_words(v, better, lang)
+        ),
+        (Some((r, v, better)), Lang::Ko) => format!(
+            "네이티브의 {:.3}배, {}",
+            r.value,
+            verdict_words(v, better, lang)
+        ),
+        (None, Lang::En) => "not measured in this run".into(),
+        (None, Lang::Ko) => "이번 측정에는 없음".into(),
+    }
+}
+
+/// The verdict on a container's CPU-bound work, for choosing the sentence.
+fn container_cpu_verdict(run: &RunView) -> Option<Verdict> {
     run.workloads
         .iter()
-        .find(|w| w.name == workload)?
+        .find(|w| w.name == Workload::CpuInt)?
         .rows
         .iter()
-        .find(|r| r.env.family() == family)?
-        .ratio
-        .map(|r| r.value)
+        .find(|r| r.env.family() == Family::Container)?
+        .verdict
+}
+
+/// What the run says of CPU-bound work in a container: only what its interval supports.
+fn container_cpu(run: &RunView, lang: Lang) -> String {
+    let figure = ratio(run, Workload::CpuInt, Family::Container, lang);
+    match (container_cpu_verdict(run), lang) {
+        (Some(Verdict::Same { .. }), Lang::En) => format!("CPU-bound work ran at the same speed in a container (cpu-int: {figure}): its instructions run directly on the CPU under the same scheduler, so namespaces and cgroups cost nothing while the program computes."),
+        (Some(Verdict::Same { .. }), Lang::Ko) => format!("CPU만 쓰는 작업은 컨테이너에서도 속도가 같았습니다(cpu-int: {figure}). 명령어가 같은 스케줄러 아래에서 CPU 위에서 그대로 실행되므로, 계산하는 동안 네임스페이스와 cgroup은 아무 비용도 들지 않습니다."),
+        (Some(Verdict::NoDifference { .. } | Verdict::Undetermined), Lang::En) => format!("This run could not tell whether CPU-bound work runs slower in a container (cpu-int: {figure}): the interval is too wide, because the host was busy or the run too short. Namespaces and cgroups add no instructions to a computation, but only a tighter interval can show it: run again with more repetitions (--target-ci 2) on a quieter host."),
+        (Some(Verdict::NoDifference { .. } | Verdict::Undetermined), Lang::Ko) => format!("이번 측정으로는 CPU만 쓰는 작업이 컨테이너에서 더 느린지 판단할 수 없었습니다(cpu-int: {figure}). 호스트가 바빴거나 측정이 짧아 신뢰구간이 넓습니다. 네임스페이스와 cgroup은 계산에 명령어를 더하지 않지만, 그것을 보이려면 더 좁은 신뢰구간이 필요합니다. 더 조용한 호스트에서 반복을 늘려(--target-ci 2) 다시 측정하세요."),
+        (Some(Verdict::Worse { .. } | Verdict::Better { .. }), Lang::En) => format!("In this run CPU-bound work measured differently in a container (cpu-int: {figure}). Namespaces and cgroups add no instructions to a computation, so look for the cause on the host first (see how quiet the host was) before drawing a conclusion."),
+        (Some(Verdict::Worse { .. } | Verdict::Better { .. }), Lang::Ko) => format!("이번 측정에서는 CPU만 쓰는 작업이 컨테이너에서 다르게 나왔습니다(cpu-int: {figure}). 네임스페이스와 cgroup은 계산에 명령어를 더하지 않으므로, 결론을 내리기 전에 호스트 쪽 원인(호스트가 얼마나 조용했는지)을 먼저 살펴보세요."),
+        (None, Lang::En) => "CPU-bound work in a container was not measured in this run.".into(),
+        (None, Lang::Ko) => "이번 측정에는 컨테이너의 CPU 작업이 없습니다.".into(),
+    }
 }
 
 fn fmt_ms(v: Option<f64>) -> String {
@@ -80,13 +98,40 @@ fn fmt_ms(v: Option<f64>) -> String {
     }
 }
 
-fn fmt_x(v: Option<f64>) -> String {
-    v.map(|v| format!("{v:.3}×"))
-        .unwrap_or_else(|| "(not measured in this run)".into())
+/// How quiet the host was, and what that means for reading the figures.
+fn quiet(run: &RunView, lang: Lang) -> String {
+    let total: usize = run.quiet.iter().map(|q| q.trials).sum();
+    let noisy: usize = run.quiet.iter().map(|q| q.noisy).sum();
+    let vm = run.results.host.nested;
+    match lang {
+        Lang::En => {
+            let mut s = if noisy == 0 {
+                format!("No trial of {total} was flagged: other programs and the hypervisor left the workload's CPUs alone while it ran.")
+            } else {
+                format!("{noisy} of {total} trials ran while other programs used the workload's CPUs or the hypervisor took them away; they are listed above and kept in every statistic, which widens the intervals instead of hiding the disturbance.")
+            };
+            if vm {
+                s.push_str(" This host is itself a virtual machine: its CPUs are shared with other machines, so intervals are wider than on bare metal.");
+            }
+            s
+        }
+        Lang::Ko => {
+            let mut s = if noisy == 0 {
+                format!("{total}번의 시행 중 표시된 것은 없습니다. 실행 중에 다른 프로그램이나 하이퍼바이저가 워크로드의 CPU를 건드리지 않았습니다.")
+            } else {
+                format!("{total}번 중 {noisy}번의 시행은 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 동안 실행되었습니다. 위에 목록으로 보이고 모든 통계에 그대로 들어가므로, 방해를 숨기는 대신 신뢰구간이 넓어집니다.")
+            };
+            if vm {
+                s.push_str(" 이 호스트 자체가 가상 머신이라 CPU를 다른 머신과 나눠 쓰므로, 물리 서버보다 신뢰구간이 넓습니다.");
+            }
+            s
+        }
+    }
 }
 
-/// Writes the notes for a run.
-pub fn notes(run: &RunView, lang: Lang) -> Notes {
+/// Writes the notes for a run, whose verdicts used the margin `margin` (a fraction).
+pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
+    let margin = format!("{}", (margin * 1000.0).round() / 10.0);
     let native = fmt_ms(startup_ms(run, Family::Native));
     let container = fmt_ms(startup_ms(run, Family::Container));
     let vm = fmt_ms(startup_ms(run, Family::Vm));
@@ -95,10 +140,10 @@ pub fn notes(run: &RunView, lang: Lang) -> Notes {
         .iter()
         .find(|e| e.family() == Family::Vm)
         .map_or("vm", |e| e.name());
-    let cpu_c = fmt_x(ratio(run, Workload::CpuInt, Family::Container));
-    let cpu_v = fmt_x(ratio(run, Workload::CpuInt, Family::Vm));
-    let sys_v = fmt_x(ratio(run, Workload::Syscall, Family::Vm));
-    let io_v = fmt_x(ratio(run, Workload::FileIo, Family::Vm));
+    let cpu_c = container_cpu(run, lang);
+    let cpu_v = ratio(run, Workload::CpuInt, Family::Vm, lang);
+    let sys_v = ratio(run, Workload::Syscall, Family::Vm, lang);
+    let io_v = ratio(run, Workload::FileIo, Family::Vm, lang);
     let footprint = |family: Family| {
         run.footprints
             .iter()
@@ -115,20 +160,22 @@ pub fn notes(run: &RunView, lang: Lang) -> Notes {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
             startup: format!("Starting a process took {native} here; a container {container}; a virtual machine {vm}. A container start is a process start plus a few kernel calls: new namespaces, a cgroup, some mounts, pivot_root. There is no second operating system to boot. A VM must start QEMU, load a kernel, let it find its (virtual) hardware and run its init, so its start is measured in hundreds of milliseconds with KVM and in seconds under TCG."),
-            cpu: format!("CPU-bound work runs at the same speed in a container (cpu-int: {cpu_c} of native) because its instructions run directly on the CPU under the same scheduler: namespaces and cgroups cost nothing while the program computes. In the VM ({vm_env}) cpu-int ran at {cpu_v} of native. With hardware virtualisation that is close to 1; system calls ({sys_v} of native for syscall) stay cheap because the guest kernel handles them without leaving the VM."),
-            memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v} of native). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself."),
+            cpu: format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest computes at close to native speed, and system calls (syscall: {sys_v}) stay cheap because the guest kernel handles them without leaving the VM."),
+            memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself."),
             accel: "With KVM the CPU itself runs guest code at full speed and traps only for privileged operations (hardware-assisted virtualisation). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation), which is typically 5–20 times slower for computation and slower still for system calls and page faults. TCG figures show what emulation costs, not what a VM with KVM costs.".into(),
             image: format!("An image is a directory tree: here it holds one static binary and empty mount points ({image} on disk). Every container is an instance of that image, sharing it read-only and adding only its own mounts, so starting ten containers does not copy anything. A VM instead needs a guest kernel and an initramfs ({guest} here) and its own RAM for each instance."),
-            method: "Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Outliers are flagged, never dropped. A ratio whose interval includes 1 means no difference was detected.".into(),
+            method: format!("Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Every verdict follows one rule: an interval within ±{margin}% of 1 reads \"same\"; one that includes 1 but reaches further reads \"no difference detected\" (the run could not tell); only an interval wholly on one side of 1 reads \"worse\" or \"better\". An adaptive run adds repetitions to each environment until its interval is narrow enough or its share of the time budget is spent, and marks the ones that did not get there. Trials during which other programs used the workload's CPU, or the hypervisor stole it, are flagged as noisy and kept. Outliers are flagged, never dropped."),
+            quiet: quiet(run, lang),
         },
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
             startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 하므로 KVM으로는 수백 밀리초, TCG로는 수 초가 걸립니다."),
-            cpu: format!("CPU만 쓰는 작업은 컨테이너에서도 속도가 같습니다(cpu-int: 네이티브의 {cpu_c}). 명령어가 같은 스케줄러 아래에서 CPU 위에서 그대로 실행되기 때문에, 계산하는 동안 네임스페이스와 cgroup은 아무 비용도 들지 않습니다. 가상 머신({vm_env})에서 cpu-int는 네이티브의 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 1에 가깝고, 시스템 콜(syscall: 네이티브의 {sys_v})도 게스트 커널이 VM을 벗어나지 않고 처리하므로 싼 편입니다."),
-            memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: 네이티브의 {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다."),
+            cpu: format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트도 네이티브에 가까운 속도로 계산하고, 시스템 콜(syscall: {sys_v})도 게스트 커널이 VM을 벗어나지 않고 처리하므로 싼 편입니다."),
+            memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다."),
             accel: "KVM을 쓰면 CPU가 게스트 코드를 제 속도로 직접 실행하고, 특권 명령을 만날 때만 하이퍼바이저로 빠져나옵니다(하드웨어 지원 가상화). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역합니다(바이너리 변환). 계산은 보통 5~20배 느리고, 시스템 콜과 페이지 폴트는 더 느립니다. TCG 수치는 에뮬레이션의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다.".into(),
             image: format!("이미지는 디렉터리 트리입니다. 여기서는 정적 바이너리 하나와 빈 마운트 지점만 들어 있습니다(디스크에서 {image}). 모든 컨테이너는 이 이미지의 인스턴스로, 이미지를 읽기 전용으로 함께 쓰고 자기 마운트만 더합니다. 그래서 컨테이너 열 개를 띄워도 아무것도 복사되지 않습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다."),
-            method: "시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 이상값은 표시만 하고 버리지 않습니다. 비율의 신뢰구간이 1을 포함하면 차이를 찾지 못했다는 뜻입니다.".into(),
+            method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
+            quiet: quiet(run, lang),
         },
     }
 }

@@ -2,7 +2,8 @@
 //! workload, each environment's median headline value and its ratio to native with a 95%
 //! confidence interval; then startup median and p99 per environment.
 
-use super::format::num;
+use super::format::{num, verdict_words};
+use super::lang::Lang;
 use super::model::RunView;
 use std::fmt::Write;
 use vmbench_workload::Better;
@@ -33,16 +34,22 @@ pub fn render(run: &RunView) -> String {
                     let ci =
                         r.ci.map(|c| format!(" [{:.3}, {:.3}]", c.lo, c.hi))
                             .unwrap_or_default();
-                    format!(
-                        "{:.3}x{ci} {}",
-                        r.value,
-                        row.ratio_words.as_deref().unwrap_or_default()
-                    )
+                    let words = row
+                        .verdict
+                        .map(|v| verdict_words(v, w.better, Lang::En))
+                        .unwrap_or_default();
+                    format!("{:.3}x{ci} {words}", r.value)
                 })
                 .unwrap_or_default();
             let mut notes = Vec::new();
             if row.cv > crate::stats::NOISY_CV {
                 notes.push("noisy".to_string());
+            }
+            if row.converged == Some(false) {
+                notes.push("not converged".to_string());
+            }
+            if row.noisy > 0 {
+                notes.push(format!("{} noisy trial(s)", row.noisy));
             }
             if row.outliers > 0 {
                 notes.push(format!("{} outlier(s)", row.outliers));
@@ -73,6 +80,17 @@ pub fn render(run: &RunView) -> String {
                 "  {:<16} {:>3} {:>10.3} {:>10.3} {:>10.3}",
                 st.env, m.n, m.median, m.p99, m.max
             );
+        }
+    }
+    let total: usize = run.quiet.iter().map(|q| q.trials).sum();
+    if total > 0 {
+        let noisy: usize = run.quiet.iter().map(|q| q.noisy).sum();
+        let _ = writeln!(
+            s,
+            "host noise: {noisy} of {total} trial(s) flagged noisy (kept in every statistic)"
+        );
+        for (env, workload, rep, why) in run.noisy.iter().take(5) {
+            let _ = writeln!(s, "  {env} {workload} rep {rep}: {why}");
         }
     }
     if !run.failures.is_empty() {

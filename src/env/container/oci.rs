@@ -216,20 +216,20 @@ impl OciInstance<'_> {
         Some(cmd)
     }
 
-    /// The cgroup memory file the runtime creates for the instance.
-    fn memory_file(&self) -> PathBuf {
+    /// A file of the cgroup the runtime creates for the instance: `v1` in the hierarchy of
+    /// `controller` on v1 and hybrid hosts, `v2` in the unified tree otherwise.
+    fn cgroup_file(&self, controller: &str, v1: &str, v2: &str) -> PathBuf {
         let rel = self.cgroups_path();
         let rel = rel.trim_start_matches('/');
-        match self.settings.layout.v1.get("memory") {
-            Some(mount) => mount.join(rel).join("memory.usage_in_bytes"),
-            None => self
-                .settings
-                .layout
+        let layout = &self.settings.layout;
+        match (layout.v1.get(controller), layout.v1.contains_key("memory")) {
+            (Some(mount), true) => mount.join(rel).join(v1),
+            _ => layout
                 .unified
                 .clone()
                 .unwrap_or_default()
                 .join(rel)
-                .join("memory.current"),
+                .join(v2),
         }
     }
 
@@ -328,8 +328,13 @@ impl Instance for OciInstance<'_> {
             output_write,
         )?;
         let target = Target {
-            cgroup_memory: Some(self.memory_file()),
-            cgroup_cpu: None,
+            cgroup_memory: Some(self.cgroup_file(
+                "memory",
+                "memory.usage_in_bytes",
+                "memory.current",
+            )),
+            cgroup_cpu: Some(self.cgroup_file("cpuacct", "cpuacct.usage", "cpu.stat")),
+            workload_in: Some(self.cgroup_file("memory", "cgroup.procs", "cgroup.procs")),
             ..Target::process(spawned.pid.as_raw())
         };
         Ok(Started::from_spawned(

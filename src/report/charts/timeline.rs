@@ -27,21 +27,12 @@ pub fn draw(timelines: &[Timeline]) -> Result<String, ChartError> {
             .flat_map(|t| t.points.iter().map(|p| p.2))
             .fold(1.0f64, f64::max)
             * 1.1;
+        let workload = timelines.first().map_or("", |t| t.workload.name());
+        let cpu_title = format!("CPU used by the instance ({workload})");
+        let rss_title = format!("Resident memory of the instance process ({workload})");
         for (area, title, y_desc, y_max, pick) in [
-            (
-                &top,
-                "CPU used by the instance",
-                "CPU (cores)",
-                cpu_max,
-                1usize,
-            ),
-            (
-                &bottom,
-                "Resident memory of the instance process",
-                "RSS (MiB)",
-                rss_max,
-                2usize,
-            ),
+            (&top, cpu_title.as_str(), "CPU (cores)", cpu_max, 1usize),
+            (&bottom, rss_title.as_str(), "RSS (MiB)", rss_max, 2usize),
         ] {
             let mut chart = ChartBuilder::on(area)
                 .caption(title, ("sans-serif", 18))
@@ -66,7 +57,7 @@ pub fn draw(timelines: &[Timeline]) -> Result<String, ChartError> {
                         color.stroke_width(2),
                     ))
                     .map_err(&err)?
-                    .label(format!("{} ({})", t.env, t.workload))
+                    .label(t.env.to_string())
                     .legend(move |(x, y)| {
                         PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(3))
                     });
