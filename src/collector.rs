@@ -6,7 +6,9 @@
 //! and inherited by every thread and child it creates: nanoseconds, brought up to date by the
 //! kernel when read. The tick counters of `/proc/<pid>/stat` (10 ms), a task's `schedstat` or
 //! another process's CPU clock (both updated only at scheduler ticks) make a 10 ms sample of
-//! a busy loop read anything from 0 to 2 cores.
+//! a busy loop read anything from 0 to 2 cores. QEMU is the exception: a perf read costs an
+//! interrupt per running thread, so its process CPU clock is read instead (nanoseconds, every
+//! thread, tick-stale while running; steady over a few samples).
 //!
 //! The collector measures its own cost (thread CPU time over wall time) so that the overhead
 //! it adds can be reported beside the figures it produced.
@@ -19,9 +21,13 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// How often PSS is read: `smaps_rollup` walks page tables, which for a QEMU with 250 MB
-/// resident cost ~2 ms a read here, so it is read far less often than the cheap counters.
+/// How often PSS is read at least: `smaps_rollup` walks page tables, which for a QEMU with
+/// 250 MB resident cost ~2 ms a read here, so it is read far less often than the cheap
+/// counters.
 pub const PSS_PERIOD: Duration = Duration::from_millis(500);
+/// A full sample (PSS) is spaced so that it costs at most this share of the time between two:
+/// a QEMU whose `smaps_rollup` takes 2 ms is read every 2 s.
+pub const FULL_SAMPLE_SHARE: u32 = 1000;
 
 /// What to sample.
 #[derive(Debug, Clone)]
@@ -35,8 +41,12 @@ pub struct Target {
     /// cgroup file holding the CPU time used (`cpuacct.usage` or `cpu.stat`), for containers.
     pub cgroup_cpu: Option<PathBuf>,
     /// A cgroup's `cgroup.procs` whose first process is the workload, when `pid` is not (an
-    /// OCI runtime): its CPU clock is the one sampled.
+    /// OCI runtime): its CPU time is the one sampled.
     pub workload_in: Option<PathBuf>,
+    /// Read CPU time from the process CPU clock instead of a perf counter: for QEMU, whose
+    /// several threads make each perf read cost an inter-processor interrupt per running
+    /// thread (30 µs a sample here); its clock is updated at scheduler ticks only.
+    pub cheap_cpu: bool,
 }
 
 impl Target {
@@ -48,6 +58,7 @@ impl Target {
             cgroup_memory: None,
             cgroup_cpu: None,
             workload_in: None,
+            cheap_cpu: false,
         }
     }
 }
@@ -102,72 +113,136 @@ fn thread_cpu_ns() -> u64 {
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
+/// A signal that only interrupts the collector's sleep, for a sample at `ready`.
+const WAKE_SIGNAL: libc::c_int = libc::SIGURG;
+
+extern "C" fn wake_handler(_: libc::c_int) {}
+
+/// Installs the no-op handler of [`WAKE_SIGNAL`] once (its default action is to ignore it,
+/// which would not interrupt a sleep).
+fn install_wake_handler() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let action = nix::sys::signal::SigAction::new(
+            nix::sys::signal::SigHandler::Handler(wake_handler),
+            nix::sys::signal::SaFlags::SA_RESTART,
+            nix::sys::signal::SigSet::empty(),
+        );
+        // SAFETY: the handler does nothing, so it is async-signal-safe.
+        let _ = unsafe { nix::sys::signal::sigaction(nix::sys::signal::Signal::SIGURG, &action) };
+    });
+}
+
+/// Sleeps until `deadline` (CLOCK_MONOTONIC, the clock behind `Instant`), or until a signal
+/// arrives: `nanosleep` is never restarted after a handler, whatever `SA_RESTART` says.
+fn sleep_until(deadline: Instant, now: Instant) {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime fills the struct.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    let until = deadline.saturating_duration_since(now);
+    let total = ts.tv_nsec as u128 + until.subsec_nanos() as u128;
+    ts.tv_sec += until.as_secs() as libc::time_t + (total / 1_000_000_000) as libc::time_t;
+    ts.tv_nsec = (total % 1_000_000_000) as libc::c_long;
+    // SAFETY: an absolute sleep on our timespec; an interruption only ends it early.
+    unsafe {
+        libc::clock_nanosleep(
+            libc::CLOCK_MONOTONIC,
+            libc::TIMER_ABSTIME,
+            &ts,
+            std::ptr::null_mut(),
+        )
+    };
+}
+
+/// The sampling thread's loop over one target.
+struct Sampling {
+    target: Target,
+    t0: Instant,
+    interval: Duration,
+    stop: Arc<AtomicBool>,
+    ready: Arc<AtomicBool>,
+}
+
+impl Sampling {
+    fn run(self) -> (Vec<Sample>, Cost) {
+        let cpu0 = thread_cpu_ns();
+        let wall0 = Instant::now();
+        // At once: threads the workload creates from now on are counted.
+        let mut cpu = CpuCounter::open(&self.target);
+        let mut samples = Vec::with_capacity(256);
+        let mut next = self.t0 + self.interval;
+        let mut next_full = next;
+        let mut sampler: Option<Sampler> = None;
+        while !self.stop.load(Ordering::Relaxed) {
+            let now = Instant::now();
+            let mut at_ready = self.ready.swap(false, Ordering::Relaxed);
+            if next > now && !at_ready {
+                sleep_until(next, now);
+                if self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                at_ready = self.ready.swap(false, Ordering::Relaxed);
+                if !at_ready && Instant::now() < next {
+                    continue;
+                }
+            }
+            if sampler.is_none() {
+                sampler = Sampler::open(&self.target);
+            }
+            if cpu.is_none() {
+                cpu = CpuCounter::open(&self.target);
+            }
+            let taken = Instant::now();
+            let full = at_ready || taken >= next_full;
+            match sampler
+                .as_mut()
+                .and_then(|s| s.sample(self.t0, cpu.as_mut(), full))
+            {
+                Some(s) => samples.push(s),
+                None => break,
+            }
+            if full {
+                next_full = taken + PSS_PERIOD.max(taken.elapsed() * FULL_SAMPLE_SHARE);
+            }
+            next += self.interval;
+            let now = Instant::now();
+            if next < now {
+                // Fell behind (a slow read): skip missed ticks rather than burst.
+                next = now;
+            }
+        }
+        let cost = Cost {
+            cpu_ns: thread_cpu_ns() - cpu0,
+            wall_ns: wall0.elapsed().as_nanos() as u64,
+            samples: samples.len(),
+        };
+        (samples, cost)
+    }
+}
+
 impl Collector {
     /// Creates the sampling thread; it waits for [`Collector::start`].
     pub fn prepare(interval: Duration) -> Collector {
+        install_wake_handler();
         let stop = Arc::new(AtomicBool::new(false));
         let ready = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let at_ready = ready.clone();
+        let (flag, at_ready) = (stop.clone(), ready.clone());
         let (tx, rx) = std::sync::mpsc::channel::<(Target, Instant)>();
         let handle = std::thread::Builder::new()
             .name("vmbench-collector".into())
-            .spawn(move || {
-                let Ok((target, t0)) = rx.recv() else {
-                    return (Vec::new(), Cost::default());
-                };
-                let cpu0 = thread_cpu_ns();
-                let wall0 = Instant::now();
-                // At once: threads the workload creates from now on are counted.
-                let mut cpu = CpuCounter::open(&target);
-                let mut samples = Vec::new();
-                let mut next = t0 + interval;
-                let mut next_pss = next;
-                let mut sampler: Option<Sampler> = None;
-                while !flag.load(Ordering::Relaxed) {
-                    let now = Instant::now();
-                    let mut at_ready_now = at_ready.swap(false, Ordering::Relaxed);
-                    if next > now && !at_ready_now {
-                        // Parked, not slept: `ready` wakes it for a sample at once.
-                        std::thread::park_timeout(next - now);
-                        if flag.load(Ordering::Relaxed) {
-                            break;
-                        }
-                        at_ready_now = at_ready.swap(false, Ordering::Relaxed);
-                        if Instant::now() < next && !at_ready_now {
-                            continue;
-                        }
-                    }
-                    if sampler.is_none() {
-                        sampler = Sampler::open(&target);
-                    }
-                    let with_pss = at_ready_now || Instant::now() >= next_pss;
-                    if with_pss {
-                        next_pss = Instant::now() + PSS_PERIOD;
-                    }
-                    if cpu.is_none() {
-                        cpu = CpuCounter::open(&target);
-                    }
-                    match sampler
-                        .as_mut()
-                        .and_then(|s| s.sample(t0, cpu.as_mut(), with_pss))
-                    {
-                        Some(s) => samples.push(s),
-                        None => break,
-                    }
-                    next += interval;
-                    let now = Instant::now();
-                    if next < now {
-                        // Fell behind (a slow read): skip missed ticks rather than burst.
-                        next = now;
-                    }
+            .spawn(move || match rx.recv() {
+                Ok((target, t0)) => Sampling {
+                    target,
+                    t0,
+                    interval,
+                    stop: flag,
+                    ready: at_ready,
                 }
-                let cost = Cost {
-                    cpu_ns: thread_cpu_ns() - cpu0,
-                    wall_ns: wall0.elapsed().as_nanos() as u64,
-                    samples: samples.len(),
-                };
-                (samples, cost)
+                .run(),
+                Err(_) => (Vec::new(), Cost::default()),
             })
             .expect("spawn the collector thread");
         Collector {
@@ -182,7 +257,14 @@ impl Collector {
     /// short-lived instance carries one.
     pub fn ready(&self) {
         self.ready.store(true, Ordering::Relaxed);
-        self.handle.thread().unpark();
+        self.wake();
+    }
+
+    /// Interrupts the thread's sleep.
+    fn wake(&self) {
+        use std::os::unix::thread::JoinHandleExt;
+        // SAFETY: signalling our own live thread (joined only in `finish`, after this).
+        unsafe { libc::pthread_kill(self.handle.as_pthread_t(), WAKE_SIGNAL) };
     }
 
     /// Tells the thread what to sample; `t0` is the launch instant.
@@ -196,7 +278,7 @@ impl Collector {
     pub fn finish(mut self) -> (Vec<Sample>, Cost) {
         self.stop.store(true, Ordering::Relaxed);
         drop(self.target.take());
-        self.handle.thread().unpark();
+        self.wake();
         self.handle.join().unwrap_or_default()
     }
 }
@@ -205,7 +287,10 @@ impl Collector {
 /// the fields used are parsed: re-opening and fully parsing `/proc/<pid>/stat` on every tick
 /// cost ~130 µs per sample here, more than the whole overhead budget at 10 ms.
 pub struct Sampler {
+    statm: std::fs::File,
     stat: std::fs::File,
+    /// utime, stime, minor and major faults, threads, from the last full sample.
+    last_stat: (u64, u64, u64, u64, u64),
     smaps: Option<std::fs::File>,
     status: Option<std::fs::File>,
     cgroup_memory: Option<std::fs::File>,
@@ -247,6 +332,8 @@ impl Sampler {
     pub fn open(target: &Target) -> Option<Sampler> {
         let dir = target.proc_root.join(target.pid.to_string());
         Some(Sampler {
+            statm: std::fs::File::open(dir.join("statm")).ok()?,
+            last_stat: (0, 0, 0, 0, 0),
             stat: std::fs::File::open(dir.join("stat")).ok()?,
             smaps: std::fs::File::open(dir.join("smaps_rollup")).ok(),
             status: std::fs::File::open(dir.join("status")).ok(),
@@ -265,72 +352,69 @@ impl Sampler {
     }
 
     /// One sample taken now (time since `t0`), `None` once the process is gone (or a zombie).
+    /// Every sample reads the CPU counter and `statm` (two cheap reads: the collector's cost
+    /// is mostly its wake-up); `full` ones, every [`PSS_PERIOD`] and at `ready`, also read
+    /// `stat`, `status`, `smaps_rollup` and the cgroup's files.
     pub fn sample(
         &mut self,
         t0: Instant,
         cpu: Option<&mut CpuCounter>,
-        with_pss: bool,
+        full: bool,
     ) -> Option<Sample> {
         // The time and the CPU counter are read together, first: they make the CPU rate.
         let t_ns = t0.elapsed().as_nanos() as u64;
         let cpu_ns = cpu.and_then(CpuCounter::read);
+        let n = pread_all(&self.statm, &mut self.buf)?;
+        let (size, resident) = parse_statm(std::str::from_utf8(&self.buf[..n]).ok()?)?;
+        if size == 0 {
+            // No address space left: exiting or a zombie.
+            return None;
+        }
+        let mut sample = Sample {
+            t_ns,
+            cpu_ns,
+            rss_bytes: resident * self.page_bytes,
+            ..Sample::default()
+        };
+        if full {
+            self.full_sample(&mut sample)?;
+        }
+        let (utime, stime, minflt, majflt, threads) = self.last_stat;
+        sample.cpu_user_ns = utime * self.tick_ns;
+        sample.cpu_sys_ns = stime * self.tick_ns;
+        sample.minor_faults = Some(minflt);
+        sample.major_faults = Some(majflt);
+        sample.threads = Some(threads);
+        Some(sample)
+    }
+
+    /// The slower reads of a full sample; `None` once the process is a zombie.
+    fn full_sample(&mut self, sample: &mut Sample) -> Option<()> {
         let n = pread_all(&self.stat, &mut self.buf)?;
-        let (state, minflt, majflt, utime, stime, threads, rss) =
+        let (state, minflt, majflt, utime, stime, threads, _) =
             parse_stat(std::str::from_utf8(&self.buf[..n]).ok()?)?;
         if state == 'Z' || state == 'X' {
             return None;
         }
-        let mut pss_bytes = None;
-        let mut context_switches = None;
-        let cgroup_cpu_ns = match self.cgroup_cpu.as_ref() {
-            Some(f) => pread_all(f, &mut self.buf)
-                .and_then(|n| cgroup_cpu_of(std::str::from_utf8(&self.buf[..n]).ok()?)),
-            None => None,
+        self.last_stat = (utime, stime, minflt, majflt, threads);
+        let mut read = |file: Option<&std::fs::File>| -> Option<String> {
+            let n = pread_all(file?, &mut self.buf)?;
+            Some(String::from_utf8_lossy(&self.buf[..n]).into_owned())
         };
-        if with_pss {
-            if let Some(n) = self
-                .status
-                .as_ref()
-                .and_then(|f| pread_all(f, &mut self.buf))
-            {
-                context_switches = context_switches_of(&String::from_utf8_lossy(&self.buf[..n]));
-            }
-            if let Some(n) = self
-                .smaps
-                .as_ref()
-                .and_then(|f| pread_all(f, &mut self.buf))
-            {
-                pss_bytes = vmbench_workload::view::meminfo_field(
-                    &String::from_utf8_lossy(&self.buf[..n]),
-                    "Pss:",
-                );
-            }
-        }
-        let cgroup_memory_bytes = match self.cgroup_memory.as_ref() {
-            Some(f) => pread_all(f, &mut self.buf).and_then(|n| {
-                std::str::from_utf8(&self.buf[..n])
-                    .ok()?
-                    .trim()
-                    .parse()
-                    .ok()
-            }),
-            None => None,
-        };
-        Some(Sample {
-            t_ns,
-            cpu_ns,
-            cpu_user_ns: utime * self.tick_ns,
-            cpu_sys_ns: stime * self.tick_ns,
-            rss_bytes: rss * self.page_bytes,
-            pss_bytes,
-            cgroup_memory_bytes,
-            minor_faults: Some(minflt),
-            major_faults: Some(majflt),
-            threads: Some(threads),
-            context_switches,
-            cgroup_cpu_ns,
-        })
+        sample.context_switches = read(self.status.as_ref()).and_then(|t| context_switches_of(&t));
+        sample.pss_bytes = read(self.smaps.as_ref())
+            .and_then(|t| vmbench_workload::view::meminfo_field(&t, "Pss:"));
+        sample.cgroup_cpu_ns = read(self.cgroup_cpu.as_ref()).and_then(|t| cgroup_cpu_of(&t));
+        sample.cgroup_memory_bytes =
+            read(self.cgroup_memory.as_ref()).and_then(|t| t.trim().parse().ok());
+        Some(())
     }
+}
+
+/// `size` and `resident` pages of `/proc/<pid>/statm` text.
+pub fn parse_statm(text: &str) -> Option<(u64, u64)> {
+    let mut f = text.split_whitespace();
+    Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
 }
 
 /// The CPU time of the workload process and everything it starts, in nanoseconds.
@@ -359,14 +443,16 @@ impl CpuCounter {
                 .ok()?,
             None => target.pid,
         };
-        let perf = perf_event::Builder::new(perf_event::events::Software::TASK_CLOCK)
-            .observe_pid(pid)
-            .inherit(true)
-            .enabled(true)
-            .build();
+        let perf = (!target.cheap_cpu).then(|| {
+            perf_event::Builder::new(perf_event::events::Software::TASK_CLOCK)
+                .observe_pid(pid)
+                .inherit(true)
+                .enabled(true)
+                .build()
+        });
         match perf {
-            Ok(counter) => Some(CpuCounter::Perf(counter)),
-            Err(_) => {
+            Some(Ok(counter)) => Some(CpuCounter::Perf(counter)),
+            _ => {
                 let mut clock: libc::clockid_t = 0;
                 // SAFETY: clock_getcpuclockid writes the clock id into our variable.
                 let r = unsafe { libc::clock_getcpuclockid(pid, &mut clock) };
@@ -498,6 +584,7 @@ mod tests {
         fields[19] = "1".into(); // num_threads
         fields[23] = "256".into(); // rss pages
         std::fs::write(dir.join("stat"), fields.join(" ")).unwrap();
+        std::fs::write(dir.join("statm"), "1000 256 100 10 0 200 0\n").unwrap();
         std::fs::write(dir.join("smaps_rollup"), "Rss: 1024 kB\nPss:  512 kB\n").unwrap();
         let target = Target {
             pid: 4242,
@@ -505,6 +592,7 @@ mod tests {
             cgroup_memory: None,
             cgroup_cpu: None,
             workload_in: None,
+            cheap_cpu: false,
         };
         let t0 = Instant::now();
         assert!(

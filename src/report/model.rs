@@ -310,11 +310,13 @@ fn memory_view(e: EnvKind, trials: &[&Trial]) -> Option<MemoryView> {
                 .iter()
                 .filter_map(|t| t.summary.as_ref()?.peak_pss_bytes),
         ),
-        cgroup_peak_bytes: median_u64(
-            trials
-                .iter()
-                .filter_map(|t| t.summary.as_ref()?.peak_cgroup_memory_bytes),
-        ),
+        // The cgroup's own high-water mark where it was read, else the highest sample.
+        cgroup_peak_bytes: median_u64(trials.iter().filter_map(|t| {
+            t.cgroup
+                .as_ref()
+                .and_then(|c| c.memory_peak_bytes)
+                .or(t.summary.as_ref()?.peak_cgroup_memory_bytes)
+        })),
         guest_mem_total_bytes: guest(|v| v.mem_total_bytes),
         guest_mem_available_bytes: guest(|v| v.mem_available_bytes),
     })

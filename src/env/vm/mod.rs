@@ -388,7 +388,10 @@ impl Instance for VmInstance<'_> {
             },
             output_write,
         )?;
-        let target = Target::process(spawned.pid.as_raw());
+        let target = Target {
+            cheap_cpu: true,
+            ..Target::process(spawned.pid.as_raw())
+        };
         Ok(Started::from_spawned(
             spawned,
             output.into(),
