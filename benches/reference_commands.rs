@@ -162,7 +162,7 @@ fn main() {
         "within 20%",
     );
 
-    match env::container::prepare(&binary, &cache) {
+    match env::container::prepare(&binary, &cache, data.path()) {
         Ok(settings) if env::availability(EnvKind::Container, &host).is_ok() => {
             containers(settings, &host, reps, cpus, &binary.path, data.path(), cpu);
         }
@@ -174,7 +174,7 @@ fn main() {
         data_dir: data.path().to_path_buf(),
         ..Default::default()
     };
-    match env::vm::prepare(&binary, &config, &cache, &mut host) {
+    match env::vm::prepare(&binary, &config, &cache, data.path(), &mut host) {
         Ok(vm) => vm_reference(Arc::new(vm), reps, cpus, &binary.path, data.path(), cpu),
         Err(e) => println!("skip vm: {}", vmbench::error_chain(&e)),
     }

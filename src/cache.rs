@@ -16,3 +16,17 @@ pub fn cache_dir() -> PathBuf {
         None => PathBuf::from("/var/cache/vmbench"),
     }
 }
+
+/// The cache root, created if needed; an unusable one is named with its fix.
+pub fn writable_cache_dir() -> Result<PathBuf, String> {
+    let dir = cache_dir();
+    std::fs::create_dir_all(&dir)
+        .and_then(|_| tempfile::tempfile_in(&dir).map(drop))
+        .map_err(|e| {
+            format!(
+                "cannot write the cache at {} ({e}): set VMBENCH_CACHE to a writable folder",
+                dir.display()
+            )
+        })?;
+    Ok(dir)
+}

@@ -34,6 +34,8 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Render a report from results files; with none, run the default suite first.
     Compare(Box<CompareArgs>),
+    /// Remove what killed runs left behind (also done at the start of every run).
+    Clean,
 }
 
 /// Workloads of the default suite.
@@ -71,6 +73,9 @@ pub struct CompareArgs {
     /// Default suite: amount of work per run.
     #[arg(long, value_name = "SIZE", default_value = "default", value_parser = parse_size)]
     pub size: Size,
+    /// Default suite: run even while another vmbench run is running (its noise is recorded).
+    #[arg(long)]
+    pub allow_concurrent: bool,
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -90,7 +95,7 @@ pub struct RunArgs {
     #[command(flatten)]
     pub repetitions: Repetitions,
     /// Warm-up repetitions run first and discarded.
-    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(0..=1000))]
+    #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub warmup: u32,
     /// Amount of work per run: small, default or large.
     #[arg(long, value_name = "SIZE", default_value = "default", value_parser = parse_size)]
@@ -104,10 +109,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "LIST", default_value = "auto", value_parser = config::parse_cpu_list)]
     pub cpus: CpuList,
     /// Memory limit of containers and RAM of VMs, MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 512, value_parser = clap::value_parser!(u64).range(64..=1_048_576))]
+    #[arg(long, value_name = "MIB", default_value_t = 512, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(16..=16_777_216))]
     pub memory: u64,
     /// Limit containers' CPU bandwidth to this many CPUs (cgroup quota), e.g. 0.5.
-    #[arg(long, value_name = "CPUS", value_parser = config::parse_quota)]
+    #[arg(long, value_name = "CPUS", allow_negative_numbers = true, value_parser = config::parse_quota)]
     pub cpu_quota: Option<f64>,
     /// Kill an instance that runs longer than this many seconds.
     #[arg(long, value_name = "SECS", default_value_t = 300.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
@@ -122,7 +127,7 @@ pub struct RunArgs {
     #[arg(long, value_name = "PATH")]
     pub workload_bin: Option<PathBuf>,
     /// Collector sample interval in milliseconds (0 turns the collector off).
-    #[arg(long, value_name = "MS", default_value_t = 10.0, value_parser = config::parse_interval)]
+    #[arg(long, value_name = "MS", default_value_t = 10.0, allow_negative_numbers = true, value_parser = config::parse_interval)]
     pub interval: f64,
     /// cold: a new instance per repetition; warm: one instance per environment runs them all.
     #[arg(long, value_name = "MODE", default_value = "cold", value_parser = Mode::parse)]
@@ -134,6 +139,9 @@ pub struct RunArgs {
     /// QEMU binary [default: VMBENCH_QEMU, or qemu-system-x86_64 on PATH].
     #[arg(long, value_name = "PATH")]
     pub qemu: Option<PathBuf>,
+    /// Run even while another vmbench run is running (recorded in every trial's noise).
+    #[arg(long)]
+    pub allow_concurrent: bool,
     /// VM machine type: microvm (fastest boot) or q35.
     #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = Machine::parse)]
     pub machine: Machine,
@@ -148,20 +156,20 @@ pub struct RunArgs {
 pub struct Repetitions {
     /// Measured repetitions per workload and environment; given alone, a fixed plan [default:
     /// adaptive, at least 5].
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub reps: Option<u32>,
     /// Adaptive plan: add repetitions to each environment until the 95% CI of its ratio to
     /// native is within ±PCT percent [default: 3, unless --reps alone asks for a fixed plan].
-    #[arg(long, value_name = "PCT", value_parser = config::parse_percent)]
+    #[arg(long, value_name = "PCT", allow_negative_numbers = true, value_parser = config::parse_percent)]
     pub target_ci: Option<f64>,
     /// Adaptive plan: most measured repetitions per environment.
-    #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, value_name = "N", default_value_t = 50, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_reps: u32,
     /// Adaptive plan: time budget of the whole run, seconds.
     #[arg(long, value_name = "SECS", default_value_t = 600.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
     pub max_time: f64,
     /// Verdicts: a ratio whose 95% CI stays within ±PCT percent of 1 is "the same".
-    #[arg(long, value_name = "PCT", default_value_t = 3.0, value_parser = config::parse_percent)]
+    #[arg(long, value_name = "PCT", default_value_t = 3.0, allow_negative_numbers = true, value_parser = config::parse_percent)]
     pub equivalence: f64,
 }
 

@@ -155,6 +155,9 @@ pub struct RunConfig {
     /// "the same".
     #[serde(default = "default_equivalence")]
     pub equivalence_pct: f64,
+    /// Run even while other vmbench runs are running.
+    #[serde(default)]
+    pub allow_concurrent: bool,
 }
 
 fn default_equivalence() -> f64 {
@@ -190,6 +193,7 @@ impl Default for RunConfig {
             qemu: None,
             workload_bin: None,
             equivalence_pct: default_equivalence(),
+            allow_concurrent: false,
         }
     }
 }

@@ -95,6 +95,26 @@ pub fn namespaces_usable() -> Result<(), String> {
 pub fn checks(host: &HostInfo) -> Vec<Check> {
     let mut out = machine_checks(host);
     out.extend(quiet_checks(host));
+    out.push(match crate::cache::writable_cache_dir() {
+        Ok(dir) => Check::ok("cache", dir.display().to_string()),
+        Err(why) => Check::not_ok(
+            "cache",
+            Status::Missing,
+            why,
+            "set VMBENCH_CACHE to a writable folder",
+        ),
+    });
+    let left = crate::state::clean(true);
+    out.push(if left.is_empty() {
+        Check::ok("leftovers", "nothing left behind by earlier runs")
+    } else {
+        Check::not_ok(
+            "leftovers",
+            Status::Warn,
+            format!("killed runs left: {}", left.join("; ")),
+            "vmbench clean (every run also does this first)",
+        )
+    });
     out.extend(isolation_checks(host));
     out.extend(vm_checks(host));
     for name in ["runc", "crun"] {
@@ -221,7 +241,7 @@ fn isolation_checks(host: &HostInfo) -> Vec<Check> {
 fn vm_checks(host: &HostInfo) -> Vec<Check> {
     let mut out = Vec::new();
     out.push(match env::vm::find_qemu(None) {
-        Some(q) => Check::ok(
+        Ok(q) => Check::ok(
             "qemu",
             format!(
                 "{} ({})",
@@ -229,19 +249,21 @@ fn vm_checks(host: &HostInfo) -> Vec<Check> {
                 host.qemu_version.clone().unwrap_or_default()
             ),
         ),
-        None => Check::not_ok(
-            "qemu",
-            Status::Missing,
-            "qemu-system-x86_64 not found",
-            "apt-get install qemu-system-x86, or pass --qemu PATH",
-        ),
+        Err(why) => Check::missing("qemu", Status::Missing, why),
     });
-    out.push(
-        match env::vm::kernel::describe(None, &crate::cache::cache_dir()) {
+    let cache = crate::cache::cache_dir();
+    out.push(match env::vm::kernel::cache_problem(&cache) {
+        Some(problem) => Check::not_ok(
+            "guest kernel",
+            Status::Warn,
+            problem,
+            "the next VM run provisions it again from the distribution's package",
+        ),
+        None => match env::vm::kernel::describe(None, &cache) {
             Ok(detail) => Check::ok("guest kernel", detail),
             Err(why) => Check::missing("guest kernel", Status::Missing, why),
         },
-    );
+    });
     out.push(match env::vm::accel::kvm_usable() {
         Ok(why) => Check::ok("kvm", format!("usable: {why}")),
         Err(why) => Check::not_ok(

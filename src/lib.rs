@@ -18,7 +18,9 @@ pub mod plan;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod state;
 pub mod stats;
+pub mod tool;
 pub mod workload_bin;
 
 /// A mistake in what the user asked for: exit status 2 with a one-line message.

@@ -139,6 +139,18 @@ pub fn judge(
     }
 }
 
+/// Records other vmbench runs alive during a trial: they share the host, so the trial is
+/// flagged noisy.
+pub fn add_concurrent_runs(noise: &mut Noise, others: usize) {
+    noise.concurrent_runs = others as u32;
+    if others > 0 {
+        noise.noisy = true;
+        noise
+            .reasons
+            .push(format!("{others} other vmbench run(s) were running"));
+    }
+}
+
 /// A process that used the CPU while vmbench was not running anything.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct BusyProcess {

@@ -9,6 +9,7 @@
 use crate::config::{Adaptive, Mode, Order, RunConfig};
 use crate::ids::EnvKind;
 use crate::results::Results;
+use crate::stats::{self, Ratio};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -80,50 +81,63 @@ impl Plan {
     }
 }
 
-/// How well one environment's figure for `workload` is known: the 95% CI half-width of its
-/// ratio to native (or of its own median, for native or without native), as a fraction.
-pub fn half_width(results: &Results, workload: Workload, env: EnvKind) -> Option<f64> {
-    let values = |env: EnvKind| -> Vec<f64> {
-        results
-            .measured()
-            .filter(|t| t.workload == workload && t.env == env && t.error.is_none())
-            .filter_map(|t| t.headline().map(|m| m.value))
-            .collect()
-    };
-    let xs = values(env);
-    let native = values(EnvKind::Native);
-    if !env.is_native() && !native.is_empty() {
-        let r = crate::stats::ratio_of_medians(&xs, &native)?;
-        Some(r.ci?.relative_half_width(r.value))
-    } else {
-        let s = crate::stats::Summary::of(&xs)?;
-        Some(s.median_ci?.relative_half_width(s.median))
+/// Headline values of the successful measured trials of one workload in one environment,
+/// each with its repetition (its round, in an interleaved plan).
+pub fn values_by_round(results: &Results, workload: Workload, env: EnvKind) -> Vec<(u32, f64)> {
+    results
+        .measured()
+        .filter(|t| t.workload == workload && t.env == env && t.error.is_none())
+        .filter_map(|t| Some((t.rep, t.headline()?.value)))
+        .collect()
+}
+
+/// An environment's figure relative to native for `workload`. Cold plans interleave the
+/// environments round by round, so each round's ratio is taken and drift cancels; warm plans
+/// run each environment's repetitions in one go, so medians are compared.
+pub fn ratio_to_native(results: &Results, workload: Workload, env: EnvKind) -> Option<Ratio> {
+    let xs = values_by_round(results, workload, env);
+    let native = values_by_round(results, workload, EnvKind::Native);
+    if env.is_native() || xs.is_empty() || native.is_empty() {
+        return None;
+    }
+    match results.config.mode {
+        Mode::Cold => stats::paired_ratio(&xs, &native),
+        Mode::Warm => {
+            let values = |v: &[(u32, f64)]| v.iter().map(|x| x.1).collect::<Vec<f64>>();
+            stats::ratio_of_medians(&values(&xs), &values(&native))
+        }
     }
 }
 
-/// Wall time the trials of one workload in one environment took so far (warm-ups included).
-fn spent(results: &Results, workload: Workload, env: EnvKind) -> Duration {
-    let ns: u64 = results
-        .trials
-        .iter()
-        .chain(&results.warmup_trials)
-        .filter(|t| t.workload == workload && t.env == env)
-        .filter_map(|t| t.lifetime_ns)
-        .sum();
-    Duration::from_nanos(ns)
+/// How well one environment's figure for `workload` is known: the 95% CI half-width of its
+/// ratio to native (or of its own median, for native or without native), as a fraction.
+pub fn half_width(results: &Results, workload: Workload, env: EnvKind) -> Option<f64> {
+    if let Some(r) = ratio_to_native(results, workload, env) {
+        return Some(r.ci?.relative_half_width(r.value));
+    }
+    let xs: Vec<f64> = values_by_round(results, workload, env)
+        .into_iter()
+        .map(|x| x.1)
+        .collect();
+    let s = stats::Summary::of(&xs)?;
+    Some(s.median_ci?.relative_half_width(s.median))
 }
 
-/// The plan as a sequence of steps. An adaptive plan adds rounds to each workload, each with
-/// the environments whose ratio is not yet known to the target (and native, the ratios'
-/// denominator), while their share of the time budget lasts: cheap pairs get many
-/// repetitions, expensive ones few.
+/// The plan as a sequence of steps: every workload's minimum rounds first, then, for an
+/// adaptive plan, extra rounds taken workload by workload in turn, each with native (the
+/// ratios' denominator) and the environments whose ratio is not yet known to the target, while
+/// the time budget lasts. A pair joins a round only if one more of its trials costs no more
+/// than its fair share of what is left of the budget: cheap pairs (containers, milliseconds)
+/// get many repetitions, expensive ones (TCG guests, seconds) few.
 pub struct Schedule<'a> {
     plan: &'a Plan,
-    workload: usize,
-    rep: u32,
+    /// Workloads whose minimum rounds are queued (the minimum phase).
+    started: usize,
+    /// Extra phase: the next workload to consider, and each workload's next repetition.
+    cursor: usize,
+    next_rep: Vec<u32>,
     queue: VecDeque<Step>,
     extra: usize,
-    pair_budget: Duration,
 }
 
 impl<'a> Schedule<'a> {
@@ -131,11 +145,11 @@ impl<'a> Schedule<'a> {
     pub fn new(plan: &'a Plan) -> Schedule<'a> {
         Schedule {
             plan,
-            workload: 0,
-            rep: 0,
+            started: 0,
+            cursor: 0,
+            next_rep: vec![plan.warmup + plan.reps; plan.workloads.len()],
             queue: VecDeque::new(),
             extra: 0,
-            pair_budget: Duration::ZERO,
         }
     }
 
@@ -146,87 +160,126 @@ impl<'a> Schedule<'a> {
 
     /// The next step, given the results so far and the time since the run started.
     pub fn next(&mut self, results: &Results, elapsed: Duration) -> Option<Step> {
-        let plan = self.plan;
         loop {
             if let Some(step) = self.queue.pop_front() {
                 return Some(step);
             }
-            let &workload = plan.workloads.get(self.workload)?;
-            if self.rep == 0 {
-                self.pair_budget = self.share(elapsed) / plan.envs.len().max(1) as u32;
-            }
-            let (envs, runs, warmup) = match plan.mode {
-                Mode::Warm if self.rep == 0 => {
-                    (plan.envs.clone(), plan.warmup + plan.reps, plan.warmup)
-                }
-                Mode::Warm => (Vec::new(), 0, 0),
-                Mode::Cold => (
-                    self.round(results, workload, elapsed),
-                    1,
-                    u32::from(self.rep < plan.warmup),
-                ),
-            };
-            if envs.is_empty() {
-                self.workload += 1;
-                self.rep = 0;
+            if self.started < self.plan.workloads.len() {
+                self.queue_minimum(self.started);
+                self.started += 1;
                 continue;
             }
-            let rep = self.rep;
-            self.queue.extend(envs.into_iter().map(|env| Step {
+            let steps = self.extra_round(results, elapsed)?;
+            self.extra += steps.len();
+            self.queue.extend(steps);
+        }
+    }
+
+    /// Every minimum round of the workload at `index`, interleaved.
+    fn queue_minimum(&mut self, index: usize) {
+        let plan = self.plan;
+        let workload = plan.workloads[index];
+        match plan.mode {
+            Mode::Warm => self.queue.extend(plan.envs.iter().map(|&env| Step {
                 workload,
                 env,
-                rep,
-                runs,
-                warmup,
-            }));
-            self.rep += 1;
+                rep: 0,
+                runs: plan.warmup + plan.reps,
+                warmup: plan.warmup,
+            })),
+            Mode::Cold => {
+                for rep in 0..plan.warmup + plan.reps {
+                    self.queue
+                        .extend(plan.env_order(index, rep).into_iter().map(|env| Step {
+                            workload,
+                            env,
+                            rep,
+                            runs: 1,
+                            warmup: u32::from(rep < plan.warmup),
+                        }));
+                }
+            }
         }
     }
 
-    /// This workload's share of what is left of the time budget.
-    fn share(&self, elapsed: Duration) -> Duration {
-        let left = self
-            .plan
-            .workloads
-            .len()
-            .saturating_sub(self.workload)
-            .max(1) as u32;
-        self.plan.adaptive.map_or(Duration::ZERO, |a| {
-            a.max_time.saturating_sub(elapsed) / left
-        })
-    }
-
-    /// Cold mode: the environments of the workload's next round, in order (none: it is done).
-    fn round(&mut self, results: &Results, workload: Workload, elapsed: Duration) -> Vec<EnvKind> {
+    /// The next extra round, workloads in turn; `None` when the budget is spent or every
+    /// pair is known well enough, has its most repetitions, or costs more than it may.
+    fn extra_round(&mut self, results: &Results, elapsed: Duration) -> Option<Vec<Step>> {
         let plan = self.plan;
-        let order = plan.env_order(self.workload, self.rep);
-        let measured = self.rep.saturating_sub(plan.warmup);
-        if self.rep < plan.warmup || measured < plan.reps {
-            return order;
+        let adaptive = plan.adaptive.filter(|_| plan.mode == Mode::Cold)?;
+        let left = adaptive.max_time.checked_sub(elapsed)?;
+        let wanting: Vec<Vec<EnvKind>> = plan
+            .workloads
+            .iter()
+            .enumerate()
+            .map(|(i, &w)| self.wanting(results, i, w, &adaptive))
+            .collect();
+        let pairs: usize = wanting.iter().map(Vec::len).sum();
+        let slice = left / pairs.max(1) as u32;
+        let native_cost = |w: Workload| mean_cost(results, w, EnvKind::Native);
+        for offset in 0..plan.workloads.len() {
+            let i = (self.cursor + offset) % plan.workloads.len();
+            let w = plan.workloads[i];
+            let affordable: Vec<EnvKind> = wanting[i]
+                .iter()
+                .copied()
+                .filter(|&e| mean_cost(results, w, e) + native_cost(w) <= slice)
+                .collect();
+            if affordable.is_empty() {
+                continue;
+            }
+            self.cursor = i + 1;
+            let rep = self.next_rep[i];
+            self.next_rep[i] += 1;
+            let round = plan
+                .env_order(i, rep)
+                .into_iter()
+                .filter(|&e| affordable.contains(&e) || (e.is_native() && !affordable.contains(&e)))
+                .map(|env| Step {
+                    workload: w,
+                    env,
+                    rep,
+                    runs: 1,
+                    warmup: 0,
+                })
+                .collect();
+            return Some(round);
         }
-        let Some(adaptive) = plan.adaptive else {
-            return Vec::new();
-        };
-        if measured >= adaptive.max_reps || elapsed >= adaptive.max_time {
+        None
+    }
+
+    /// The environments of workload `w` (at `index`) that want another repetition.
+    fn wanting(
+        &self,
+        results: &Results,
+        index: usize,
+        w: Workload,
+        adaptive: &Adaptive,
+    ) -> Vec<EnvKind> {
+        let plan = self.plan;
+        if self.next_rep[index] - plan.warmup >= adaptive.max_reps {
             return Vec::new();
         }
         let alone = plan.envs.len() == 1;
-        let wants_more = |env: EnvKind| {
-            (alone || !env.is_native())
-                && half_width(results, workload, env)
-                    .is_none_or(|h| h * 100.0 > adaptive.target_pct)
-                && spent(results, workload, env) < self.pair_budget
-        };
-        if !plan.envs.iter().any(|&e| wants_more(e)) {
-            return Vec::new();
-        }
-        let round: Vec<EnvKind> = order
-            .into_iter()
-            .filter(|&e| wants_more(e) || e.is_native())
-            .collect();
-        self.extra += round.len();
-        round
+        plan.envs
+            .iter()
+            .copied()
+            .filter(|&e| alone || !e.is_native())
+            .filter(|&e| half_width(results, w, e).is_none_or(|h| h * 100.0 > adaptive.target_pct))
+            .collect()
     }
+}
+
+/// The mean wall time of one trial of a workload in an environment so far.
+fn mean_cost(results: &Results, workload: Workload, env: EnvKind) -> Duration {
+    let lifetimes: Vec<u64> = results
+        .trials
+        .iter()
+        .chain(&results.warmup_trials)
+        .filter(|t| t.workload == workload && t.env == env)
+        .filter_map(|t| t.lifetime_ns)
+        .collect();
+    Duration::from_nanos(lifetimes.iter().sum::<u64>() / lifetimes.len().max(1) as u64)
 }
 
 #[cfg(test)]

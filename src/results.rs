@@ -334,7 +334,7 @@ pub struct Trial {
     #[serde(default)]
     pub io_path: Option<String>,
     /// Host-side samples.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "thin::samples")]
     pub samples: Vec<Sample>,
     /// Figures computed from the samples.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -400,14 +400,80 @@ impl Trial {
 }
 
 impl Results {
+    /// Reads a results file for a report, streaming it: each trial keeps at most
+    /// [`thin::KEPT`]–2×[`thin::KEPT`] of its samples, evenly spaced, so a large file renders in
+    /// memory a fraction of its size (the per-trial summaries were computed from every sample).
+    pub fn load_for_report(path: &Path) -> Result<Results, ResultsError> {
+        let open = || {
+            std::fs::File::open(path)
+                .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
+                .map_err(|source| ResultsError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })
+        };
+        thin::with_limit(thin::KEPT, || Results::load_streaming(path, open))
+    }
+
+    /// Reads and validates results without holding their text in memory: `open` gives a
+    /// fresh reader over them for each of the two passes (the version, then the records).
+    pub fn load_streaming<R: std::io::Read>(
+        path: &Path,
+        open: impl Fn() -> Result<R, ResultsError>,
+    ) -> Result<Results, ResultsError> {
+        #[derive(Deserialize)]
+        struct Head {
+            schema_version: Option<serde_json::Value>,
+        }
+        let malformed = |source| ResultsError::Malformed {
+            path: path.to_path_buf(),
+            source,
+        };
+        let head: Head = serde_json::from_reader(open()?).map_err(malformed)?;
+        let Some(found) = head.schema_version else {
+            return Err(ResultsError::Foreign(path.to_path_buf()));
+        };
+        let found = found.as_u64().unwrap_or(0);
+        if found != SCHEMA_VERSION as u64 {
+            return Err(ResultsError::Version {
+                path: path.to_path_buf(),
+                found,
+            });
+        }
+        serde_json::from_reader(open()?).map_err(malformed)
+    }
+
+    /// Everything but the trials: what a report shows of the run itself.
+    pub fn header(&self) -> Results {
+        Results {
+            schema_version: self.schema_version,
+            vmbench_version: self.vmbench_version.clone(),
+            created_at: self.created_at.clone(),
+            updated_at: self.updated_at.clone(),
+            complete: self.complete,
+            host: self.host.clone(),
+            config: self.config.clone(),
+            workload_binary: self.workload_binary.clone(),
+            environments: self.environments.clone(),
+            trials: Vec::new(),
+            warmup_trials: Vec::new(),
+            collector: self.collector.clone(),
+        }
+    }
+
     /// Reads and validates a results file.
     pub fn load(path: &Path) -> Result<Results, ResultsError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ResultsError::Read {
+        let bytes = std::fs::read(path).map_err(|source| ResultsError::Read {
             path: path.to_path_buf(),
             source,
         })?;
+        Results::from_bytes(path, &bytes)
+    }
+
+    /// Validates and reads results from bytes; `path` names them in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Results, ResultsError> {
         let raw: serde_json::Value =
-            serde_json::from_str(&text).map_err(|source| ResultsError::Malformed {
+            serde_json::from_slice(bytes).map_err(|source| ResultsError::Malformed {
                 path: path.to_path_buf(),
                 source,
             })?;
@@ -448,6 +514,68 @@ impl Results {
         } else {
             self.trials.push(trial);
         }
+    }
+}
+
+/// Thinning samples while they are read, for reports of large files.
+pub mod thin {
+    use super::Sample;
+    use serde::de::{Deserializer, SeqAccess, Visitor};
+    use std::cell::Cell;
+
+    /// Samples a report keeps per trial (up to twice as many).
+    pub const KEPT: usize = 256;
+
+    thread_local! {
+        static LIMIT: Cell<Option<usize>> = const { Cell::new(None) };
+    }
+
+    /// Runs `f` with samples thinned to about `limit` per trial on this thread.
+    pub fn with_limit<T>(limit: usize, f: impl FnOnce() -> T) -> T {
+        LIMIT.with(|l| l.set(Some(limit.max(1))));
+        let out = f();
+        LIMIT.with(|l| l.set(None));
+        out
+    }
+
+    /// Deserializes a sample list, keeping every sample, or under [`with_limit`] between the
+    /// limit and twice it, evenly spaced: whenever twice the limit is kept, every other one
+    /// goes and the stride doubles.
+    pub fn samples<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Sample>, D::Error> {
+        struct Thin(Option<usize>);
+        impl<'de> Visitor<'de> for Thin {
+            type Value = Vec<Sample>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of samples")
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Vec<Sample>, A::Error> {
+                let mut kept = Vec::new();
+                let (mut stride, mut index) = (1usize, 0usize);
+                loop {
+                    if index % stride != 0 {
+                        if seq.next_element::<serde::de::IgnoredAny>()?.is_none() {
+                            break;
+                        }
+                    } else {
+                        let Some(s) = seq.next_element::<Sample>()? else {
+                            break;
+                        };
+                        kept.push(s);
+                        if self.0.is_some_and(|limit| kept.len() >= 2 * limit) {
+                            let mut i = 0;
+                            kept.retain(|_| {
+                                i += 1;
+                                i % 2 == 1
+                            });
+                            stride *= 2;
+                        }
+                    }
+                    index += 1;
+                }
+                Ok(kept)
+            }
+        }
+        d.deserialize_seq(Thin(LIMIT.with(Cell::get)))
     }
 }
 
@@ -542,6 +670,37 @@ pub(crate) mod tests {
         assert!(err.contains("not a vmbench results file"), "{err}");
         let missing = Results::load(&dir.path().join("none.json")).unwrap_err();
         assert!(matches!(missing, ResultsError::Read { .. }));
+    }
+
+    #[test]
+    fn reports_read_samples_thinned_and_evenly_spaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let mut results = sample_results();
+        results.trials[0].samples = (0..10_000)
+            .map(|i| Sample {
+                t_ns: i,
+                ..Sample::default()
+            })
+            .collect();
+        results.save(&path).unwrap();
+        let full = Results::load(&path).unwrap();
+        assert_eq!(full.trials[0].samples.len(), 10_000);
+        let thin = Results::load_for_report(&path).unwrap();
+        let kept = &thin.trials[0].samples;
+        assert!(
+            (thin::KEPT..2 * thin::KEPT).contains(&kept.len()),
+            "{}",
+            kept.len()
+        );
+        let gaps: Vec<u64> = kept.windows(2).map(|w| w[1].t_ns - w[0].t_ns).collect();
+        assert!(gaps.iter().all(|g| *g == gaps[0]), "evenly spaced");
+        assert_eq!(kept[0].t_ns, 0);
+        // Loading for a report leaves later loads of the thread unthinned.
+        assert_eq!(
+            Results::load(&path).unwrap().trials[0].samples.len(),
+            10_000
+        );
     }
 
     #[test]

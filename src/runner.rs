@@ -27,22 +27,36 @@ pub enum RunError {
     Save(#[from] ResultsError),
 }
 
-/// Runs the plan of `config`, appending trials to `results` and saving them to `out` after
-/// each one. `on_trial` sees each trial as it is recorded, with the count done and the
-/// expected total. Stops early, keeping what finished, when the user interrupts.
+/// Where a run's instances run and where its results go.
+pub struct Context<'a> {
+    /// What to run.
+    pub config: &'a RunConfig,
+    /// The prepared environments.
+    pub envs: &'a Environments,
+    /// The workload binary.
+    pub binary: &'a Path,
+    /// The results file, saved after every trial.
+    pub out: &'a Path,
+    /// The run's own folder for temporary files.
+    pub work_dir: &'a Path,
+    /// How many other vmbench runs are alive now.
+    pub others_alive: &'a dyn Fn() -> usize,
+}
+
+/// Runs the plan of `ctx.config`, appending trials to `results` and saving them after each
+/// one. `on_trial` sees each trial as it is recorded, with the count done and the expected
+/// total. Stops early, keeping what finished, when the user interrupts.
 pub fn run(
-    config: &RunConfig,
-    envs: &Environments,
-    binary: &Path,
-    out: &Path,
+    ctx: &Context,
     results: &mut Results,
     on_trial: &mut dyn FnMut(&Trial, usize, usize),
 ) -> Result<(), RunError> {
+    let (config, envs, binary) = (ctx.config, ctx.envs, ctx.binary);
     let data = tempfile::Builder::new()
-        .prefix("vmbench-data-")
-        .tempdir_in(&config.data_dir)
+        .prefix("data-")
+        .tempdir_in(ctx.work_dir)
         .map_err(|source| RunError::DataDir {
-            path: config.data_dir.clone(),
+            path: ctx.work_dir.to_path_buf(),
             source,
         })?;
     let plan = Plan::from_config(config);
@@ -71,10 +85,14 @@ pub fn run(
             data_dir: data.path(),
             sample_interval: config.sample_interval(),
         };
-        let outcome = match envs.get(step.env) {
+        let others = (ctx.others_alive)();
+        let mut outcome = match envs.get(step.env) {
             Some(env) => env.launch(&spec),
             None => Err(EnvError::Setup(format!("{} was not prepared", step.env))),
         };
+        if let Some(noise) = outcome.as_mut().ok().and_then(|o| o.noise.as_mut()) {
+            crate::noise::add_concurrent_runs(noise, others);
+        }
         if let Some(c) = outcome.as_ref().ok().and_then(|o| o.collector_cost) {
             cost.add(c);
             results.collector = Some(CollectorInfo {
@@ -92,7 +110,7 @@ pub fn run(
             results.record(trial);
         }
         results.updated_at = crate::now_rfc3339();
-        results.save(out)?;
+        results.save(ctx.out)?;
     }
     Ok(())
 }
@@ -105,30 +123,49 @@ pub fn to_trials(
     host_sha256: &str,
     timeout: Duration,
 ) -> Vec<Trial> {
-    let results = outcome
-        .as_ref()
-        .map(|o| o.observed.results.clone())
-        .unwrap_or_default();
+    let (results, interrupted) = outcome.as_ref().map_or((Vec::new(), false), |o| {
+        (o.observed.results.clone(), o.observed.interrupted)
+    });
     let first = to_trial(step, outcome, host_sha256, timeout);
-    if results.len() <= 1 {
+    if step.runs <= 1 || results.is_empty() {
         return vec![first];
     }
-    let mut trials = Vec::with_capacity(results.len());
-    for (i, result) in results.iter().enumerate() {
-        let mut t = if i == 0 {
-            first.clone()
-        } else {
+    // Warm: every run that finished is a measurement, whatever happened to the instance after.
+    let problem = first.error.clone();
+    let mut trials: Vec<Trial> = results
+        .iter()
+        .enumerate()
+        .map(|(i, result)| {
             let mut t = first.clone();
-            t.startup_ns = None;
-            t.samples = Vec::new();
-            t.summary = None;
-            t.metrics = result.metrics.clone();
-            t.rusage = Some(result.rusage.clone());
+            if i > 0 {
+                t.startup_ns = None;
+                t.samples = Vec::new();
+                t.summary = None;
+                t.metrics = result.metrics.clone();
+                t.rusage = Some(result.rusage.clone());
+            }
+            t.error = None;
+            t.rep = step.rep + i as u32;
+            t.warmup = (i as u32) < step.warmup;
             t
-        };
-        t.rep = step.rep + i as u32;
-        t.warmup = (i as u32) < step.warmup;
-        trials.push(t);
+        })
+        .collect();
+    match problem {
+        // An interrupted instance's unfinished runs are simply missing (the run is incomplete).
+        _ if interrupted => {}
+        Some(error) if results.len() < step.runs as usize => {
+            let rep = step.rep + results.len() as u32;
+            let mut failed = Trial::new(step.env, step.workload, rep, rep < step.rep + step.warmup);
+            failed.exit = first.exit.clone();
+            failed.error = Some(error);
+            trials.push(failed);
+        }
+        Some(error) => {
+            if let Some(last) = trials.last_mut() {
+                last.error = Some(error);
+            }
+        }
+        None => {}
     }
     trials
 }
@@ -218,7 +255,8 @@ fn problems(outcome: &Outcome, host_sha256: &str, timeout: Duration) -> Vec<Stri
         ));
     }
     if exit.oom {
-        problems.push("killed by the OOM killer (memory limit reached)".into());
+        problems
+            .push("killed by the OOM killer: out of memory (the memory limit was reached)".into());
     }
     problems.extend(seen.errors.iter().cloned());
     if seen.ready.is_none() && !seen.timed_out && !seen.interrupted {
@@ -298,6 +336,29 @@ mod tests {
         assert!((t.metrics[0].value - 1.5).abs() < 1e-9);
         assert_eq!(t.teardown_ns, Some(1_000_000));
         assert_eq!(t.guest_view.unwrap().sha256, "aa");
+    }
+
+    #[test]
+    fn finished_runs_of_an_interrupted_warm_instance_are_kept() {
+        let mut outcome = crate::env::fake::outcome(Workload::CpuInt, "aa", &[1.0, 2.0, 3.0]);
+        outcome.observed.done = None;
+        outcome.observed.interrupted = true;
+        outcome.exit.signal = Some(9);
+        let step = Step {
+            runs: 5,
+            warmup: 1,
+            ..step(Workload::CpuInt)
+        };
+        let trials = to_trials(&step, Ok(outcome.clone()), "aa", Duration::from_secs(9));
+        assert_eq!(trials.len(), 3);
+        assert!(trials.iter().all(|t| t.error.is_none()), "{trials:?}");
+        assert!(trials[0].warmup && !trials[1].warmup);
+        // A crash (not an interruption) adds the unfinished run as a failed trial.
+        outcome.observed.interrupted = false;
+        let trials = to_trials(&step, Ok(outcome), "aa", Duration::from_secs(9));
+        assert_eq!(trials.len(), 4);
+        assert_eq!(trials[3].rep, 3);
+        assert!(trials[3].error.as_deref().unwrap().contains("signal 9"));
     }
 
     #[test]
@@ -394,15 +455,17 @@ mod tests {
                 ..config.clone()
             };
             let mut totals = Vec::new();
-            run(
-                &config,
-                &Environments::from_prepared(envs),
-                Path::new("/bin/w"),
-                &dir.path().join("r.json"),
-                &mut results,
-                &mut |_, _, total| totals.push(total),
-            )
-            .unwrap();
+            let envs = Environments::from_prepared(envs);
+            let out = dir.path().join("r.json");
+            let ctx = Context {
+                config: &config,
+                envs: &envs,
+                binary: Path::new("/bin/w"),
+                out: &out,
+                work_dir: dir.path(),
+                others_alive: &|| 0,
+            };
+            run(&ctx, &mut results, &mut |_, _, total| totals.push(total)).unwrap();
             let saved = Results::load(&dir.path().join("r.json")).unwrap();
             assert_eq!(saved.trials.len(), results.trials.len(), "saved as it went");
             let log = log.borrow().clone();
@@ -481,12 +544,9 @@ mod tests {
             let (steady, _, _) = run_fakes(&c, |_, _, _, _| 50.0);
             assert_eq!(steady.trials.len(), 2 * 2 * 5);
             // The container's figures swing by a factor of two: never converges.
-            let (noisy, _, totals) = run_fakes(&c, |env, _, i, _| {
-                if env == EnvKind::Container && i % 4 == 1 {
-                    100.0
-                } else {
-                    50.0
-                }
+            let (noisy, _, totals) = run_fakes(&c, |env, _, i, _| match env {
+                EnvKind::Container => 50.0 * (1.0 + ((i * 7919) % 13) as f64 / 13.0),
+                _ => 50.0,
             });
             assert_eq!(noisy.trials.len(), 2 * 2 * 30, "stops at --max-reps");
             assert_eq!(*totals.last().unwrap(), noisy.trials.len());

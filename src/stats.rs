@@ -229,6 +229,29 @@ pub fn ratio_of_medians(num: &[f64], den: &[f64]) -> Option<Ratio> {
     })
 }
 
+/// The ratio of two series measured in interleaved rounds, each value tagged with its round:
+/// the median of the per-round ratios, so that drift a round shares (a busy neighbour, a
+/// slower host for a while) cancels out, with a percentile-bootstrap interval over rounds.
+/// With fewer than two rounds holding both, the ratio of the medians.
+pub fn paired_ratio(num: &[(u32, f64)], den: &[(u32, f64)]) -> Option<Ratio> {
+    let ratios: Vec<f64> = num
+        .iter()
+        .filter_map(|(round, x)| {
+            let (_, y) = den.iter().find(|(r, _)| r == round)?;
+            Some(x / y)
+        })
+        .filter(|r| r.is_finite())
+        .collect();
+    if ratios.len() < 2 {
+        let values = |xs: &[(u32, f64)]| xs.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
+        return ratio_of_medians(&values(num), &values(den));
+    }
+    Some(Ratio {
+        value: median(&ratios)?,
+        ci: bootstrap_median_ci(&ratios, 0.95, BOOTSTRAP_RESAMPLES, seed_of(&ratios)),
+    })
+}
+
 /// The default equivalence margin: a ratio whose CI stays within ±3% of 1 is "the same".
 pub const DEFAULT_MARGIN: f64 = 0.03;
 
@@ -367,6 +390,39 @@ mod tests {
         assert!(cl.hi - cl.lo < cs.hi - cs.lo);
         assert!(ratio_of_medians(&[1.0], &[0.0]).is_none());
         assert!(ratio_of_medians(&[2.0], &[1.0]).unwrap().ci.is_none());
+    }
+
+    #[test]
+    fn pairing_by_round_cancels_shared_drift() {
+        // Both environments slow down together from round to round; the second is 2% slower.
+        let drift = [1.0, 0.8, 1.1, 0.85, 1.05, 0.9, 1.0, 0.82, 1.08, 0.95];
+        let den: Vec<(u32, f64)> = drift
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i as u32, 100.0 * d))
+            .collect();
+        let num: Vec<(u32, f64)> = drift
+            .iter()
+            .enumerate()
+            .map(|(i, d)| (i as u32, 98.0 * d))
+            .collect();
+        let paired = paired_ratio(&num, &den).unwrap();
+        assert!((paired.value - 0.98).abs() < 1e-9);
+        let ci = paired.ci.unwrap();
+        assert!(ci.hi - ci.lo < 1e-9, "{ci:?}");
+        let unpaired = ratio_of_medians(
+            &num.iter().map(|x| x.1).collect::<Vec<_>>(),
+            &den.iter().map(|x| x.1).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        let u = unpaired.ci.unwrap();
+        assert!(
+            u.hi - u.lo > 0.1,
+            "unpaired, the drift widens the interval: {u:?}"
+        );
+        // Without common rounds: the ratio of medians.
+        let alone = paired_ratio(&[(7, 2.0), (8, 2.0)], &[(1, 1.0)]).unwrap();
+        assert_eq!(alone.value, 2.0);
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn root_or_skip(test: &str) -> bool {
 
 fn settings() -> (vmbench::results::BinaryInfo, ContainerSettings) {
     let binary = common::workload_binary();
-    let settings = container::prepare(&binary, &common::cache_dir()).unwrap();
+    let settings = container::prepare(&binary, &common::cache_dir(), &common::work_dir()).unwrap();
     (binary, settings)
 }
 
@@ -324,7 +324,10 @@ fn oci_runtimes_run_the_same_image() {
             Duration::from_millis(1500),
         );
         assert!(hung.exit.timed_out, "{program}: {hung:?}");
-        // The runtime's cgroups, in every hierarchy (named ones too), are gone.
+        // The runtime's cgroups, in every hierarchy (named ones too), are gone; the shared
+        // parent stays while a run may use it, and goes once none is alive.
+        assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+        vmbench::state::clean(false);
         let layout = container::cgroup::Layout::probe().unwrap();
         for mount in &layout.v1_mounts {
             let parent = mount.join(container::cgroup::PARENT);

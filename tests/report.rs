@@ -264,7 +264,9 @@ fn a_results_file_from_the_first_version_renders_the_same_figures() {
     );
     let expected = std::fs::read_to_string(fixtures.join("report-before-env-trait.csv")).unwrap();
     // Later versions add columns (verdicts, noise); every column the first version wrote
-    // keeps its figures.
+    // keeps its figures, except the ratios to native: since the verdicts issue they pair the
+    // environments' trials round by round (interleaved rounds share the host's drift), which
+    // the first version did not.
     let table = |text: &str| -> Vec<std::collections::BTreeMap<String, String>> {
         let mut lines = text.lines();
         let header: Vec<String> = lines.next().unwrap().split(',').map(String::from).collect();
@@ -282,6 +284,10 @@ fn a_results_file_from_the_first_version_renders_the_same_figures() {
     assert_eq!(now.len(), then.len());
     for (row_now, row_then) in now.iter().zip(&then) {
         for (column, value) in row_then {
+            if column.starts_with("ratio_") && column != "ratio_vs_baseline" {
+                assert_eq!(row_now[column].is_empty(), value.is_empty(), "{column}");
+                continue;
+            }
             assert_eq!(&row_now[column], value, "{column} of {row_then:?}");
         }
     }
@@ -291,4 +297,69 @@ fn a_results_file_from_the_first_version_renders_the_same_figures() {
         &dir.path().join("old.html"),
     );
     assert!(html.contains("vm-tcg") && html.contains("container-crun"));
+}
+
+/// Replaces every free-text string of a results file with markup (enum-like fields keep their
+/// values, or the file would not load).
+fn poison(value: &mut serde_json::Value, key: &str, hostile: &str) {
+    const KEEP: [&str; 12] = [
+        "env",
+        "workload",
+        "envs",
+        "workloads",
+        "better",
+        "mode",
+        "order",
+        "size",
+        "vm_machine",
+        "cgroup_attach",
+        "created_at",
+        "updated_at",
+    ];
+    match value {
+        serde_json::Value::String(s) if !KEEP.contains(&key) => *s = hostile.to_string(),
+        serde_json::Value::Array(items) => {
+            for v in items {
+                poison(v, key, hostile);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            let keys: Vec<String> = map.keys().cloned().collect();
+            for k in keys {
+                let mut v = map.remove(&k).unwrap();
+                poison(&mut v, &k, hostile);
+                // Free-text map keys too (phases).
+                let k = if key == "phases" {
+                    format!("{k}{hostile}")
+                } else {
+                    k
+                };
+                map.insert(k, v);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn hostile_strings_in_a_results_file_never_become_live_markup() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("results-v1-before-env-trait.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hostile = r#"<script>alert("k")</script><img src=x onerror=alert(1)>"#;
+    poison(&mut value, "", hostile);
+    let dir = common::scratch();
+    let path = dir.path().join("<b>label</b>.json");
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    vmbench::results::Results::load(&path).expect("the poisoned file still loads");
+    for lang in ["en", "ko"] {
+        let html = compare(&["--lang", lang], &[&path], &dir.path().join("r.html"));
+        assert!(
+            html.contains("&lt;script&gt;"),
+            "the strings are shown, escaped"
+        );
+        for live in ["<script>alert", "<img src=x", "<b>label"] {
+            assert!(!html.contains(live), "{live} is live in the {lang} report");
+        }
+    }
 }

@@ -9,7 +9,7 @@ use vmbench::results::Results;
 use vmbench_workload::Workload;
 
 fn qemu_present(test: &str) -> bool {
-    let present = vmbench::env::vm::find_qemu(None).is_some();
+    let present = vmbench::env::vm::find_qemu(None).is_ok();
     common::capability(
         test,
         present,

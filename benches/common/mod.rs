@@ -31,7 +31,13 @@ pub fn prepared(
         data_dir: data.to_path_buf(),
         ..RunConfig::default()
     };
-    let mut shared = Shared::new(&config, binary, vmbench::cache::cache_dir(), &mut host);
+    let mut shared = Shared::new(
+        &config,
+        binary,
+        vmbench::cache::cache_dir(),
+        data.to_path_buf(),
+        &mut host,
+    );
     let mut out = Vec::new();
     for &kind in kinds {
         let mut e = env::environment(kind);

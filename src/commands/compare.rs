@@ -13,7 +13,7 @@ use std::path::Path;
 
 /// Loads a results file for a report; a bad one is a usage error naming the file.
 fn load(path: &Path) -> Result<(String, Results), UsageError> {
-    let results = Results::load(path).map_err(|e| UsageError(crate::error_chain(&e)))?;
+    let results = Results::load_for_report(path).map_err(|e| UsageError(crate::error_chain(&e)))?;
     let label = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -35,9 +35,14 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
                 workloads: unique(&args.workload),
                 envs,
                 cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,
+                allow_concurrent: args.allow_concurrent,
                 ..RunConfig::default()
             };
             super::run::repetitions(&args.repetitions, &mut config);
+            if config.runs_family(crate::ids::Family::Vm) {
+                crate::env::vm::check_inputs(&config, host)
+                    .map_err(|why| UsageError(why.to_string()))?;
+            }
             config
         },
         out: default_out("suite"),

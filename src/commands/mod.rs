@@ -1,5 +1,6 @@
 //! The commands behind the CLI, one module each; `main` only parses and calls [`execute`].
 
+pub mod clean;
 pub mod compare;
 pub mod doctor;
 pub mod list;
@@ -22,8 +23,16 @@ pub fn execute(command: Command) -> anyhow::Result<Ending> {
     match command {
         Command::List => list::execute(),
         Command::Doctor { json } => doctor::execute(json),
-        Command::Run(args) => run::execute(&args),
-        Command::Compare(args) => compare::execute(&args),
+        Command::Run(args) => {
+            // First of all: a signal during set-up must clean up too.
+            crate::interrupt::install();
+            run::execute(&args)
+        }
+        Command::Compare(args) => {
+            crate::interrupt::install();
+            compare::execute(&args)
+        }
+        Command::Clean => clean::execute(),
     }
 }
 

@@ -40,9 +40,13 @@ pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> 
         kernel: args.kernel.clone(),
         qemu: args.qemu.clone(),
         workload_bin: args.workload_bin.clone(),
+        allow_concurrent: args.allow_concurrent,
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);
+    if config.runs_family(crate::ids::Family::Vm) {
+        env::vm::check_inputs(&config, host).map_err(|why| UsageError(why.to_string()))?;
+    }
     Ok(config)
 }
 
@@ -102,14 +106,22 @@ pub fn ending(results: &Results, out: &Path) -> Ending {
     Ending::Success
 }
 
+/// The folder that will hold the results file: `results/` may not exist yet (it is made
+/// only once every check has passed), in which case the folder it will be made in.
+fn results_folder(out: &Path) -> &Path {
+    let folder = crate::atomic::folder_of(out);
+    if folder == Path::new("results") && !folder.is_dir() {
+        Path::new(".")
+    } else {
+        folder
+    }
+}
+
 /// Checks what can be checked before any work: the results file and the data directory.
 fn check_destinations(request: &Request) -> Result<(), UsageError> {
     let out = &request.out;
-    if out.parent() == Some(Path::new("results")) && !out.parent().is_some_and(Path::is_dir) {
-        std::fs::create_dir_all("results")
-            .map_err(|e| UsageError(format!("cannot create results/: {e}")))?;
-    }
-    crate::atomic::check_writable(out).map_err(|e| {
+    let probe = results_folder(out).join(out.file_name().unwrap_or_default());
+    crate::atomic::check_writable(&probe).map_err(|e| {
         UsageError(format!(
             "--out {}: {}",
             out.display(),
@@ -138,17 +150,46 @@ fn check_destinations(request: &Request) -> Result<(), UsageError> {
         })
 }
 
+/// Prepares the run's environments, or says why not; an interruption is not a usage error.
+fn prepare(
+    config: &RunConfig,
+    binary: &crate::results::BinaryInfo,
+    work_dir: &Path,
+    host: &mut HostInfo,
+) -> Result<(Environments, Vec<crate::results::EnvStatus>)> {
+    let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
+    let mut shared = Shared::new(config, binary, cache, work_dir.to_path_buf(), host);
+    match Environments::prepare(&mut shared) {
+        Ok(prepared) => Ok(prepared),
+        Err(_) if crate::interrupt::interrupted() => {
+            anyhow::bail!("interrupted during set-up; everything it had made was removed")
+        }
+        Err(e) => Err(UsageError(crate::error_chain(&e)).into()),
+    }
+}
+
 /// Runs `request` to its end (or an interruption) and returns the saved results.
 pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
     check_destinations(request)?;
     let config = &request.config;
-    let cache = crate::cache::cache_dir();
+    let removed = crate::state::clean(false);
+    if !removed.is_empty() {
+        eprintln!(
+            "vmbench: removed what earlier, killed runs left: {}",
+            removed.join("; ")
+        );
+    }
+    let registered = crate::state::Run::register(
+        &request.out,
+        &config.data_dir,
+        config.cpus.as_deref(),
+        config.allow_concurrent,
+    )
+    .map_err(|e| UsageError(crate::error_chain(&e)))?;
+    let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let binary = crate::workload_bin::resolve(config.workload_bin.as_deref(), &cache)
         .map_err(|e| UsageError(crate::error_chain(&e)))?;
-    let (envs, mut statuses) = {
-        let mut shared = Shared::new(config, &binary, cache, &mut host);
-        Environments::prepare(&mut shared).map_err(|e| UsageError(crate::error_chain(&e)))?
-    };
+    let (envs, mut statuses) = prepare(config, &binary, &registered.info.work_dir, &mut host)?;
     statuses.extend(env::unavailable(&host, &config.envs));
     if let Some(cpus) = &config.cpus {
         crate::pinning::move_harness_off(cpus);
@@ -168,17 +209,22 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         warmup_trials: Vec::new(),
         collector: None,
     };
+    let folder = crate::atomic::folder_of(&request.out);
+    std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;
     results.save(&request.out)?;
-    crate::interrupt::install();
     let mut progress = Progress::new(request.quiet);
-    crate::runner::run(
+    let others = || registered.others_alive();
+    let ctx = crate::runner::Context {
         config,
-        &envs,
-        &binary.path,
-        &request.out,
-        &mut results,
-        &mut |trial, done, total| progress.trial(trial, done, total),
-    )
+        envs: &envs,
+        binary: &binary.path,
+        out: &request.out,
+        work_dir: &registered.info.work_dir,
+        others_alive: &others,
+    };
+    crate::runner::run(&ctx, &mut results, &mut |trial, done, total| {
+        progress.trial(trial, done, total)
+    })
     .with_context(|| format!("run into {}", request.out.display()))?;
     progress.finish();
     results.complete = !crate::interrupt::interrupted();

@@ -6,6 +6,7 @@
 pub mod child;
 pub mod container;
 pub mod fake;
+pub mod kmsg;
 pub mod native;
 pub mod process;
 pub mod vm;
@@ -189,6 +190,8 @@ pub struct Shared<'a> {
     pub cache: PathBuf,
     /// Host facts, completed as parts are found (QEMU version...).
     pub host: &'a mut HostInfo,
+    /// The run's own folder for temporary files (data disk, OCI bundles), removed with it.
+    pub work_dir: PathBuf,
     container: Option<Arc<container::ContainerSettings>>,
     vm: Option<Arc<vm::VmSettings>>,
 }
@@ -199,12 +202,14 @@ impl<'a> Shared<'a> {
         config: &'a RunConfig,
         binary: &'a BinaryInfo,
         cache: PathBuf,
+        work_dir: PathBuf,
         host: &'a mut HostInfo,
     ) -> Shared<'a> {
         Shared {
             config,
             binary,
             cache,
+            work_dir,
             host,
             container: None,
             vm: None,
@@ -214,7 +219,7 @@ impl<'a> Shared<'a> {
     /// The container parts, prepared on first use.
     pub fn container(&mut self) -> Result<Arc<container::ContainerSettings>, EnvError> {
         if self.container.is_none() {
-            let settings = container::prepare(self.binary, &self.cache)?;
+            let settings = container::prepare(self.binary, &self.cache, &self.work_dir)?;
             self.container = Some(Arc::new(settings));
         }
         Ok(self.container.clone().expect("just prepared"))
@@ -223,7 +228,13 @@ impl<'a> Shared<'a> {
     /// The VM parts, prepared on first use.
     pub fn vm(&mut self) -> Result<Arc<vm::VmSettings>, EnvError> {
         if self.vm.is_none() {
-            let settings = vm::prepare(self.binary, self.config, &self.cache, self.host)?;
+            let settings = vm::prepare(
+                self.binary,
+                self.config,
+                &self.cache,
+                &self.work_dir,
+                self.host,
+            )?;
             self.vm = Some(Arc::new(settings));
         }
         Ok(self.vm.clone().expect("just prepared"))

@@ -11,6 +11,15 @@ use vmbench_workload::{parse_line, Event, GuestView, Metric, Rusage};
 
 /// Lines of non-protocol output kept for error messages.
 const NOISE_KEPT: usize = 30;
+/// Characters kept of each such line.
+const NOISE_CHARS: usize = 512;
+/// The longest line read; a longer one is an error and is skipped (the instance is untrusted:
+/// its output must not grow the harness's memory without bound).
+pub const MAX_LINE: usize = 256 * 1024;
+/// The most protocol events one instance may send.
+pub const MAX_EVENTS: usize = 100_000;
+/// The most error messages kept from one instance.
+const ERRORS_KEPT: usize = 20;
 /// How long to wait for output to close after a kill.
 const DRAIN_AFTER_KILL: Duration = Duration::from_secs(5);
 
@@ -54,6 +63,12 @@ pub struct Observed {
     pub timed_out: bool,
     /// Killed because the user interrupted the run.
     pub interrupted: bool,
+    /// Protocol events received.
+    pub events: usize,
+    /// A kernel on the console said it panicked (a VM guest's): its message.
+    pub kernel_panic: Option<String>,
+    /// A kernel on the console said it ran out of memory.
+    pub out_of_memory: bool,
 }
 
 impl Observed {
@@ -68,10 +83,22 @@ impl Observed {
             .join(" | ")
     }
 
-    fn note_noise(&mut self, line: String) {
-        let line = line.trim().to_string();
+    fn note_noise(&mut self, line: &[u8]) {
+        let line = String::from_utf8_lossy(line);
+        let line: String = line.trim().chars().take(NOISE_CHARS).collect();
         if line.is_empty() {
             return;
+        }
+        // A guest kernel's last words; kept apart, as a long call trace follows them.
+        if let Some(why) = line.split("Kernel panic - not syncing: ").nth(1) {
+            self.kernel_panic
+                .get_or_insert_with(|| why.trim().to_string());
+        }
+        if ["Out of memory", "oom-kill:", "deadlocked on memory"]
+            .iter()
+            .any(|m| line.contains(m))
+        {
+            self.out_of_memory = true;
         }
         if self.noise.len() == NOISE_KEPT {
             self.noise.pop_front();
@@ -79,10 +106,33 @@ impl Observed {
         self.noise.push_back(line);
     }
 
-    fn take(&mut self, at: Duration, line: String) {
-        match parse_line(&line) {
-            Ok(None) => self.note_noise(line),
-            Err(e) => self.errors.push(e.to_string()),
+    fn error(&mut self, message: String) {
+        if self.errors.len() < ERRORS_KEPT && !self.errors.contains(&message) {
+            self.errors.push(message);
+        }
+    }
+
+    /// Takes one line of output (without its newline) that arrived at `at`.
+    fn take(&mut self, at: Duration, bytes: &[u8]) {
+        let prefix = vmbench_workload::PREFIX.as_bytes();
+        if !bytes.windows(prefix.len()).any(|w| w == prefix) {
+            self.note_noise(bytes);
+            return;
+        }
+        let Ok(line) = std::str::from_utf8(bytes) else {
+            self.error("the instance sent a protocol line that is not UTF-8".into());
+            return;
+        };
+        self.events += 1;
+        if self.events > MAX_EVENTS {
+            self.error(format!(
+                "the instance sent more than {MAX_EVENTS} protocol events; the rest were ignored"
+            ));
+            return;
+        }
+        match parse_line(line) {
+            Ok(None) => self.note_noise(bytes),
+            Err(e) => self.error(e.to_string()),
             Ok(Some(event)) => match event {
                 Event::Ready(view) => {
                     if self.ready.is_none() {
@@ -111,7 +161,7 @@ impl Observed {
                     detail,
                 }),
                 Event::Done => self.done = Some(at),
-                Event::Error { message } => self.errors.push(message),
+                Event::Error { message } => self.error(message.chars().take(NOISE_CHARS).collect()),
             },
         }
     }
@@ -134,14 +184,15 @@ pub fn watch<R: Read + AsFd>(
         .checked_add(timeout)
         .unwrap_or_else(|| t0 + Duration::from_secs_f64(crate::config::MAX_SECONDS));
     let mut kill_deadline: Option<Instant> = None;
-    let mut pending: Vec<u8> = Vec::new();
+    let mut lines = Lines::default();
     let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let now = Instant::now();
         if kill_deadline.is_none() {
             if now >= deadline {
                 seen.timed_out = true;
-            } else if crate::interrupt::interrupted() {
+            } else if crate::interrupt::interrupted() && seen.done.is_none() {
+                // An instance that has sent `done` is left to end by itself: its work stands.
                 seen.interrupted = true;
             }
             if seen.timed_out || seen.interrupted {
@@ -170,20 +221,16 @@ pub fn watch<R: Read + AsFd>(
         };
         let at = Instant::now().saturating_duration_since(t0);
         if n == 0 {
-            if !pending.is_empty() {
-                let line = String::from_utf8_lossy(&pending).into_owned();
-                seen.take(at, line);
+            if let Some(last) = lines.finish() {
+                seen.take(at, &last);
             }
             seen.closed = Some(at);
             break;
         }
         seen.first_byte.get_or_insert(at);
-        pending.extend_from_slice(&chunk[..n]);
-        while let Some(end) = pending.iter().position(|b| *b == b'\n') {
-            let line = String::from_utf8_lossy(&pending[..end]).into_owned();
-            pending.drain(..=end);
+        for line in lines.feed(&chunk[..n], &mut seen) {
             let was_ready = seen.ready.is_some();
-            seen.take(at, line);
+            seen.take(at, &line);
             if !was_ready && seen.ready.is_some() {
                 on_ready();
             }
@@ -192,9 +239,114 @@ pub fn watch<R: Read + AsFd>(
     seen
 }
 
+/// What a whole output says, as if it had arrived at once (for tests and fuzzing: the same
+/// splitting and parsing as [`watch`]).
+pub fn observe_bytes(bytes: &[u8]) -> Observed {
+    let mut seen = Observed::default();
+    let mut lines = Lines::default();
+    for chunk in bytes.chunks(64 * 1024) {
+        for line in lines.feed(chunk, &mut seen) {
+            seen.take(Duration::ZERO, &line);
+        }
+    }
+    if let Some(last) = lines.finish() {
+        seen.take(Duration::ZERO, &last);
+    }
+    seen
+}
+
+/// Splits output into lines, bounded: a line longer than [`MAX_LINE`] is reported once and
+/// skipped up to its end.
+#[derive(Default)]
+struct Lines {
+    pending: Vec<u8>,
+    skipping: bool,
+}
+
+impl Lines {
+    /// The whole lines completed by `bytes`.
+    fn feed(&mut self, bytes: &[u8], seen: &mut Observed) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        for piece in bytes.split_inclusive(|b| *b == b'\n') {
+            let ends = piece.last() == Some(&b'\n');
+            let body = if ends {
+                &piece[..piece.len() - 1]
+            } else {
+                piece
+            };
+            if !self.skipping {
+                self.pending.extend_from_slice(body);
+                if self.pending.len() > MAX_LINE {
+                    seen.error(format!(
+                        "the instance sent a line longer than {} KiB; it was skipped",
+                        MAX_LINE / 1024
+                    ));
+                    self.pending = Vec::new();
+                    self.skipping = true;
+                }
+            }
+            if ends {
+                if !self.skipping {
+                    out.push(std::mem::take(&mut self.pending));
+                }
+                self.skipping = false;
+            }
+        }
+        out
+    }
+
+    /// A last line without its newline, at the end of the output.
+    fn finish(&mut self) -> Option<Vec<u8>> {
+        (!self.skipping && !self.pending.is_empty()).then(|| std::mem::take(&mut self.pending))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn watch_bytes(bytes: &[u8]) -> Observed {
+        let (reader, mut writer) = std::io::pipe().unwrap();
+        let data = bytes.to_vec();
+        let feeder = std::thread::spawn(move || {
+            let _ = std::io::Write::write_all(&mut writer, &data);
+        });
+        let seen = watch(
+            reader,
+            Instant::now(),
+            Duration::from_secs(10),
+            &mut || {},
+            &mut || {},
+        );
+        feeder.join().unwrap();
+        seen
+    }
+
+    #[test]
+    fn hostile_output_is_bounded_and_named() {
+        let ready = Event::Ready(GuestView::default()).to_line();
+        let mut text = format!("{ready}\n").into_bytes();
+        text.extend(vec![b'x'; MAX_LINE + 10]);
+        text.extend(b"\n@vmbench {\"event\":\"nonsense\"}\n");
+        text.extend(b"@vmbench \xff\xfe\n");
+        text.extend(format!("{}\n", Event::Done.to_line()).into_bytes());
+        let seen = watch_bytes(&text);
+        assert!(seen.ready.is_some() && seen.done.is_some());
+        let errors = seen.errors.join(" | ");
+        assert!(errors.contains("longer than 256 KiB"), "{errors}");
+        assert!(errors.contains("malformed protocol line"), "{errors}");
+        assert!(errors.contains("not UTF-8"), "{errors}");
+        assert!(seen.noise.iter().all(|l| l.len() <= NOISE_CHARS));
+    }
+
+    #[test]
+    fn a_flood_of_events_stops_being_read_at_the_bound() {
+        let line = format!("{}\n", Event::Done.to_line());
+        let text = line.repeat(MAX_EVENTS + 50);
+        let seen = watch_bytes(text.as_bytes());
+        assert_eq!(seen.events, MAX_EVENTS + 50);
+        assert!(seen.errors[0].contains("more than"), "{:?}", seen.errors);
+    }
 
     #[test]
     fn protocol_lines_are_timestamped_and_noise_is_kept_aside() {

@@ -194,6 +194,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "label": run.label,
         "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
         "tcg": run.tcg,
+        "incomplete": run.incomplete,
         "workloads": workload_tables(run, lang),
         "startup": startup,
         "memory": memory,
@@ -252,7 +253,9 @@ fn side_by_side(report: &Report) -> Vec<Value> {
 impl Exporter for Html {
     fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut env = minijinja::Environment::new();
-        env.add_template("report", TEMPLATE)?;
+        // The `.html` name turns auto-escaping on: results files travel between people, and
+        // nothing they hold may become live markup.
+        env.add_template("report.html", TEMPLATE)?;
         let runs = report
             .runs
             .iter()
@@ -268,6 +271,6 @@ impl Exporter for Html {
             "baseline": report.baseline,
             "generated_at": report.generated_at,
         });
-        Ok(env.get_template("report")?.render(ctx)?)
+        Ok(env.get_template("report.html")?.render(ctx)?)
     }
 }

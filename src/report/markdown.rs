@@ -27,6 +27,9 @@ impl Exporter for Markdown {
                 h.accelerator.as_deref().unwrap_or("—"),
                 h.accelerator_reason.as_deref().unwrap_or("")
             );
+            if let Some(missing) = &run.incomplete {
+                let _ = writeln!(s, "> **Incomplete**: {missing}.\n");
+            }
             if run.tcg {
                 let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
             }

@@ -160,6 +160,8 @@ pub struct RunView {
     pub quiet: Vec<QuietView>,
     /// Noisy trials: (env, workload, rep, why).
     pub noisy: Vec<(EnvKind, Workload, u32, String)>,
+    /// The run did not finish (interrupted, or still running): what is missing.
+    pub incomplete: Option<String>,
 }
 
 fn ok_values(trials: &[&Trial]) -> Vec<f64> {
@@ -194,7 +196,6 @@ fn workload_view(
         .measured()
         .filter(|t| t.workload == w)
         .find_map(|t| t.headline().cloned())?;
-    let native = ok_values(&trials_of(results, w, EnvKind::Native));
     let mut rows = Vec::new();
     for &e in envs {
         let trials = trials_of(results, w, e);
@@ -208,8 +209,9 @@ fn workload_view(
             .filter(|t| t.noise.as_ref().is_some_and(|n| n.noisy))
             .count();
         let sum = Summary::of(&xs);
-        let ratio = (!e.is_native() && !native.is_empty() && sum.is_some())
-            .then(|| stats::ratio_of_medians(&xs, &native))
+        let ratio = sum
+            .is_some()
+            .then(|| crate::plan::ratio_to_native(results, w, e))
             .flatten();
         let change = baseline
             .map(|b| ok_values(&trials_of(b, w, e)))
@@ -393,6 +395,42 @@ fn timeline(e: EnvKind, workload: Workload, trials: &[&Trial]) -> Option<Timelin
     })
 }
 
+/// What an unfinished run is missing, against its plan's minimum repetitions.
+fn incomplete(results: &Results) -> Option<String> {
+    if results.complete {
+        return None;
+    }
+    let c = &results.config;
+    let mut missing = Vec::new();
+    for &w in &c.workloads {
+        let short: Vec<String> = c
+            .envs
+            .iter()
+            .filter_map(|&e| {
+                let n = results
+                    .measured()
+                    .filter(|t| t.workload == w && t.env == e)
+                    .count();
+                (n < c.reps as usize).then(|| format!("{e} {n}/{}", c.reps))
+            })
+            .collect();
+        if short.len() == c.envs.len() && short.iter().all(|s| s.contains(" 0/")) {
+            missing.push(format!("{w} (not started)"));
+        } else if !short.is_empty() {
+            missing.push(format!("{w} ({})", short.join(", ")));
+        }
+    }
+    Some(format!(
+        "this run did not finish (interrupted): {} measured trial(s); missing: {}",
+        results.trials.len(),
+        if missing.is_empty() {
+            "the planned extra repetitions".to_string()
+        } else {
+            missing.join("; ")
+        }
+    ))
+}
+
 impl RunView {
     /// Builds the view of one results file, with `baseline` to compare against.
     pub fn build(
@@ -463,6 +501,7 @@ impl RunView {
                 .filter_map(|t| Some((t.env, t.workload, t.rep, t.error.clone()?)))
                 .collect(),
             quiet,
+            incomplete: incomplete(results),
             noisy: results
                 .measured()
                 .filter_map(|t| {
@@ -470,7 +509,7 @@ impl RunView {
                     Some((t.env, t.workload, t.rep, n.reasons.join("; ")))
                 })
                 .collect(),
-            results: results.clone(),
+            results: results.header(),
         }
     }
 }

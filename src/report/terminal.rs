@@ -11,6 +11,9 @@ use vmbench_workload::Better;
 /// Renders the summary of one run.
 pub fn render(run: &RunView) -> String {
     let mut s = String::new();
+    if let Some(missing) = &run.incomplete {
+        let _ = writeln!(s, "NOTE: {missing}");
+    }
     for w in &run.workloads {
         let dir = if w.better == Better::Higher {
             "higher"

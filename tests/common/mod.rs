@@ -50,6 +50,14 @@ pub fn cache_dir() -> PathBuf {
     dir
 }
 
+/// A folder for the temporary files of environments the tests prepare (OCI bundles, VM
+/// disks), under cargo's per-target scratch space.
+pub fn work_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("vmbench-work");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
 /// The embedded workload binary, extracted.
 pub fn workload_binary() -> vmbench::results::BinaryInfo {
     vmbench::workload_bin::resolve(None, &cache_dir()).unwrap()
@@ -65,7 +73,8 @@ pub fn prepared(kind: vmbench::env::EnvKind) -> Box<dyn vmbench::env::Environmen
         ..Default::default()
     };
     let mut host = vmbench::commands::host_facts();
-    let mut shared = vmbench::env::Shared::new(&config, &binary, cache_dir(), &mut host);
+    let mut shared =
+        vmbench::env::Shared::new(&config, &binary, cache_dir(), work_dir(), &mut host);
     let mut env = vmbench::env::environment(kind);
     env.prepare(&mut shared).unwrap();
     env

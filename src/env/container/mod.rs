@@ -42,6 +42,8 @@ pub struct ContainerSettings {
     pub cgroup_mounts: Vec<(String, &'static str, String)>,
     /// How a container's first process enters its cgroup.
     pub attach: crate::results::AttachPath,
+    /// The run's folder for temporary files (OCI bundles and runtime state).
+    pub work_dir: std::path::PathBuf,
 }
 
 /// The cheapest way into a cgroup this host offers: created inside it on cgroup v2 (Linux
@@ -100,6 +102,7 @@ pub fn cgroup_mounts(layout: &Layout) -> Vec<(String, &'static str, String)> {
 pub fn prepare(
     binary: &crate::results::BinaryInfo,
     cache: &Path,
+    work_dir: &Path,
 ) -> Result<ContainerSettings, EnvError> {
     let layout = Layout::probe().map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
     let release = nix::sys::utsname::uname()
@@ -114,6 +117,7 @@ pub fn prepare(
     let attach = attach_path(&layout, &release);
     Ok(ContainerSettings {
         attach,
+        work_dir: work_dir.to_path_buf(),
         cgroup_mounts: cgroup_mounts(&layout),
         layout,
         own_cgroup: std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),

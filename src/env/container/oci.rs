@@ -126,6 +126,7 @@ impl Environment for Oci {
             id: super::instance_name(),
             dirs: None,
             io_path: None,
+            kernel_log: None,
         }))
     }
 }
@@ -193,6 +194,7 @@ struct OciInstance<'a> {
     id: String,
     dirs: Option<Dirs>,
     io_path: Option<String>,
+    kernel_log: Option<crate::env::kmsg::Reader>,
 }
 
 fn c(path: &Path) -> CString {
@@ -257,16 +259,13 @@ impl OciInstance<'_> {
         ])
     }
 
-    /// Removes the runtime's cgroup from every hierarchy if it left it behind.
+    /// Removes the runtime's cgroup from every hierarchy if it left it behind (the shared
+    /// parent stays: another instance or run may be using it).
     fn remove_leftover_cgroups(&self) {
         let layout = &self.settings.layout;
         let rel = self.cgroups_path();
         for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
-            let dir = mount.join(rel.trim_start_matches('/'));
-            let _ = std::fs::remove_dir(&dir);
-            if let Some(parent) = dir.parent() {
-                let _ = std::fs::remove_dir(parent);
-            }
+            let _ = std::fs::remove_dir(mount.join(rel.trim_start_matches('/')));
         }
     }
 }
@@ -274,14 +273,15 @@ impl OciInstance<'_> {
 impl Instance for OciInstance<'_> {
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let setup = |what: &str, e: std::io::Error| EnvError::Setup(format!("{what}: {e}"));
+        let work = &self.settings.work_dir;
         let dirs = Dirs {
             bundle: tempfile::Builder::new()
-                .prefix("vmbench-oci-")
-                .tempdir()
+                .prefix("oci-bundle-")
+                .tempdir_in(work)
                 .map_err(|e| setup("create the bundle directory", e))?,
             state: tempfile::Builder::new()
-                .prefix("vmbench-oci-state-")
-                .tempdir()
+                .prefix("oci-state-")
+                .tempdir_in(work)
                 .map_err(|e| setup("create the runtime state directory", e))?,
         };
         self.io_path = Some(format!(
@@ -315,6 +315,9 @@ impl Instance for OciInstance<'_> {
         ];
         let exe = self.runtime.display().to_string();
         self.dirs = Some(dirs);
+        // The runtime removes its cgroup when the container ends, OOM count included: the
+        // kernel's own log of the OOM kill, naming the cgroup, is read instead.
+        self.kernel_log = crate::env::kmsg::Reader::at_end();
         let (output, output_write) = process::pipe()?;
         let spawned = process::spawn(
             Program {
@@ -354,6 +357,28 @@ impl Instance for OciInstance<'_> {
     }
 
     fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
+        // A runtime reports a container killed by signal N as exit status 128 + N.
+        if let Some(code) = outcome.exit.code.filter(|c| (129..=192).contains(c)) {
+            outcome.exit.signal = Some(code - 128);
+            outcome.exit.code = None;
+        }
+        let oom_kills = self
+            .kernel_log
+            .take()
+            .map_or(0, |mut log| log.oom_kills_in(&self.cgroups_path()));
+        outcome.exit.oom = oom_kills > 0;
+        outcome.cgroup = Some(crate::results::CgroupUsage {
+            cpu_ns: outcome.samples.iter().rev().find_map(|s| s.cgroup_cpu_ns),
+            memory_bytes: None,
+            memory_peak_bytes: outcome
+                .samples
+                .iter()
+                .filter_map(|s| s.cgroup_memory_bytes)
+                .max(),
+            oom_kills,
+            nr_throttled: None,
+            throttled_ns: None,
+        });
         let removal = Instant::now();
         // The runtime removes the container on exit; make sure, and drop any cgroup left.
         if let Some(mut cmd) = self.runtime_command(&["delete", "--force", &self.id]) {

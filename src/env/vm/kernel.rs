@@ -35,6 +35,16 @@ pub struct Kernel {
     pub source: String,
 }
 
+impl Kernel {
+    /// Its folder in the cache, when it came from there.
+    pub fn cache_dir(&self) -> Option<&Path> {
+        self.source
+            .starts_with("cache ")
+            .then(|| self.image.parent())
+            .flatten()
+    }
+}
+
 /// Finds a kernel: an explicit path (flag or `VMBENCH_KERNEL`), else the newest in the cache.
 pub fn find(explicit: Option<&Path>, cache: &Path) -> Result<Option<Kernel>, VmError> {
     let explicit = explicit
@@ -91,6 +101,37 @@ fn cached(dir: &Path) -> Kernel {
         source: format!("cache {}", dir.display()),
         version,
     }
+}
+
+/// Checks that `path` is a Linux kernel QEMU can boot directly: a bzImage, or an ELF
+/// `vmlinux` whose loadable segments are all in the file (a truncated one is not).
+pub fn check_image(path: &Path) -> Result<(), crate::env::Unavailable> {
+    let fix = "pass --kernel a bzImage or vmlinux (or unset VMBENCH_KERNEL to use the cached one)";
+    let bytes = std::fs::read(path).map_err(|e| {
+        crate::env::Unavailable::new(format!("cannot read kernel {}: {e}", path.display()), fix)
+    })?;
+    if bzimage_version(&bytes).is_some() || elf_complete(&bytes) {
+        Ok(())
+    } else {
+        Err(crate::env::Unavailable::new(
+            format!(
+                "{} is not a Linux kernel image (neither a bzImage nor a whole ELF vmlinux)",
+                path.display()
+            ),
+            fix,
+        ))
+    }
+}
+
+/// Whether `bytes` are an ELF executable whose loadable segments all lie inside them.
+pub fn elf_complete(bytes: &[u8]) -> bool {
+    let Ok(elf) = goblin::elf::Elf::parse(bytes) else {
+        return false;
+    };
+    elf.program_headers
+        .iter()
+        .filter(|ph| ph.p_type == goblin::elf::program_header::PT_LOAD)
+        .all(|ph| ph.p_offset.saturating_add(ph.p_filesz) <= bytes.len() as u64)
 }
 
 /// A kernel given by path; modules are looked for beside it (`lib/modules/<version>`).
@@ -158,21 +199,7 @@ pub fn extract_vmlinux(bzimage: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn run(cmd: &mut Command, what: &'static str) -> Result<String, VmError> {
-    let out = cmd.output().map_err(|source| VmError::Tool {
-        what,
-        detail: source.to_string(),
-    })?;
-    if !out.status.success() {
-        return Err(VmError::Tool {
-            what,
-            detail: String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .last()
-                .unwrap_or("")
-                .to_string(),
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    crate::tool::run(cmd, what).map_err(VmError::from)
 }
 
 /// The versioned kernel package the distribution's metapackage points to.
@@ -198,12 +225,20 @@ pub fn package_name() -> Result<String, VmError> {
 pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     let package = package_name()?;
     let version = package.trim_start_matches("linux-image-").to_string();
+    // Staged inside the cache, named by its owner: removed on any error or interruption,
+    // and by the next run if this one is killed.
+    let kernels = cache.join("kernel");
+    std::fs::create_dir_all(&kernels).map_err(|source| VmError::Io {
+        what: "create",
+        path: kernels.clone(),
+        source,
+    })?;
     let work = tempfile::Builder::new()
-        .prefix("vmbench-kernel-")
-        .tempdir()
+        .prefix(&format!(".staging-{}-", std::process::id()))
+        .tempdir_in(&kernels)
         .map_err(|source| VmError::Io {
-            what: "create a scratch directory",
-            path: std::env::temp_dir(),
+            what: "create a scratch directory in",
+            path: kernels.clone(),
             source,
         })?;
     run(
@@ -265,9 +300,9 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
         "depmod",
     )?;
 
-    let dest = cache.join("kernel").join(&version);
-    std::fs::create_dir_all(cache.join("kernel")).map_err(io("create", &cache.join("kernel")))?;
-    if !dest.join("vmlinux").is_file() {
+    write_checksums(&staging)?;
+    let dest = kernels.join(&version);
+    if verify(&dest).is_err() {
         let _ = std::fs::remove_dir_all(&dest);
         std::fs::rename(&staging, &dest).map_err(io("move into the cache", &dest))?;
     }
@@ -306,7 +341,17 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
 pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, crate::env::Unavailable> {
     use crate::env::Unavailable;
     match find(explicit, cache) {
-        Ok(Some(k)) => Ok(format!("{} ({})", k.version, k.source)),
+        Ok(Some(k)) => match k.cache_dir().map(verify) {
+            Some(Err(why)) if crate::host::which("apt-get").is_some() => Ok(format!(
+                "{} cached but corrupt ({why}): provisioned again on the next VM run",
+                k.version
+            )),
+            Some(Err(why)) => Err(Unavailable::new(
+                format!("the cached guest kernel is corrupt: {why}"),
+                "pass --kernel PATH (or set VMBENCH_KERNEL)",
+            )),
+            _ => Ok(format!("{} ({})", k.version, k.source)),
+        },
         Ok(None) if crate::host::which("apt-get").is_some() => Ok("not cached yet: provisioned on first VM run with apt-get download linux-image-amd64's kernel".into()),
         Ok(None) => Err(Unavailable::new(
             "no guest kernel",
@@ -317,6 +362,132 @@ pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, crate::
             "check --kernel / VMBENCH_KERNEL",
         )),
     }
+}
+
+/// The files of a cached kernel whose checksums are recorded.
+const CHECKED: [&str; 2] = ["vmlinux", "vmlinuz"];
+/// Where they are recorded, beside them.
+const CHECKSUMS: &str = "SHA256SUMS";
+
+fn sha256_file(path: &Path) -> std::io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match file.read(&mut buf)? {
+            0 => break,
+            n => hasher.update(&buf[..n]),
+        }
+    }
+    Ok(vmbench_workload::view::hex(&hasher.finalize()))
+}
+
+/// Records the checksums of a kernel being put in the cache.
+fn write_checksums(dir: &Path) -> Result<(), VmError> {
+    let mut text = String::new();
+    for name in CHECKED {
+        let sum = sha256_file(&dir.join(name)).map_err(|source| VmError::Io {
+            what: "hash",
+            path: dir.join(name),
+            source,
+        })?;
+        text.push_str(&format!("{sum}  {name}\n"));
+    }
+    std::fs::write(dir.join(CHECKSUMS), text).map_err(|source| VmError::Io {
+        what: "write",
+        path: dir.join(CHECKSUMS),
+        source,
+    })
+}
+
+/// What is wrong with the cached kernel, if anything (for `doctor`).
+pub fn cache_problem(cache: &Path) -> Option<String> {
+    let kernel = find(None, cache).ok()??;
+    let why = verify(kernel.cache_dir()?).err()?;
+    Some(format!(
+        "the cached guest kernel {} is corrupt: {why}",
+        kernel.version
+    ))
+}
+
+/// A stamp of the checked files' sizes and modification times, written after a full check:
+/// while it still matches, the files are as they were checked and need no new hashing.
+fn stamp(dir: &Path) -> String {
+    CHECKED
+        .iter()
+        .map(|name| {
+            let m = std::fs::metadata(dir.join(name)).ok();
+            let size = m.as_ref().map_or(0, std::fs::Metadata::len);
+            let mtime = m
+                .and_then(|m| m.modified().ok())
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{name} {size} {mtime}\n")
+        })
+        .collect()
+}
+
+/// Checks a cached kernel against its recorded checksums: a truncated or altered file makes
+/// it corrupt. Hashing happens when the files changed since the last check (their first use).
+pub fn verify(dir: &Path) -> Result<(), String> {
+    let stamp_file = dir.join(".verified");
+    if std::fs::read_to_string(&stamp_file).is_ok_and(|s| s == stamp(dir)) {
+        return Ok(());
+    }
+    verify_hashes(dir)?;
+    let _ = std::fs::write(&stamp_file, stamp(dir));
+    Ok(())
+}
+
+/// Checks the recorded checksums by hashing the files.
+fn verify_hashes(dir: &Path) -> Result<(), String> {
+    if !dir.join(CHECKSUMS).exists() {
+        // Cached by a version that recorded no checksums: adopted when its vmlinux is whole.
+        let image = std::fs::read(dir.join("vmlinux")).map_err(|e| e.to_string())?;
+        if !elf_complete(&image) {
+            return Err("vmlinux is not a whole ELF image".into());
+        }
+        return write_checksums(dir).map_err(|e| crate::error_chain(&e));
+    }
+    let recorded = std::fs::read_to_string(dir.join(CHECKSUMS))
+        .map_err(|_| format!("no {CHECKSUMS} in {}", dir.display()))?;
+    for line in recorded.lines() {
+        let Some((sum, name)) = line.split_once("  ") else {
+            continue;
+        };
+        let actual = sha256_file(&dir.join(name))
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))?;
+        if actual != sum {
+            return Err(format!(
+                "{} does not match its recorded checksum",
+                dir.join(name).display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Removes kernel staging folders of runs that died while provisioning.
+pub fn remove_dead_staging(cache: &Path, dry_run: bool) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(cache.join("kernel")) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let owner = name
+            .strip_prefix(".staging-")
+            .and_then(|r| r.split('-').next()?.parse::<i32>().ok());
+        if owner.is_some_and(|pid| !crate::state::pid_alive(pid)) {
+            removed.push(format!("half-provisioned kernel {}", e.path().display()));
+            if !dry_run {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+    }
+    removed
 }
 
 #[cfg(test)]

@@ -24,6 +24,9 @@ use vmbench_workload::Workload;
 /// Errors preparing a guest.
 #[derive(Debug, thiserror::Error)]
 pub enum VmError {
+    /// An external tool did not do its job (or was interrupted).
+    #[error(transparent)]
+    Run(#[from] crate::tool::ToolError),
     /// A file could not be read or written.
     #[error("cannot {what} {path}")]
     Io {
@@ -90,18 +93,80 @@ pub struct VmSettings {
 /// Size of the data disk.
 const DISK_MIB: u64 = 512;
 
-/// Finds QEMU: `--qemu`, `VMBENCH_QEMU`, then `PATH`.
-pub fn find_qemu(explicit: Option<&Path>) -> Option<PathBuf> {
-    explicit
+/// Finds QEMU: `--qemu`, else `VMBENCH_QEMU`, else `qemu-system-x86_64` on `PATH`. A QEMU
+/// the user named must be there and be QEMU: never a silent fall-back to another one.
+pub fn find_qemu(explicit: Option<&Path>) -> Result<PathBuf, Unavailable> {
+    let named = explicit
         .map(Path::to_path_buf)
-        .or_else(|| std::env::var_os("VMBENCH_QEMU").map(PathBuf::from))
-        .filter(|p| p.is_file())
-        .or_else(|| crate::host::which("qemu-system-x86_64"))
+        .or_else(|| std::env::var_os("VMBENCH_QEMU").map(PathBuf::from));
+    let Some(path) = named else {
+        return crate::host::which("qemu-system-x86_64").ok_or_else(|| {
+            Unavailable::new(
+                "qemu-system-x86_64 not found",
+                "apt-get install qemu-system-x86, or pass --qemu PATH",
+            )
+        });
+    };
+    let fix = "give the path of qemu-system-x86_64 with --qemu (or VMBENCH_QEMU)";
+    if !path.is_file() {
+        return Err(Unavailable::new(
+            format!("QEMU {} does not exist", path.display()),
+            fix,
+        ));
+    }
+    match crate::host::version_of(&path) {
+        Some(v) if v.contains("QEMU") => Ok(path),
+        _ => Err(Unavailable::new(
+            format!(
+                "{} is not QEMU (its --version does not say so)",
+                path.display()
+            ),
+            fix,
+        )),
+    }
+}
+
+/// The least RAM a guest of this recipe boots with here; below it the kernel stops early and
+/// the guest hangs until the timeout (measured: 64 MiB hangs).
+pub const MIN_GUEST_MIB: u64 = 96;
+
+/// Checks a VM run's inputs before anything starts: QEMU, the kernel, the guest's RAM.
+pub fn check_inputs(config: &RunConfig, host: &HostInfo) -> Result<(), Unavailable> {
+    find_qemu(config.qemu.as_deref())?;
+    if let Some(path) = config
+        .kernel
+        .clone()
+        .or_else(|| std::env::var_os("VMBENCH_KERNEL").map(PathBuf::from))
+    {
+        kernel::check_image(&path)?;
+    }
+    if config.memory_mib < MIN_GUEST_MIB {
+        return Err(Unavailable::new(
+            format!(
+                "--memory {} is too little for a guest: it needs at least {MIN_GUEST_MIB} MiB",
+                config.memory_mib
+            ),
+            format!("pass --memory {MIN_GUEST_MIB} or more"),
+        ));
+    }
+    let host_mib = host.memory_bytes >> 20;
+    if host_mib > 0 && config.memory_mib >= host_mib {
+        return Err(Unavailable::new(
+            format!(
+                "--memory {} is more than this host has ({host_mib} MiB)",
+                config.memory_mib
+            ),
+            "pass a smaller --memory",
+        ));
+    }
+    Ok(())
 }
 
 /// Records QEMU and the accelerator verdict in the host facts.
 pub fn record_host(host: &mut HostInfo) {
-    host.qemu_version = find_qemu(None).and_then(|q| crate::host::version_of(&q));
+    host.qemu_version = find_qemu(None)
+        .ok()
+        .and_then(|q| crate::host::version_of(&q));
     match accel::kvm_usable() {
         Ok(why) => {
             host.accelerator = Some("kvm".into());
@@ -147,12 +212,7 @@ impl Environment for Vm {
     }
 
     fn availability(&self, _host: &HostInfo) -> Availability {
-        let qemu = find_qemu(None).ok_or_else(|| {
-            Unavailable::new(
-                "qemu-system-x86_64 not found",
-                "apt-get install qemu-system-x86, or pass --qemu PATH",
-            )
-        })?;
+        let qemu = find_qemu(None)?;
         let kernel = kernel::describe(None, &crate::cache::cache_dir())?;
         match self.accel {
             Accel::Kvm => accel::kvm_usable()
@@ -217,27 +277,19 @@ fn make_disk(dir: &Path) -> Result<(tempfile::TempPath, bool), VmError> {
         .map_err(|e| io("size the disk image in", e))?;
     let path = file.into_temp_path();
     let mkfs = crate::host::which("mkfs.ext4").unwrap_or_else(|| PathBuf::from("/sbin/mkfs.ext4"));
-    let out = Command::new(&mkfs)
-        .args([
-            "-q",
-            "-F",
-            "-E",
-            "lazy_itable_init=0,lazy_journal_init=0",
-            "-L",
-            "vmbench-data",
-        ])
-        .arg(&path)
-        .output()
-        .map_err(|e| VmError::Tool {
-            what: "mkfs.ext4 (apt-get install e2fsprogs)",
-            detail: e.to_string(),
-        })?;
-    if !out.status.success() {
-        return Err(VmError::Tool {
-            what: "mkfs.ext4",
-            detail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
-        });
-    }
+    crate::tool::run(
+        Command::new(&mkfs)
+            .args([
+                "-q",
+                "-F",
+                "-E",
+                "lazy_itable_init=0,lazy_journal_init=0",
+                "-L",
+                "vmbench-data",
+            ])
+            .arg(&path),
+        "mkfs.ext4 (apt-get install e2fsprogs)",
+    )?;
     use std::os::unix::fs::OpenOptionsExt;
     let direct = std::fs::OpenOptions::new()
         .read(true)
@@ -252,10 +304,28 @@ pub fn prepare(
     binary: &BinaryInfo,
     config: &RunConfig,
     cache: &Path,
+    work_dir: &Path,
     host: &mut HostInfo,
 ) -> Result<VmSettings, VmError> {
-    let qemu = find_qemu(config.qemu.as_deref()).ok_or(VmError::NoQemu)?;
+    let qemu = find_qemu(config.qemu.as_deref()).map_err(|_| VmError::NoQemu)?;
     let kernel = match kernel::find(config.kernel.as_deref(), cache)? {
+        Some(k)
+            if k.cache_dir()
+                .is_some_and(|dir| kernel::verify(dir).is_err()) =>
+        {
+            let dir = k.cache_dir().expect("checked").to_path_buf();
+            eprintln!(
+                "vmbench: the cached guest kernel in {} is corrupt ({}); provisioning it again",
+                dir.display(),
+                kernel::verify(&dir).unwrap_err()
+            );
+            std::fs::remove_dir_all(&dir).map_err(|source| VmError::Io {
+                what: "remove the corrupt kernel cache",
+                path: dir.clone(),
+                source,
+            })?;
+            kernel::provision(cache)?
+        }
         Some(k) => k,
         None => {
             eprintln!(
@@ -306,7 +376,7 @@ pub fn prepare(
     }
     let (disk, disk_direct) = match needs_disk {
         true => {
-            let (p, d) = make_disk(&config.data_dir)?;
+            let (p, d) = make_disk(work_dir)?;
             (Some(p), d)
         }
         false => (None, false),
@@ -403,6 +473,15 @@ impl Instance for VmInstance<'_> {
 
     fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
         outcome.io_path = self.io_path.take();
+        // The guest kernel says so on its console when it runs out of memory or panics (its
+        // messages of that level pass `quiet`).
+        outcome.exit.oom = outcome.observed.out_of_memory;
+        if let Some(why) = outcome.observed.kernel_panic.clone() {
+            outcome
+                .observed
+                .errors
+                .push(format!("the guest kernel panicked: {why}"));
+        }
         // Guest phases on the host's timeline: the guest kernel started `uptime` before
         // `ready` arrived (an estimate: the guest clock is the guest's own), `/init`
         // `init_uptime_s` later.

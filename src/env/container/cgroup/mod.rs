@@ -164,17 +164,12 @@ impl Cgroup {
         }
     }
 
-    /// Processes in the cgroup.
-    pub fn pids(&self) -> Vec<i32> {
-        let file = match self {
+    /// The `cgroup.procs` listing the instance's processes.
+    pub fn procs_file(&self) -> PathBuf {
+        match self {
             Cgroup::V1(c) => c.procs_file(),
             Cgroup::V2(c) => c.dir.join("cgroup.procs"),
-        };
-        std::fs::read_to_string(file)
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
+        }
     }
 
     /// Every directory of the cgroup.
@@ -192,30 +187,11 @@ impl Cgroup {
 
     fn remove_now(&mut self) -> Result<(), CgroupError> {
         let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let pids = self.pids();
-            if pids.is_empty() {
-                break;
-            }
-            for pid in pids {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
-            }
-            if Instant::now() > deadline {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        kill_all(&self.procs_file(), deadline);
         let mut result = Ok(());
         for dir in self.dirs() {
             if let Err(e) = remove_dir_retrying(&dir, deadline) {
                 result = Err(e);
-            }
-            // The shared parent goes too once no instance uses it (fails harmlessly otherwise).
-            if let Some(parent) = dir.parent().filter(|p| p.ends_with(PARENT)) {
-                let _ = std::fs::remove_dir(parent);
             }
         }
         match self {
@@ -284,18 +260,100 @@ fn make_dir(path: &Path) -> Result<(), CgroupError> {
     }
 }
 
-/// Removes leftover instance cgroups of earlier, killed runs (only empty ones).
-fn remove_stale(parent: &Path) {
-    let Ok(entries) = std::fs::read_dir(parent) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        let is_ours = entry.file_name().to_string_lossy().starts_with("vmbench-");
-        let empty = read_file(&path.join("cgroup.procs")).is_some_and(|s| s.is_empty());
-        if is_ours && path.is_dir() && empty {
-            let _ = std::fs::remove_dir(&path);
+/// Every `vmbench` parent cgroup in the mounted hierarchies (the builtin container's sit under
+/// the harness's own cgroup, the OCI runtimes' at a hierarchy's root).
+fn parents() -> Vec<PathBuf> {
+    fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == PARENT {
+                found.push(path);
+            } else if depth > 0 {
+                walk(&path, depth - 1, found);
+            }
         }
+    }
+    let Ok(layout) = Layout::probe() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
+        walk(mount, 4, &mut found);
+    }
+    found
+}
+
+/// Kills what is left in instance cgroups whose owning run is dead and removes them; reports
+/// each instance once.
+pub fn remove_dead(dry_run: bool) -> Vec<String> {
+    let mut reported: Vec<String> = Vec::new();
+    for parent in parents() {
+        let Ok(entries) = std::fs::read_dir(&parent) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(owner) = crate::state::owner_of(&name) else {
+                continue;
+            };
+            if crate::state::pid_alive(owner) {
+                continue;
+            }
+            if !reported.contains(&name) {
+                reported.push(name.clone());
+            }
+            if !dry_run {
+                let dir = e.path();
+                let deadline = Instant::now() + Duration::from_secs(5);
+                kill_all(&dir.join("cgroup.procs"), deadline);
+                let _ = remove_dir_retrying(&dir, deadline);
+            }
+        }
+    }
+    reported
+        .into_iter()
+        .map(|n| format!("cgroup {n} of a dead run"))
+        .collect()
+}
+
+/// Removes the `vmbench` parent cgroups that are empty (when no run is alive).
+pub fn remove_empty_parents(dry_run: bool) -> Vec<String> {
+    let mut removed = Vec::new();
+    for parent in parents() {
+        let empty = std::fs::read_dir(&parent)
+            .map(|d| !d.flatten().any(|e| e.file_type().is_ok_and(|t| t.is_dir())))
+            .unwrap_or(false);
+        if empty && (dry_run || std::fs::remove_dir(&parent).is_ok()) {
+            removed.push(format!("empty cgroup {}", parent.display()));
+        }
+    }
+    removed
+}
+
+/// SIGKILLs every process listed in a `cgroup.procs` until none is left (or the deadline).
+fn kill_all(procs: &Path, deadline: Instant) {
+    loop {
+        let pids: Vec<i32> = std::fs::read_to_string(procs)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect();
+        if pids.is_empty() || Instant::now() > deadline {
+            return;
+        }
+        for pid in pids {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 

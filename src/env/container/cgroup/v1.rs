@@ -2,8 +2,7 @@
 //! each under the harness's own cgroup in that hierarchy.
 
 use super::{
-    make_dir, own_v1_path, read_file, remove_stale, write_file, CgroupError, Layout, Limits, Usage,
-    PARENT,
+    make_dir, own_v1_path, read_file, write_file, CgroupError, Layout, Limits, Usage, PARENT,
 };
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -45,7 +44,6 @@ impl V1Cgroup {
                 .join(own_v1_path(own, controller).trim_start_matches('/'))
                 .join(PARENT);
             make_dir(&parent)?;
-            remove_stale(&parent);
             if controller == "cpuset" {
                 // A new cpuset is empty and refuses tasks: inherit CPUs and memory nodes.
                 inherit_cpuset(&parent)?;

@@ -1,9 +1,7 @@
 //! cgroup v2: one directory in the unified hierarchy, under a `vmbench` parent at its root with
 //! the cpu, cpuset, memory and pids controllers delegated to it.
 
-use super::{
-    make_dir, read_file, remove_stale, v1::field, write_file, CgroupError, Limits, Usage, PARENT,
-};
+use super::{make_dir, read_file, v1::field, write_file, CgroupError, Limits, Usage, PARENT};
 use std::path::{Path, PathBuf};
 
 /// Controllers enabled for instance cgroups.
@@ -34,7 +32,6 @@ impl V2Cgroup {
         delegate(root)?;
         let parent = root.join(PARENT);
         make_dir(&parent)?;
-        remove_stale(&parent);
         delegate(&parent)?;
         let dir = parent.join(name);
         make_dir(&dir)?;
