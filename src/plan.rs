@@ -124,11 +124,10 @@ pub fn half_width(results: &Results, workload: Workload, env: EnvKind) -> Option
 }
 
 /// The plan as a sequence of steps: every workload's minimum rounds first, then, for an
-/// adaptive plan, extra rounds taken workload by workload in turn, each with native (the
-/// ratios' denominator) and the environments whose ratio is not yet known to the target, while
-/// the time budget lasts. A pair joins a round only if one more of its trials costs no more
-/// than its fair share of what is left of the budget: cheap pairs (containers, milliseconds)
-/// get many repetitions, expensive ones (TCG guests, seconds) few.
+/// adaptive plan, extra rounds, each of one workload with native (the ratios' denominator)
+/// and the environments whose ratio is not yet known to the target, while the time budget
+/// lasts: first for the pairs predicted to reach the target soonest, then, when none can in
+/// time, for every pair within its share of the budget.
 pub struct Schedule<'a> {
     plan: &'a Plan,
     /// Workloads whose minimum rounds are queued (the minimum phase).
@@ -202,8 +201,8 @@ impl<'a> Schedule<'a> {
         }
     }
 
-    /// The next extra round, workloads in turn; `None` when the budget is spent or every
-    /// pair is known well enough, has its most repetitions, or costs more than it may.
+    /// The next extra round; `None` when the budget is spent or every pair is known well
+    /// enough, has its most repetitions, or costs more than it may.
     fn extra_round(&mut self, results: &Results, elapsed: Duration) -> Option<Vec<Step>> {
         let plan = self.plan;
         let adaptive = plan.adaptive.filter(|_| plan.mode == Mode::Cold)?;
@@ -214,38 +213,89 @@ impl<'a> Schedule<'a> {
             .enumerate()
             .map(|(i, &w)| self.wanting(results, i, w, &adaptive))
             .collect();
-        let pairs: usize = wanting.iter().map(Vec::len).sum();
-        let slice = left / pairs.max(1) as u32;
-        let native_cost = |w: Workload| mean_cost(results, w, EnvKind::Native);
+        let (index, envs) = self
+            .closest_to_target(results, &wanting, left, &adaptive)
+            .or_else(|| self.fair_share(results, &wanting, left))?;
+        self.cursor = index + 1;
+        let rep = self.next_rep[index];
+        self.next_rep[index] += 1;
+        let round = plan
+            .env_order(index, rep)
+            .into_iter()
+            .filter(|&e| e.is_native() || envs.contains(&e))
+            .map(|env| Step {
+                workload: plan.workloads[index],
+                env,
+                rep,
+                runs: 1,
+                warmup: 0,
+            })
+            .collect();
+        Some(round)
+    }
+
+    /// The workload whose pairs can reach the target soonest, with those of its pairs that
+    /// are predicted to reach it within what is left of the budget. The CI narrows as one
+    /// over the square root of the repetitions, so a pair at twice the target needs four
+    /// times its repetitions: finishing the nearest pairs first converges the most pairs.
+    fn closest_to_target(
+        &self,
+        results: &Results,
+        wanting: &[Vec<EnvKind>],
+        left: Duration,
+        adaptive: &Adaptive,
+    ) -> Option<(usize, Vec<EnvKind>)> {
+        let plan = self.plan;
+        let mut best: Option<(Duration, usize, Vec<EnvKind>)> = None;
         for offset in 0..plan.workloads.len() {
             let i = (self.cursor + offset) % plan.workloads.len();
             let w = plan.workloads[i];
-            let affordable: Vec<EnvKind> = wanting[i]
+            let done = self.next_rep[i] - plan.warmup;
+            let costs: Vec<(EnvKind, Duration)> = wanting[i]
                 .iter()
-                .copied()
-                .filter(|&e| mean_cost(results, w, e) + native_cost(w) <= slice)
-                .collect();
-            if affordable.is_empty() {
-                continue;
-            }
-            self.cursor = i + 1;
-            let rep = self.next_rep[i];
-            self.next_rep[i] += 1;
-            let round = plan
-                .env_order(i, rep)
-                .into_iter()
-                .filter(|&e| affordable.contains(&e) || (e.is_native() && !affordable.contains(&e)))
-                .map(|env| Step {
-                    workload: w,
-                    env,
-                    rep,
-                    runs: 1,
-                    warmup: 0,
+                .filter_map(|&e| {
+                    let to_go = reps_to_target(half_width(results, w, e), done, adaptive)?;
+                    let round = mean_cost(results, w, e) + mean_cost(results, w, EnvKind::Native);
+                    Some((e, round * to_go))
                 })
+                .filter(|&(_, cost)| cost <= left)
                 .collect();
-            return Some(round);
+            let Some(soonest) = costs.iter().map(|c| c.1).min() else {
+                continue;
+            };
+            if best.as_ref().is_none_or(|b| soonest < b.0) {
+                best = Some((soonest, i, costs.into_iter().map(|c| c.0).collect()));
+            }
         }
-        None
+        best.map(|(_, i, envs)| (i, envs))
+    }
+
+    /// When no pair can reach the target in time: workloads in turn, each pair joining a
+    /// round while one more of its trials costs no more than its share of what is left
+    /// (more repetitions still narrow its CI). Cheap pairs (containers, milliseconds) get
+    /// many repetitions, expensive ones (TCG guests, seconds) few.
+    fn fair_share(
+        &self,
+        results: &Results,
+        wanting: &[Vec<EnvKind>],
+        left: Duration,
+    ) -> Option<(usize, Vec<EnvKind>)> {
+        let plan = self.plan;
+        let pairs: usize = wanting.iter().map(Vec::len).sum();
+        let slice = left / pairs.max(1) as u32;
+        (0..plan.workloads.len())
+            .map(|offset| (self.cursor + offset) % plan.workloads.len())
+            .map(|i| {
+                let w = plan.workloads[i];
+                let native = mean_cost(results, w, EnvKind::Native);
+                let envs = wanting[i]
+                    .iter()
+                    .copied()
+                    .filter(|&e| mean_cost(results, w, e) + native <= slice)
+                    .collect::<Vec<_>>();
+                (i, envs)
+            })
+            .find(|(_, envs)| !envs.is_empty())
     }
 
     /// The environments of workload `w` (at `index`) that want another repetition.
@@ -270,6 +320,20 @@ impl<'a> Schedule<'a> {
     }
 }
 
+/// The repetitions a pair with CI half-width `half` after `done` repetitions still needs to
+/// reach the target, assuming its spread stays as it is (at least one); `None` when its
+/// repetition cap comes first.
+fn reps_to_target(half: Option<f64>, done: u32, adaptive: &Adaptive) -> Option<u32> {
+    let Some(half) = half.filter(|h| h.is_finite()) else {
+        return Some(1);
+    };
+    let needed = f64::from(done.max(1)) * (half * 100.0 / adaptive.target_pct).powi(2);
+    let to_go = (needed.ceil().min(f64::from(u32::MAX)) as u32)
+        .saturating_sub(done)
+        .max(1);
+    (done + to_go <= adaptive.max_reps).then_some(to_go)
+}
+
 /// The mean wall time of one trial of a workload in an environment so far.
 fn mean_cost(results: &Results, workload: Workload, env: EnvKind) -> Duration {
     let lifetimes: Vec<u64> = results
@@ -285,6 +349,7 @@ fn mean_cost(results: &Results, workload: Workload, env: EnvKind) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::results::Trial;
 
     fn plan(order: Order) -> Plan {
         Plan {
@@ -408,5 +473,80 @@ mod tests {
             n += 1;
         }
         assert_eq!(n, 2 * 2, "the minimum repetitions always run");
+    }
+
+    /// Measured trials of one pair, `values[r]` in round `r`, each lasting `cost`.
+    fn trials(workload: Workload, env: EnvKind, values: &[f64], cost: Duration) -> Vec<Trial> {
+        let template = crate::results::tests::sample_results().trials.remove(0);
+        values
+            .iter()
+            .enumerate()
+            .map(|(rep, &v)| {
+                let mut t = template.clone();
+                (t.workload, t.env, t.rep) = (workload, env, rep as u32);
+                t.metrics[0].value = v;
+                t.lifetime_ns = Some(cost.as_nanos() as u64);
+                t
+            })
+            .collect()
+    }
+
+    #[test]
+    fn extra_rounds_go_first_to_the_pairs_nearest_their_target() {
+        let mut p = plan(Order::Fixed);
+        p.workloads = vec![Workload::CpuInt, Workload::MemBw];
+        p.envs = vec![EnvKind::Native, EnvKind::Container];
+        (p.reps, p.warmup) = (5, 0);
+        p.adaptive = Some(Adaptive {
+            target_pct: 3.0,
+            max_reps: 50,
+            max_time: Duration::from_secs(60),
+        });
+        let mut results = crate::results::tests::sample_results();
+        let ms = Duration::from_millis(100);
+        let native = [100.0; 5];
+        // cpu-int: ratios spread ±12% (far from 3%); mem-bw: ±4% (near).
+        results.trials = [
+            trials(Workload::CpuInt, EnvKind::Native, &native, ms),
+            trials(
+                Workload::CpuInt,
+                EnvKind::Container,
+                &[88.0, 112.0, 95.0, 108.0, 100.0],
+                ms,
+            ),
+            trials(Workload::MemBw, EnvKind::Native, &native, ms),
+            trials(
+                Workload::MemBw,
+                EnvKind::Container,
+                &[96.0, 104.0, 98.0, 102.0, 100.0],
+                ms,
+            ),
+        ]
+        .concat();
+        let far = half_width(&results, Workload::CpuInt, EnvKind::Container).unwrap();
+        let near = half_width(&results, Workload::MemBw, EnvKind::Container).unwrap();
+        assert!(far > 2.0 * near && near > 0.03, "far {far}, near {near}");
+        let mut s = Schedule::new(&p);
+        let minimum: Vec<Step> = (0..20).map_while(|_| s.next(&results, ms)).collect();
+        assert_eq!(minimum.len(), 20);
+        let next = s.next(&results, ms).unwrap();
+        assert_eq!(
+            (next.workload, next.rep),
+            (Workload::MemBw, 5),
+            "the nearer pair first"
+        );
+        // With no time for mem-bw's predicted repetitions either, both share what is left.
+        let mut s = Schedule::new(&p);
+        (0..20).for_each(|_| {
+            s.next(&results, ms);
+        });
+        let late = Duration::from_millis(59_500);
+        let round: Vec<Step> = (0..2).map_while(|_| s.next(&results, late)).collect();
+        assert_eq!(
+            round.len(),
+            2,
+            "native and the container, within the fair share"
+        );
+        assert_eq!(round[0].workload, Workload::CpuInt, "workloads in turn");
     }
 }
