@@ -6,6 +6,8 @@
 //! - the builtin container and crun interleaved as in the suite (other instances and a quiet
 //!   spell between starts, when a cgroup v1 migration waits for an RCU grace period), with the
 //!   builtin container's cgroup entry by the child itself against the parent migrating it;
+//! - `container-docker` and `container-podman` against `hyperfine -N` of the `docker run --rm
+//!   --network none IMAGE …` (and `podman run …`) a user would type, same image, same run;
 //! - `vm-tcg`/`vm-kvm` against `hyperfine -N` of the hand-tuned QEMU command from the host
 //!   notes (same kernel, same initramfs; boot to power-off).
 //!
@@ -162,12 +164,14 @@ fn main() {
         "within 20%",
     );
 
-    match env::container::prepare(&binary, &cache, data.path()) {
+    match env::container::prepare(Default::default(), &binary, &cache, data.path()) {
         Ok(settings) if env::availability(EnvKind::Container, &host).is_ok() => {
             containers(settings, &host, reps, cpus, &binary.path, data.path(), cpu);
         }
         _ => println!("skip container: not root or no cgroups"),
     }
+
+    engines(&binary, reps, cpus, data.path(), cpu);
 
     let config = vmbench::config::RunConfig {
         workloads: vec![Workload::Noop],
@@ -244,6 +248,148 @@ fn containers(
         med(&runs[2]),
         "faster",
     );
+}
+
+/// Docker and Podman as vmbench starts them, against the command a user types (`run --rm
+/// --network none IMAGE`, timed to its exit by hyperfine) and against vmbench's own command
+/// line run by hyperfine (launch to exit on both sides; the container removed between runs).
+fn engines(
+    binary: &vmbench::results::BinaryInfo,
+    reps: usize,
+    cpus: Option<&[usize]>,
+    data: &Path,
+    cpu: Option<usize>,
+) {
+    use vmbench::env::container::engine::{self as engine, Engine, EngineKind};
+    let mut host = vmbench::commands::host_facts();
+    let config = vmbench::config::RunConfig {
+        workloads: vec![Workload::Noop],
+        data_dir: data.to_path_buf(),
+        ..Default::default()
+    };
+    let mut shared = env::Shared::new(
+        &config,
+        binary,
+        vmbench::cache::cache_dir(),
+        data.to_path_buf(),
+        &mut host,
+    );
+    let tag = format!("vmbench/minimal:{}", &binary.sha256[..16]);
+    let workload = "/vmbench-workload --workload noop";
+    let reps = reps.min(20);
+    for kind in [EngineKind::Docker, EngineKind::Podman] {
+        let mut env = Engine::new(kind);
+        if let Err(why) = env.availability(shared.host) {
+            println!("skip {}: {why}", env.kind());
+            continue;
+        }
+        if let Err(e) = env.prepare(&mut shared) {
+            println!("skip {}: {}", env.kind(), vmbench::error_chain(&e));
+            continue;
+        }
+        let client = kind.program();
+        let global = match kind {
+            EngineKind::Docker => String::new(),
+            EngineKind::Podman => engine::podman_global().join(" "),
+        };
+        let ulimits = match kind {
+            EngineKind::Docker => String::new(),
+            EngineKind::Podman => engine::podman_ulimits(1024).join(" "),
+        };
+        let typed = format!("{client} {global} run --rm --network none {ulimits} {tag} {workload}");
+        let spec = common::spec(
+            &binary.path,
+            data,
+            Workload::Noop,
+            Size::Default,
+            cpus,
+            None,
+        );
+        let name = format!("vmbench-{}-reference", std::process::id());
+        let same = env.command_line(&spec, &name).expect("prepared").join(" ");
+        let remove = match kind {
+            EngineKind::Docker => format!("docker rm --force {name}"),
+            EngineKind::Podman => format!("podman {global} rm --force --ignore {name}"),
+        };
+        let (mut ready, mut exit) = (Vec::new(), Vec::new());
+        for _ in 0..reps {
+            if let Ok(outcome) = env.launch(&spec) {
+                ready.extend(outcome.observed.ready.map(|(at, _)| at.as_secs_f64() * 1e3));
+                exit.extend(outcome.lifetime.map(|l| l.as_secs_f64() * 1e3));
+            }
+        }
+        let med = |xs: &[f64]| vmbench::stats::median(xs);
+        line(
+            &format!("{} noop to ready vs typed run --rm (to exit)", env.kind()),
+            med(&ready),
+            hyperfine(&typed, reps, 2, cpu),
+            "within 10%",
+        );
+        line(
+            &format!("{} noop to exit vs the same command line", env.kind()),
+            med(&exit),
+            hyperfine_prepared(&same, &remove, reps, cpu),
+            "within 10%",
+        );
+        let _ = Command::new(client)
+            .args(global.split_whitespace())
+            .args(["rm", "--force", &name])
+            .output();
+        if let Ok(layout) = vmbench::env::container::cgroup::Layout::probe() {
+            for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
+                let dir = mount
+                    .join(vmbench::env::container::cgroup::PARENT)
+                    .join(&name);
+                if dir.is_dir() {
+                    vmbench::env::container::cgroup::remove_tree(
+                        &dir,
+                        std::time::Instant::now() + Duration::from_secs(2),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Like [`hyperfine`], running `prepare` (untimed) before every run.
+fn hyperfine_prepared(
+    command: &str,
+    prepare: &str,
+    runs: usize,
+    cpu: Option<usize>,
+) -> Option<f64> {
+    let out = tempfile::NamedTempFile::new().ok()?;
+    let mut cmd = Command::new("taskset");
+    cmd.args([
+        "-c",
+        &cpu.map_or("0".into(), |c| c.to_string()),
+        "hyperfine",
+    ]);
+    if cpu.is_none() {
+        cmd = Command::new("hyperfine");
+    }
+    let status = cmd
+        .args([
+            "-N",
+            "--style",
+            "none",
+            "--runs",
+            &runs.to_string(),
+            "--prepare",
+            prepare,
+            "--export-json",
+        ])
+        .arg(out.path())
+        .arg(command)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .ok()?;
+    if !status.success() {
+        return None;
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.path()).ok()?).ok()?;
+    json["results"][0]["median"].as_f64().map(|s| s * 1e3)
 }
 
 fn vm_reference(

@@ -44,6 +44,7 @@ fn synthetic() -> Results {
         cgroup_attach: None,
         noise: None,
         host_rusage: None,
+        evicted_bytes: None,
         exit: ExitInfo::default(),
         error: None,
     };
@@ -64,6 +65,7 @@ fn synthetic() -> Results {
         trials: (0..300).map(trial).collect(),
         warmup_trials: vec![],
         collector: None,
+        image: None,
     }
 }
 

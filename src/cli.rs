@@ -2,6 +2,7 @@
 //! parsers live in [`crate::config`], so a bad value is refused naming its option.
 
 use crate::config::{self, CpuList, EnvRequest, Machine, Mode};
+use crate::ids::{ImageKind, PageCache};
 use crate::report::export::Format;
 use crate::report::lang::Lang;
 use clap::{Args, Parser, Subcommand};
@@ -76,6 +77,11 @@ pub struct CompareArgs {
     /// Default suite: run even while another vmbench run is running (its noise is recorded).
     #[arg(long)]
     pub allow_concurrent: bool,
+    /// Default suite: image the container environments run: minimal (the static binary alone), busybox (a
+    /// small userland) or debian (a Debian minbase root filesystem).
+    #[arg(long, value_name = "IMAGE", default_value = "minimal", value_parser = config::parse_image)]
+    pub image: ImageKind,
+
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
@@ -85,7 +91,7 @@ pub struct CompareArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Environments, comma separated: native, container, container-runc, container-crun,
-    /// vm (best accelerator), vm-kvm, vm-tcg.
+    /// container-podman, container-docker, vm (best accelerator), vm-kvm, vm-tcg.
     #[arg(long, value_name = "LIST", default_value = "native", value_delimiter = ',', value_parser = config::parse_env)]
     pub env: Vec<EnvRequest>,
     /// Workloads, comma separated (see `vmbench list`), or `all`.
@@ -142,6 +148,14 @@ pub struct RunArgs {
     /// Run even while another vmbench run is running (recorded in every trial's noise).
     #[arg(long)]
     pub allow_concurrent: bool,
+    /// Image the container environments run: minimal (the static binary alone), busybox (a
+    /// small userland) or debian (a Debian minbase root filesystem).
+    #[arg(long, value_name = "IMAGE", default_value = "minimal", value_parser = config::parse_image)]
+    pub image: ImageKind,
+    /// warm, or cold: evict the image's files (only those) from the page cache before every
+    /// instance, as after a fresh pull.
+    #[arg(long, value_name = "STATE", default_value = "warm", value_parser = config::parse_page_cache)]
+    pub page_cache: PageCache,
     /// VM machine type: microvm (fastest boot) or q35.
     #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = Machine::parse)]
     pub machine: Machine,

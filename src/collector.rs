@@ -295,6 +295,9 @@ pub struct Sampler {
     status: Option<std::fs::File>,
     cgroup_memory: Option<std::fs::File>,
     cgroup_cpu: Option<std::fs::File>,
+    /// The cgroup files' paths, opened again at full samples until they exist (a runtime or
+    /// an engine makes the cgroup after the launch).
+    cgroup_paths: (Option<PathBuf>, Option<PathBuf>),
     buf: Vec<u8>,
     tick_ns: u64,
     page_bytes: u64,
@@ -345,6 +348,7 @@ impl Sampler {
                 .cgroup_memory
                 .as_ref()
                 .and_then(|p| std::fs::File::open(p).ok()),
+            cgroup_paths: (target.cgroup_memory.clone(), target.cgroup_cpu.clone()),
             buf: Vec::with_capacity(4096),
             tick_ns: 1_000_000_000 / procfs::ticks_per_second(),
             page_bytes: procfs::page_size(),
@@ -397,6 +401,13 @@ impl Sampler {
             return None;
         }
         self.last_stat = (utime, stime, minflt, majflt, threads);
+        let open = |path: &Option<PathBuf>| path.as_ref().and_then(|p| std::fs::File::open(p).ok());
+        if self.cgroup_memory.is_none() {
+            self.cgroup_memory = open(&self.cgroup_paths.0);
+        }
+        if self.cgroup_cpu.is_none() {
+            self.cgroup_cpu = open(&self.cgroup_paths.1);
+        }
         let mut read = |file: Option<&std::fs::File>| -> Option<String> {
             let n = pread_all(file?, &mut self.buf)?;
             Some(String::from_utf8_lossy(&self.buf[..n]).into_owned())
@@ -434,13 +445,7 @@ impl CpuCounter {
             return None;
         }
         let pid = match &target.workload_in {
-            Some(procs) => std::fs::read_to_string(procs)
-                .ok()?
-                .lines()
-                .next()?
-                .trim()
-                .parse()
-                .ok()?,
+            Some(procs) => first_pid_in(procs)?,
             None => target.pid,
         };
         let perf = (!target.cheap_cpu).then(|| {
@@ -476,6 +481,29 @@ impl CpuCounter {
             }
         }
     }
+}
+
+/// The first process of the cgroup whose `cgroup.procs` is `procs`, or, when it has none (an
+/// engine's cgroup parent), of its first child cgroup that has one.
+pub fn first_pid_in(procs: &std::path::Path) -> Option<i32> {
+    let first = |p: &std::path::Path| -> Option<i32> {
+        std::fs::read_to_string(p)
+            .ok()?
+            .lines()
+            .next()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    first(procs).or_else(|| {
+        let dir = procs.parent()?;
+        let name = procs.file_name()?;
+        std::fs::read_dir(dir)
+            .ok()?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .find_map(|e| first(&e.path().join(name)))
+    })
 }
 
 /// Voluntary plus involuntary context switches from `/proc/<pid>/status` text.

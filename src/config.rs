@@ -3,7 +3,7 @@
 //! how it was measured. The parsers clap uses for each option live here too, so a bad value
 //! is refused with the option's name before anything starts.
 
-use crate::ids::EnvKind;
+use crate::ids::{EnvKind, ImageKind, PageCache};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -158,6 +158,12 @@ pub struct RunConfig {
     /// Run even while other vmbench runs are running.
     #[serde(default)]
     pub allow_concurrent: bool,
+    /// The image every container environment runs.
+    #[serde(default)]
+    pub image: ImageKind,
+    /// Whether the image's files are evicted from the page cache before every instance.
+    #[serde(default)]
+    pub page_cache: PageCache,
 }
 
 fn default_equivalence() -> f64 {
@@ -194,6 +200,8 @@ impl Default for RunConfig {
             workload_bin: None,
             equivalence_pct: default_equivalence(),
             allow_concurrent: false,
+            image: ImageKind::Minimal,
+            page_cache: PageCache::Warm,
         }
     }
 }
@@ -441,6 +449,21 @@ pub fn cpu_list_text(cpus: &[usize]) -> String {
         i += 1;
     }
     out.join(",")
+}
+
+/// Parses `--image`.
+pub fn parse_image(s: &str) -> Result<ImageKind, String> {
+    ImageKind::parse(s)
+        .ok_or_else(|| format!("unknown image '{s}': give minimal, busybox or debian"))
+}
+
+/// Parses `--page-cache`.
+pub fn parse_page_cache(s: &str) -> Result<PageCache, String> {
+    match s {
+        "warm" => Ok(PageCache::Warm),
+        "cold" => Ok(PageCache::Cold),
+        _ => Err(format!("unknown page-cache state '{s}': give warm or cold")),
+    }
 }
 
 #[cfg(test)]

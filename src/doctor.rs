@@ -128,6 +128,7 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
             ),
         });
     }
+    out.extend(image_checks());
     out.extend(EnvKind::ALL.into_iter().map(|kind| {
         let name = format!("env {kind}");
         match env::availability(kind, host) {
@@ -136,6 +137,46 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
         }
     }));
     out
+}
+
+/// What building each container image needs.
+fn image_checks() -> Vec<Check> {
+    let busybox = crate::host::which("busybox")
+        .filter(|p| std::fs::read(p).is_ok_and(|b| crate::workload_bin::is_static(&b)));
+    let (suite, mirror) = crate::env::container::image::debian_source();
+    vec![
+        Check::ok(
+            "image minimal",
+            "the static workload binary alone (always available)",
+        ),
+        match busybox {
+            Some(path) => Check::ok(
+                "image busybox",
+                format!("static busybox at {}", path.display()),
+            ),
+            None => Check::not_ok(
+                "image busybox",
+                Status::Missing,
+                "no static busybox found",
+                "apt-get install busybox-static",
+            ),
+        },
+        match crate::host::which("mmdebstrap") {
+            Some(path) => Check::ok(
+                "image debian",
+                format!(
+                    "{} builds Debian {suite} minbase from {mirror} (VMBENCH_DEBIAN_MIRROR)",
+                    crate::host::version_of(&path).unwrap_or_else(|| path.display().to_string())
+                ),
+            ),
+            None => Check::not_ok(
+                "image debian",
+                Status::Missing,
+                "mmdebstrap not found",
+                "apt-get install mmdebstrap",
+            ),
+        },
+    ]
 }
 
 /// The machine itself: kernel, CPU, memory.

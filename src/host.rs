@@ -51,6 +51,7 @@ pub fn probe_at(root: &Path) -> HostInfo {
         accelerator_reason: None,
         qemu_version: None,
         runtimes: BTreeMap::new(),
+        engines: Default::default(),
         root: nix::unistd::geteuid().is_root(),
     }
 }

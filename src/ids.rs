@@ -16,6 +16,10 @@ pub enum EnvKind {
     ContainerRunc,
     /// The same image through `crun`.
     ContainerCrun,
+    /// The same image imported into Podman, run with `podman run`.
+    ContainerPodman,
+    /// The same image imported into Docker Engine, run with `docker run`.
+    ContainerDocker,
     /// A QEMU guest with hardware virtualisation (KVM).
     VmKvm,
     /// A QEMU guest under software emulation (TCG).
@@ -56,11 +60,13 @@ impl Accel {
 
 impl EnvKind {
     /// Every environment, in report order.
-    pub const ALL: [EnvKind; 6] = [
+    pub const ALL: [EnvKind; 8] = [
         EnvKind::Native,
         EnvKind::Container,
         EnvKind::ContainerRunc,
         EnvKind::ContainerCrun,
+        EnvKind::ContainerPodman,
+        EnvKind::ContainerDocker,
         EnvKind::VmKvm,
         EnvKind::VmTcg,
     ];
@@ -72,6 +78,8 @@ impl EnvKind {
             EnvKind::Container => "container",
             EnvKind::ContainerRunc => "container-runc",
             EnvKind::ContainerCrun => "container-crun",
+            EnvKind::ContainerDocker => "container-docker",
+            EnvKind::ContainerPodman => "container-podman",
             EnvKind::VmKvm => "vm-kvm",
             EnvKind::VmTcg => "vm-tcg",
         }
@@ -84,6 +92,8 @@ impl EnvKind {
             EnvKind::Container => "builtin container: pid/mount/uts/ipc/net/cgroup namespaces, cgroup limits, pivot_root into a minimal image",
             EnvKind::ContainerRunc => "the same image run by the runc OCI runtime",
             EnvKind::ContainerCrun => "the same image run by the crun OCI runtime",
+            EnvKind::ContainerDocker => "the same image imported into Docker Engine, started with docker run (client, daemon, containerd, shim, runc)",
+            EnvKind::ContainerPodman => "the same image imported into Podman, started with podman run (no daemon: podman, conmon, OCI runtime)",
             EnvKind::VmKvm => "QEMU guest, hardware-assisted virtualisation (KVM)",
             EnvKind::VmTcg => "QEMU guest, software emulation (TCG binary translation)",
         }
@@ -98,9 +108,11 @@ impl EnvKind {
     pub fn family(self) -> Family {
         match self {
             EnvKind::Native => Family::Native,
-            EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun => {
-                Family::Container
-            }
+            EnvKind::Container
+            | EnvKind::ContainerRunc
+            | EnvKind::ContainerCrun
+            | EnvKind::ContainerDocker
+            | EnvKind::ContainerPodman => Family::Container,
             EnvKind::VmKvm | EnvKind::VmTcg => Family::Vm,
         }
     }
@@ -118,6 +130,65 @@ impl EnvKind {
     pub fn is_native(self) -> bool {
         self == EnvKind::Native
     }
+}
+
+/// The container image the workload runs in: the same binary, more or less userland around it.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum ImageKind {
+    /// The static binary and the empty mount points it needs, nothing else.
+    #[default]
+    Minimal,
+    /// A small userland: a static busybox with its applets and `/etc` basics (Alpine-like).
+    Busybox,
+    /// A Debian minbase root filesystem built with `mmdebstrap`.
+    Debian,
+}
+
+impl ImageKind {
+    /// Every image, smallest first.
+    pub const ALL: [ImageKind; 3] = [ImageKind::Minimal, ImageKind::Busybox, ImageKind::Debian];
+
+    /// Name used on the command line and in results.
+    pub fn name(self) -> &'static str {
+        match self {
+            ImageKind::Minimal => "minimal",
+            ImageKind::Busybox => "busybox",
+            ImageKind::Debian => "debian",
+        }
+    }
+
+    /// Parses one name.
+    pub fn parse(s: &str) -> Option<ImageKind> {
+        ImageKind::ALL.into_iter().find(|k| k.name() == s)
+    }
+
+    /// Where the workload binary lives inside the image.
+    pub fn workload_path(self) -> &'static str {
+        match self {
+            ImageKind::Minimal => "/vmbench-workload",
+            ImageKind::Busybox | ImageKind::Debian => "/usr/local/bin/vmbench-workload",
+        }
+    }
+}
+
+impl fmt::Display for ImageKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// Whether an instance's image files start in the page cache or evicted from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PageCache {
+    /// As the previous instance left them: normally cached.
+    #[default]
+    Warm,
+    /// Evicted before every instance (the image's files only, never the whole host's cache).
+    Cold,
 }
 
 impl fmt::Display for EnvKind {

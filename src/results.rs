@@ -83,6 +83,61 @@ pub struct Results {
     /// What the collector cost, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector: Option<CollectorInfo>,
+    /// The container image, when container environments ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<ImageRecord>,
+}
+
+/// A container engine as it reported itself.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EngineInfo {
+    /// The command-line client run, with its version.
+    pub client: String,
+    /// The engine's version (Docker's daemon, or Podman itself).
+    pub version: String,
+    /// Storage driver (`overlay2`, `overlay`, `vfs`...).
+    pub storage_driver: String,
+    /// cgroup driver or manager (`cgroupfs`, `systemd`).
+    pub cgroup_driver: String,
+    /// The OCI runtime it starts containers with.
+    pub runtime: String,
+    /// Security options applied by default (seccomp, AppArmor...).
+    #[serde(default)]
+    pub security: Vec<String>,
+}
+
+/// The container image a run used: what it holds and what it cost to make and to ship.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct ImageRecord {
+    /// Which image.
+    pub kind: crate::ids::ImageKind,
+    /// What it is made of (e.g. "Debian bookworm minbase, mmdebstrap 1.3.5").
+    pub base: String,
+    /// Bytes on disk of its root directory.
+    pub bytes: u64,
+    /// Files, links and special files in it (directories not counted).
+    pub files: u64,
+    /// How long building it took, when it was built (perhaps by an earlier run).
+    pub build_ms: f64,
+    /// When it was built (RFC 3339).
+    pub built_at: String,
+    /// The same image imported into each engine that ran, by engine name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub engines: BTreeMap<String, EngineImage>,
+}
+
+/// An image as an engine holds it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct EngineImage {
+    /// Its tag (`vmbench/<image>:<binary hash prefix>`).
+    pub tag: String,
+    /// The engine's image id.
+    pub id: String,
+    /// Its size as the engine reports it.
+    pub size_bytes: u64,
+    /// How long importing it took (the stand-in for a pull: a tar stream unpacked into the
+    /// engine's storage), when it was imported (perhaps by an earlier run).
+    pub import_ms: f64,
 }
 
 /// What the collector cost, for the whole run.
@@ -215,6 +270,9 @@ pub struct HostInfo {
     /// OCI runtimes found, name → version line.
     #[serde(default)]
     pub runtimes: BTreeMap<String, String>,
+    /// Container engines found (`docker`, `podman`): versions, drivers, the runtime they use.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub engines: BTreeMap<String, EngineInfo>,
     /// Running as root.
     pub root: bool,
 }
@@ -352,6 +410,9 @@ pub struct Trial {
     /// (native), the container's PID 1 with its children, the runtime (OCI), QEMU (VM).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_rusage: Option<Rusage>,
+    /// Bytes of the image's files evicted from the page cache before a cold start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evicted_bytes: Option<u64>,
     /// How the instance ended.
     pub exit: ExitInfo,
     /// What went wrong, if anything.
@@ -388,6 +449,7 @@ impl Trial {
             cgroup_attach: None,
             noise: None,
             host_rusage: None,
+            evicted_bytes: None,
             exit: ExitInfo::default(),
             error: None,
         }
@@ -458,6 +520,7 @@ impl Results {
             trials: Vec::new(),
             warmup_trials: Vec::new(),
             collector: self.collector.clone(),
+            image: self.image.clone(),
         }
     }
 
@@ -600,6 +663,7 @@ pub(crate) mod tests {
             },
             environments: vec![],
             collector: None,
+            image: None,
             trials: vec![Trial {
                 env: EnvKind::Native,
                 workload: Workload::Syscall,
@@ -625,6 +689,7 @@ pub(crate) mod tests {
                 cgroup_attach: None,
                 noise: None,
                 host_rusage: None,
+                evicted_bytes: None,
                 exit: ExitInfo {
                     code: Some(0),
                     ..ExitInfo::default()

@@ -84,6 +84,7 @@ pub fn run(
             timeout: config.timeout(),
             data_dir: data.path(),
             sample_interval: config.sample_interval(),
+            page_cache: config.page_cache,
         };
         let others = (ctx.others_alive)();
         let mut outcome = match envs.get(step.env) {
@@ -203,6 +204,7 @@ fn record(trial: &mut Trial, outcome: &Outcome) {
     trial.cgroup_attach = outcome.cgroup_attach;
     trial.noise = outcome.noise.clone();
     trial.host_rusage = outcome.host_rusage.clone();
+    trial.evicted_bytes = outcome.evicted_bytes;
     trial.lifetime_ns = outcome.lifetime.map(|d| d.as_nanos() as u64);
     if let Some(first) = seen.first_byte {
         trial

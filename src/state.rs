@@ -275,7 +275,13 @@ pub fn clean(dry_run: bool) -> Vec<String> {
             let _ = std::fs::remove_dir_all(&entry);
         }
     }
+    // Engines' containers first: they hold cgroups under vmbench's parents.
+    report.extend(crate::env::container::engine::remove_dead(dry_run));
     report.extend(crate::env::container::cgroup::remove_dead(dry_run));
+    report.extend(crate::env::container::image::remove_dead_staging(
+        &crate::cache::cache_dir(),
+        dry_run,
+    ));
     report.extend(crate::env::vm::kernel::remove_dead_staging(
         &crate::cache::cache_dir(),
         dry_run,
@@ -293,6 +299,10 @@ pub fn clean(dry_run: bool) -> Vec<String> {
 /// run is alive.
 fn remove_shared(report: &mut Vec<String>, dry_run: bool) {
     report.extend(crate::env::container::cgroup::remove_empty_parents(dry_run));
+    report.extend(crate::env::container::image::remove_legacy(
+        &crate::cache::cache_dir(),
+        dry_run,
+    ));
     for (dir, prefix) in [
         ("/tmp", "vmbench-oci-"),
         ("/tmp", "vmbench-kernel-"),

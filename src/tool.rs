@@ -37,12 +37,71 @@ pub enum ToolError {
 
 /// Runs `cmd` to its end and returns its standard output; `what` names it in errors.
 pub fn run(cmd: &mut Command, what: &str) -> Result<String, ToolError> {
+    run_within(cmd, what, None)
+}
+
+/// Like [`run`], killing the tool if it has not ended within `limit`.
+pub fn run_within(
+    cmd: &mut Command,
+    what: &str,
+    limit: Option<Duration>,
+) -> Result<String, ToolError> {
+    cmd.stdin(Stdio::null());
+    run_fed(cmd, what, limit)
+}
+
+/// Like [`run_within`], with the standard input the caller gave `cmd` (a pipe from another
+/// program).
+pub fn run_fed(
+    cmd: &mut Command,
+    what: &str,
+    limit: Option<Duration>,
+) -> Result<String, ToolError> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let out = wait(cmd, what, limit)?;
+    if !out.status.success() {
+        return Err(ToolError::Failed {
+            what: what.into(),
+            detail: last_line(&out.stderr).unwrap_or_else(|| out.status.to_string()),
+        });
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Runs `cmd`, whose output the caller sent to the file `log`, to its end; a failure names
+/// the log's last line.
+pub fn run_logged(cmd: &mut Command, what: &str, log: &std::path::Path) -> Result<(), ToolError> {
+    cmd.stdin(Stdio::null());
+    let out = wait(cmd, what, None)?;
+    if !out.status.success() {
+        let text = std::fs::read(log).unwrap_or_default();
+        return Err(ToolError::Failed {
+            what: what.into(),
+            detail: last_line(&text).unwrap_or_else(|| out.status.to_string()),
+        });
+    }
+    Ok(())
+}
+
+/// The last line of `text` that is not blank.
+fn last_line(text: &[u8]) -> Option<String> {
+    String::from_utf8_lossy(text)
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .map(|l| l.trim().to_string())
+}
+
+/// Starts `cmd` tied to vmbench's life and waits for it, killing it at an interruption or
+/// when `limit` has passed.
+fn wait(
+    cmd: &mut Command,
+    what: &str,
+    limit: Option<Duration>,
+) -> Result<std::process::Output, ToolError> {
     if crate::interrupt::interrupted() {
         return Err(ToolError::Interrupted { what: what.into() });
     }
-    cmd.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
     // SAFETY: prctl is a single system call, safe between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -55,35 +114,30 @@ pub fn run(cmd: &mut Command, what: &str) -> Result<String, ToolError> {
         source,
     })?;
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let deadline = limit.map(|l| std::time::Instant::now() + l);
     let waiter = std::thread::spawn(move || child.wait_with_output());
     while !waiter.is_finished() {
-        if crate::interrupt::interrupted() {
+        let late = deadline.is_some_and(|d| std::time::Instant::now() > d);
+        if crate::interrupt::interrupted() || late {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = waiter.join();
+            if late {
+                return Err(ToolError::Failed {
+                    what: what.into(),
+                    detail: format!("no answer within {:?}", limit.unwrap_or_default()),
+                });
+            }
             return Err(ToolError::Interrupted { what: what.into() });
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(5));
     }
-    let out = waiter
+    waiter
         .join()
         .expect("the waiting thread does not panic")
         .map_err(|source| ToolError::Start {
             what: what.into(),
             source,
-        })?;
-    if !out.status.success() {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let detail = stderr
-            .lines()
-            .rev()
-            .find(|l| !l.trim().is_empty())
-            .map_or_else(|| out.status.to_string(), |l| l.trim().to_string());
-        return Err(ToolError::Failed {
-            what: what.into(),
-            detail,
-        });
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+        })
 }
 
 #[cfg(test)]

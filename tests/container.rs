@@ -27,7 +27,13 @@ fn root_or_skip(test: &str) -> bool {
 
 fn settings() -> (vmbench::results::BinaryInfo, ContainerSettings) {
     let binary = common::workload_binary();
-    let settings = container::prepare(&binary, &common::cache_dir(), &common::work_dir()).unwrap();
+    let settings = container::prepare(
+        Default::default(),
+        &binary,
+        &common::cache_dir(),
+        &common::work_dir(),
+    )
+    .unwrap();
     (binary, settings)
 }
 

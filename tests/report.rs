@@ -30,11 +30,12 @@ fn runs() -> &'static (Fixtures, PathBuf, PathBuf) {
             "native"
         };
         let mut paths = Vec::new();
-        for name in ["a.json", "b.json"] {
+        // The second run's containers run the busybox image, so the runs compare images too.
+        for (name, image) in [("a.json", "minimal"), ("b.json", "busybox")] {
             let out = dir.path().join(name);
             common::vmbench()
+                .args(["run", "--image", image])
                 .args([
-                    "run",
                     "--env",
                     envs,
                     "--workload",
@@ -142,6 +143,35 @@ fn several_runs_side_by_side_and_a_baseline() {
     assert!(["no significant change", "regression", "improvement"]
         .iter()
         .any(|v| md.contains(v)));
+}
+
+#[test]
+fn where_a_container_start_goes_and_the_images_compared() {
+    let (dir, a, b) = runs();
+    if !common::capability(
+        "where_a_container_start_goes_and_the_images_compared",
+        common::is_root(),
+        "the fixtures ran no container (not root)",
+    ) {
+        return;
+    }
+    let html = compare(&[], &[a, b], &dir.path().join("images.html"));
+    for needle in [
+        "Where a container&#x27;s start goes",
+        "the kernel&#x27;s part of a container",
+        "Images compared",
+        "static BusyBox",
+        "the static workload binary alone",
+        "think of it as the class",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    let md = compare(&["--format", "md"], &[b], &dir.path().join("images.md"));
+    assert!(md.contains("### Where a container's start goes"), "{md}");
+    assert!(md.contains("### Image\n\nbusybox"), "{md}");
+    let ko = compare(&["--lang", "ko"], &[b], &dir.path().join("images-ko.html"));
+    assert!(ko.contains("컨테이너 시작 시간은 어디에 쓰이나"));
+    assert!(ko.contains("클래스로"));
 }
 
 #[test]
@@ -349,7 +379,7 @@ fn hostile_strings_in_a_results_file_never_become_live_markup() {
     let hostile = r#"<script>alert("k")</script><img src=x onerror=alert(1)>"#;
     poison(&mut value, "", hostile);
     let dir = common::scratch();
-    let path = dir.path().join("<b>label</b>.json");
+    let path = dir.path().join("<b>label<i>.json");
     std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
     vmbench::results::Results::load(&path).expect("the poisoned file still loads");
     for lang in ["en", "ko"] {

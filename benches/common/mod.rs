@@ -78,5 +78,6 @@ pub fn spec<'a>(
         timeout: Duration::from_secs(300),
         data_dir: data,
         sample_interval: interval,
+        page_cache: Default::default(),
     }
 }

@@ -36,6 +36,7 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
                 envs,
                 cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,
                 allow_concurrent: args.allow_concurrent,
+                image: args.image,
                 ..RunConfig::default()
             };
             super::run::repetitions(&args.repetitions, &mut config);

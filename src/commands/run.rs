@@ -5,7 +5,7 @@ use super::Ending;
 use crate::cli::{unique, Repetitions, RunArgs};
 use crate::config::{Order, RunConfig};
 use crate::env::{self, Environments, Shared};
-use crate::results::{HostInfo, Results, Trial, SCHEMA_VERSION};
+use crate::results::{HostInfo, ImageRecord, Results, Trial, SCHEMA_VERSION};
 use crate::UsageError;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
@@ -41,6 +41,8 @@ pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> 
         qemu: args.qemu.clone(),
         workload_bin: args.workload_bin.clone(),
         allow_concurrent: args.allow_concurrent,
+        image: args.image,
+        page_cache: args.page_cache,
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);
@@ -156,11 +158,15 @@ fn prepare(
     binary: &crate::results::BinaryInfo,
     work_dir: &Path,
     host: &mut HostInfo,
-) -> Result<(Environments, Vec<crate::results::EnvStatus>)> {
+) -> Result<(
+    Environments,
+    Vec<crate::results::EnvStatus>,
+    Option<ImageRecord>,
+)> {
     let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let mut shared = Shared::new(config, binary, cache, work_dir.to_path_buf(), host);
     match Environments::prepare(&mut shared) {
-        Ok(prepared) => Ok(prepared),
+        Ok((envs, statuses)) => Ok((envs, statuses, shared.image.take())),
         Err(_) if crate::interrupt::interrupted() => {
             anyhow::bail!("interrupted during set-up; everything it had made was removed")
         }
@@ -189,7 +195,8 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
     let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let binary = crate::workload_bin::resolve(config.workload_bin.as_deref(), &cache)
         .map_err(|e| UsageError(crate::error_chain(&e)))?;
-    let (envs, mut statuses) = prepare(config, &binary, &registered.info.work_dir, &mut host)?;
+    let (envs, mut statuses, image) =
+        prepare(config, &binary, &registered.info.work_dir, &mut host)?;
     statuses.extend(env::unavailable(&host, &config.envs));
     if let Some(cpus) = &config.cpus {
         crate::pinning::move_harness_off(cpus);
@@ -208,6 +215,7 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         trials: Vec::new(),
         warmup_trials: Vec::new(),
         collector: None,
+        image,
     };
     let folder = crate::atomic::folder_of(&request.out);
     std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;

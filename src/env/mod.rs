@@ -104,6 +104,8 @@ pub struct Spec<'a> {
     pub data_dir: &'a Path,
     /// Collector sample interval; `None` runs without the collector.
     pub sample_interval: Option<Duration>,
+    /// Whether the image's files are evicted from the page cache before the start.
+    pub page_cache: crate::ids::PageCache,
 }
 
 /// What one instance did, seen from the host.
@@ -131,6 +133,8 @@ pub struct Outcome {
     pub host_rusage: Option<vmbench_workload::Rusage>,
     /// What the collector cost for this instance.
     pub collector_cost: Option<crate::collector::Cost>,
+    /// Bytes of image files evicted from the page cache before a cold start.
+    pub evicted_bytes: Option<u64>,
 }
 
 /// What one instance needs on disk.
@@ -169,6 +173,12 @@ pub fn environment(kind: EnvKind) -> Box<dyn Environment> {
         EnvKind::Container => Box::new(container::builtin::Builtin::default()),
         EnvKind::ContainerRunc => Box::new(container::oci::Oci::new(container::oci::Runtime::Runc)),
         EnvKind::ContainerCrun => Box::new(container::oci::Oci::new(container::oci::Runtime::Crun)),
+        EnvKind::ContainerDocker => Box::new(container::engine::Engine::new(
+            container::engine::EngineKind::Docker,
+        )),
+        EnvKind::ContainerPodman => Box::new(container::engine::Engine::new(
+            container::engine::EngineKind::Podman,
+        )),
         EnvKind::VmKvm => Box::new(vm::Vm::new(Accel::Kvm)),
         EnvKind::VmTcg => Box::new(vm::Vm::new(Accel::Tcg)),
     }
@@ -192,6 +202,8 @@ pub struct Shared<'a> {
     pub host: &'a mut HostInfo,
     /// The run's own folder for temporary files (data disk, OCI bundles), removed with it.
     pub work_dir: PathBuf,
+    /// The container image's record, once the image is prepared (engines add their imports).
+    pub image: Option<crate::results::ImageRecord>,
     container: Option<Arc<container::ContainerSettings>>,
     vm: Option<Arc<vm::VmSettings>>,
 }
@@ -211,6 +223,7 @@ impl<'a> Shared<'a> {
             cache,
             work_dir,
             host,
+            image: None,
             container: None,
             vm: None,
         }
@@ -219,7 +232,9 @@ impl<'a> Shared<'a> {
     /// The container parts, prepared on first use.
     pub fn container(&mut self) -> Result<Arc<container::ContainerSettings>, EnvError> {
         if self.container.is_none() {
-            let settings = container::prepare(self.binary, &self.cache, &self.work_dir)?;
+            let settings =
+                container::prepare(self.config.image, self.binary, &self.cache, &self.work_dir)?;
+            self.image = Some(settings.image.record.clone());
             self.container = Some(Arc::new(settings));
         }
         Ok(self.container.clone().expect("just prepared"))

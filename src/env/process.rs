@@ -285,6 +285,17 @@ pub trait Instance {
         kill_started(started);
     }
 
+    /// CPU time the instance used that `wait4` of the started process does not see (an
+    /// engine's container is a child of the engine, not of the client vmbench starts).
+    fn cpu_outside_ns(&self) -> Option<u64> {
+        None
+    }
+
+    /// The files of the instance's image, evicted from the page cache before a cold start.
+    fn image_files(&self) -> Vec<std::path::PathBuf> {
+        Vec::new()
+    }
+
     /// After the reap: reads what is left to read (cgroup accounting) and removes what the
     /// instance used (cgroups, runtime state), recording teardown phases.
     fn finish(&mut self, _outcome: &mut Outcome) -> Result<(), EnvError> {
@@ -333,6 +344,8 @@ impl Drop for Reaper {
 
 /// Launches one instance through `instance` and watches it to its end.
 pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError> {
+    let evicted = (spec.page_cache == crate::ids::PageCache::Cold)
+        .then(|| crate::env::container::image::evict(&instance.image_files()));
     // Created before the start: a thread spawned while startup is timed would count in it.
     let mut collector = spec.sample_interval.map(Collector::prepare);
     let probe = crate::noise::Probe::start(spec.cpus);
@@ -344,6 +357,7 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
     };
     let mut outcome = Outcome {
         phases: std::mem::take(&mut started.phases),
+        evicted_bytes: evicted,
         ..Outcome::default()
     };
     if let Some(c) = collector.as_mut() {
@@ -374,7 +388,8 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
     let (status, rusage) = reaper.reap()?;
     let lifetime = started.t0.elapsed();
     outcome.lifetime = Some(lifetime);
-    outcome.noise = probe.and_then(|p| p.finish(lifetime, rusage.user_ns + rusage.sys_ns));
+    let own_cpu = rusage.user_ns + rusage.sys_ns + instance.cpu_outside_ns().unwrap_or(0);
+    outcome.noise = probe.and_then(|p| p.finish(lifetime, own_cpu));
     outcome.exit = exit_info(status);
     outcome.exit.timed_out = observed.timed_out;
     outcome.host_rusage = Some(rusage);

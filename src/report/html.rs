@@ -29,7 +29,10 @@ fn labels(lang: Lang) -> Value {
             "side_by_side": "Runs side by side (median headline values)",
             "tcg_banner": "A virtual machine in this report ran under TCG, QEMU's software emulation: its CPU figures show binary translation, not what hardware-assisted virtualisation (KVM) would show.",
             "better_higher": "higher is better", "better_lower": "lower is better", "outliers": "outliers flagged (kept)",
-            "generated": "Generated", "baseline": "Baseline"
+            "generated": "Generated", "baseline": "Baseline",
+            "start_split": "Where a container's start goes", "segments": "segments (median ms)",
+            "images_compared": "Images compared", "image_record": "The image", "starts": "median start (ms)",
+            "page_cache": "page cache", "files": "files", "build": "build", "imports": "import into engines"
         }),
         Lang::Ko => json!({
             "title": "vmbench: 격리의 비용",
@@ -43,7 +46,10 @@ fn labels(lang: Lang) -> Value {
             "side_by_side": "실행 비교 (대표 지표의 중앙값)",
             "tcg_banner": "이 보고서의 가상 머신은 QEMU의 소프트웨어 에뮬레이션인 TCG로 실행되었습니다. CPU 수치는 바이너리 변환의 비용이며, 하드웨어 지원 가상화(KVM)의 수치가 아닙니다.",
             "better_higher": "높을수록 좋음", "better_lower": "낮을수록 좋음", "outliers": "이상값 표시(제외하지 않음)",
-            "generated": "생성 시각", "baseline": "기준 실행"
+            "generated": "생성 시각", "baseline": "기준 실행",
+            "start_split": "컨테이너 시작 시간은 어디에 쓰이나", "segments": "구간 (중앙값, ms)",
+            "images_compared": "이미지 비교", "image_record": "이미지", "starts": "시작 시간 중앙값 (ms)",
+            "page_cache": "페이지 캐시", "files": "파일 수", "build": "빌드", "imports": "엔진으로 가져오기"
         }),
     }
 }
@@ -56,14 +62,16 @@ fn captions(lang: Lang) -> Value {
             "overhead": "How many times worse than native each workload ran, with its 95% confidence interval; a whisker across 1 means no difference was detected.",
             "timeline": "CPU (cores busy) and resident memory of the instance process over one trial, sampled from the host.",
             "memory": "Peak memory one instance holds on the host: the instance process, the container's cgroup charge, and a VM's guest RAM.",
-            "image": "Bytes on disk one instance needs: the container image against the guest kernel plus initramfs."
+            "image": "Bytes on disk one instance needs: the container image against the guest kernel plus initramfs.",
+            "start_split": "Each bar is one environment's median start, cut where its phases end: what the kernel does (clone, cgroup, mounts, exec), what a runtime adds, and what an engine adds (client, daemon or conmon, shim) before the same workload prints ready."
         }),
         Lang::Ko => json!({
             "startup": "점 하나가 콜드 스타트 한 번입니다(실행 직전부터 ready 줄까지). 상자는 가운데 절반, 굵은 선은 중앙값입니다.",
             "overhead": "각 워크로드가 네이티브보다 몇 배 나빴는지와 95% 신뢰구간입니다. 수염이 1을 가로지르면 차이를 찾지 못한 것입니다.",
             "timeline": "한 번의 시행 동안 호스트에서 측정한 인스턴스 프로세스의 CPU 사용량(코어 수)과 상주 메모리입니다.",
             "memory": "인스턴스 하나가 호스트에서 차지하는 최대 메모리입니다. 프로세스, 컨테이너 cgroup 사용량, VM의 게스트 RAM을 보여 줍니다.",
-            "image": "인스턴스 하나에 필요한 디스크 용량입니다. 컨테이너 이미지와 게스트 커널+initramfs를 비교합니다."
+            "image": "인스턴스 하나에 필요한 디스크 용량입니다. 컨테이너 이미지와 게스트 커널+initramfs를 비교합니다.",
+            "start_split": "막대 하나가 한 환경의 시작 시간 중앙값이며, 단계가 끝나는 곳에서 잘랐습니다. 커널이 하는 일(clone, cgroup, 마운트, exec), 런타임이 더하는 일, 엔진이 더하는 일(클라이언트, 데몬이나 conmon, shim)을 거쳐 같은 워크로드가 ready를 출력합니다."
         }),
     }
 }
@@ -206,9 +214,12 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         })).collect::<Vec<_>>(),
         "noisy": run.noisy.iter().take(50).map(|(e, w, rep, why)| json!({"env": e, "workload": w, "rep": rep, "why": why})).collect::<Vec<_>>(),
         "failures": run.failures.iter().take(50).map(|(e, w, rep, err)| json!({"env": e, "workload": w, "rep": rep, "error": err})).collect::<Vec<_>>(),
+        "start_split": start_split_rows(run),
+        "image": run.results.image.as_ref().map(|i| image_rows(i, &run.results.config)),
         "footprints": run.footprints.iter().map(|(e, b, what)| json!({"env": e, "size": format!("{:.2} MB", *b as f64 / 1e6), "what": what})).collect::<Vec<_>>(),
         "charts": {
             "startup": (!run.startup.is_empty()).then(|| charts::startup::draw(&run.startup)).transpose()?,
+            "start_split": has_containers(run).then(|| charts::start_split::draw(&run.start_split)).transpose()?,
             "overhead": (!charts::ratios::rows(&run.workloads).is_empty()).then(|| charts::ratios::draw(&run.workloads)).transpose()?,
             "timeline": (!run.timelines.is_empty()).then(|| charts::timeline::draw(&run.timelines)).transpose()?,
             "memory": (!run.memory.is_empty()).then(|| charts::footprint::draw(&run.memory)).transpose()?,
@@ -216,6 +227,95 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         },
         "notes": notes(run, lang, margin),
     }))
+}
+
+/// Whether a run started any container, so that its start can be split.
+fn has_containers(run: &RunView) -> bool {
+    run.start_split
+        .iter()
+        .any(|s| s.env.family() == crate::ids::Family::Container)
+}
+
+/// The start split table: an environment per row, its segments in words.
+fn start_split_rows(run: &RunView) -> Vec<Value> {
+    if !has_containers(run) {
+        return Vec::new();
+    }
+    run.start_split
+        .iter()
+        .map(|s| {
+            json!({
+                "env": s.env, "median": num(s.median_ms), "what": s.env.describe(),
+                "segments": s.segments.iter().map(|(k, v)| format!("{} {}", k.replace('_', " "), num(*v))).collect::<Vec<_>>().join(" + "),
+            })
+        })
+        .collect()
+}
+
+/// The image record as (key, value) rows.
+fn image_rows(
+    image: &crate::results::ImageRecord,
+    config: &crate::config::RunConfig,
+) -> Vec<Value> {
+    let mut rows = vec![
+        ("image", format!("{} — {}", image.kind, image.base)),
+        (
+            "on disk",
+            format!(
+                "{:.2} MB in {} files",
+                image.bytes as f64 / 1e6,
+                image.files
+            ),
+        ),
+        (
+            "built",
+            format!("in {:.1} s, {}", image.build_ms / 1e3, image.built_at),
+        ),
+        (
+            "page cache",
+            format!("{:?} at every start", config.page_cache).to_lowercase(),
+        ),
+    ];
+    for (engine, e) in &image.engines {
+        rows.push((
+            "in engine",
+            format!(
+                "{engine}: {} ({:.2} MB), imported in {:.2} s (the stand-in for a pull)",
+                e.tag,
+                e.size_bytes as f64 / 1e6,
+                e.import_ms / 1e3
+            ),
+        ));
+    }
+    rows.into_iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect()
+}
+
+/// Rows comparing the runs' images: kind, size, and each container environment's start.
+fn images_compared(report: &Report) -> Vec<Value> {
+    report
+        .runs
+        .iter()
+        .filter_map(|run| {
+            let image = run.results.image.as_ref()?;
+            let starts = run
+                .startup
+                .iter()
+                .filter(|s| s.env.family() == crate::ids::Family::Container)
+                .map(|s| format!("{} {}", s.env, num(s.summary.median)))
+                .collect::<Vec<_>>()
+                .join(", ");
+            Some(json!({
+                "label": run.label, "image": image.kind,
+                "cache": format!("{:?}", run.results.config.page_cache).to_lowercase(),
+                "size": format!("{:.2} MB", image.bytes as f64 / 1e6), "files": image.files,
+                "build": format!("{:.1} s", image.build_ms / 1e3),
+                "imports": image.engines.iter().map(|(k, e)| format!("{k} {:.2} s", e.import_ms / 1e3)).collect::<Vec<_>>().join(", "),
+                "starts": starts,
+            }))
+        })
+        .collect()
 }
 
 /// Rows of the side-by-side table: workload/env, then one median per run.
@@ -268,6 +368,8 @@ impl Exporter for Html {
             "runs": runs,
             "labels": report.runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
             "side_by_side": (report.runs.len() > 1).then(|| side_by_side(report)),
+            "images_compared": (report.runs.len() > 1).then(|| images_compared(report)).filter(|v| v.len() > 1),
+            "images_note": report.runs.first().map(|r| notes(r, lang, report.margin).image),
             "baseline": report.baseline,
             "generated_at": report.generated_at,
         });

@@ -37,6 +37,8 @@ impl Exporter for Markdown {
                 workload_table(&mut s, w, report.baseline.is_some(), lang);
             }
             startup_table(&mut s, run);
+            start_split_table(&mut s, run);
+            image_table(&mut s, run);
             memory_table(&mut s, run);
             quiet_table(&mut s, run);
             for (env, reason) in &run.not_run {
@@ -118,6 +120,67 @@ fn startup_table(s: &mut String, run: &RunView) {
             num(m.p95),
             num(m.p99),
             num(m.max)
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn start_split_table(s: &mut String, run: &RunView) {
+    if !run
+        .start_split
+        .iter()
+        .any(|x| x.env.family() == crate::ids::Family::Container)
+    {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### Where a container's start goes (median ms)
+
+| env | start | segments |
+|---|---:|---|"
+    );
+    for split in &run.start_split {
+        let segments: Vec<String> = split
+            .segments
+            .iter()
+            .map(|(k, v)| format!("{} {}", k.replace('_', " "), num(*v)))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            split.env,
+            num(split.median_ms),
+            segments.join(" + ")
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn image_table(s: &mut String, run: &RunView) {
+    let Some(image) = &run.results.image else {
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "### Image
+
+{} — {}: {:.2} MB in {} files, built in {:.1} s; page cache {:?} at every start.
+",
+        image.kind,
+        image.base,
+        image.bytes as f64 / 1e6,
+        image.files,
+        image.build_ms / 1e3,
+        run.results.config.page_cache
+    );
+    for (engine, e) in &image.engines {
+        let _ = writeln!(
+            s,
+            "- {engine}: {} ({:.2} MB), imported in {:.2} s",
+            e.tag,
+            e.size_bytes as f64 / 1e6,
+            e.import_ms / 1e3
         );
     }
     let _ = writeln!(s);

@@ -66,6 +66,42 @@ pub struct StartupView {
     pub phases_ms: Vec<(String, f64)>,
 }
 
+/// Where one environment's start goes: its startup phases as consecutive segments.
+#[derive(Debug, Clone, Serialize)]
+pub struct StartSplit {
+    /// Environment.
+    pub env: EnvKind,
+    /// Median startup, milliseconds.
+    pub median_ms: f64,
+    /// (what ends the segment, its median length in milliseconds), in order; the last one
+    /// ends at `ready`.
+    pub segments: Vec<(String, f64)>,
+}
+
+impl StartSplit {
+    /// The split of a startup view: each phase's median time since launch, in order, made
+    /// into the segments between them.
+    pub fn of(view: &StartupView) -> StartSplit {
+        let mut segments = Vec::new();
+        let mut at = 0.0;
+        for (name, ms) in view.phases_ms.iter().filter(|(n, _)| n != "first_output") {
+            // A phase the environment reports after `ready` (Docker records its start once
+            // the start call returns) or out of order splits nothing.
+            let end = ms.min(view.summary.median);
+            if end > at {
+                segments.push((name.clone(), end - at));
+                at = end;
+            }
+        }
+        segments.push(("ready".to_string(), (view.summary.median - at).max(0.0)));
+        StartSplit {
+            env: view.env,
+            median_ms: view.summary.median,
+            segments,
+        }
+    }
+}
+
 /// How quiet the host was for one environment's trials.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuietView {
@@ -144,6 +180,8 @@ pub struct RunView {
     pub workloads: Vec<WorkloadView>,
     /// Startup per environment.
     pub startup: Vec<StartupView>,
+    /// Where the start of native and of each container environment goes.
+    pub start_split: Vec<StartSplit>,
     /// Memory per environment.
     pub memory: Vec<MemoryView>,
     /// Timelines per environment.
@@ -467,10 +505,16 @@ impl RunView {
             let measured: Vec<&Trial> = results.measured().filter(|t| t.env == e).collect();
             quiet.extend(quiet_view(e, &measured));
         }
+        let start_split = startup
+            .iter()
+            .filter(|s| s.env.family() != Family::Vm)
+            .map(StartSplit::of)
+            .collect();
         RunView {
             label: label.to_string(),
             envs,
             workloads,
+            start_split,
             startup,
             memory,
             timelines,

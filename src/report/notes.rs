@@ -3,7 +3,7 @@
 
 use super::format::verdict_words;
 use super::model::RunView;
-use crate::ids::Family;
+use crate::ids::{EnvKind, Family};
 use crate::stats::Verdict;
 use serde::Serialize;
 use vmbench_workload::Workload;
@@ -25,10 +25,68 @@ pub struct Notes {
     pub accel: String,
     /// What an image holds; containers as instances of it.
     pub image: String,
+    /// Where a container's start goes: the kernel's part, a runtime's, an engine's.
+    pub start_split: String,
     /// How the figures were measured and how to read the statistics.
     pub method: String,
     /// How quiet the host was, and what that means for the figures.
     pub quiet: String,
+}
+
+fn startup_of(run: &RunView, env: EnvKind) -> Option<f64> {
+    run.startup
+        .iter()
+        .find(|s| s.env == env)
+        .map(|s| s.summary.median)
+}
+
+/// Where a container's start goes, with this run's medians.
+fn start_split(run: &RunView, lang: Lang) -> String {
+    let ms = |e: EnvKind| fmt_ms(startup_of(run, e), lang);
+    let (native, builtin, crun, runc) = (
+        ms(EnvKind::Native),
+        ms(EnvKind::Container),
+        ms(EnvKind::ContainerCrun),
+        ms(EnvKind::ContainerRunc),
+    );
+    let (podman, docker) = (ms(EnvKind::ContainerPodman), ms(EnvKind::ContainerDocker));
+    match lang {
+        Lang::En => format!("Starting the same program took {native} as a plain process and {builtin} in vmbench's own container: the kernel's part of a container (new namespaces, a cgroup, a few mounts, pivot_root) is about a millisecond. An OCI runtime adds a process of its own that reads a bundle and sets the same things up: {crun} with crun (C), {runc} with runc (Go). An engine adds its machinery on top: Podman {podman} (the client, conmon and the runtime, no daemon), Docker {docker} (the client asks the daemon, which asks containerd, which starts a shim, which runs runc). What a user waits for in `docker run` is mostly the engine, not the kernel."),
+        Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)은 1밀리초 안팎입니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 장치를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
+    }
+}
+
+/// What an image is, with this run's image.
+fn image(run: &RunView, lang: Lang, guest: &str) -> String {
+    let record = run.results.image.as_ref();
+    let kind = record.map_or("minimal", |r| r.kind.name());
+    let size = record.map_or_else(
+        || "—".to_string(),
+        |r| format!("{:.1} MB, {} files", r.bytes as f64 / 1e6, r.files),
+    );
+    let imports = record
+        .map(|r| {
+            r.engines
+                .iter()
+                .map(|(k, e)| format!("{k} {:.2} s", e.import_ms / 1e3))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .filter(|s| !s.is_empty());
+    match lang {
+        Lang::En => {
+            let ship = imports.map_or(String::new(), |i| {
+                format!(" Importing it into an engine, the stand-in for a pull, took {i}.")
+            });
+            format!("An image is a read-only directory tree: think of it as the class, and of each container as an instance of it. Every container shares the tree read-only and adds only its own mounts (and, in an engine, a thin writable layer), so starting ten containers copies nothing. This run's {kind} image holds {size}.{ship} A smaller image ships faster and has less to read from disk on a cold start; the program inside is byte for byte the same in every image. A VM instead needs a guest kernel and an initramfs ({guest} here) and its own RAM for each instance.")
+        }
+        Lang::Ko => {
+            let ship = imports.map_or(String::new(), |i| {
+                format!(" 엔진으로 가져오는 데(pull 대신) {i} 걸렸습니다.")
+            });
+            format!("이미지는 읽기 전용 디렉터리 트리입니다. 이미지를 클래스로, 컨테이너를 그 인스턴스로 생각하면 됩니다. 모든 컨테이너는 트리를 읽기 전용으로 함께 쓰고 자기 마운트(엔진에서는 얇은 쓰기 층)만 더하므로, 컨테이너 열 개를 띄워도 아무것도 복사되지 않습니다. 이번 {kind} 이미지는 {size}입니다.{ship} 작은 이미지일수록 빨리 배포되고, 콜드 스타트에서 디스크에서 읽을 것이 적습니다. 안의 프로그램은 어느 이미지에서나 바이트 단위까지 같습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다.")
+        }
+    }
 }
 
 fn startup_ms(run: &RunView, family: Family) -> Option<f64> {
@@ -90,11 +148,12 @@ fn container_cpu(run: &RunView, lang: Lang) -> String {
     }
 }
 
-fn fmt_ms(v: Option<f64>) -> String {
-    match v {
-        Some(v) if v >= 100.0 => format!("{v:.0} ms"),
-        Some(v) => format!("{v:.2} ms"),
-        None => "(not measured in this run)".into(),
+fn fmt_ms(v: Option<f64>, lang: Lang) -> String {
+    match (v, lang) {
+        (Some(v), _) if v >= 100.0 => format!("{v:.0} ms"),
+        (Some(v), _) => format!("{v:.2} ms"),
+        (None, Lang::En) => "(not measured in this run)".into(),
+        (None, Lang::Ko) => "(이번 측정에는 없음)".into(),
     }
 }
 
@@ -132,9 +191,9 @@ fn quiet(run: &RunView, lang: Lang) -> String {
 /// Writes the notes for a run, whose verdicts used the margin `margin` (a fraction).
 pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let margin = format!("{}", (margin * 1000.0).round() / 10.0);
-    let native = fmt_ms(startup_ms(run, Family::Native));
-    let container = fmt_ms(startup_ms(run, Family::Container));
-    let vm = fmt_ms(startup_ms(run, Family::Vm));
+    let native = fmt_ms(startup_ms(run, Family::Native), lang);
+    let container = fmt_ms(startup_ms(run, Family::Container), lang);
+    let vm = fmt_ms(startup_ms(run, Family::Vm), lang);
     let vm_env = run
         .envs
         .iter()
@@ -150,12 +209,11 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             .find(|f| f.0.family() == family)
             .map(|f| f.1)
     };
-    let (image, guest) = (footprint(Family::Container), footprint(Family::Vm));
-    let mb = |b: Option<u64>| {
-        b.map(|b| format!("{:.1} MB", b as f64 / 1e6))
-            .unwrap_or_else(|| "—".into())
-    };
-    let (image, guest) = (mb(image), mb(guest));
+    let guest = footprint(Family::Vm)
+        .map(|b| format!("{:.1} MB", b as f64 / 1e6))
+        .unwrap_or_else(|| "—".into());
+    let image_note = image(run, lang, &guest);
+    let start_split_note = start_split(run, lang);
     match lang {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
@@ -163,7 +221,8 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             cpu: format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest computes at close to native speed, and system calls (syscall: {sys_v}) stay cheap because the guest kernel handles them without leaving the VM."),
             memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself."),
             accel: "With KVM the CPU itself runs guest code at full speed and traps only for privileged operations (hardware-assisted virtualisation). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation), which is typically 5–20 times slower for computation and slower still for system calls and page faults. TCG figures show what emulation costs, not what a VM with KVM costs.".into(),
-            image: format!("An image is a directory tree: here it holds one static binary and empty mount points ({image} on disk). Every container is an instance of that image, sharing it read-only and adding only its own mounts, so starting ten containers does not copy anything. A VM instead needs a guest kernel and an initramfs ({guest} here) and its own RAM for each instance."),
+            image: image_note,
+            start_split: start_split_note,
             method: format!("Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Every verdict follows one rule: an interval within ±{margin}% of 1 reads \"same\"; one that includes 1 but reaches further reads \"no difference detected\" (the run could not tell); only an interval wholly on one side of 1 reads \"worse\" or \"better\". An adaptive run adds repetitions to each environment until its interval is narrow enough or its share of the time budget is spent, and marks the ones that did not get there. Trials during which other programs used the workload's CPU, or the hypervisor stole it, are flagged as noisy and kept. Outliers are flagged, never dropped."),
             quiet: quiet(run, lang),
         },
@@ -173,7 +232,8 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             cpu: format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트도 네이티브에 가까운 속도로 계산하고, 시스템 콜(syscall: {sys_v})도 게스트 커널이 VM을 벗어나지 않고 처리하므로 싼 편입니다."),
             memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다."),
             accel: "KVM을 쓰면 CPU가 게스트 코드를 제 속도로 직접 실행하고, 특권 명령을 만날 때만 하이퍼바이저로 빠져나옵니다(하드웨어 지원 가상화). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역합니다(바이너리 변환). 계산은 보통 5~20배 느리고, 시스템 콜과 페이지 폴트는 더 느립니다. TCG 수치는 에뮬레이션의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다.".into(),
-            image: format!("이미지는 디렉터리 트리입니다. 여기서는 정적 바이너리 하나와 빈 마운트 지점만 들어 있습니다(디스크에서 {image}). 모든 컨테이너는 이 이미지의 인스턴스로, 이미지를 읽기 전용으로 함께 쓰고 자기 마운트만 더합니다. 그래서 컨테이너 열 개를 띄워도 아무것도 복사되지 않습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다."),
+            image: image_note,
+            start_split: start_split_note,
             method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
             quiet: quiet(run, lang),
         },

@@ -105,6 +105,7 @@ pub fn spec<'a>(
         timeout,
         data_dir: data,
         sample_interval: Some(std::time::Duration::from_millis(10)),
+        page_cache: Default::default(),
     }
 }
 

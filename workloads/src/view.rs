@@ -111,6 +111,18 @@ fn limit_value(text: &str) -> Option<u64> {
     (v < (1u64 << 62)).then_some(v)
 }
 
+/// The folder of the process's own cgroup in a hierarchy mounted at `base`: its path from
+/// `/proc/self/cgroup`, or the mount itself where only the own cgroup is mounted there and
+/// the path is the host's (an engine's container without a cgroup namespace).
+fn own_dir(base: &Path, rel: &str) -> std::path::PathBuf {
+    let dir = base.join(rel);
+    if dir.is_dir() {
+        dir
+    } else {
+        base.to_path_buf()
+    }
+}
+
 /// The limits of the process's own cgroup, for v2, v1 and hybrid layouts.
 pub fn visible_limits(root: &Path) -> VisibleLimits {
     let own = fs::read_to_string(root.join("proc/self/cgroup")).unwrap_or_default();
@@ -131,7 +143,7 @@ pub fn visible_limits(root: &Path) -> VisibleLimits {
             } else {
                 cg.join("unified")
             };
-            let dir = base.join(rel);
+            let dir = own_dir(&base, rel);
             if !dir.join("memory.max").exists() && !dir.join("pids.max").exists() {
                 continue;
             }
@@ -147,7 +159,7 @@ pub fn visible_limits(root: &Path) -> VisibleLimits {
             }
         } else {
             for controller in controllers.split(',') {
-                let dir = cg.join(controller).join(rel);
+                let dir = own_dir(&cg.join(controller), rel);
                 match controller {
                     "memory" => {
                         limits.cgroup.get_or_insert_with(|| path.to_string());
@@ -212,6 +224,34 @@ mod tests {
         assert_eq!(l.pids_max, None);
         assert_eq!(l.cpu_max.as_deref(), Some("50000 100000"));
         assert_eq!(l.cgroup.as_deref(), Some("/vmbench/a"));
+    }
+
+    #[test]
+    fn an_engine_container_sees_its_own_cgroup_at_the_mount_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = dir.path();
+        write(
+            t,
+            "proc/self/cgroup",
+            "4:memory:/docker/abc
+8:pids:/docker/abc
+",
+        );
+        write(
+            t,
+            "sys/fs/cgroup/memory/memory.limit_in_bytes",
+            "536870912
+",
+        );
+        write(
+            t,
+            "sys/fs/cgroup/pids/pids.max",
+            "1024
+",
+        );
+        let l = visible_limits(t);
+        assert_eq!(l.memory_max_bytes, Some(512 << 20));
+        assert_eq!(l.pids_max, Some(1024));
     }
 
     #[test]

@@ -92,6 +92,10 @@ struct BuiltinInstance<'a> {
 }
 
 impl Instance for BuiltinInstance<'_> {
+    fn image_files(&self) -> Vec<std::path::PathBuf> {
+        vec![self.settings.image.rootfs.clone()]
+    }
+
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let settings = self.settings;
         let limits = Limits {
@@ -145,7 +149,7 @@ impl Instance for BuiltinInstance<'_> {
         let cgroup_ref = &cgroup;
         let spawned = process::spawn(
             Program {
-                exe: super::image::WORKLOAD_PATH,
+                exe: settings.image.workload_path(),
                 args: &invocation.to_args(),
                 env: &[("PATH".into(), "/".into()), ("HOME".into(), "/".into())],
                 steps,

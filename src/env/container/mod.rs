@@ -1,8 +1,9 @@
-//! The container environments: vmbench's builtin container (namespaces + cgroups + pivot_root)
-//! and the OCI runtimes runc and crun running the same image.
+//! The container environments: vmbench's builtin container (namespaces + cgroups + pivot_root),
+//! the OCI runtimes runc and crun, and the engines Podman and Docker, all running the same image.
 
 pub mod builtin;
 pub mod cgroup;
+pub mod engine;
 pub mod image;
 pub mod mounts;
 pub mod namespaces;
@@ -98,8 +99,9 @@ pub fn cgroup_mounts(layout: &Layout) -> Vec<(String, &'static str, String)> {
     out
 }
 
-/// Prepares the image and cgroup facts for a run's container instances.
+/// Prepares the `kind` image and cgroup facts for a run's container instances.
 pub fn prepare(
+    kind: crate::ids::ImageKind,
     binary: &crate::results::BinaryInfo,
     cache: &Path,
     work_dir: &Path,
@@ -108,12 +110,8 @@ pub fn prepare(
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let image = image::ensure(cache, &binary.path, &binary.sha256).map_err(|e| {
-        EnvError::Setup(format!(
-            "build the container image in {}: {e}",
-            cache.display()
-        ))
-    })?;
+    let image = image::ensure(kind, cache, &binary.path, &binary.sha256)
+        .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
     let attach = attach_path(&layout, &release);
     Ok(ContainerSettings {
         attach,

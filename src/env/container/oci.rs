@@ -149,7 +149,7 @@ pub fn config(
         resources["cpu"]["quota"] = json!((cpus * 100_000.0).round() as i64);
         resources["cpu"]["period"] = json!(100_000);
     }
-    let process_args: Vec<String> = std::iter::once(super::image::WORKLOAD_PATH.to_string())
+    let process_args: Vec<String> = std::iter::once(settings.image.workload_path().to_string())
         .chain(args.iter().cloned())
         .collect();
     let mut mounts: Vec<serde_json::Value> = MOUNTS.iter().map(|m| m.oci(spec.data_dir)).collect();
@@ -271,6 +271,10 @@ impl OciInstance<'_> {
 }
 
 impl Instance for OciInstance<'_> {
+    fn image_files(&self) -> Vec<PathBuf> {
+        vec![self.settings.image.rootfs.clone()]
+    }
+
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let setup = |what: &str, e: std::io::Error| EnvError::Setup(format!("{what}: {e}"));
         let work = &self.settings.work_dir;

@@ -228,19 +228,11 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     // Staged inside the cache, named by its owner: removed on any error or interruption,
     // and by the next run if this one is killed.
     let kernels = cache.join("kernel");
-    std::fs::create_dir_all(&kernels).map_err(|source| VmError::Io {
-        what: "create",
+    let work = crate::cache::staging(&kernels).map_err(|source| VmError::Io {
+        what: "create a scratch directory in",
         path: kernels.clone(),
         source,
     })?;
-    let work = tempfile::Builder::new()
-        .prefix(&format!(".staging-{}-", std::process::id()))
-        .tempdir_in(&kernels)
-        .map_err(|source| VmError::Io {
-            what: "create a scratch directory in",
-            path: kernels.clone(),
-            source,
-        })?;
     run(
         Command::new("apt-get")
             .args(["download", &package])
@@ -471,23 +463,10 @@ fn verify_hashes(dir: &Path) -> Result<(), String> {
 
 /// Removes kernel staging folders of runs that died while provisioning.
 pub fn remove_dead_staging(cache: &Path, dry_run: bool) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(cache.join("kernel")) else {
-        return Vec::new();
-    };
-    let mut removed = Vec::new();
-    for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let owner = name
-            .strip_prefix(".staging-")
-            .and_then(|r| r.split('-').next()?.parse::<i32>().ok());
-        if owner.is_some_and(|pid| !crate::state::pid_alive(pid)) {
-            removed.push(format!("half-provisioned kernel {}", e.path().display()));
-            if !dry_run {
-                let _ = std::fs::remove_dir_all(e.path());
-            }
-        }
-    }
-    removed
+    crate::cache::remove_dead_staging(&cache.join("kernel"), dry_run)
+        .into_iter()
+        .map(|p| format!("half-provisioned kernel {}", p.display()))
+        .collect()
 }
 
 #[cfg(test)]

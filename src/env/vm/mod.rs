@@ -413,6 +413,10 @@ struct VmInstance<'a> {
 }
 
 impl Instance for VmInstance<'_> {
+    fn image_files(&self) -> Vec<PathBuf> {
+        vec![self.vm.kernel.image.clone(), self.vm.initramfs.clone()]
+    }
+
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let vm = self.vm;
         let mut invocation = spec.invocation.clone();

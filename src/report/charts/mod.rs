@@ -5,6 +5,7 @@ pub mod bars;
 pub mod footprint;
 pub mod image;
 pub mod ratios;
+pub mod start_split;
 pub mod startup;
 pub mod timeline;
 
@@ -21,6 +22,8 @@ pub fn env_color(env: EnvKind) -> RGBColor {
         EnvKind::Container => RGBColor(31, 119, 180),
         EnvKind::ContainerCrun => RGBColor(23, 190, 207),
         EnvKind::ContainerRunc => RGBColor(148, 103, 189),
+        EnvKind::ContainerPodman => RGBColor(140, 86, 75),
+        EnvKind::ContainerDocker => RGBColor(227, 119, 194),
         EnvKind::VmKvm => RGBColor(255, 127, 14),
         EnvKind::VmTcg => RGBColor(214, 39, 40),
     }

@@ -309,10 +309,7 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
                 reported.push(name.clone());
             }
             if !dry_run {
-                let dir = e.path();
-                let deadline = Instant::now() + Duration::from_secs(5);
-                kill_all(&dir.join("cgroup.procs"), deadline);
-                let _ = remove_dir_retrying(&dir, deadline);
+                remove_tree(&e.path(), Instant::now() + Duration::from_secs(5));
             }
         }
     }
@@ -320,6 +317,20 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
         .into_iter()
         .map(|n| format!("cgroup {n} of a dead run"))
         .collect()
+}
+
+/// Kills the processes of a cgroup and of the cgroups below it (an engine's container, or
+/// Podman's `conmon` cgroup, under its parent), and removes them all, deepest first.
+pub fn remove_tree(dir: &Path, deadline: Instant) {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_tree(&e.path(), deadline);
+            }
+        }
+    }
+    kill_all(&dir.join("cgroup.procs"), deadline);
+    let _ = remove_dir_retrying(dir, deadline);
 }
 
 /// Removes the `vmbench` parent cgroups that are empty (when no run is alive).
