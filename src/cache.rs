@@ -88,7 +88,7 @@ pub fn remove_dead_staging(dir: &Path, dry_run: bool) -> Vec<PathBuf> {
         let owner = name
             .strip_prefix(".staging-")
             .and_then(|r| r.split('-').next()?.parse::<i32>().ok());
-        if owner.is_some_and(|pid| !crate::state::pid_alive(pid)) {
+        if owner.is_some_and(|pid| !crate::owner::pid_alive(pid)) {
             if !dry_run {
                 let _ = std::fs::remove_dir_all(e.path());
             }

@@ -13,6 +13,7 @@ pub mod host;
 pub mod ids;
 pub mod interrupt;
 pub mod noise;
+pub mod owner;
 pub mod pinning;
 pub mod plan;
 pub mod report;

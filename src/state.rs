@@ -9,6 +9,7 @@
 //! cgroups, leftovers of older versions) is removed only under the exclusive lock, that is, when
 //! no other run is alive.
 
+pub use crate::owner::{owner_of, pid_alive};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -233,20 +234,6 @@ fn entries(state: &Path) -> Vec<(PathBuf, bool, Option<RunInfo>)> {
             (path, alive, info)
         })
         .collect()
-}
-
-/// Whether process `pid` exists.
-pub fn pid_alive(pid: i32) -> bool {
-    pid > 0 && Path::new("/proc").join(pid.to_string()).exists()
-}
-
-/// The owner pid in a name `vmbench-<pid>-...`.
-pub fn owner_of(name: &str) -> Option<i32> {
-    name.strip_prefix("vmbench-")?
-        .split('-')
-        .next()?
-        .parse()
-        .ok()
 }
 
 /// Removes what dead runs left behind and reports each thing removed (or, with `dry_run`,

@@ -818,10 +818,10 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
             continue;
         };
         for name in names.lines().map(str::trim) {
-            let Some(owner) = crate::state::owner_of(name) else {
+            let Some(owner) = crate::owner::owner_of(name) else {
                 continue;
             };
-            if crate::state::pid_alive(owner) {
+            if crate::owner::pid_alive(owner) {
                 continue;
             }
             removed.push(format!(

@@ -299,10 +299,10 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
         };
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            let Some(owner) = crate::state::owner_of(&name) else {
+            let Some(owner) = crate::owner::owner_of(&name) else {
                 continue;
             };
-            if crate::state::pid_alive(owner) {
+            if crate::owner::pid_alive(owner) {
                 continue;
             }
             if !reported.contains(&name) {

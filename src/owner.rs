@@ -1,0 +1,31 @@
+//! Who made an object: everything a run makes carries its pid in its name
+//! (`vmbench-<pid>-…`: cgroups, containers, work folders, cache staging), so whether its
+//! owner is alive can be checked, and what a dead run left is recognisable.
+
+use std::path::Path;
+
+/// Whether a process with this pid exists.
+pub fn pid_alive(pid: i32) -> bool {
+    pid > 0 && Path::new("/proc").join(pid.to_string()).exists()
+}
+
+/// The owner pid in a name `vmbench-<pid>-...`.
+pub fn owner_of(name: &str) -> Option<i32> {
+    name.strip_prefix("vmbench-")?
+        .split('-')
+        .next()?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn owners_are_read_from_names() {
+        assert_eq!(super::owner_of("vmbench-123-4"), Some(123));
+        assert_eq!(super::owner_of("vmbench-x-4"), None);
+        assert_eq!(super::owner_of("other-123"), None);
+        assert!(super::pid_alive(std::process::id() as i32));
+        assert!(!super::pid_alive(0));
+    }
+}
