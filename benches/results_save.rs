@@ -15,6 +15,7 @@ fn synthetic() -> Results {
         workload: Workload::CpuInt,
         rep: i,
         warmup: false,
+        size: None,
         startup_ns: Some(2_000_000),
         lifetime_ns: Some(300_000_000),
         teardown_ns: Some(100_000),
@@ -66,6 +67,7 @@ fn synthetic() -> Results {
         warmup_trials: vec![],
         collector: None,
         image: None,
+        sizes: Default::default(),
     }
 }
 

@@ -71,9 +71,9 @@ pub struct CompareArgs {
     /// Default suite: environments [default: every one this host can run].
     #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = config::parse_env)]
     pub env: Vec<EnvRequest>,
-    /// Default suite: amount of work per run.
-    #[arg(long, value_name = "SIZE", default_value = "default", value_parser = parse_size)]
-    pub size: Size,
+    /// Default suite: amount of work per run, and how it is chosen.
+    #[command(flatten)]
+    pub sizing: SizeArgs,
     /// Default suite: run even while another vmbench run is running (its noise is recorded).
     #[arg(long)]
     pub allow_concurrent: bool,
@@ -91,7 +91,8 @@ pub struct CompareArgs {
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
     /// Environments, comma separated: native, container, container-runc, container-crun,
-    /// container-podman, container-docker, vm (best accelerator), vm-kvm, vm-tcg.
+    /// container-gvisor, container-podman, container-docker, vm (best accelerator), vm-kvm,
+    /// vm-tcg.
     #[arg(long, value_name = "LIST", default_value = "native", value_delimiter = ',', value_parser = config::parse_env)]
     pub env: Vec<EnvRequest>,
     /// Workloads, comma separated (see `vmbench list`), or `all`.
@@ -103,9 +104,9 @@ pub struct RunArgs {
     /// Warm-up repetitions run first and discarded.
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub warmup: u32,
-    /// Amount of work per run: small, default or large.
-    #[arg(long, value_name = "SIZE", default_value = "default", value_parser = parse_size)]
-    pub size: Size,
+    /// Amount of work per run, and how it is chosen.
+    #[command(flatten)]
+    pub sizing: SizeArgs,
     /// Results file, rewritten after every trial [default: results/run-<time>.json].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -162,6 +163,22 @@ pub struct RunArgs {
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// The amount of work per run: the size asked for, lowered per workload to what the run's
+/// slowest environment finishes within the per-trial limit unless `--fixed-size`.
+#[derive(Debug, Args, Clone)]
+pub struct SizeArgs {
+    /// Amount of work per run: small, default or large (the largest used; see --fixed-size).
+    #[arg(long, value_name = "SIZE", default_value = "default", value_parser = parse_size)]
+    pub size: Size,
+    /// Run every workload at --size, however slow an environment is (no probe round).
+    #[arg(long)]
+    pub fixed_size: bool,
+    /// Per-trial limit a workload's size is chosen for, seconds [default: half the timeout,
+    /// and with a time budget twice a workload round's even share of it, else 60].
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true, value_parser = config::parse_seconds)]
+    pub trial_limit: Option<f64>,
 }
 
 /// How many repetitions: a fixed number (`--reps N`), or, by default, an adaptive plan that

@@ -104,8 +104,15 @@ pub struct RunConfig {
     pub reps: u32,
     /// Discarded warm-up repetitions before them.
     pub warmup: u32,
-    /// Amount of work per run.
+    /// Amount of work per run asked for (the largest; see `auto_size`).
     pub size: Size,
+    /// Lower each workload's size to what the slowest environment finishes within the
+    /// per-trial limit, from a probe round at the small size (the choices are in `sizes`).
+    #[serde(default)]
+    pub auto_size: bool,
+    /// The per-trial limit given by the user, seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trial_limit_s: Option<f64>,
     /// Workloads, in order.
     pub workloads: Vec<Workload>,
     /// Environments, in order (`vm` already resolved to this host's accelerator).
@@ -181,6 +188,8 @@ impl Default for RunConfig {
             reps: 5,
             warmup: 1,
             size: Size::Default,
+            auto_size: true,
+            trial_limit_s: None,
             workloads: Vec::new(),
             envs: Vec::new(),
             cpus: None,

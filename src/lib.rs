@@ -19,6 +19,7 @@ pub mod plan;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod sizing;
 pub mod state;
 pub mod stats;
 pub mod tool;

@@ -86,6 +86,9 @@ pub struct Results {
     /// The container image, when container environments ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageRecord>,
+    /// The size each workload ran at, where it was chosen by a probe round.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sizes: BTreeMap<Workload, crate::sizing::SizeChoice>,
 }
 
 /// A container engine as it reported itself.
@@ -366,6 +369,9 @@ pub struct Trial {
     pub rep: u32,
     /// A discarded warm-up trial.
     pub warmup: bool,
+    /// The amount of work, where the run chose it per workload (else the config's size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<vmbench_workload::Size>,
     /// Host-measured time from just before the instance starts to the `ready` line.
     pub startup_ns: Option<u64>,
     /// Time from launch until the instance was gone (reaped).
@@ -434,6 +440,7 @@ impl Trial {
             workload,
             rep,
             warmup,
+            size: None,
             startup_ns: None,
             lifetime_ns: None,
             teardown_ns: None,
@@ -521,6 +528,7 @@ impl Results {
             warmup_trials: Vec::new(),
             collector: self.collector.clone(),
             image: self.image.clone(),
+            sizes: self.sizes.clone(),
         }
     }
 
@@ -563,6 +571,13 @@ impl Results {
             out.write_all(b"\n")
         })?;
         Ok(())
+    }
+
+    /// The amount of work `workload` ran at: chosen per workload, else the one asked for.
+    pub fn size_of(&self, workload: Workload) -> vmbench_workload::Size {
+        self.sizes
+            .get(&workload)
+            .map_or(self.config.size, |c| c.size)
     }
 
     /// The measured trials.
@@ -664,11 +679,13 @@ pub(crate) mod tests {
             environments: vec![],
             collector: None,
             image: None,
+            sizes: BTreeMap::new(),
             trials: vec![Trial {
                 env: EnvKind::Native,
                 workload: Workload::Syscall,
                 rep: 0,
                 warmup: false,
+                size: None,
                 startup_ns: Some(1_000_000),
                 lifetime_ns: Some(2_000_000),
                 teardown_ns: None,

@@ -2,13 +2,13 @@
 //! instance the schedule asks for, turns what the host saw into trial records, and saves the
 //! results file after every trial.
 
-use crate::config::RunConfig;
+use crate::config::{Mode, RunConfig};
 use crate::env::{EnvError, Environments, Outcome, Spec};
 use crate::plan::{Plan, Schedule, Step};
 use crate::results::{CollectorInfo, Results, ResultsError, Trial};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use vmbench_workload::{Better, Invocation, Metric, Workload};
+use vmbench_workload::{Better, Invocation, Metric, Size, Workload};
 
 /// Why a run could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -41,6 +41,8 @@ pub struct Context<'a> {
     pub work_dir: &'a Path,
     /// How many other vmbench runs are alive now.
     pub others_alive: &'a dyn Fn() -> usize,
+    /// Prints a line about the run's choices (each workload's size).
+    pub announce: &'a dyn Fn(&str),
 }
 
 /// Runs the plan of `ctx.config`, appending trials to `results` and saving them after each
@@ -51,7 +53,7 @@ pub fn run(
     results: &mut Results,
     on_trial: &mut dyn FnMut(&Trial, usize, usize),
 ) -> Result<(), RunError> {
-    let (config, envs, binary) = (ctx.config, ctx.envs, ctx.binary);
+    let config = ctx.config;
     let data = tempfile::Builder::new()
         .prefix("data-")
         .tempdir_in(ctx.work_dir)
@@ -63,18 +65,60 @@ pub fn run(
     let mut schedule = Schedule::new(&plan);
     let started = Instant::now();
     let mut done = 0usize;
-    let mut cost = crate::collector::Cost::default();
+    let mut launcher = Launcher {
+        ctx,
+        data: data.path(),
+        cost: crate::collector::Cost::default(),
+    };
+    let probe_round =
+        crate::sizing::enabled(config) && config.mode == Mode::Cold && config.warmup > 0;
     while let Some(step) = schedule.next(results, started.elapsed()) {
         if crate::interrupt::interrupted() {
             break;
         }
+        let size = if probe_round && step.rep == 0 {
+            Size::Small
+        } else {
+            let mut probed = |trial: &Trial| {
+                done += 1;
+                on_trial(
+                    trial,
+                    done,
+                    schedule.total() + done.saturating_sub(schedule.total()),
+                );
+            };
+            size_of(&mut launcher, results, step.workload, &mut probed)?
+        };
+        let trials = launcher.launch(results, &step, size);
+        for trial in trials {
+            done += 1;
+            on_trial(&trial, done, schedule.total().max(done));
+            results.record(trial);
+        }
+        results.updated_at = crate::now_rfc3339();
+        results.save(ctx.out)?;
+    }
+    Ok(())
+}
+
+/// Launches instances and turns them into trials, keeping the collector's running cost.
+struct Launcher<'a> {
+    ctx: &'a Context<'a>,
+    data: &'a Path,
+    cost: crate::collector::Cost,
+}
+
+impl Launcher<'_> {
+    /// Runs one step at `size`: its trials, with the collector's cost recorded in `results`.
+    fn launch(&mut self, results: &mut Results, step: &Step, size: Size) -> Vec<Trial> {
+        let config = self.ctx.config;
         let spec = Spec {
-            binary,
+            binary: self.ctx.binary,
             invocation: Invocation {
                 workload: step.workload,
-                size: config.size,
+                size,
                 runs: step.runs,
-                data_dir: data.path().to_path_buf(),
+                data_dir: self.data.to_path_buf(),
                 fault: None,
                 identity: true,
             },
@@ -82,12 +126,12 @@ pub fn run(
             memory_mib: config.memory_mib,
             cpu_quota: config.cpu_quota,
             timeout: config.timeout(),
-            data_dir: data.path(),
+            data_dir: self.data,
             sample_interval: config.sample_interval(),
             page_cache: config.page_cache,
         };
-        let others = (ctx.others_alive)();
-        let mut outcome = match envs.get(step.env) {
+        let others = (self.ctx.others_alive)();
+        let mut outcome = match self.ctx.envs.get(step.env) {
             Some(env) => env.launch(&spec),
             None => Err(EnvError::Setup(format!("{} was not prepared", step.env))),
         };
@@ -95,25 +139,71 @@ pub fn run(
             crate::noise::add_concurrent_runs(noise, others);
         }
         if let Some(c) = outcome.as_ref().ok().and_then(|o| o.collector_cost) {
-            cost.add(c);
+            self.cost.add(c);
             results.collector = Some(CollectorInfo {
                 interval_ms: config.sample_interval_ms.unwrap_or(0.0),
-                cpu_ns: cost.cpu_ns,
-                wall_ns: cost.wall_ns,
-                samples: cost.samples,
-                fraction_of_core: cost.fraction_of_core(),
+                cpu_ns: self.cost.cpu_ns,
+                wall_ns: self.cost.wall_ns,
+                samples: self.cost.samples,
+                fraction_of_core: self.cost.fraction_of_core(),
             });
         }
+        let sized = crate::sizing::enabled(config).then_some(size);
         let sha = results.workload_binary.sha256.clone();
-        for trial in to_trials(&step, outcome, &sha, spec.timeout) {
-            done += 1;
-            on_trial(&trial, done, schedule.total());
-            results.record(trial);
+        let mut trials = to_trials(step, outcome, &sha, spec.timeout);
+        for t in &mut trials {
+            t.size = sized;
         }
-        results.updated_at = crate::now_rfc3339();
-        results.save(ctx.out)?;
+        trials
     }
-    Ok(())
+}
+
+/// The size `workload` runs at. When the run sizes its workloads and none is chosen yet, it
+/// is chosen now from the probes at the small size: the warm-up round's, or, without one, a
+/// probe instance per environment run here (kept as warm-ups, each passed to `probed`).
+fn size_of(
+    launcher: &mut Launcher,
+    results: &mut Results,
+    workload: Workload,
+    probed: &mut dyn FnMut(&Trial),
+) -> Result<Size, RunError> {
+    let config = launcher.ctx.config;
+    if !crate::sizing::enabled(config) {
+        return Ok(config.size);
+    }
+    if let Some(choice) = results.sizes.get(&workload) {
+        return Ok(choice.size);
+    }
+    let is_probe = |t: &Trial| t.workload == workload && t.warmup && t.size == Some(Size::Small);
+    if !results.warmup_trials.iter().any(is_probe) {
+        for &env in &config.envs {
+            if crate::interrupt::interrupted() || launcher.ctx.envs.get(env).is_none() {
+                continue;
+            }
+            let step = Step {
+                workload,
+                env,
+                rep: 0,
+                runs: 1,
+                warmup: 1,
+            };
+            for trial in launcher.launch(results, &step, Size::Small) {
+                probed(&trial);
+                results.record(trial);
+            }
+            results.save(launcher.ctx.out)?;
+        }
+    }
+    let probes: Vec<&Trial> = results
+        .warmup_trials
+        .iter()
+        .filter(|t| is_probe(t))
+        .collect();
+    let choice = crate::sizing::choose(config.size, crate::sizing::trial_limit(config), &probes);
+    (launcher.ctx.announce)(&format!("{workload}: {}", choice.explain()));
+    let size = choice.size;
+    results.sizes.insert(workload, choice);
+    Ok(size)
 }
 
 /// The trials of one instance: one per `result` it sent (several in warm mode). The first
@@ -466,6 +556,7 @@ mod tests {
                 out: &out,
                 work_dir: dir.path(),
                 others_alive: &|| 0,
+                announce: &|_| {},
             };
             run(&ctx, &mut results, &mut |_, _, total| totals.push(total)).unwrap();
             let saved = Results::load(&dir.path().join("r.json")).unwrap();
@@ -480,8 +571,92 @@ mod tests {
                 envs: envs.to_vec(),
                 reps,
                 warmup,
+                auto_size: false,
                 ..RunConfig::default()
             }
+        }
+
+        /// Runs fakes where the VM works 3 s per small size of syscall, 1 ms otherwise.
+        fn run_sized(config: &RunConfig) -> (Results, Vec<Launch>) {
+            let log = Rc::new(RefCell::new(Vec::new()));
+            let mut results = crate::results::tests::sample_results();
+            results.trials.clear();
+            let sha = results.workload_binary.sha256.clone();
+            let envs: Vec<Box<dyn Environment>> = config
+                .envs
+                .iter()
+                .map(|&k| {
+                    let work = if k == EnvKind::VmTcg {
+                        Duration::from_secs(3)
+                    } else {
+                        Duration::from_millis(1)
+                    };
+                    Box::new(Fake::new(k, &sha, log.clone(), |_, _, _, _| 1.0).working(work))
+                        as Box<dyn Environment>
+                })
+                .collect();
+            let dir = tempfile::tempdir().unwrap();
+            let envs = Environments::from_prepared(envs);
+            let out = dir.path().join("r.json");
+            let announced = RefCell::new(Vec::new());
+            let ctx = Context {
+                config,
+                envs: &envs,
+                binary: Path::new("/bin/w"),
+                out: &out,
+                work_dir: dir.path(),
+                others_alive: &|| 0,
+                announce: &|line| announced.borrow_mut().push(line.to_string()),
+            };
+            run(&ctx, &mut results, &mut |_, _, _| {}).unwrap();
+            assert_eq!(announced.borrow().len(), config.workloads.len());
+            let log = log.borrow().clone();
+            (results, log)
+        }
+
+        #[test]
+        fn a_slow_environment_lowers_the_size_for_every_environment() {
+            let envs = [EnvKind::Native, EnvKind::VmTcg];
+            let mut c = config(&envs, 2, 1);
+            c.auto_size = true;
+            c.trial_limit_s = Some(20.0);
+            let (results, log) = run_sized(&c);
+            // The warm-up round was the probe: no extra launches.
+            assert_eq!(log.len(), 2 * 2 * 3);
+            let choice = &results.sizes[&Workload::Syscall];
+            assert_eq!(choice.size, Size::Small, "30 s predicted > 20 s");
+            assert_eq!(choice.slowest, Some(EnvKind::VmTcg));
+            for t in &results.trials {
+                assert_eq!(t.size, Some(Size::Small), "{} {}", t.env, t.workload);
+            }
+            assert!(results
+                .warmup_trials
+                .iter()
+                .all(|t| t.size == Some(Size::Small)));
+            // A limit above the prediction keeps the size asked for.
+            c.trial_limit_s = Some(40.0);
+            let (results, _) = run_sized(&c);
+            assert_eq!(results.size_of(Workload::Syscall), Size::Default);
+            assert!(results.trials.iter().all(|t| t.size == Some(Size::Default)));
+        }
+
+        #[test]
+        fn without_a_warm_up_round_each_environment_is_probed_once() {
+            let envs = [EnvKind::Native, EnvKind::VmTcg];
+            let mut c = config(&envs, 2, 0);
+            c.auto_size = true;
+            c.trial_limit_s = Some(20.0);
+            c.mode = Mode::Warm;
+            let (results, log) = run_sized(&c);
+            // A probe and one warm instance per workload and environment.
+            assert_eq!(log.len(), 2 * 2 * 2);
+            assert_eq!(
+                results.warmup_trials.len(),
+                2 * 2,
+                "the probes, kept as warm-ups"
+            );
+            assert_eq!(results.size_of(Workload::CpuInt), Size::Small);
+            assert_eq!(results.trials.len(), 2 * 2 * 2);
         }
 
         #[test]

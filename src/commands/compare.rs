@@ -31,7 +31,9 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
     Ok(Request {
         config: {
             let mut config = RunConfig {
-                size: args.size,
+                size: args.sizing.size,
+                auto_size: !args.sizing.fixed_size,
+                trial_limit_s: args.sizing.trial_limit,
                 workloads: unique(&args.workload),
                 envs,
                 cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,

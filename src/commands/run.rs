@@ -25,7 +25,9 @@ pub struct Request {
 pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> {
     let mut config = RunConfig {
         warmup: args.warmup,
-        size: args.size,
+        size: args.sizing.size,
+        auto_size: !args.sizing.fixed_size,
+        trial_limit_s: args.sizing.trial_limit,
         workloads: unique(&args.workload),
         envs: env::resolve(&unique(&args.env), host)?,
         cpus: args.cpus.0.clone(),
@@ -216,6 +218,7 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         warmup_trials: Vec::new(),
         collector: None,
         image,
+        sizes: Default::default(),
     };
     let folder = crate::atomic::folder_of(&request.out);
     std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;
@@ -229,6 +232,11 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         out: &request.out,
         work_dir: &registered.info.work_dir,
         others_alive: &others,
+        announce: &|line| {
+            if !request.quiet {
+                eprintln!("vmbench: size of {line}");
+            }
+        },
     };
     crate::runner::run(&ctx, &mut results, &mut |trial, done, total| {
         progress.trial(trial, done, total)

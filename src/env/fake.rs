@@ -25,6 +25,7 @@ pub struct Fake {
     sha256: String,
     value: Box<ValueFn>,
     log: Rc<RefCell<Vec<Launch>>>,
+    work_at_small: Duration,
 }
 
 impl Fake {
@@ -41,7 +42,14 @@ impl Fake {
             sha256: sha256.to_string(),
             value: Box::new(value),
             log,
+            work_at_small: Duration::ZERO,
         }
+    }
+
+    /// The same fake whose instances take `work` at the small size, scaled with the size.
+    pub fn working(mut self, work: Duration) -> Fake {
+        self.work_at_small = work;
+        self
     }
 }
 
@@ -112,6 +120,14 @@ impl Environment for Fake {
         let values: Vec<f64> = (0..spec.invocation.runs)
             .map(|run| (self.value)(self.kind, workload, index, run))
             .collect();
-        Ok(outcome(workload, &self.sha256, &values))
+        let mut outcome = outcome(workload, &self.sha256, &values);
+        let small = vmbench_workload::Size::Small.scale(1000) as u32;
+        let work = self.work_at_small * spec.invocation.size.scale(1000) as u32 / small;
+        // The work happens between ready and done.
+        let seen = &mut outcome.observed;
+        for at in [&mut seen.done, &mut seen.closed, &mut outcome.lifetime] {
+            *at = at.map(|t| t + work);
+        }
+        Ok(outcome)
     }
 }
