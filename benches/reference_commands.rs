@@ -8,6 +8,8 @@
 //!   builtin container's cgroup entry by the child itself against the parent migrating it;
 //! - `container-docker` and `container-podman` against `hyperfine -N` of the `docker run --rm
 //!   --network none IMAGE …` (and `podman run …`) a user would type, same image, same run;
+//! - `container-gvisor` against `hyperfine -N` of `runsc --network=none run` of the same bundle
+//!   (launch to exit on both sides), and to ready;
 //! - `vm-tcg`/`vm-kvm` against `hyperfine -N` of the hand-tuned QEMU command from the host
 //!   notes (same kernel, same initramfs; boot to power-off).
 //!
@@ -219,6 +221,7 @@ fn containers(
         med(&startups(&crun, reps, cpus, binary, data)),
         "not slower",
     );
+    gvisor(&settings, host, reps, cpus, binary, data, cpu);
     let native = env::native::Native;
     let by_parent = Builtin::with(Arc::new(env::container::ContainerSettings {
         attach: AttachPath::ParentProcs,
@@ -248,6 +251,104 @@ fn containers(
         med(&runs[2]),
         "faster",
     );
+}
+
+/// gVisor as vmbench starts it against `runsc --network=none run` of the same bundle, typed
+/// as a user would and timed to its exit by hyperfine.
+fn gvisor(
+    settings: &env::container::ContainerSettings,
+    host: &vmbench::results::HostInfo,
+    reps: usize,
+    cpus: Option<&[usize]>,
+    binary: &Path,
+    data: &Path,
+    cpu: Option<usize>,
+) {
+    use vmbench::env::container::oci;
+    let Some(runsc) = vmbench::host::which("runsc") else {
+        println!("skip container-gvisor: runsc not installed (apt-get install runsc)");
+        return;
+    };
+    let mut env = Oci::new(Runtime::Runsc);
+    let config = vmbench::config::RunConfig {
+        workloads: vec![Workload::Noop],
+        data_dir: data.to_path_buf(),
+        ..Default::default()
+    };
+    let mut host = host.clone();
+    let cache = vmbench::cache::cache_dir();
+    let binary_info = vmbench::workload_bin::resolve(Some(binary), &cache).expect("binary");
+    let mut shared = env::Shared::new(&config, &binary_info, cache, data.to_path_buf(), &mut host);
+    if let Err(e) = env.prepare(&mut shared) {
+        println!("skip container-gvisor: {}", vmbench::error_chain(&e));
+        return;
+    }
+    let platform = oci::gvisor_platform(&oci::gvisor_platforms(&runsc), false)
+        .unwrap_or_else(|_| "ptrace".into());
+    let reps = reps.min(20);
+    let (mut ready, mut exit) = (Vec::new(), Vec::new());
+    for _ in 0..reps {
+        let spec = common::spec(binary, data, Workload::Noop, Size::Default, cpus, None);
+        if let Ok(outcome) = env.launch(&spec) {
+            ready.extend(outcome.observed.ready.map(|(at, _)| at.as_secs_f64() * 1e3));
+            exit.extend(outcome.lifetime.map(|l| l.as_secs_f64() * 1e3));
+        }
+    }
+    // The same bundle vmbench writes, run by hand.
+    let bundle = tempfile::Builder::new()
+        .prefix("gvisor-bundle-")
+        .tempdir_in(data)
+        .unwrap();
+    let state = tempfile::Builder::new()
+        .prefix("gvisor-state-")
+        .tempdir_in(data)
+        .unwrap();
+    let spec = common::spec(binary, data, Workload::Noop, Size::Default, cpus, None);
+    let mut invocation = spec.invocation.clone();
+    invocation.data_dir = "/data".into();
+    let id = format!("vmbench-{}-reference", std::process::id());
+    let bundle_config = oci::config(
+        &spec,
+        settings,
+        &invocation.to_args(),
+        &format!("/{}/{id}", vmbench::env::container::cgroup::PARENT),
+    );
+    std::fs::write(
+        bundle.path().join("config.json"),
+        serde_json::to_vec(&bundle_config).unwrap(),
+    )
+    .unwrap();
+    let typed = format!(
+        "{} --network=none --platform={platform} --root {} run --bundle {} {id}",
+        runsc.display(),
+        state.path().display(),
+        bundle.path().display()
+    );
+    let med = |xs: &[f64]| vmbench::stats::median(xs);
+    let reference = hyperfine(&typed, reps, 2, cpu);
+    line(
+        "container-gvisor noop to exit vs runsc run",
+        med(&exit),
+        reference,
+        "within 10%",
+    );
+    line(
+        "container-gvisor noop to ready vs runsc run",
+        med(&ready),
+        reference,
+        "within 10% (ready is before exit)",
+    );
+    let _ = Command::new(&runsc)
+        .args([
+            "--root",
+            &state.path().display().to_string(),
+            "delete",
+            "--force",
+            &id,
+        ])
+        .output();
+    drop(env);
+    vmbench::state::clean(false);
 }
 
 /// Docker and Podman as vmbench starts them, against the command a user types (`run --rm

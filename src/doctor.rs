@@ -117,7 +117,7 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
     });
     out.extend(isolation_checks(host));
     out.extend(vm_checks(host));
-    for name in ["runc", "crun"] {
+    for name in ["runc", "crun", "runsc"] {
         out.push(match host.runtimes.get(name) {
             Some(v) => Check::ok(name, v.clone()),
             None => Check::not_ok(

@@ -16,6 +16,8 @@ pub enum EnvKind {
     ContainerRunc,
     /// The same image through `crun`.
     ContainerCrun,
+    /// The same image and bundle through gVisor's `runsc`: a kernel in user space.
+    ContainerGvisor,
     /// The same image imported into Podman, run with `podman run`.
     ContainerPodman,
     /// The same image imported into Docker Engine, run with `docker run`.
@@ -60,11 +62,12 @@ impl Accel {
 
 impl EnvKind {
     /// Every environment, in report order.
-    pub const ALL: [EnvKind; 8] = [
+    pub const ALL: [EnvKind; 9] = [
         EnvKind::Native,
         EnvKind::Container,
         EnvKind::ContainerRunc,
         EnvKind::ContainerCrun,
+        EnvKind::ContainerGvisor,
         EnvKind::ContainerPodman,
         EnvKind::ContainerDocker,
         EnvKind::VmKvm,
@@ -79,6 +82,7 @@ impl EnvKind {
             EnvKind::ContainerRunc => "container-runc",
             EnvKind::ContainerCrun => "container-crun",
             EnvKind::ContainerDocker => "container-docker",
+            EnvKind::ContainerGvisor => "container-gvisor",
             EnvKind::ContainerPodman => "container-podman",
             EnvKind::VmKvm => "vm-kvm",
             EnvKind::VmTcg => "vm-tcg",
@@ -92,6 +96,7 @@ impl EnvKind {
             EnvKind::Container => "builtin container: pid/mount/uts/ipc/net/cgroup namespaces, cgroup limits, pivot_root into a minimal image",
             EnvKind::ContainerRunc => "the same image run by the runc OCI runtime",
             EnvKind::ContainerCrun => "the same image run by the crun OCI runtime",
+            EnvKind::ContainerGvisor => "the same image run by gVisor's runsc: the workload's system calls go to a kernel written in user space (the Sentry), not to the host's",
             EnvKind::ContainerDocker => "the same image imported into Docker Engine, started with docker run (client, daemon, containerd, shim, runc)",
             EnvKind::ContainerPodman => "the same image imported into Podman, started with podman run (no daemon: podman, conmon, OCI runtime)",
             EnvKind::VmKvm => "QEMU guest, hardware-assisted virtualisation (KVM)",
@@ -112,7 +117,8 @@ impl EnvKind {
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerDocker
-            | EnvKind::ContainerPodman => Family::Container,
+            | EnvKind::ContainerPodman
+            | EnvKind::ContainerGvisor => Family::Container,
             EnvKind::VmKvm | EnvKind::VmTcg => Family::Vm,
         }
     }

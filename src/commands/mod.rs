@@ -39,7 +39,8 @@ pub fn execute(command: Command) -> anyhow::Result<Ending> {
 /// Host facts including the external tools (QEMU, runtimes) and the accelerator verdict.
 pub fn host_facts() -> HostInfo {
     let mut host = crate::host::probe();
-    crate::env::container::oci::record_runtimes(&mut host);
+    // The accelerator first: runsc's platform depends on it.
     crate::env::vm::record_host(&mut host);
+    crate::env::container::oci::record_runtimes(&mut host);
     host
 }

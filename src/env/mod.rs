@@ -173,6 +173,9 @@ pub fn environment(kind: EnvKind) -> Box<dyn Environment> {
         EnvKind::Container => Box::new(container::builtin::Builtin::default()),
         EnvKind::ContainerRunc => Box::new(container::oci::Oci::new(container::oci::Runtime::Runc)),
         EnvKind::ContainerCrun => Box::new(container::oci::Oci::new(container::oci::Runtime::Crun)),
+        EnvKind::ContainerGvisor => {
+            Box::new(container::oci::Oci::new(container::oci::Runtime::Runsc))
+        }
         EnvKind::ContainerDocker => Box::new(container::engine::Engine::new(
             container::engine::EngineKind::Docker,
         )),

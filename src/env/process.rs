@@ -388,7 +388,14 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
     let (status, rusage) = reaper.reap()?;
     let lifetime = started.t0.elapsed();
     outcome.lifetime = Some(lifetime);
-    let own_cpu = rusage.user_ns + rusage.sys_ns + instance.cpu_outside_ns().unwrap_or(0);
+    // At least what the instance's cgroup or its process tree's counter saw: a sandbox's
+    // helpers (gVisor's ptrace stubs) are reaped by no process of ours.
+    let last = |f: fn(&crate::results::Sample) -> Option<u64>| {
+        outcome.samples.iter().rev().find_map(f).unwrap_or(0)
+    };
+    let sampled = last(|s| s.cpu_ns).max(last(|s| s.cgroup_cpu_ns));
+    let own_cpu =
+        (rusage.user_ns + rusage.sys_ns + instance.cpu_outside_ns().unwrap_or(0)).max(sampled);
     outcome.noise = probe.and_then(|p| p.finish(lifetime, own_cpu));
     outcome.exit = exit_info(status);
     outcome.exit.timed_out = observed.timed_out;

@@ -22,6 +22,17 @@ pub fn num(v: f64) -> String {
     }
 }
 
+/// An axis tick: at most three decimals, trailing zeros dropped (`1`, `0.25`, `10000`).
+pub fn tick(v: f64) -> String {
+    let s = format!("{v:.3}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
+}
+
 /// A ratio with its interval, `1.012× [0.998, 1.030]`.
 pub fn ratio_text(r: &crate::stats::Ratio) -> String {
     match r.ci {
@@ -151,6 +162,15 @@ mod tests {
             verdict_words(Verdict::Same { margin: 0.025 }, Better::Lower, Lang::Ko),
             "±2.5% 안에서 같음"
         );
+    }
+
+    #[test]
+    fn ticks_drop_trailing_zeros() {
+        assert_eq!(tick(1.0), "1");
+        assert_eq!(tick(10000.0), "10000");
+        assert_eq!(tick(0.25), "0.25");
+        assert_eq!(tick(0.1 + 0.2), "0.3");
+        assert_eq!(tick(-0.0001), "0");
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub enum Runtime {
     Runc,
     /// crun (C).
     Crun,
+    /// gVisor's runsc (Go): the container's kernel is the Sentry, in user space.
+    Runsc,
 }
 
 impl Runtime {
@@ -42,6 +44,19 @@ impl Runtime {
         match self {
             Runtime::Runc => "runc",
             Runtime::Crun => "crun",
+            Runtime::Runsc => "runsc",
+        }
+    }
+
+    /// Options before the subcommand: runsc's network (none, as every container here) and
+    /// platform (how the Sentry intercepts system calls).
+    fn global_args(self, platform: Option<&str>) -> Vec<String> {
+        match (self, platform) {
+            (Runtime::Runsc, Some(platform)) => {
+                vec!["--network=none".into(), format!("--platform={platform}")]
+            }
+            (Runtime::Runsc, None) => vec!["--network=none".into()],
+            _ => Vec::new(),
         }
     }
 
@@ -49,6 +64,7 @@ impl Runtime {
         match self {
             Runtime::Runc => EnvKind::ContainerRunc,
             Runtime::Crun => EnvKind::ContainerCrun,
+            Runtime::Runsc => EnvKind::ContainerGvisor,
         }
     }
 }
@@ -57,6 +73,8 @@ impl Runtime {
 pub struct Oci {
     runtime: Runtime,
     settings: Option<Arc<ContainerSettings>>,
+    /// runsc's platform, once prepared.
+    platform: Option<String>,
 }
 
 impl Oci {
@@ -65,6 +83,7 @@ impl Oci {
         Oci {
             runtime,
             settings: None,
+            platform: None,
         }
     }
 
@@ -73,8 +92,67 @@ impl Oci {
         Oci {
             runtime,
             settings: Some(settings),
+            platform: None,
         }
     }
+}
+
+/// The platforms an installed runsc offers, from its `flags` listing ("specifies which
+/// platform to use: ptrace (default), kvm.").
+pub fn gvisor_platforms(runsc: &Path) -> Vec<String> {
+    let out = Command::new(runsc)
+        .arg("flags")
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| [o.stdout, o.stderr].concat())
+        .unwrap_or_default();
+    parse_platforms(&String::from_utf8_lossy(&out))
+}
+
+fn parse_platforms(flags: &str) -> Vec<String> {
+    let Some((_, list)) = flags.split_once("which platform to use:") else {
+        return Vec::new();
+    };
+    let list = list.split(['.', '\n']).next().unwrap_or("");
+    list.split(',')
+        .map(|p| p.replace("(default)", "").trim().to_string())
+        .filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric()))
+        .collect()
+}
+
+/// The platform runsc intercepts system calls with: `VMBENCH_RUNSC_PLATFORM` when offered,
+/// else `systrap` (runsc from 2023 on), else `kvm` where the host runs KVM guests, else
+/// `ptrace`, which every runsc and host has.
+pub fn gvisor_platform(offered: &[String], kvm_usable: bool) -> Result<String, String> {
+    let has = |p: &str| offered.iter().any(|o| o == p);
+    if let Some(asked) = std::env::var("VMBENCH_RUNSC_PLATFORM")
+        .ok()
+        .filter(|p| !p.is_empty())
+    {
+        return if offered.is_empty() || has(&asked) {
+            Ok(asked)
+        } else {
+            Err(format!(
+                "VMBENCH_RUNSC_PLATFORM={asked}, which this runsc does not offer (it offers {})",
+                offered.join(", ")
+            ))
+        };
+    }
+    Ok(if has("systrap") {
+        "systrap"
+    } else if has("kvm") && kvm_usable {
+        "kvm"
+    } else {
+        "ptrace"
+    }
+    .to_string())
+}
+
+/// The platform runsc uses on this host, and the ones it offers.
+fn runsc_platform(runsc: &Path, host: &HostInfo) -> (Result<String, String>, Vec<String>) {
+    let offered = gvisor_platforms(runsc);
+    let kvm = host.accelerator.as_deref() == Some("kvm");
+    (gvisor_platform(&offered, kvm), offered)
 }
 
 fn not_installed(program: &str) -> Unavailable {
@@ -99,11 +177,25 @@ impl Environment for Oci {
             .cloned()
             .or_else(|| version_of(&path))
             .unwrap_or_default();
+        if self.runtime == Runtime::Runsc {
+            runsc_platform(&path, host).0.map_err(|why| {
+                Unavailable::new(why, "unset VMBENCH_RUNSC_PLATFORM, or set one runsc offers")
+            })?;
+        }
         Ok(format!("{} ({version})", path.display()))
     }
 
     fn prepare(&mut self, shared: &mut Shared) -> Result<Option<Footprint>, EnvError> {
+        if self.runtime == Runtime::Runsc {
+            let runsc = which("runsc").ok_or_else(|| EnvError::Setup("runsc not found".into()))?;
+            let platform = runsc_platform(&runsc, shared.host)
+                .0
+                .map_err(EnvError::Setup)?;
+            self.platform = Some(platform);
+        }
         let settings = shared.container()?;
+        super::cgroup::prepare_root_parent(&settings.layout)
+            .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
         let footprint = settings.image.footprint();
         self.settings = Some(settings);
         Ok(Some(footprint))
@@ -120,6 +212,8 @@ impl Environment for Oci {
         })?;
         Ok(Box::new(OciInstance {
             runtime,
+            global: self.runtime.global_args(self.platform.as_deref()),
+            sandboxed: self.runtime == Runtime::Runsc,
             hide_unified: self.runtime == Runtime::Crun
                 && settings.layout.version == Version::Hybrid,
             settings,
@@ -189,6 +283,8 @@ struct Dirs {
 
 struct OciInstance<'a> {
     runtime: PathBuf,
+    global: Vec<String>,
+    sandboxed: bool,
     hide_unified: bool,
     settings: &'a ContainerSettings,
     id: String,
@@ -210,7 +306,8 @@ impl OciInstance<'_> {
     fn runtime_command(&self, args: &[&str]) -> Option<Command> {
         let dirs = self.dirs.as_ref()?;
         let mut cmd = Command::new(&self.runtime);
-        cmd.arg("--root")
+        cmd.args(&self.global)
+            .arg("--root")
             .arg(dirs.state.path())
             .args(args)
             .stdout(Stdio::null())
@@ -309,14 +406,15 @@ impl Instance for OciInstance<'_> {
         if self.hide_unified {
             steps.extend(self.hide_unified_steps(dirs.bundle.path())?);
         }
-        let args: Vec<String> = vec![
+        let mut args = self.global.clone();
+        args.extend([
             "--root".into(),
             dirs.state.path().display().to_string(),
             "run".into(),
             "--bundle".into(),
             dirs.bundle.path().display().to_string(),
             self.id.clone(),
-        ];
+        ]);
         let exe = self.runtime.display().to_string();
         self.dirs = Some(dirs);
         // The runtime removes its cgroup when the container ends, OOM count included: the
@@ -341,7 +439,10 @@ impl Instance for OciInstance<'_> {
                 "memory.current",
             )),
             cgroup_cpu: Some(self.cgroup_file("cpuacct", "cpuacct.usage", "cpu.stat")),
-            workload_in: Some(self.cgroup_file("memory", "cgroup.procs", "cgroup.procs")),
+            // runsc's cgroup holds its gofer and sandbox, not the workload (it runs inside the
+            // sandbox): its whole process tree is the instance, counted from the runtime down.
+            workload_in: (!self.sandboxed)
+                .then(|| self.cgroup_file("memory", "cgroup.procs", "cgroup.procs")),
             ..Target::process(spawned.pid.as_raw())
         };
         Ok(Started::from_spawned(
@@ -413,9 +514,47 @@ impl Drop for OciInstance<'_> {
 
 /// Records the runtimes found in the host facts.
 pub fn record_runtimes(host: &mut HostInfo) {
-    for name in ["runc", "crun"] {
-        if let Some(version) = which(name).and_then(|p| version_of(&p)) {
-            host.runtimes.insert(name.to_string(), version);
+    for name in ["runc", "crun", "runsc"] {
+        let Some(path) = which(name) else { continue };
+        let Some(mut version) = version_of(&path) else {
+            continue;
+        };
+        if name == "runsc" {
+            let (platform, offered) = runsc_platform(&path, host);
+            version = format!(
+                "{version}; platform {} (offered: {})",
+                platform.unwrap_or_else(|why| format!("none: {why}")),
+                offered.join(", ")
+            );
         }
+        host.runtimes.insert(name.to_string(), version);
+    }
+}
+
+#[cfg(test)]
+mod platform_tests {
+    use super::*;
+
+    #[test]
+    fn platforms_are_read_from_runsc_flags() {
+        let flags = "  -platform string\n    \tspecifies which platform to use: ptrace (default), kvm. (default \"ptrace\")\n";
+        assert_eq!(parse_platforms(flags), vec!["ptrace", "kvm"]);
+        let newer = "specifies which platform to use: systrap (default), ptrace, kvm.";
+        assert_eq!(parse_platforms(newer), vec!["systrap", "ptrace", "kvm"]);
+        assert!(parse_platforms("no such flag").is_empty());
+    }
+
+    #[test]
+    fn the_fastest_platform_the_host_allows_is_chosen() {
+        let offered = |l: &[&str]| l.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        if std::env::var_os("VMBENCH_RUNSC_PLATFORM").is_some() {
+            eprintln!("skipped: VMBENCH_RUNSC_PLATFORM is set");
+            return;
+        }
+        let old = offered(&["ptrace", "kvm"]);
+        assert_eq!(gvisor_platform(&old, false).unwrap(), "ptrace");
+        assert_eq!(gvisor_platform(&old, true).unwrap(), "kvm");
+        let new = offered(&["systrap", "ptrace", "kvm"]);
+        assert_eq!(gvisor_platform(&new, false).unwrap(), "systrap");
     }
 }

@@ -5,6 +5,7 @@ pub mod bars;
 pub mod footprint;
 pub mod image;
 pub mod ratios;
+pub mod spectrum;
 pub mod start_split;
 pub mod startup;
 pub mod timeline;
@@ -23,6 +24,7 @@ pub fn env_color(env: EnvKind) -> RGBColor {
         EnvKind::ContainerCrun => RGBColor(23, 190, 207),
         EnvKind::ContainerRunc => RGBColor(148, 103, 189),
         EnvKind::ContainerPodman => RGBColor(140, 86, 75),
+        EnvKind::ContainerGvisor => RGBColor(188, 189, 34),
         EnvKind::ContainerDocker => RGBColor(227, 119, 194),
         EnvKind::VmKvm => RGBColor(255, 127, 14),
         EnvKind::VmTcg => RGBColor(214, 39, 40),
@@ -68,6 +70,7 @@ where
     chart
         .configure_mesh()
         .x_desc(x_desc)
+        .x_label_formatter(&|x| crate::report::format::tick(*x))
         .y_desc(y_desc)
         .y_labels(n)
         .y_label_formatter(&|y| {

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+pub use v1::prepare_root_parent;
 
 /// Errors probing or managing cgroups; each carries the path involved.
 #[derive(Debug, thiserror::Error)]

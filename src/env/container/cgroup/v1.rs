@@ -148,6 +148,19 @@ pub(super) fn field(text: &str, key: &str) -> Option<u64> {
     })
 }
 
+/// Creates the `vmbench` parent at the root of the cpuset hierarchy, where OCI runtimes put
+/// their containers (`cgroupsPath` `/vmbench/<id>`), with the root's CPUs and memory nodes: a
+/// runtime that creates it itself may leave it empty (runsc then fails to write its child's
+/// `cpuset.cpus`).
+pub fn prepare_root_parent(layout: &Layout) -> Result<(), CgroupError> {
+    let Some(mount) = layout.v1.get("cpuset") else {
+        return Ok(());
+    };
+    let parent = mount.join(PARENT);
+    make_dir(&parent)?;
+    inherit_cpuset(&parent)
+}
+
 /// Copies `cpuset.cpus` and `cpuset.mems` from the parent where they are empty.
 fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
     let parent = dir.parent().unwrap_or(dir);
