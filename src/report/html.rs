@@ -16,6 +16,27 @@ pub struct Html;
 
 /// Interface strings in the report's language.
 fn labels(lang: Lang) -> Value {
+    let mut labels = base_labels(lang);
+    let more = match lang {
+        Lang::En => json!({
+            "size_label": "amount of work", "spectrum": "The isolation spectrum", "tier": "where system calls go",
+            "kernel": "kernel it reports", "syscall": "one system call (ns)", "cpu_per_instance": "host CPU per instance (ms)",
+            "memory_per_instance": "memory per instance"
+        }),
+        Lang::Ko => json!({
+            "size_label": "작업량", "spectrum": "격리의 스펙트럼", "tier": "시스템 콜이 가는 곳",
+            "kernel": "인스턴스가 보고한 커널", "syscall": "시스템 콜 한 번 (ns)", "cpu_per_instance": "인스턴스당 호스트 CPU (ms)",
+            "memory_per_instance": "인스턴스당 메모리"
+        }),
+    };
+    if let (Some(l), Value::Object(m)) = (labels.as_object_mut(), more) {
+        l.extend(m);
+    }
+    labels
+}
+
+/// The first interface strings (one `json!` each language holds only so many).
+fn base_labels(lang: Lang) -> Value {
     match lang {
         Lang::En => json!({
             "title": "vmbench: what isolation costs",
@@ -63,6 +84,7 @@ fn captions(lang: Lang) -> Value {
             "timeline": "CPU (cores busy) and resident memory of the instance process over one trial, sampled from the host.",
             "memory": "Peak memory one instance holds on the host: the instance process, the container's cgroup charge, and a VM's guest RAM.",
             "image": "Bytes on disk one instance needs: the container image against the guest kernel plus initramfs.",
+            "spectrum": "Environments from least isolated (top) to most isolated (bottom), grouped by where the workload's system calls are answered. Left: median start, launch to ready. Right: median cost of one system call (the syscall workload). Both on log scales: each grid line is ten times the one before. In the table, host CPU is what one noop instance used from launch to exit, every process of it (runtime, sandbox, QEMU) counted; memory is the peak host memory of one instance running syscall (its processes and its cgroup's charge).",
             "start_split": "Each bar is one environment's median start, cut where its phases end: what the kernel does (clone, cgroup, mounts, exec), what a runtime adds, and what an engine adds (client, daemon or conmon, shim) before the same workload prints ready."
         }),
         Lang::Ko => json!({
@@ -71,6 +93,7 @@ fn captions(lang: Lang) -> Value {
             "timeline": "한 번의 시행 동안 호스트에서 측정한 인스턴스 프로세스의 CPU 사용량(코어 수)과 상주 메모리입니다.",
             "memory": "인스턴스 하나가 호스트에서 차지하는 최대 메모리입니다. 프로세스, 컨테이너 cgroup 사용량, VM의 게스트 RAM을 보여 줍니다.",
             "image": "인스턴스 하나에 필요한 디스크 용량입니다. 컨테이너 이미지와 게스트 커널+initramfs를 비교합니다.",
+            "spectrum": "위에서 아래로 격리가 약한 환경부터 강한 환경 순이며, 워크로드의 시스템 콜을 누가 처리하는지로 묶었습니다. 왼쪽은 시작 시간(실행부터 ready까지) 중앙값, 오른쪽은 시스템 콜 한 번의 비용(syscall 워크로드) 중앙값입니다. 둘 다 로그 눈금이라 눈금 하나가 열 배입니다. 표의 호스트 CPU는 noop 인스턴스 하나가 실행부터 종료까지 쓴 CPU이며 그 모든 프로세스(런타임, 샌드박스, QEMU)를 셉니다. 메모리는 syscall을 실행하는 인스턴스 하나가 호스트에서 차지한 최대 메모리(프로세스와 cgroup 사용량)입니다.",
             "start_split": "막대 하나가 한 환경의 시작 시간 중앙값이며, 단계가 끝나는 곳에서 잘랐습니다. 커널이 하는 일(clone, cgroup, 마운트, exec), 런타임이 더하는 일, 엔진이 더하는 일(클라이언트, 데몬이나 conmon, shim)을 거쳐 같은 워크로드가 ready를 출력합니다."
         }),
     }
@@ -157,6 +180,7 @@ fn workload_tables(run: &RunView, lang: Lang) -> Vec<Value> {
         .map(|w| {
             json!({
                 "name": w.name, "metric": w.metric, "unit": w.unit,
+                "size": w.size.name(), "size_note": w.size_note, "baseline_note": w.baseline_note,
                 "better": if w.better == vmbench_workload::Better::Higher { "higher" } else { "lower" },
                 "rows": w.rows.iter().map(|row| json!({
                     "env": row.env, "n": row.n, "median": num(row.median),
@@ -215,11 +239,13 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "noisy": run.noisy.iter().take(50).map(|(e, w, rep, why)| json!({"env": e, "workload": w, "rep": rep, "why": why})).collect::<Vec<_>>(),
         "failures": run.failures.iter().take(50).map(|(e, w, rep, err)| json!({"env": e, "workload": w, "rep": rep, "error": err})).collect::<Vec<_>>(),
         "start_split": start_split_rows(run),
+        "spectrum": spectrum_rows(run),
         "image": run.results.image.as_ref().map(|i| image_rows(i, &run.results.config)),
         "footprints": run.footprints.iter().map(|(e, b, what)| json!({"env": e, "size": format!("{:.2} MB", *b as f64 / 1e6), "what": what})).collect::<Vec<_>>(),
         "charts": {
             "startup": (!run.startup.is_empty()).then(|| charts::startup::draw(&run.startup)).transpose()?,
             "start_split": has_containers(run).then(|| charts::start_split::draw(&run.start_split)).transpose()?,
+            "spectrum": (run.spectrum.len() > 1).then(|| charts::spectrum::draw(&run.spectrum)).transpose()?,
             "overhead": (!charts::ratios::rows(&run.workloads).is_empty()).then(|| charts::ratios::draw(&run.workloads)).transpose()?,
             "timeline": (!run.timelines.is_empty()).then(|| charts::timeline::draw(&run.timelines)).transpose()?,
             "memory": (!run.memory.is_empty()).then(|| charts::footprint::draw(&run.memory)).transpose()?,
@@ -227,6 +253,21 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         },
         "notes": notes(run, lang, margin),
     }))
+}
+
+/// The spectrum table: an environment per row, least isolated first.
+fn spectrum_rows(run: &RunView) -> Vec<Value> {
+    let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), num);
+    run.spectrum
+        .iter()
+        .map(|r| {
+            json!({
+                "env": r.env, "tier": r.tier.name(), "kernel": r.kernel.clone().unwrap_or_else(|| "—".into()),
+                "startup": opt(r.startup_ms), "syscall": opt(r.syscall_ns), "cpu": opt(r.cpu_ms_per_instance),
+                "memory": r.memory_bytes.map_or_else(|| "—".to_string(), |b| format!("{:.1} MiB", b as f64 / 1048576.0)),
+            })
+        })
+        .collect()
 }
 
 /// Whether a run started any container, so that its start can be split.

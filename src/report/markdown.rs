@@ -38,6 +38,7 @@ impl Exporter for Markdown {
             }
             startup_table(&mut s, run);
             start_split_table(&mut s, run);
+            spectrum_table(&mut s, run);
             image_table(&mut s, run);
             memory_table(&mut s, run);
             quiet_table(&mut s, run);
@@ -61,6 +62,12 @@ fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {
         "### {} — {} ({}, {better} is better)\n",
         w.name, w.metric, w.unit
     );
+    if let Some(note) = &w.size_note {
+        let _ = writeln!(s, "Size: {note}.\n");
+    }
+    if let Some(note) = &w.baseline_note {
+        let _ = writeln!(s, "**{note}.**\n");
+    }
     let _ = writeln!(
         s,
         "| env | n | median | 95% CI | vs native [95% CI] |{}",
@@ -120,6 +127,34 @@ fn startup_table(s: &mut String, run: &RunView) {
             num(m.p95),
             num(m.p99),
             num(m.max)
+        );
+    }
+    let _ = writeln!(s);
+}
+
+fn spectrum_table(s: &mut String, run: &RunView) {
+    if run.spectrum.len() < 2 {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### The isolation spectrum
+
+| env | where system calls go | kernel it reports | start (ms) | one system call (ns) | host CPU per instance (ms) | memory per instance (MiB) |
+|---|---|---|---:|---:|---:|---:|"
+    );
+    let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), num);
+    for r in &run.spectrum {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.env,
+            r.tier.name(),
+            r.kernel.as_deref().unwrap_or("—"),
+            opt(r.startup_ms),
+            opt(r.syscall_ns),
+            opt(r.cpu_ms_per_instance),
+            opt(r.memory_bytes.map(|b| b as f64 / 1048576.0))
         );
     }
     let _ = writeln!(s);

@@ -12,6 +12,7 @@ pub mod lang;
 pub mod markdown;
 pub mod model;
 pub mod notes;
+pub mod spectrum;
 pub mod terminal;
 
 use export::{Exporter, Format};

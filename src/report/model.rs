@@ -51,6 +51,12 @@ pub struct WorkloadView {
     pub better: Better,
     /// One row per environment, in run order.
     pub rows: Vec<EnvRow>,
+    /// The amount of work every environment did.
+    pub size: vmbench_workload::Size,
+    /// Why that size, where the run chose it.
+    pub size_note: Option<String>,
+    /// Why there is no comparison with the baseline, where it ran another size.
+    pub baseline_note: Option<String>,
 }
 
 /// Startup figures of one environment (all measured cold trials, every workload).
@@ -184,6 +190,8 @@ pub struct RunView {
     pub start_split: Vec<StartSplit>,
     /// Memory per environment.
     pub memory: Vec<MemoryView>,
+    /// Every environment placed by where its system calls go, with what each step costs.
+    pub spectrum: Vec<super::spectrum::SpectrumRow>,
     /// Timelines per environment.
     pub timelines: Vec<Timeline>,
     /// Environments that did not run, with the reason.
@@ -252,6 +260,7 @@ fn workload_view(
             .then(|| crate::plan::ratio_to_native(results, w, e))
             .flatten();
         let change = baseline
+            .filter(|b| b.size_of(w) == results.size_of(w))
             .map(|b| ok_values(&trials_of(b, w, e)))
             .filter(|b| !b.is_empty() && sum.is_some())
             .and_then(|b| stats::ratio_of_medians(&xs, &b))
@@ -278,12 +287,24 @@ fn workload_view(
             noisy,
         });
     }
+    let size = results.size_of(w);
     Some(WorkloadView {
         name: w,
         metric: head.name,
         unit: head.unit,
         better: head.better,
         rows,
+        size,
+        size_note: results
+            .sizes
+            .get(&w)
+            .map(crate::sizing::SizeChoice::explain),
+        baseline_note: baseline
+            .map(|b| b.size_of(w))
+            .filter(|&old| old != size)
+            .map(|old| {
+                format!("not compared with the baseline: it ran size {old}, this run {size}")
+            }),
     })
 }
 
@@ -487,7 +508,7 @@ impl RunView {
                 workload_names.push(t.workload);
             }
         }
-        let workloads = workload_names
+        let workloads: Vec<WorkloadView> = workload_names
             .iter()
             .filter_map(|&w| workload_view(results, w, &envs, baseline, margin))
             .collect();
@@ -510,8 +531,10 @@ impl RunView {
             .filter(|s| s.env.family() != Family::Vm)
             .map(StartSplit::of)
             .collect();
+        let spectrum = super::spectrum::rows(results, &envs, &startup, &workloads);
         RunView {
             label: label.to_string(),
+            spectrum,
             envs,
             workloads,
             start_split,

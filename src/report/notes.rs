@@ -27,6 +27,8 @@ pub struct Notes {
     pub image: String,
     /// Where a container's start goes: the kernel's part, a runtime's, an engine's.
     pub start_split: String,
+    /// The isolation spectrum: who answers the workload's system calls, and what it costs.
+    pub spectrum: String,
     /// How the figures were measured and how to read the statistics.
     pub method: String,
     /// How quiet the host was, and what that means for the figures.
@@ -53,6 +55,44 @@ fn start_split(run: &RunView, lang: Lang) -> String {
     match lang {
         Lang::En => format!("Starting the same program took {native} as a plain process and {builtin} in vmbench's own container: the kernel's part of a container (new namespaces, a cgroup, a few mounts, pivot_root) is about a millisecond. An OCI runtime adds a process of its own that reads a bundle and sets the same things up: {crun} with crun (C), {runc} with runc (Go). An engine adds its machinery on top: Podman {podman} (the client, conmon and the runtime, no daemon), Docker {docker} (the client asks the daemon, which asks containerd, which starts a shim, which runs runc). What a user waits for in `docker run` is mostly the engine, not the kernel."),
         Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)은 1밀리초 안팎입니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 장치를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
+    }
+}
+
+/// The isolation spectrum, with this run's figures.
+fn spectrum(run: &RunView, lang: Lang) -> String {
+    let row = |e: EnvKind| run.spectrum.iter().find(|r| r.env == e);
+    let tier_row = |t: super::spectrum::Tier| run.spectrum.iter().find(|r| r.tier == t);
+    let none = match lang {
+        Lang::En => "(not measured in this run)",
+        Lang::Ko => "(이번 측정에는 없음)",
+    };
+    let ns = |r: Option<&super::spectrum::SpectrumRow>| {
+        r.and_then(|r| r.syscall_ns)
+            .map_or_else(|| none.to_string(), |v| format!("{v:.0} ns"))
+    };
+    let kernel = |r: Option<&super::spectrum::SpectrumRow>| {
+        r.and_then(|r| r.kernel.clone())
+            .map_or_else(|| none.to_string(), |k| format!("\"{k}\""))
+    };
+    use super::spectrum::Tier;
+    let native = row(EnvKind::Native);
+    let spaces = tier_row(Tier::Namespaces);
+    let gvisor = row(EnvKind::ContainerGvisor);
+    let guest = tier_row(Tier::GuestKernel);
+    let times = match (
+        gvisor.and_then(|g| g.syscall_ns),
+        native.and_then(|n| n.syscall_ns),
+    ) {
+        (Some(g), Some(n)) if n > 0.0 => format!("{:.0}×", g / n),
+        _ => "—".to_string(),
+    };
+    let start = fmt_ms(gvisor.and_then(|g| g.startup_ms), lang);
+    let (ns_native, ns_spaces, ns_gvisor, ns_guest) =
+        (ns(native), ns(spaces), ns(gvisor), ns(guest));
+    let (k_native, k_gvisor, k_guest) = (kernel(native), kernel(gvisor), kernel(guest));
+    match lang {
+        Lang::En => format!("Isolation is a question of who answers the program's system calls. Natively and in every namespace container it is the host's own kernel ({k_native}); a system call cost {ns_native} natively and {ns_spaces} in a container, because nothing stands in between: namespaces only change what the kernel shows. gVisor puts a kernel written in user space, the Sentry, between the program and the host: it catches every system call and answers it itself ({k_gvisor} is its own version string), asking the host kernel only for a narrow set of calls. That is a far smaller attack surface, paid on every call: {ns_gvisor} here, {times} the native cost, while pure computation runs at native speed and a sandbox starts in {start}. A VM goes one step further and runs a complete guest kernel ({k_guest}) on virtual hardware; its system calls stay inside the guest ({ns_guest} here), and what it pays instead is boot time, memory for a whole guest and every trip to a virtual device."),
+        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 값을 치릅니다. 여기서는 {ns_gvisor}로 네이티브의 {times}였고, 순수 계산은 네이티브 속도로 돌며 샌드박스 시작에는 {start} 걸렸습니다. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 비용을 치릅니다."),
     }
 }
 
@@ -214,6 +254,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         .unwrap_or_else(|| "—".into());
     let image_note = image(run, lang, &guest);
     let start_split_note = start_split(run, lang);
+    let spectrum_note = spectrum(run, lang);
     match lang {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
@@ -223,6 +264,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             accel: "With KVM the CPU itself runs guest code at full speed and traps only for privileged operations (hardware-assisted virtualisation). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation), which is typically 5–20 times slower for computation and slower still for system calls and page faults. TCG figures show what emulation costs, not what a VM with KVM costs.".into(),
             image: image_note,
             start_split: start_split_note,
+            spectrum: spectrum_note.clone(),
             method: format!("Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Every verdict follows one rule: an interval within ±{margin}% of 1 reads \"same\"; one that includes 1 but reaches further reads \"no difference detected\" (the run could not tell); only an interval wholly on one side of 1 reads \"worse\" or \"better\". An adaptive run adds repetitions to each environment until its interval is narrow enough or its share of the time budget is spent, and marks the ones that did not get there. Trials during which other programs used the workload's CPU, or the hypervisor stole it, are flagged as noisy and kept. Outliers are flagged, never dropped."),
             quiet: quiet(run, lang),
         },
@@ -234,6 +276,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             accel: "KVM을 쓰면 CPU가 게스트 코드를 제 속도로 직접 실행하고, 특권 명령을 만날 때만 하이퍼바이저로 빠져나옵니다(하드웨어 지원 가상화). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역합니다(바이너리 변환). 계산은 보통 5~20배 느리고, 시스템 콜과 페이지 폴트는 더 느립니다. TCG 수치는 에뮬레이션의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다.".into(),
             image: image_note,
             start_split: start_split_note,
+            spectrum: spectrum_note,
             method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
             quiet: quiet(run, lang),
         },

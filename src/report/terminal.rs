@@ -25,6 +25,12 @@ pub fn render(run: &RunView) -> String {
             "{}: {} in {} ({dir} is better)",
             w.name, w.metric, w.unit
         );
+        if let Some(note) = &w.size_note {
+            let _ = writeln!(s, "  size: {note}");
+        }
+        if let Some(note) = &w.baseline_note {
+            let _ = writeln!(s, "  {note}");
+        }
         let _ = writeln!(
             s,
             "  {:<16} {:>3} {:>12} {:>8}  vs native [95% CI]",

@@ -1,0 +1,232 @@
+//! The isolation spectrum: every environment of a run placed by where its workload's system
+//! calls go (the host kernel directly, the host kernel behind namespaces, a kernel in user
+//! space, a guest kernel), with what each step costs: startup, a system call, host CPU to
+//! start and stop an instance, memory per instance, and the kernel the instance reports.
+
+use super::model::{StartupView, WorkloadView};
+use crate::ids::{EnvKind, Family};
+use crate::results::{Results, Trial};
+use serde::Serialize;
+use vmbench_workload::Workload;
+
+/// Where an environment's system calls are answered, from least to most isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tier {
+    /// The host kernel, with nothing in between.
+    Native,
+    /// The host kernel, behind namespaces and cgroups.
+    Namespaces,
+    /// A kernel written in user space (gVisor's Sentry) that intercepts every system call.
+    UserSpaceKernel,
+    /// A guest kernel on virtual hardware, hardware-assisted or emulated.
+    GuestKernel,
+}
+
+impl Tier {
+    /// The tier of an environment.
+    pub fn of(env: EnvKind) -> Tier {
+        match (env, env.family()) {
+            (EnvKind::ContainerGvisor, _) => Tier::UserSpaceKernel,
+            (_, Family::Native) => Tier::Native,
+            (_, Family::Container) => Tier::Namespaces,
+            (_, Family::Vm) => Tier::GuestKernel,
+        }
+    }
+
+    /// A short name for charts and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Native => "native",
+            Tier::Namespaces => "namespaces",
+            Tier::UserSpaceKernel => "user-space kernel",
+            Tier::GuestKernel => "guest kernel",
+        }
+    }
+}
+
+/// One environment on the spectrum.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpectrumRow {
+    /// The environment.
+    pub env: EnvKind,
+    /// Where its system calls go.
+    pub tier: Tier,
+    /// The kernel release the instance reports (`uname -r` inside).
+    pub kernel: Option<String>,
+    /// Median startup, launch to ready, milliseconds.
+    pub startup_ms: Option<f64>,
+    /// Median cost of one system call (the syscall workload), nanoseconds.
+    pub syscall_ns: Option<f64>,
+    /// Median host CPU one noop instance used, start to end (every process of the instance:
+    /// runtime, sandbox, QEMU), milliseconds.
+    pub cpu_ms_per_instance: Option<f64>,
+    /// Median peak host memory of one instance running the syscall workload (else any),
+    /// bytes: see [`instance_memory`].
+    pub memory_bytes: Option<u64>,
+}
+
+/// The peak host memory of one sampled instance: the process vmbench started (the workload,
+/// a runtime or engine client, QEMU) plus the cgroup's charge when that process is outside the
+/// cgroup (an OCI runtime's sandbox or container); the larger of the two when it is inside
+/// (the builtin container's PID 1). None without samples: `wait4`'s peak of a process started
+/// by vfork is the harness's own.
+pub fn instance_memory(t: &Trial) -> Option<u64> {
+    let process = t
+        .summary
+        .as_ref()
+        .map(|s| s.peak_rss_bytes)
+        .filter(|&b| b > 0)?;
+    let cgroup = t
+        .cgroup
+        .as_ref()
+        .and_then(|c| c.memory_peak_bytes)
+        .or(t.summary.as_ref().and_then(|s| s.peak_cgroup_memory_bytes))
+        .unwrap_or(0);
+    Some(match t.env {
+        EnvKind::Container => process.max(cgroup),
+        _ => process + cgroup,
+    })
+}
+
+/// The spectrum of a run, ordered from least to most isolated (run order within a tier).
+pub fn rows(
+    results: &Results,
+    envs: &[EnvKind],
+    startup: &[StartupView],
+    workloads: &[WorkloadView],
+) -> Vec<SpectrumRow> {
+    let syscall = workloads.iter().find(|w| w.name == Workload::Syscall);
+    let mut rows: Vec<SpectrumRow> = envs
+        .iter()
+        .filter(|&&e| results.measured().any(|t| t.env == e && t.error.is_none()))
+        .map(|&env| {
+            let ok = || {
+                results
+                    .measured()
+                    .filter(move |t| t.env == env && t.error.is_none())
+            };
+            let cpu: Vec<f64> = ok()
+                .filter(|t| t.workload == Workload::Noop)
+                .filter_map(|t| Some(t.noise.as_ref()?.own_cpu_ns as f64 / 1e6))
+                .collect();
+            // The syscall workload holds almost nothing itself and runs long enough to be
+            // sampled everywhere; a noop may end before the first sample.
+            let memory_of = |w: Option<Workload>| -> Vec<f64> {
+                ok().filter(|t| w.is_none_or(|w| t.workload == w))
+                    .filter_map(|t| Some(instance_memory(t)? as f64))
+                    .collect()
+            };
+            let mut mem = memory_of(Some(Workload::Syscall));
+            if mem.is_empty() {
+                mem = memory_of(None);
+            }
+            SpectrumRow {
+                env,
+                tier: Tier::of(env),
+                kernel: ok().find_map(|t| Some(t.guest_view.as_ref()?.kernel.clone())),
+                startup_ms: startup
+                    .iter()
+                    .find(|s| s.env == env)
+                    .map(|s| s.summary.median),
+                syscall_ns: syscall
+                    .and_then(|w| w.rows.iter().find(|r| r.env == env && r.n > 0))
+                    .map(|r| r.median),
+                cpu_ms_per_instance: crate::stats::median(&cpu),
+                memory_bytes: crate::stats::median(&mem).map(|m| m as u64),
+            }
+        })
+        .collect();
+    rows.sort_by_key(|r| r.tier);
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::model::RunView;
+    use vmbench_workload::Size;
+
+    /// Results with native, the builtin container, gVisor and a TCG VM, each reporting its
+    /// kernel and a syscall cost.
+    fn spectrum_results() -> Results {
+        let mut r = crate::results::tests::sample_results();
+        let template = r.trials[0].clone();
+        r.trials.clear();
+        let envs = [
+            (EnvKind::VmTcg, "6.1.0-guest", 900.0),
+            (EnvKind::ContainerGvisor, "4.4.0", 18000.0),
+            (EnvKind::Container, "6.18-host", 180.0),
+            (EnvKind::Native, "6.18-host", 175.0),
+        ];
+        for rep in 0..3 {
+            for (env, kernel, ns) in envs {
+                let mut t = template.clone();
+                t.env = env;
+                t.rep = rep;
+                t.metrics[0].value = ns + rep as f64;
+                t.guest_view.as_mut().unwrap().kernel = kernel.into();
+                r.trials.push(t);
+            }
+        }
+        r.config.envs = envs.iter().map(|e| e.0).collect();
+        r
+    }
+
+    #[test]
+    fn the_spectrum_orders_environments_by_who_answers_system_calls() {
+        let view = RunView::build("r", &spectrum_results(), None, 0.03);
+        let order: Vec<EnvKind> = view.spectrum.iter().map(|r| r.env).collect();
+        assert_eq!(
+            order,
+            [
+                EnvKind::Native,
+                EnvKind::Container,
+                EnvKind::ContainerGvisor,
+                EnvKind::VmTcg
+            ]
+        );
+        let gvisor = &view.spectrum[2];
+        assert_eq!(gvisor.kernel.as_deref(), Some("4.4.0"));
+        assert_eq!(gvisor.syscall_ns, Some(18001.0));
+        assert_eq!(gvisor.tier, Tier::UserSpaceKernel);
+        let runs = vec![("r".to_string(), spectrum_results())];
+        let report = crate::report::model::Report::build(&runs, None, 0.03);
+        let html = crate::report::export::Exporter::render(
+            &crate::report::html::Html,
+            &report,
+            crate::report::lang::Lang::Ko,
+        )
+        .unwrap();
+        assert!(html.contains("격리의 스펙트럼") && html.contains("user-space kernel"));
+        assert!(html.contains("<svg"), "the picture is drawn");
+    }
+
+    #[test]
+    fn a_baseline_at_another_size_is_not_compared() {
+        let now = spectrum_results();
+        let mut old = spectrum_results();
+        old.config.size = Size::Small;
+        let view = RunView::build("r", &now, Some(&old), 0.03);
+        let w = &view.workloads[0];
+        assert!(w.rows.iter().all(|r| r.baseline.is_none()));
+        let note = w.baseline_note.as_deref().unwrap();
+        assert!(note.contains("size small, this run default"), "{note}");
+        let same = RunView::build("r", &now, Some(&spectrum_results()), 0.03);
+        assert!(same.workloads[0].rows.iter().all(|r| r.baseline.is_some()));
+        assert!(same.workloads[0].baseline_note.is_none());
+    }
+
+    #[test]
+    fn gvisor_sits_between_containers_and_vms() {
+        let tiers: Vec<Tier> = EnvKind::ALL.into_iter().map(Tier::of).collect();
+        assert_eq!(Tier::of(EnvKind::Native), Tier::Native);
+        assert_eq!(Tier::of(EnvKind::ContainerDocker), Tier::Namespaces);
+        assert_eq!(Tier::of(EnvKind::ContainerGvisor), Tier::UserSpaceKernel);
+        assert_eq!(Tier::of(EnvKind::VmTcg), Tier::GuestKernel);
+        assert!(
+            Tier::Namespaces < Tier::UserSpaceKernel && Tier::UserSpaceKernel < Tier::GuestKernel
+        );
+        assert_eq!(tiers.len(), EnvKind::ALL.len());
+    }
+}
