@@ -97,6 +97,22 @@ impl Oci {
     }
 }
 
+/// Where runsc writes a panic of its Sentry, in the instance's state directory.
+const PANIC_LOG: &str = "panic.log";
+
+/// How many host processes a runsc sandbox on ptrace may have per process the other
+/// containers may have.
+pub const PTRACE_PIDS_FACTOR: u64 = 8;
+
+/// The reason of the first Go panic or fatal error in a runsc panic log.
+fn sentry_panic_in(text: &str) -> Option<String> {
+    text.lines().find_map(|l| {
+        l.strip_prefix("panic: ")
+            .or_else(|| l.strip_prefix("fatal error: "))
+            .map(|why| why.chars().take(300).collect())
+    })
+}
+
 /// The platforms an installed runsc offers, from its `flags` listing ("specifies which
 /// platform to use: ptrace (default), kvm.").
 pub fn gvisor_platforms(runsc: &Path) -> Vec<String> {
@@ -214,6 +230,7 @@ impl Environment for Oci {
             runtime,
             global: self.runtime.global_args(self.platform.as_deref()),
             sandboxed: self.runtime == Runtime::Runsc,
+            ptrace: self.runtime == Runtime::Runsc && self.platform.as_deref() == Some("ptrace"),
             hide_unified: self.runtime == Runtime::Crun
                 && settings.layout.version == Version::Hybrid,
             settings,
@@ -285,6 +302,8 @@ struct OciInstance<'a> {
     runtime: PathBuf,
     global: Vec<String>,
     sandboxed: bool,
+    /// runsc on the ptrace platform: a host stub process per address space.
+    ptrace: bool,
     hide_unified: bool,
     settings: &'a ContainerSettings,
     id: String,
@@ -356,6 +375,13 @@ impl OciInstance<'_> {
         ])
     }
 
+    /// The first line of a panic gVisor's Sentry wrote to its panic log, if it panicked.
+    fn sentry_panic(&self) -> Option<String> {
+        let log = self.dirs.as_ref()?.state.path().join(PANIC_LOG);
+        let text = std::fs::read_to_string(log).ok()?;
+        sentry_panic_in(&text).map(|why| format!("gVisor's Sentry panicked: {why}"))
+    }
+
     /// Removes the runtime's cgroup from every hierarchy if it left it behind (the shared
     /// parent stays: another instance or run may be using it).
     fn remove_leftover_cgroups(&self) {
@@ -391,12 +417,18 @@ impl Instance for OciInstance<'_> {
         ));
         let mut invocation = spec.invocation.clone();
         invocation.data_dir = "/data".into();
-        let config = config(
+        let mut config = config(
             spec,
             self.settings,
             &invocation.to_args(),
             &self.cgroups_path(),
         );
+        if self.ptrace {
+            // The host pids limit counts the sandbox's stubs, one per address space the
+            // workload ever made, reclaimed late: 2 000 sequential spawns peaked at 1 707.
+            config["linux"]["resources"]["pids"]["limit"] =
+                json!(self.settings.pids_max * PTRACE_PIDS_FACTOR);
+        }
         std::fs::write(
             dirs.bundle.path().join("config.json"),
             serde_json::to_vec_pretty(&config).expect("json"),
@@ -407,6 +439,12 @@ impl Instance for OciInstance<'_> {
             steps.extend(self.hide_unified_steps(dirs.bundle.path())?);
         }
         let mut args = self.global.clone();
+        if self.sandboxed {
+            args.push(format!(
+                "--panic-log={}",
+                dirs.state.path().join(PANIC_LOG).display()
+            ));
+        }
         args.extend([
             "--root".into(),
             dirs.state.path().display().to_string(),
@@ -484,6 +522,9 @@ impl Instance for OciInstance<'_> {
             nr_throttled: None,
             throttled_ns: None,
         });
+        if let Some(panic) = self.sentry_panic() {
+            outcome.observed.errors.insert(0, panic);
+        }
         let removal = Instant::now();
         // The runtime removes the container on exit; make sure, and drop any cgroup left.
         if let Some(mut cmd) = self.runtime_command(&["delete", "--force", &self.id]) {
@@ -534,6 +575,20 @@ pub fn record_runtimes(host: &mut HostInfo) {
 #[cfg(test)]
 mod platform_tests {
     use super::*;
+
+    #[test]
+    fn a_sentry_panic_is_read_from_its_log() {
+        let log = "goroutine 1\npanic: error initializing first thread: resource temporarily unavailable\npanic({0xe7f040})\n";
+        assert_eq!(
+            sentry_panic_in(log).as_deref(),
+            Some("error initializing first thread: resource temporarily unavailable")
+        );
+        assert_eq!(
+            sentry_panic_in("fatal error: out of memory\n").as_deref(),
+            Some("out of memory")
+        );
+        assert_eq!(sentry_panic_in("I1128 all well\n"), None);
+    }
 
     #[test]
     fn platforms_are_read_from_runsc_flags() {
