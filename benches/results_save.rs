@@ -68,6 +68,7 @@ fn synthetic() -> Results {
         collector: None,
         image: None,
         sizes: Default::default(),
+        note: None,
     }
 }
 

@@ -59,6 +59,10 @@ pub struct CompareArgs {
     /// Language of the lecture notes and labels: en or ko.
     #[arg(long, value_name = "LANG", default_value = "en", value_parser = Lang::parse)]
     pub lang: Lang,
+    /// Also write every chart into this folder for slides: SVG (caption inside), PNG at twice
+    /// the size, and the caption as text, in the report's language.
+    #[arg(long, value_name = "DIR")]
+    pub charts_dir: Option<PathBuf>,
     /// Mark each figure's change against this earlier results file, flagging regressions.
     #[arg(long, value_name = "OLD.json")]
     pub baseline: Option<PathBuf>,
@@ -74,6 +78,10 @@ pub struct CompareArgs {
     /// Default suite: amount of work per run, and how it is chosen.
     #[command(flatten)]
     pub sizing: SizeArgs,
+    /// Default suite: a demo that ends within a minute: noop and cpu-int at the small size, 3
+    /// repetitions after 1 warm-up, every available environment; labelled as a demo.
+    #[arg(long, conflicts_with = "files")]
+    pub quick: bool,
     /// Default suite: run even while another vmbench run is running (its noise is recorded).
     #[arg(long)]
     pub allow_concurrent: bool,
@@ -101,6 +109,10 @@ pub struct RunArgs {
     /// How many repetitions, and the verdicts' margin.
     #[command(flatten)]
     pub repetitions: Repetitions,
+    /// A demo plan: noop and cpu-int at the small size, 3 repetitions after 1 warm-up (the
+    /// environments as given); labelled as a demo.
+    #[arg(long, conflicts_with_all = ["workload", "reps", "size"])]
+    pub quick: bool,
     /// Warm-up repetitions run first and discarded.
     #[arg(long, value_name = "N", default_value_t = 1, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(0..=1000))]
     pub warmup: u32,

@@ -97,6 +97,24 @@ impl Machine {
     }
 }
 
+impl RunConfig {
+    /// Turns the plan into the demo plan: noop and cpu-int at the small size, 3 repetitions
+    /// after 1 warm-up, fixed (no adaptive extension), labelled as a demo.
+    pub fn make_demo(&mut self) {
+        self.demo = true;
+        self.workloads = vec![Workload::Noop, Workload::CpuInt];
+        self.size = Size::Small;
+        self.reps = DEMO_REPS;
+        self.warmup = 1;
+        self.target_ci_pct = None;
+        self.max_reps = None;
+        self.max_time_s = None;
+    }
+}
+
+/// Measured repetitions of the demo plan.
+pub const DEMO_REPS: u32 = 3;
+
 /// The run configuration, recorded in the results as `config`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunConfig {
@@ -110,6 +128,9 @@ pub struct RunConfig {
     /// per-trial limit, from a probe round at the small size (the choices are in `sizes`).
     #[serde(default)]
     pub auto_size: bool,
+    /// A demo plan (`--quick`): few repetitions of two workloads at the small size.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub demo: bool,
     /// The per-trial limit given by the user, seconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trial_limit_s: Option<f64>,
@@ -189,6 +210,7 @@ impl Default for RunConfig {
             warmup: 1,
             size: Size::Default,
             auto_size: true,
+            demo: false,
             trial_limit_s: None,
             workloads: Vec::new(),
             envs: Vec::new(),

@@ -86,6 +86,9 @@ pub struct Results {
     /// The container image, when container environments ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageRecord>,
+    /// A note about the file itself (a committed sample says its samples were thinned).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// The size each workload ran at, where it was chosen by a probe round.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sizes: BTreeMap<Workload, crate::sizing::SizeChoice>,
@@ -529,6 +532,7 @@ impl Results {
             collector: self.collector.clone(),
             image: self.image.clone(),
             sizes: self.sizes.clone(),
+            note: self.note.clone(),
         }
     }
 
@@ -679,6 +683,7 @@ pub(crate) mod tests {
             environments: vec![],
             collector: None,
             image: None,
+            note: None,
             sizes: BTreeMap::new(),
             trials: vec![Trial {
                 env: EnvKind::Native,

@@ -122,6 +122,77 @@ fn korean_notes_markdown_csv_and_json_exports() {
 }
 
 #[test]
+fn markdown_carries_the_lecture_notes_in_the_chosen_language() {
+    let (dir, a, _) = runs();
+    let md = compare(
+        &["--format", "md", "--lang", "ko"],
+        &[a],
+        &dir.path().join("ko.md"),
+    );
+    assert!(
+        md.starts_with("# vmbench 보고서"),
+        "{}",
+        &md[..200.min(md.len())]
+    );
+    assert!(md.contains("> **강의 노트.**") && md.contains("인스턴스 안에서 보이는 것"));
+    assert!(
+        md.contains("| 커널 릴리스 (uname -r) |"),
+        "the instance's view as a table"
+    );
+    let en = compare(&["--format", "md"], &[a], &dir.path().join("en.md"));
+    assert!(en.contains("> **Lecture notes.**") && en.contains("### How this was measured"));
+}
+
+#[test]
+fn slides_get_every_chart_as_svg_png_and_caption() {
+    let (dir, a, _) = runs();
+    let charts = dir.path().join("slides");
+    compare(
+        &["--lang", "ko", "--charts-dir", charts.to_str().unwrap()],
+        &[a],
+        &dir.path().join("slides.html"),
+    );
+    let svg = std::fs::read_to_string(charts.join("startup.svg")).unwrap();
+    assert!(
+        svg.contains("<title>startup</title><desc>점 하나가"),
+        "Korean caption inside"
+    );
+    let caption = std::fs::read_to_string(charts.join("startup.txt")).unwrap();
+    assert!(caption.starts_with("점 하나가"));
+    let png = png::Decoder::new(std::fs::File::open(charts.join("startup.png")).unwrap());
+    let reader = png.read_info().unwrap();
+    assert_eq!(reader.info().width, 1800, "twice the SVG's 900 px");
+    for section in ["timeline", "memory"] {
+        assert!(charts.join(format!("{section}.png")).is_file(), "{section}");
+    }
+}
+
+#[test]
+fn a_quick_run_is_a_labelled_demo() {
+    let dir = common::scratch();
+    let out = dir.path().join("q.json");
+    // Its own registry: the fixtures of this binary may be running beside it.
+    let state = dir.path().join("state");
+    common::vmbench()
+        .env("VMBENCH_STATE", &state)
+        .args(["run", "--quick", "--env", "native", "--quiet", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let r = vmbench::results::Results::load(&out).unwrap();
+    assert!(r.config.demo);
+    assert_eq!(r.config.size, vmbench_workload::Size::Small);
+    assert_eq!(r.trials.len(), 2 * 3, "noop and cpu-int, 3 repetitions");
+    let html = compare(&[], &[&out], &dir.path().join("q.html"));
+    assert!(html.contains("A demo run (--quick)"));
+    // Demo settings are one flag: asking for workloads too is a usage error.
+    common::vmbench()
+        .args(["run", "--quick", "--workload", "noop"])
+        .assert()
+        .code(2);
+}
+
+#[test]
 fn several_runs_side_by_side_and_a_baseline() {
     let (dir, a, b) = runs();
     let side = compare(&[], &[a, b], &dir.path().join("side.html"));
@@ -281,6 +352,67 @@ fn the_report_renders_in_a_real_browser() {
         non_white * 100 > total,
         "screenshot is blank: {non_white} of {total} pixels have ink"
     );
+}
+
+#[test]
+fn the_committed_korean_sample_renders_in_a_real_browser() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("results/sample");
+    let results = vmbench::results::Results::load(&sample.join("results.json")).unwrap();
+    let bytes = std::fs::metadata(sample.join("results.json"))
+        .unwrap()
+        .len();
+    assert!(bytes < 2_000_000, "{bytes} bytes");
+    assert!(
+        results.note.as_deref().unwrap_or("").contains("thinned"),
+        "the file says so"
+    );
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find_map(vmbench::host::which);
+    if !common::capability(
+        "the_committed_korean_sample_renders_in_a_real_browser",
+        chromium.is_some(),
+        "chromium not installed (apt-get install chromium)",
+    ) {
+        return;
+    }
+    let profile = common::scratch();
+    let dom = std::process::Command::new(chromium.unwrap())
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!(
+            "file://{}",
+            sample.join("report.ko.html").display()
+        ))
+        .output()
+        .unwrap();
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for korean in [
+        "강의 노트",
+        "인스턴스 안에서 보이는 것",
+        "격리의 스펙트럼",
+        "시작 시간",
+    ] {
+        assert!(
+            dom.contains(korean),
+            "missing {korean:?} ({} bytes)",
+            dom.len()
+        );
+    }
+    assert!(
+        dom.matches("<svg").count() >= 5,
+        "charts missing from the rendered DOM"
+    );
+    assert!(dom.contains("tcg"), "the accelerator is stated");
 }
 
 #[test]

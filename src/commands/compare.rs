@@ -42,6 +42,9 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
                 ..RunConfig::default()
             };
             super::run::repetitions(&args.repetitions, &mut config);
+            if args.quick {
+                config.make_demo();
+            }
             if config.runs_family(crate::ids::Family::Vm) {
                 crate::env::vm::check_inputs(&config, host)
                     .map_err(|why| UsageError(why.to_string()))?;
@@ -103,5 +106,13 @@ pub fn execute(args: &CompareArgs) -> Result<Ending> {
         args.out.display(),
         text.len()
     );
+    if let Some(dir) = &args.charts_dir {
+        let files = crate::report::slides::write_charts(&report, args.lang, dir)?;
+        eprintln!(
+            "vmbench: wrote {} chart(s) as SVG and PNG, each with its caption, into {}",
+            files.len() / 3,
+            dir.display()
+        );
+    }
     Ok(ending)
 }

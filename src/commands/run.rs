@@ -48,6 +48,9 @@ pub fn config(args: &RunArgs, host: &HostInfo) -> Result<RunConfig, UsageError> 
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);
+    if args.quick {
+        config.make_demo();
+    }
     if config.runs_family(crate::ids::Family::Vm) {
         env::vm::check_inputs(&config, host).map_err(|why| UsageError(why.to_string()))?;
     }
@@ -219,6 +222,7 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         collector: None,
         image,
         sizes: Default::default(),
+        note: None,
     };
     let folder = crate::atomic::folder_of(&request.out);
     std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;

@@ -19,11 +19,15 @@ fn labels(lang: Lang) -> Value {
     let mut labels = base_labels(lang);
     let more = match lang {
         Lang::En => json!({
+            "demo_banner": "A demo run (--quick): 3 repetitions of noop and cpu-int at the small size. Its verdicts follow the same rule as a full run, so with so few repetitions many read \"no difference detected\"; run the full suite for figures to quote.",
+            "seen": "What the instance sees", "seen_what": "seen from inside",
             "size_label": "amount of work", "spectrum": "The isolation spectrum", "tier": "where system calls go",
             "kernel": "kernel it reports", "syscall": "one system call (ns)", "cpu_per_instance": "host CPU per instance (ms)",
             "memory_per_instance": "memory per instance"
         }),
         Lang::Ko => json!({
+            "demo_banner": "시연용 측정(--quick)입니다. noop과 cpu-int를 작은 크기로 3번씩 반복했습니다. 판정 규칙은 전체 측정과 같으므로, 반복이 적어 \"차이를 찾지 못함\"이 많이 나옵니다. 인용할 수치는 전체 스위트로 얻으세요.",
+            "seen": "인스턴스 안에서 보이는 것", "seen_what": "안에서 본 것",
             "size_label": "작업량", "spectrum": "격리의 스펙트럼", "tier": "시스템 콜이 가는 곳",
             "kernel": "인스턴스가 보고한 커널", "syscall": "시스템 콜 한 번 (ns)", "cpu_per_instance": "인스턴스당 호스트 CPU (ms)",
             "memory_per_instance": "인스턴스당 메모리"
@@ -75,6 +79,78 @@ fn base_labels(lang: Lang) -> Value {
     }
 }
 
+/// The sections that may have a chart.
+const CHARTS: [&str; 7] = [
+    "startup",
+    "start_split",
+    "spectrum",
+    "overhead",
+    "timeline",
+    "memory",
+    "image",
+];
+
+/// Every chart of a run that has something to show, in report order: (section, SVG).
+pub fn charts_of(run: &RunView) -> Result<Vec<(String, Value)>, ReportError> {
+    let mut out = Vec::new();
+    let mut add = |name: &str, svg: Option<String>| {
+        if let Some(svg) = svg {
+            out.push((name.to_string(), Value::String(svg)));
+        }
+    };
+    add(
+        "startup",
+        (!run.startup.is_empty())
+            .then(|| charts::startup::draw(&run.startup))
+            .transpose()?,
+    );
+    add(
+        "start_split",
+        has_containers(run)
+            .then(|| charts::start_split::draw(&run.start_split))
+            .transpose()?,
+    );
+    add(
+        "spectrum",
+        (run.spectrum.len() > 1)
+            .then(|| charts::spectrum::draw(&run.spectrum))
+            .transpose()?,
+    );
+    add(
+        "overhead",
+        (!charts::ratios::rows(&run.workloads).is_empty())
+            .then(|| charts::ratios::draw(&run.workloads))
+            .transpose()?,
+    );
+    add(
+        "timeline",
+        (!run.timelines.is_empty())
+            .then(|| charts::timeline::draw(&run.timelines))
+            .transpose()?,
+    );
+    add(
+        "memory",
+        (!run.memory.is_empty())
+            .then(|| charts::footprint::draw(&run.memory))
+            .transpose()?,
+    );
+    add(
+        "image",
+        (!run.footprints.is_empty())
+            .then(|| charts::image::draw(&run.footprints))
+            .transpose()?,
+    );
+    Ok(out)
+}
+
+/// The caption of the chart of `section` in `lang`.
+pub fn caption(section: &str, lang: Lang) -> String {
+    captions(lang)[section]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// Chart captions in the report's language.
 fn captions(lang: Lang) -> Value {
     match lang {
@@ -102,7 +178,9 @@ fn captions(lang: Lang) -> Value {
 /// The host and configuration table of a run.
 fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
     let h = &r.host;
-    vec![
+    let mut rows: Vec<(&'static str, String)> =
+        r.note.iter().map(|n| ("note", n.clone())).collect();
+    rows.extend([
         ("kernel", h.kernel.clone()),
         ("os", h.os.clone()),
         ("cpu", format!("{} ({} logical CPUs)", h.cpu_model, h.cores)),
@@ -169,7 +247,8 @@ fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
             "vmbench",
             format!("{} — run started {}", r.vmbench_version, r.created_at),
         ),
-    ]
+    ]);
+    rows
 }
 
 /// Each workload's table: a row per environment.
@@ -222,6 +301,11 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
             })
         })
         .collect();
+    let mut charts: serde_json::Map<String, Value> = CHARTS
+        .iter()
+        .map(|c| (c.to_string(), Value::Null))
+        .collect();
+    charts.extend(charts_of(run)?);
     Ok(json!({
         "label": run.label,
         "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
@@ -240,17 +324,14 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "failures": run.failures.iter().take(50).map(|(e, w, rep, err)| json!({"env": e, "workload": w, "rep": rep, "error": err})).collect::<Vec<_>>(),
         "start_split": start_split_rows(run),
         "spectrum": spectrum_rows(run),
+        "seen": {
+            "envs": run.seen.iter().map(|v| v.env).collect::<Vec<_>>(),
+            "rows": crate::report::seen::rows(&run.seen, lang),
+        },
         "image": run.results.image.as_ref().map(|i| image_rows(i, &run.results.config)),
         "footprints": run.footprints.iter().map(|(e, b, what)| json!({"env": e, "size": format!("{:.2} MB", *b as f64 / 1e6), "what": what})).collect::<Vec<_>>(),
-        "charts": {
-            "startup": (!run.startup.is_empty()).then(|| charts::startup::draw(&run.startup)).transpose()?,
-            "start_split": has_containers(run).then(|| charts::start_split::draw(&run.start_split)).transpose()?,
-            "spectrum": (run.spectrum.len() > 1).then(|| charts::spectrum::draw(&run.spectrum)).transpose()?,
-            "overhead": (!charts::ratios::rows(&run.workloads).is_empty()).then(|| charts::ratios::draw(&run.workloads)).transpose()?,
-            "timeline": (!run.timelines.is_empty()).then(|| charts::timeline::draw(&run.timelines)).transpose()?,
-            "memory": (!run.memory.is_empty()).then(|| charts::footprint::draw(&run.memory)).transpose()?,
-            "image": (!run.footprints.is_empty()).then(|| charts::image::draw(&run.footprints)).transpose()?,
-        },
+        "demo": run.results.config.demo,
+        "charts": charts,
         "notes": notes(run, lang, margin),
     }))
 }

@@ -12,7 +12,7 @@ pub struct Markdown;
 impl Exporter for Markdown {
     fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut s = String::new();
-        let _ = writeln!(s, "# vmbench report\n");
+        let _ = writeln!(s, "# {}\n", t(lang, "vmbench report", "vmbench 보고서"));
         for run in &report.runs {
             let h = &run.results.host;
             let _ = writeln!(s, "## {}\n", run.label);
@@ -33,15 +33,47 @@ impl Exporter for Markdown {
             if run.tcg {
                 let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
             }
+            if run.results.config.demo {
+                let _ = writeln!(s, "> **{}**: {}\n", t(lang, "Demo", "시연"), t(lang, "3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));
+            }
+            let notes = super::notes::notes(run, lang, report.margin);
+            note(&mut s, lang, &notes.overview);
+            seen_table(&mut s, run, lang);
+            note(&mut s, lang, &notes.seen);
+            let _ = writeln!(
+                s,
+                "### {}\n",
+                t(lang, "Results per workload", "워크로드별 결과")
+            );
             for w in &run.workloads {
                 workload_table(&mut s, w, report.baseline.is_some(), lang);
             }
-            startup_table(&mut s, run);
-            start_split_table(&mut s, run);
-            spectrum_table(&mut s, run);
-            image_table(&mut s, run);
-            memory_table(&mut s, run);
-            quiet_table(&mut s, run);
+            note(&mut s, lang, &notes.cpu);
+            note(&mut s, lang, &notes.accel);
+            startup_table(&mut s, run, lang);
+            note(&mut s, lang, &notes.startup);
+            if run
+                .start_split
+                .iter()
+                .any(|x| x.env.family() == crate::ids::Family::Container)
+            {
+                start_split_table(&mut s, run, lang);
+                note(&mut s, lang, &notes.start_split);
+            }
+            if run.spectrum.len() > 1 {
+                spectrum_table(&mut s, run, lang);
+                note(&mut s, lang, &notes.spectrum);
+            }
+            if run.results.image.is_some() {
+                image_table(&mut s, run, lang);
+                note(&mut s, lang, &notes.image);
+            }
+            memory_table(&mut s, run, lang);
+            note(&mut s, lang, &notes.memory_io);
+            quiet_table(&mut s, run, lang);
+            note(&mut s, lang, &notes.quiet);
+            let _ = writeln!(s, "### {}\n", t(lang, "How this was measured", "측정 방법"));
+            let _ = writeln!(s, "{}\n", notes.method);
             for (env, reason) in &run.not_run {
                 let _ = writeln!(s, "- not run: **{env}**: {reason}");
             }
@@ -111,11 +143,58 @@ fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {
     let _ = writeln!(s);
 }
 
-fn startup_table(s: &mut String, run: &RunView) {
+/// The English or the Korean text.
+fn t(lang: Lang, en: &'static str, ko: &'static str) -> &'static str {
+    match lang {
+        Lang::En => en,
+        Lang::Ko => ko,
+    }
+}
+
+/// A lecture note as a quoted paragraph.
+fn note(s: &mut String, lang: Lang, text: &str) {
+    if !text.is_empty() {
+        let _ = writeln!(
+            s,
+            "> **{}.** {text}\n",
+            t(lang, "Lecture notes", "강의 노트")
+        );
+    }
+}
+
+/// What each instance saw: a column per environment.
+fn seen_table(s: &mut String, run: &RunView, lang: Lang) {
+    if run.seen.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        t(lang, "What the instance sees", "인스턴스 안에서 보이는 것")
+    );
+    let envs: Vec<String> = run.seen.iter().map(|v| v.env.to_string()).collect();
+    let _ = writeln!(s, "| | {} |", envs.join(" | "));
+    let _ = writeln!(s, "|---|{}", "---|".repeat(envs.len()));
+    for row in super::seen::rows(&run.seen, lang) {
+        let cells: Vec<String> = row.cells.iter().map(|c| c.replace('|', "\\|")).collect();
+        let _ = writeln!(s, "| {} | {} |", row.what, cells.join(" | "));
+    }
+    let _ = writeln!(s);
+}
+
+fn startup_table(s: &mut String, run: &RunView, lang: Lang) {
     if run.startup.is_empty() {
         return;
     }
-    let _ = writeln!(s, "### Startup (ms, launch to ready)\n\n| env | n | median | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "### {}\n\n| env | n | median | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|",
+        t(
+            lang,
+            "Startup (ms, launch to ready)",
+            "시작 시간 (ms, 실행부터 ready까지)"
+        )
+    );
     for st in &run.startup {
         let m = &st.summary;
         let _ = writeln!(
@@ -132,16 +211,17 @@ fn startup_table(s: &mut String, run: &RunView) {
     let _ = writeln!(s);
 }
 
-fn spectrum_table(s: &mut String, run: &RunView) {
+fn spectrum_table(s: &mut String, run: &RunView, lang: Lang) {
     if run.spectrum.len() < 2 {
         return;
     }
     let _ = writeln!(
         s,
-        "### The isolation spectrum
+        "### {}
 
 | env | where system calls go | kernel it reports | start (ms) | one system call (ns) | host CPU per instance (ms) | memory per instance (MiB) |
-|---|---|---|---:|---:|---:|---:|"
+|---|---|---|---:|---:|---:|---:|",
+        t(lang, "The isolation spectrum", "격리의 스펙트럼")
     );
     let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), num);
     for r in &run.spectrum {
@@ -160,7 +240,7 @@ fn spectrum_table(s: &mut String, run: &RunView) {
     let _ = writeln!(s);
 }
 
-fn start_split_table(s: &mut String, run: &RunView) {
+fn start_split_table(s: &mut String, run: &RunView, lang: Lang) {
     if !run
         .start_split
         .iter()
@@ -170,10 +250,15 @@ fn start_split_table(s: &mut String, run: &RunView) {
     }
     let _ = writeln!(
         s,
-        "### Where a container's start goes (median ms)
+        "### {}
 
 | env | start | segments |
-|---|---:|---|"
+|---|---:|---|",
+        t(
+            lang,
+            "Where a container's start goes (median ms)",
+            "컨테이너 시작 시간은 어디에 쓰이나 (중앙값 ms)"
+        )
     );
     for split in &run.start_split {
         let segments: Vec<String> = split
@@ -192,16 +277,17 @@ fn start_split_table(s: &mut String, run: &RunView) {
     let _ = writeln!(s);
 }
 
-fn image_table(s: &mut String, run: &RunView) {
+fn image_table(s: &mut String, run: &RunView, lang: Lang) {
     let Some(image) = &run.results.image else {
         return;
     };
     let _ = writeln!(
         s,
-        "### Image
+        "### {}
 
 {} — {}: {:.2} MB in {} files, built in {:.1} s; page cache {:?} at every start.
 ",
+        t(lang, "Image", "이미지"),
         image.kind,
         image.base,
         image.bytes as f64 / 1e6,
@@ -221,11 +307,19 @@ fn image_table(s: &mut String, run: &RunView) {
     let _ = writeln!(s);
 }
 
-fn memory_table(s: &mut String, run: &RunView) {
+fn memory_table(s: &mut String, run: &RunView, lang: Lang) {
     if run.memory.is_empty() {
         return;
     }
-    let _ = writeln!(s, "### Memory per instance (median peak)\n\n| env | process RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|");
+    let _ = writeln!(
+        s,
+        "### {}\n\n| env | process RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|",
+        t(
+            lang,
+            "Memory per instance (median peak)",
+            "인스턴스당 메모리 (최대값의 중앙값)"
+        )
+    );
     for m in &run.memory {
         let _ = writeln!(
             s,
@@ -239,11 +333,11 @@ fn memory_table(s: &mut String, run: &RunView) {
     let _ = writeln!(s);
 }
 
-fn quiet_table(s: &mut String, run: &RunView) {
+fn quiet_table(s: &mut String, run: &RunView, lang: Lang) {
     if run.quiet.is_empty() {
         return;
     }
-    let _ = writeln!(s, "### How quiet was the host\n\n| env | trials | noisy | others on its CPUs (median) | stolen (median) |\n|---|---:|---:|---:|---:|");
+    let _ = writeln!(s, "### {}\n\n| env | trials | noisy | others on its CPUs (median) | stolen (median) |\n|---|---:|---:|---:|---:|", t(lang, "How quiet was the host", "호스트는 얼마나 조용했나"));
     for q in &run.quiet {
         let _ = writeln!(
             s,

@@ -12,6 +12,8 @@ pub mod lang;
 pub mod markdown;
 pub mod model;
 pub mod notes;
+pub mod seen;
+pub mod slides;
 pub mod spectrum;
 pub mod terminal;
 

@@ -192,6 +192,8 @@ pub struct RunView {
     pub memory: Vec<MemoryView>,
     /// Every environment placed by where its system calls go, with what each step costs.
     pub spectrum: Vec<super::spectrum::SpectrumRow>,
+    /// What each environment's instance saw of its environment.
+    pub seen: Vec<super::seen::SeenView>,
     /// Timelines per environment.
     pub timelines: Vec<Timeline>,
     /// Environments that did not run, with the reason.
@@ -535,6 +537,7 @@ impl RunView {
         RunView {
             label: label.to_string(),
             spectrum,
+            seen: super::seen::views(results, &envs),
             envs,
             workloads,
             start_split,

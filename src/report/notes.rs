@@ -29,6 +29,8 @@ pub struct Notes {
     pub start_split: String,
     /// The isolation spectrum: who answers the workload's system calls, and what it costs.
     pub spectrum: String,
+    /// What each instance saw: the host's kernel or its own, PID 1, its own interfaces and files.
+    pub seen: String,
     /// How the figures were measured and how to read the statistics.
     pub method: String,
     /// How quiet the host was, and what that means for the figures.
@@ -55,6 +57,37 @@ fn start_split(run: &RunView, lang: Lang) -> String {
     match lang {
         Lang::En => format!("Starting the same program took {native} as a plain process and {builtin} in vmbench's own container: the kernel's part of a container (new namespaces, a cgroup, a few mounts, pivot_root) is about a millisecond. An OCI runtime adds a process of its own that reads a bundle and sets the same things up: {crun} with crun (C), {runc} with runc (Go). An engine adds its machinery on top: Podman {podman} (the client, conmon and the runtime, no daemon), Docker {docker} (the client asks the daemon, which asks containerd, which starts a shim, which runs runc). What a user waits for in `docker run` is mostly the engine, not the kernel."),
         Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)은 1밀리초 안팎입니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 장치를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
+    }
+}
+
+/// What the instances saw, read out with this run's views.
+fn seen(run: &RunView, lang: Lang) -> String {
+    let view =
+        |pick: &dyn Fn(EnvKind) -> bool| run.seen.iter().find(|v| pick(v.env)).map(|v| &v.view);
+    let host = view(&|e| e == EnvKind::Native);
+    let container = view(&|e| e == EnvKind::Container)
+        .or_else(|| view(&|e| super::spectrum::Tier::of(e) == super::spectrum::Tier::Namespaces));
+    let vm = view(&|e| e.family() == Family::Vm);
+    let none = match lang {
+        Lang::En => "(not measured in this run)".to_string(),
+        Lang::Ko => "(이번 측정에는 없음)".to_string(),
+    };
+    let kernel = |v: Option<&vmbench_workload::GuestView>| {
+        v.map_or_else(|| none.clone(), |v| format!("\"{}\"", v.kernel))
+    };
+    let (k_host, k_container, k_vm) = (kernel(host), kernel(container), kernel(vm));
+    let pid = container.map_or_else(|| none.clone(), |v| v.pid.to_string());
+    let nics = container.map_or_else(|| none.clone(), |v| v.net_interfaces.join(", "));
+    let procs = container
+        .and_then(|v| v.processes_visible)
+        .map_or_else(|| none.clone(), |p| p.to_string());
+    let files = container.map_or_else(|| none.clone(), |v| v.root_entries.len().to_string());
+    let host_procs = host
+        .and_then(|v| v.processes_visible)
+        .map_or_else(|| none.clone(), |p| p.to_string());
+    match lang {
+        Lang::En => format!("Each column is what the same program reported about its world when it started. The container reports the host's kernel ({k_container}, the same as natively: {k_host}) because it is a process on that kernel; the VM reports a kernel of its own ({k_vm}), booted just for it. Inside the container the program is PID {pid} and sees {procs} process(es) where the host shows {host_procs}, the interfaces {nics}, and {files} entries in / (only its image's): that is what namespaces do, the same kernel showing a private view. The limits row shows cgroups: the budget the kernel holds the container to, visible from inside."),
+        Lang::Ko => format!("각 열은 같은 프로그램이 시작할 때 자기 세상에 대해 보고한 내용입니다. 컨테이너는 호스트의 커널({k_container}, 네이티브와 같은 {k_host})을 보고합니다. 그 커널 위의 프로세스이기 때문입니다. 가상 머신은 자기만을 위해 부팅한 자기 커널({k_vm})을 보고합니다. 컨테이너 안에서 프로그램은 PID {pid}이고, 호스트에서는 {host_procs}개가 보이는 프로세스가 {procs}개만 보이며, 인터페이스는 {nics}, / 에는 이미지의 것만 {files}개 있습니다. 이것이 네임스페이스가 하는 일입니다. 같은 커널이 따로 떼어 낸 모습을 보여 줄 뿐입니다. 한도 행은 cgroup입니다. 커널이 컨테이너에 걸어 둔 자원 예산이 안에서도 보입니다."),
     }
 }
 
@@ -255,6 +288,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let image_note = image(run, lang, &guest);
     let start_split_note = start_split(run, lang);
     let spectrum_note = spectrum(run, lang);
+    let seen_note = seen(run, lang);
     match lang {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
@@ -265,6 +299,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             image: image_note,
             start_split: start_split_note,
             spectrum: spectrum_note.clone(),
+            seen: seen_note.clone(),
             method: format!("Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Every verdict follows one rule: an interval within ±{margin}% of 1 reads \"same\"; one that includes 1 but reaches further reads \"no difference detected\" (the run could not tell); only an interval wholly on one side of 1 reads \"worse\" or \"better\". An adaptive run adds repetitions to each environment until its interval is narrow enough or its share of the time budget is spent, and marks the ones that did not get there. Trials during which other programs used the workload's CPU, or the hypervisor stole it, are flagged as noisy and kept. Outliers are flagged, never dropped."),
             quiet: quiet(run, lang),
         },
@@ -277,6 +312,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             image: image_note,
             start_split: start_split_note,
             spectrum: spectrum_note,
+            seen: seen_note,
             method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
             quiet: quiet(run, lang),
         },

@@ -14,6 +14,12 @@ pub fn render(run: &RunView) -> String {
     if let Some(missing) = &run.incomplete {
         let _ = writeln!(s, "NOTE: {missing}");
     }
+    if run.results.config.demo {
+        let _ = writeln!(
+            s,
+            "DEMO (--quick): 3 repetitions of noop and cpu-int at the small size; run the full suite for figures to quote"
+        );
+    }
     for w in &run.workloads {
         let dir = if w.better == Better::Higher {
             "higher"
