@@ -157,6 +157,10 @@ fn slides_get_every_chart_as_svg_png_and_caption() {
         svg.contains("<title>startup</title><desc>점 하나가"),
         "Korean caption inside"
     );
+    assert!(
+        svg.contains("시작 시간: 실행부터 ready까지"),
+        "Korean chart title"
+    );
     let caption = std::fs::read_to_string(charts.join("startup.txt")).unwrap();
     assert!(caption.starts_with("점 하나가"));
     let png = png::Decoder::new(std::fs::File::open(charts.join("startup.png")).unwrap());

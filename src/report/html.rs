@@ -91,7 +91,7 @@ const CHARTS: [&str; 7] = [
 ];
 
 /// Every chart of a run that has something to show, in report order: (section, SVG).
-pub fn charts_of(run: &RunView) -> Result<Vec<(String, Value)>, ReportError> {
+pub fn charts_of(run: &RunView, lang: Lang) -> Result<Vec<(String, Value)>, ReportError> {
     let mut out = Vec::new();
     let mut add = |name: &str, svg: Option<String>| {
         if let Some(svg) = svg {
@@ -101,43 +101,43 @@ pub fn charts_of(run: &RunView) -> Result<Vec<(String, Value)>, ReportError> {
     add(
         "startup",
         (!run.startup.is_empty())
-            .then(|| charts::startup::draw(&run.startup))
+            .then(|| charts::startup::draw(&run.startup, lang))
             .transpose()?,
     );
     add(
         "start_split",
         has_containers(run)
-            .then(|| charts::start_split::draw(&run.start_split))
+            .then(|| charts::start_split::draw(&run.start_split, lang))
             .transpose()?,
     );
     add(
         "spectrum",
         (run.spectrum.len() > 1)
-            .then(|| charts::spectrum::draw(&run.spectrum))
+            .then(|| charts::spectrum::draw(&run.spectrum, lang))
             .transpose()?,
     );
     add(
         "overhead",
         (!charts::ratios::rows(&run.workloads).is_empty())
-            .then(|| charts::ratios::draw(&run.workloads))
+            .then(|| charts::ratios::draw(&run.workloads, lang))
             .transpose()?,
     );
     add(
         "timeline",
         (!run.timelines.is_empty())
-            .then(|| charts::timeline::draw(&run.timelines))
+            .then(|| charts::timeline::draw(&run.timelines, lang))
             .transpose()?,
     );
     add(
         "memory",
         (!run.memory.is_empty())
-            .then(|| charts::footprint::draw(&run.memory))
+            .then(|| charts::footprint::draw(&run.memory, lang))
             .transpose()?,
     );
     add(
         "image",
         (!run.footprints.is_empty())
-            .then(|| charts::image::draw(&run.footprints))
+            .then(|| charts::image::draw(&run.footprints, lang))
             .transpose()?,
     );
     Ok(out)
@@ -305,7 +305,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         .iter()
         .map(|c| (c.to_string(), Value::Null))
         .collect();
-    charts.extend(charts_of(run)?);
+    charts.extend(charts_of(run, lang)?);
     Ok(json!({
         "label": run.label,
         "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),

@@ -60,7 +60,7 @@ pub fn write_charts(report: &Report, lang: Lang, dir: &Path) -> Result<Vec<PathB
         } else {
             String::new()
         };
-        for (section, svg) in super::html::charts_of(run)? {
+        for (section, svg) in super::html::charts_of(run, lang)? {
             let svg = svg.as_str().unwrap_or_default();
             let caption = super::html::caption(&section, lang);
             let name = format!("{prefix}{}", section.replace('_', "-"));

@@ -3,6 +3,7 @@
 
 use super::{chart_err, env_color, ChartError};
 use crate::ids::EnvKind;
+use crate::report::lang::Lang;
 use plotters::prelude::*;
 
 /// One bar: label on the axis, environment (for its colour), value.
@@ -14,6 +15,7 @@ pub fn draw(
     title: &str,
     x_desc: &str,
     bars: &[Bar],
+    lang: Lang,
 ) -> Result<String, ChartError> {
     let err = chart_err(chart_name);
     let mut svg = String::new();
@@ -31,7 +33,13 @@ pub fn draw(
             .build_cartesian_2d(0f64..max, -0.5f64..(n as f64 - 0.5))
             .map_err(&err)?;
         let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
-        super::category_mesh(&mut chart, chart_name, x_desc, "environment", &labels)?;
+        super::category_mesh(
+            &mut chart,
+            chart_name,
+            x_desc,
+            super::tr(lang, "environment"),
+            &labels,
+        )?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, env, v))| {
                 let y = (n - 1 - i) as f64;

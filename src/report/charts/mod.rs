@@ -11,6 +11,7 @@ pub mod startup;
 pub mod timeline;
 
 use crate::ids::EnvKind;
+use crate::report::lang::Lang;
 use plotters::style::RGBColor;
 
 /// Chart width and height in pixels (SVG user units).
@@ -28,6 +29,44 @@ pub fn env_color(env: EnvKind) -> RGBColor {
         EnvKind::ContainerDocker => RGBColor(227, 119, 194),
         EnvKind::VmKvm => RGBColor(255, 127, 14),
         EnvKind::VmTcg => RGBColor(214, 39, 40),
+    }
+}
+
+/// A chart's words in `lang`: English as written, Korean from this table (an English text
+/// without an entry stays English).
+pub fn tr(lang: Lang, en: &'static str) -> &'static str {
+    if lang == Lang::En {
+        return en;
+    }
+    match en {
+        "environment" => "환경",
+        "Startup: launch to ready (host-measured)" => "시작 시간: 실행부터 ready까지 (호스트 측정)",
+        "startup time (ms, log scale)" => "시작 시간 (ms, 로그 눈금)",
+        "milliseconds from launch to ready" => "실행부터 ready까지 (ms)",
+        "Where the start goes (median ms)" => "시작 시간은 어디에 쓰이나 (중앙값 ms)",
+        "Startup: launch to ready" => "시작 시간: 실행부터 ready까지",
+        "ms (log scale)" => "ms (로그 눈금)",
+        "One system call" => "시스템 콜 한 번",
+        "ns per call (log scale)" => "호출당 ns (로그 눈금)",
+        "Cost relative to native (1 = same, right = worse)" => {
+            "네이티브 대비 비용 (1 = 같음, 오른쪽 = 나쁨)"
+        }
+        "cost factor vs native (log scale; whiskers: 95% CI)" => {
+            "네이티브 대비 배수 (로그 눈금, 수염: 95% 신뢰구간)"
+        }
+        "workload / environment" => "워크로드 / 환경",
+        "CPU used by the instance" => "인스턴스가 쓴 CPU",
+        "Resident memory of the instance process" => "인스턴스 프로세스의 상주 메모리",
+        "CPU (cores)" => "CPU (코어)",
+        "time since launch (s)" => "실행 후 시간 (s)",
+        "Memory per instance (median peak)" => "인스턴스당 메모리 (최대값의 중앙값)",
+        "memory (MiB)" => "메모리 (MiB)",
+        "process RSS" => "프로세스 RSS",
+        "cgroup charge" => "cgroup 사용량",
+        "guest RAM" => "게스트 RAM",
+        "Bytes on disk per instance" => "인스턴스당 디스크 용량",
+        "size on disk (MB)" => "디스크 용량 (MB)",
+        _ => en,
     }
 }
 

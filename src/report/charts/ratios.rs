@@ -3,6 +3,7 @@
 
 use super::{chart_err, env_color, log_range, ChartError};
 use crate::ids::EnvKind;
+use crate::report::lang::Lang;
 use crate::report::model::WorkloadView;
 use plotters::prelude::*;
 use vmbench_workload::Better;
@@ -27,7 +28,7 @@ pub fn rows(workloads: &[WorkloadView]) -> Vec<(String, EnvKind, f64, f64, f64)>
 }
 
 /// Draws the chart as an SVG string.
-pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
+pub fn draw(workloads: &[WorkloadView], lang: Lang) -> Result<String, ChartError> {
     let err = chart_err("overhead");
     let rows = rows(workloads);
     let height = (90 + 26 * rows.len().max(1)) as u32;
@@ -39,7 +40,7 @@ pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
         let n = rows.len().max(1);
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                "Cost relative to native (1 = same, right = worse)",
+                super::tr(lang, "Cost relative to native (1 = same, right = worse)"),
                 ("sans-serif", 20),
             )
             .margin(12)
@@ -51,8 +52,8 @@ pub fn draw(workloads: &[WorkloadView]) -> Result<String, ChartError> {
         super::category_mesh(
             &mut chart,
             "overhead",
-            "cost factor vs native (log scale; whiskers: 95% CI)",
-            "workload / environment",
+            super::tr(lang, "cost factor vs native (log scale; whiskers: 95% CI)"),
+            super::tr(lang, "workload / environment"),
             &labels,
         )?;
         chart

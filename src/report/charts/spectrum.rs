@@ -2,6 +2,7 @@
 //! bottom, with two costs side by side on log scales: startup and one system call.
 
 use super::{chart_err, env_color, log_range, ChartError};
+use crate::report::lang::Lang;
 use crate::report::spectrum::SpectrumRow;
 use plotters::prelude::*;
 
@@ -58,7 +59,7 @@ fn panel(
 }
 
 /// Draws the spectrum as an SVG string.
-pub fn draw(rows: &[SpectrumRow]) -> Result<String, ChartError> {
+pub fn draw(rows: &[SpectrumRow], lang: Lang) -> Result<String, ChartError> {
     let err = chart_err("spectrum");
     let mut svg = String::new();
     {
@@ -69,16 +70,16 @@ pub fn draw(rows: &[SpectrumRow]) -> Result<String, ChartError> {
         panel(
             &left,
             rows,
-            "Startup: launch to ready",
-            "ms (log scale)",
+            super::tr(lang, "Startup: launch to ready"),
+            super::tr(lang, "ms (log scale)"),
             true,
             |r| r.startup_ms,
         )?;
         panel(
             &right,
             rows,
-            "One system call",
-            "ns per call (log scale)",
+            super::tr(lang, "One system call"),
+            super::tr(lang, "ns per call (log scale)"),
             false,
             |r| r.syscall_ns,
         )?;

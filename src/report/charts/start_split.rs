@@ -4,12 +4,13 @@
 //! it for Podman and Docker), each labelled where it is wide enough.
 
 use super::{chart_err, env_color, ChartError};
+use crate::report::lang::Lang;
 use crate::report::model::StartSplit;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 /// Draws the chart as an SVG string.
-pub fn draw(splits: &[StartSplit]) -> Result<String, ChartError> {
+pub fn draw(splits: &[StartSplit], lang: Lang) -> Result<String, ChartError> {
     let err = chart_err("start split");
     let mut svg = String::new();
     {
@@ -19,7 +20,10 @@ pub fn draw(splits: &[StartSplit]) -> Result<String, ChartError> {
         root.fill(&WHITE).map_err(&err)?;
         let max = splits.iter().map(|s| s.median_ms).fold(0.1, f64::max) * 1.05;
         let mut chart = ChartBuilder::on(&root)
-            .caption("Where the start goes (median ms)", ("sans-serif", 20))
+            .caption(
+                super::tr(lang, "Where the start goes (median ms)"),
+                ("sans-serif", 20),
+            )
             .margin(12)
             .x_label_area_size(45)
             .y_label_area_size(150)
@@ -29,8 +33,8 @@ pub fn draw(splits: &[StartSplit]) -> Result<String, ChartError> {
         super::category_mesh(
             &mut chart,
             "start split",
-            "milliseconds from launch to ready",
-            "environment",
+            super::tr(lang, "milliseconds from launch to ready"),
+            super::tr(lang, "environment"),
             &labels,
         )?;
         for (i, split) in splits.iter().enumerate() {

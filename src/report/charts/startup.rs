@@ -2,11 +2,12 @@
 //! quartiles, on a log scale (native starts in a millisecond, a TCG guest in seconds).
 
 use super::{chart_err, env_color, log_range, ChartError, SIZE};
+use crate::report::lang::Lang;
 use crate::report::model::StartupView;
 use plotters::prelude::*;
 
 /// Draws the chart as an SVG string.
-pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
+pub fn draw(views: &[StartupView], lang: Lang) -> Result<String, ChartError> {
     let err = chart_err("startup");
     let mut svg = String::new();
     {
@@ -16,7 +17,7 @@ pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
         let n = views.len().max(1);
         let mut chart = ChartBuilder::on(&root)
             .caption(
-                "Startup: launch to ready (host-measured)",
+                super::tr(lang, "Startup: launch to ready (host-measured)"),
                 ("sans-serif", 20),
             )
             .margin(12)
@@ -28,8 +29,8 @@ pub fn draw(views: &[StartupView]) -> Result<String, ChartError> {
         super::category_mesh(
             &mut chart,
             "startup",
-            "startup time (ms, log scale)",
-            "environment",
+            super::tr(lang, "startup time (ms, log scale)"),
+            super::tr(lang, "environment"),
             &labels,
         )?;
         for (i, v) in views.iter().enumerate() {

@@ -2,11 +2,13 @@
 //! (1.0 = one core busy) and resident memory of the instance process.
 
 use super::{chart_err, env_color, ChartError, SIZE};
+use crate::report::lang::Lang;
 use crate::report::model::Timeline;
 use plotters::prelude::*;
 
 /// Draws the two panels (CPU, RSS) as one SVG string.
-pub fn draw(timelines: &[Timeline]) -> Result<String, ChartError> {
+pub fn draw(timelines: &[Timeline], lang: Lang) -> Result<String, ChartError> {
+    let tr = |en| super::tr(lang, en);
     let err = chart_err("timeline");
     let mut svg = String::new();
     {
@@ -28,10 +30,13 @@ pub fn draw(timelines: &[Timeline]) -> Result<String, ChartError> {
             .fold(1.0f64, f64::max)
             * 1.1;
         let workload = timelines.first().map_or("", |t| t.workload.name());
-        let cpu_title = format!("CPU used by the instance ({workload})");
-        let rss_title = format!("Resident memory of the instance process ({workload})");
+        let cpu_title = format!("{} ({workload})", tr("CPU used by the instance"));
+        let rss_title = format!(
+            "{} ({workload})",
+            tr("Resident memory of the instance process")
+        );
         for (area, title, y_desc, y_max, pick) in [
-            (&top, cpu_title.as_str(), "CPU (cores)", cpu_max, 1usize),
+            (&top, cpu_title.as_str(), tr("CPU (cores)"), cpu_max, 1usize),
             (&bottom, rss_title.as_str(), "RSS (MiB)", rss_max, 2usize),
         ] {
             let mut chart = ChartBuilder::on(area)
@@ -43,7 +48,7 @@ pub fn draw(timelines: &[Timeline]) -> Result<String, ChartError> {
                 .map_err(&err)?;
             chart
                 .configure_mesh()
-                .x_desc("time since launch (s)")
+                .x_desc(tr("time since launch (s)"))
                 .y_desc(y_desc)
                 .draw()
                 .map_err(&err)?;
