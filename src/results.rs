@@ -91,7 +91,7 @@ pub struct Results {
     pub note: Option<String>,
     /// The size each workload ran at, where it was chosen by a probe round.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub sizes: BTreeMap<Workload, crate::sizing::SizeChoice>,
+    pub sizes: BTreeMap<Workload, SizeChoice>,
 }
 
 /// A container engine as it reported itself.
@@ -359,6 +359,57 @@ pub enum AttachPath {
     ParentProcs,
     /// The OCI runtime placed it (its own method).
     Runtime,
+}
+
+/// The size chosen for one workload, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SizeChoice {
+    /// The size every environment ran.
+    pub size: vmbench_workload::Size,
+    /// The size asked for.
+    pub requested: vmbench_workload::Size,
+    /// The per-trial limit the prediction was held to, seconds.
+    pub limit_s: f64,
+    /// Each environment's predicted trial length at the requested size, seconds (none where
+    /// its probe failed).
+    pub predicted_s: BTreeMap<EnvKind, Option<f64>>,
+    /// The environment that decided: the slowest one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slowest: Option<EnvKind>,
+}
+
+impl SizeChoice {
+    /// Whether the size asked for was lowered.
+    pub fn lowered(&self) -> bool {
+        self.size != self.requested
+    }
+
+    /// One line saying what was chosen and why.
+    pub fn explain(&self) -> String {
+        let slowest = self.slowest.map_or_else(
+            || "an environment whose probe failed".to_string(),
+            |e| {
+                let s = self
+                    .predicted_s
+                    .get(&e)
+                    .copied()
+                    .flatten()
+                    .unwrap_or(f64::NAN);
+                format!("{e} (predicted {s:.1} s at {})", self.requested)
+            },
+        );
+        if self.lowered() {
+            format!(
+                "{} instead of {}: the slowest environment, {slowest}, would pass the {:.0} s per-trial limit",
+                self.size, self.requested, self.limit_s
+            )
+        } else {
+            format!(
+                "{} as asked: the slowest environment, {slowest}, stays within the {:.0} s per-trial limit",
+                self.size, self.limit_s
+            )
+        }
+    }
 }
 
 /// One instance run: one workload in one environment, one repetition.

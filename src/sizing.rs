@@ -7,8 +7,8 @@
 
 use crate::config::RunConfig;
 use crate::ids::EnvKind;
+pub use crate::results::SizeChoice;
 use crate::results::Trial;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use vmbench_workload::Size;
@@ -22,57 +22,6 @@ const TIMEOUT_SHARE: f64 = 0.5;
 /// A workload's minimum rounds may use up to this many times their even share of the time
 /// budget: most workloads' slowest environments stay far below it.
 const BUDGET_OVERRUN: f64 = 2.0;
-
-/// The size chosen for one workload, and why.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SizeChoice {
-    /// The size every environment ran.
-    pub size: Size,
-    /// The size asked for.
-    pub requested: Size,
-    /// The per-trial limit the prediction was held to, seconds.
-    pub limit_s: f64,
-    /// Each environment's predicted trial length at the requested size, seconds (none where
-    /// its probe failed).
-    pub predicted_s: BTreeMap<EnvKind, Option<f64>>,
-    /// The environment that decided: the slowest one.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub slowest: Option<EnvKind>,
-}
-
-impl SizeChoice {
-    /// Whether the size asked for was lowered.
-    pub fn lowered(&self) -> bool {
-        self.size != self.requested
-    }
-
-    /// One line saying what was chosen and why.
-    pub fn explain(&self) -> String {
-        let slowest = self.slowest.map_or_else(
-            || "an environment whose probe failed".to_string(),
-            |e| {
-                let s = self
-                    .predicted_s
-                    .get(&e)
-                    .copied()
-                    .flatten()
-                    .unwrap_or(f64::NAN);
-                format!("{e} (predicted {s:.1} s at {})", self.requested)
-            },
-        );
-        if self.lowered() {
-            format!(
-                "{} instead of {}: the slowest environment, {slowest}, would pass the {:.0} s per-trial limit",
-                self.size, self.requested, self.limit_s
-            )
-        } else {
-            format!(
-                "{} as asked: the slowest environment, {slowest}, stays within the {:.0} s per-trial limit",
-                self.size, self.limit_s
-            )
-        }
-    }
-}
 
 /// Whether `config` sizes its workloads from a probe: asked for, and larger than small.
 pub fn enabled(config: &RunConfig) -> bool {

@@ -533,7 +533,13 @@ impl RunView {
             .filter(|s| s.env.family() != Family::Vm)
             .map(StartSplit::of)
             .collect();
-        let spectrum = super::spectrum::rows(results, &envs, &startup, &workloads);
+        let startup_ms = startup.iter().map(|s| (s.env, s.summary.median)).collect();
+        let syscall_ns = workloads
+            .iter()
+            .filter(|w| w.name == Workload::Syscall)
+            .flat_map(|w| w.rows.iter().filter(|r| r.n > 0).map(|r| (r.env, r.median)))
+            .collect();
+        let spectrum = super::spectrum::rows(results, &envs, &startup_ms, &syscall_ns);
         RunView {
             label: label.to_string(),
             spectrum,

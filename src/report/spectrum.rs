@@ -3,10 +3,10 @@
 //! space, a guest kernel), with what each step costs: startup, a system call, host CPU to
 //! start and stop an instance, memory per instance, and the kernel the instance reports.
 
-use super::model::{StartupView, WorkloadView};
 use crate::ids::{EnvKind, Family};
 use crate::results::{Results, Trial};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use vmbench_workload::Workload;
 
 /// Where an environment's system calls are answered, from least to most isolated.
@@ -89,14 +89,14 @@ pub fn instance_memory(t: &Trial) -> Option<u64> {
     })
 }
 
-/// The spectrum of a run, ordered from least to most isolated (run order within a tier).
+/// The spectrum of a run, ordered from least to most isolated (run order within a tier),
+/// given each environment's median startup (ms) and median syscall cost (ns).
 pub fn rows(
     results: &Results,
     envs: &[EnvKind],
-    startup: &[StartupView],
-    workloads: &[WorkloadView],
+    startup_ms: &BTreeMap<EnvKind, f64>,
+    syscall_ns: &BTreeMap<EnvKind, f64>,
 ) -> Vec<SpectrumRow> {
-    let syscall = workloads.iter().find(|w| w.name == Workload::Syscall);
     let mut rows: Vec<SpectrumRow> = envs
         .iter()
         .filter(|&&e| results.measured().any(|t| t.env == e && t.error.is_none()))
@@ -125,13 +125,8 @@ pub fn rows(
                 env,
                 tier: Tier::of(env),
                 kernel: ok().find_map(|t| Some(t.guest_view.as_ref()?.kernel.clone())),
-                startup_ms: startup
-                    .iter()
-                    .find(|s| s.env == env)
-                    .map(|s| s.summary.median),
-                syscall_ns: syscall
-                    .and_then(|w| w.rows.iter().find(|r| r.env == env && r.n > 0))
-                    .map(|r| r.median),
+                startup_ms: startup_ms.get(&env).copied(),
+                syscall_ns: syscall_ns.get(&env).copied(),
                 cpu_ms_per_instance: crate::stats::median(&cpu),
                 memory_bytes: crate::stats::median(&mem).map(|m| m as u64),
             }

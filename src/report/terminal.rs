@@ -4,7 +4,7 @@
 
 use super::format::{num, verdict_words};
 use super::lang::Lang;
-use super::model::RunView;
+use super::model::{RunView, WorkloadView};
 use std::fmt::Write;
 use vmbench_workload::Better;
 
@@ -21,65 +21,7 @@ pub fn render(run: &RunView) -> String {
         );
     }
     for w in &run.workloads {
-        let dir = if w.better == Better::Higher {
-            "higher"
-        } else {
-            "lower"
-        };
-        let _ = writeln!(
-            s,
-            "{}: {} in {} ({dir} is better)",
-            w.name, w.metric, w.unit
-        );
-        if let Some(note) = &w.size_note {
-            let _ = writeln!(s, "  size: {note}");
-        }
-        if let Some(note) = &w.baseline_note {
-            let _ = writeln!(s, "  {note}");
-        }
-        let _ = writeln!(
-            s,
-            "  {:<16} {:>3} {:>12} {:>8}  vs native [95% CI]",
-            "env", "n", "median", "cv"
-        );
-        for row in w.rows.iter().filter(|r| r.n > 0) {
-            let ratio = row
-                .ratio
-                .map(|r| {
-                    let ci =
-                        r.ci.map(|c| format!(" [{:.3}, {:.3}]", c.lo, c.hi))
-                            .unwrap_or_default();
-                    let words = row
-                        .verdict
-                        .map(|v| verdict_words(v, w.better, Lang::En))
-                        .unwrap_or_default();
-                    format!("{:.3}x{ci} {words}", r.value)
-                })
-                .unwrap_or_default();
-            let mut notes = Vec::new();
-            if row.cv > crate::stats::NOISY_CV {
-                notes.push("noisy".to_string());
-            }
-            if row.converged == Some(false) {
-                notes.push("not converged".to_string());
-            }
-            if row.noisy > 0 {
-                notes.push(format!("{} noisy trial(s)", row.noisy));
-            }
-            if row.outliers > 0 {
-                notes.push(format!("{} outlier(s)", row.outliers));
-            }
-            let _ = writeln!(
-                s,
-                "  {:<16} {:>3} {:>12} {:>7.1}%  {:<28} {}",
-                row.env,
-                row.n,
-                num(row.median),
-                row.cv * 100.0,
-                ratio,
-                notes.join(", ")
-            );
-        }
+        workload(&mut s, w);
     }
     if !run.startup.is_empty() {
         let _ = writeln!(s, "startup (host-measured, launch to ready), ms:");
@@ -118,4 +60,67 @@ pub fn render(run: &RunView) -> String {
         let _ = writeln!(s, "not run: {env}: {reason}");
     }
     s
+}
+
+/// One workload's block: its headline, size, then a row per environment with its ratio.
+fn workload(s: &mut String, w: &WorkloadView) {
+    let dir = if w.better == Better::Higher {
+        "higher"
+    } else {
+        "lower"
+    };
+    let _ = writeln!(
+        s,
+        "{}: {} in {} ({dir} is better)",
+        w.name, w.metric, w.unit
+    );
+    if let Some(note) = &w.size_note {
+        let _ = writeln!(s, "  size: {note}");
+    }
+    if let Some(note) = &w.baseline_note {
+        let _ = writeln!(s, "  {note}");
+    }
+    let _ = writeln!(
+        s,
+        "  {:<16} {:>3} {:>12} {:>8}  vs native [95% CI]",
+        "env", "n", "median", "cv"
+    );
+    for row in w.rows.iter().filter(|r| r.n > 0) {
+        let ratio = row
+            .ratio
+            .map(|r| {
+                let ci =
+                    r.ci.map(|c| format!(" [{:.3}, {:.3}]", c.lo, c.hi))
+                        .unwrap_or_default();
+                let words = row
+                    .verdict
+                    .map(|v| verdict_words(v, w.better, Lang::En))
+                    .unwrap_or_default();
+                format!("{:.3}x{ci} {words}", r.value)
+            })
+            .unwrap_or_default();
+        let mut notes = Vec::new();
+        if row.cv > crate::stats::NOISY_CV {
+            notes.push("noisy".to_string());
+        }
+        if row.converged == Some(false) {
+            notes.push("not converged".to_string());
+        }
+        if row.noisy > 0 {
+            notes.push(format!("{} noisy trial(s)", row.noisy));
+        }
+        if row.outliers > 0 {
+            notes.push(format!("{} outlier(s)", row.outliers));
+        }
+        let _ = writeln!(
+            s,
+            "  {:<16} {:>3} {:>12} {:>7.1}%  {:<28} {}",
+            row.env,
+            row.n,
+            num(row.median),
+            row.cv * 100.0,
+            ratio,
+            notes.join(", ")
+        );
+    }
 }
