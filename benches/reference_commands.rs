@@ -10,6 +10,8 @@
 //!   --network none IMAGE …` (and `podman run …`) a user would type, same image, same run;
 //! - `container-gvisor` against `hyperfine -N` of `runsc --network=none run` of the same bundle
 //!   (launch to exit on both sides), and to ready;
+//! - `vm-tcg-snapshot`/`vm-kvm-snapshot` (restored from a snapshot) beside the same guest's
+//!   cold boot, interleaved;
 //! - `vm-tcg`/`vm-kvm` against `hyperfine -N` of the hand-tuned QEMU command from the host
 //!   notes (same kernel, same initramfs; boot to power-off).
 //!
@@ -510,7 +512,7 @@ fn vm_reference(
     let ours = vmbench::stats::median(&startups(&env, (reps / 3).max(5), cpus, binary, data));
     let plan = vmbench_workload::agent::Plan {
         args: vec!["--workload".into(), "noop".into()],
-        disk: None,
+        ..Default::default()
     };
     let accel_args = match accel {
         Accel::Kvm => "-accel kvm -cpu host",
@@ -541,4 +543,23 @@ fn vm_reference(
         reference,
         "within 10%",
     );
+    // The same guest restored from a snapshot, beside its cold boot, in the same run.
+    let binary_info =
+        vmbench::workload_bin::resolve(Some(binary), &vmbench::cache::cache_dir()).expect("binary");
+    let restoring = common::prepared(
+        &[env.kind().snapshot_of()],
+        &[Workload::Noop],
+        &binary_info,
+        data,
+    );
+    if let Some(restored) = restoring.first() {
+        let n = (reps / 3).max(5);
+        let runs = interleaved(&[&env, restored.as_ref()], n, cpus, binary, data);
+        line(
+            &format!("{} noop vs {} cold boot", restored.kind(), env.kind()),
+            vmbench::stats::median(&runs[1]),
+            vmbench::stats::median(&runs[0]),
+            "<= 250 ms and <= 0.2x",
+        );
+    }
 }

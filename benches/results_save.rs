@@ -69,6 +69,8 @@ fn synthetic() -> Results {
         image: None,
         sizes: Default::default(),
         note: None,
+        skipped: Vec::new(),
+        snapshot: None,
     }
 }
 

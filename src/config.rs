@@ -315,6 +315,8 @@ pub enum EnvRequest {
     Exact(EnvKind),
     /// `vm`: the best accelerator this host can use.
     BestVm,
+    /// `vm-snapshot`: the best accelerator's guest, restored from a snapshot.
+    BestVmSnapshot,
 }
 
 /// Names accepted by `--env`.
@@ -325,6 +327,7 @@ pub fn env_choices() -> String {
         .position(|k| k.accel().is_some())
         .unwrap_or(names.len());
     names.insert(first_vm, "vm");
+    names.insert(first_vm + 1, "vm-snapshot");
     names.join(", ")
 }
 
@@ -332,6 +335,7 @@ pub fn env_choices() -> String {
 pub fn parse_env(name: &str) -> Result<EnvRequest, String> {
     match name.trim() {
         "vm" => Ok(EnvRequest::BestVm),
+        "vm-snapshot" => Ok(EnvRequest::BestVmSnapshot),
         other => EnvKind::parse(other).map(EnvRequest::Exact).ok_or_else(|| {
             format!(
                 "unknown environment '{other}': expected one of {}",

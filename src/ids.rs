@@ -26,6 +26,10 @@ pub enum EnvKind {
     VmKvm,
     /// A QEMU guest under software emulation (TCG).
     VmTcg,
+    /// The KVM guest restored from a snapshot taken just before its workload starts.
+    VmKvmSnapshot,
+    /// The TCG guest restored from a snapshot taken just before its workload starts.
+    VmTcgSnapshot,
 }
 
 /// The broad kind of isolation an environment gives.
@@ -62,7 +66,7 @@ impl Accel {
 
 impl EnvKind {
     /// Every environment, in report order.
-    pub const ALL: [EnvKind; 9] = [
+    pub const ALL: [EnvKind; 11] = [
         EnvKind::Native,
         EnvKind::Container,
         EnvKind::ContainerRunc,
@@ -72,6 +76,8 @@ impl EnvKind {
         EnvKind::ContainerDocker,
         EnvKind::VmKvm,
         EnvKind::VmTcg,
+        EnvKind::VmKvmSnapshot,
+        EnvKind::VmTcgSnapshot,
     ];
 
     /// Name used on the command line and in results.
@@ -86,6 +92,8 @@ impl EnvKind {
             EnvKind::ContainerPodman => "container-podman",
             EnvKind::VmKvm => "vm-kvm",
             EnvKind::VmTcg => "vm-tcg",
+            EnvKind::VmKvmSnapshot => "vm-kvm-snapshot",
+            EnvKind::VmTcgSnapshot => "vm-tcg-snapshot",
         }
     }
 
@@ -101,6 +109,8 @@ impl EnvKind {
             EnvKind::ContainerPodman => "the same image imported into Podman, started with podman run (no daemon: podman, conmon, OCI runtime)",
             EnvKind::VmKvm => "QEMU guest, hardware-assisted virtualisation (KVM)",
             EnvKind::VmTcg => "QEMU guest, software emulation (TCG binary translation)",
+            EnvKind::VmKvmSnapshot => "the KVM guest restored from a snapshot saved just before its workload starts (no kernel boot)",
+            EnvKind::VmTcgSnapshot => "the TCG guest restored from a snapshot saved just before its workload starts (no kernel boot)",
         }
     }
 
@@ -119,16 +129,32 @@ impl EnvKind {
             | EnvKind::ContainerDocker
             | EnvKind::ContainerPodman
             | EnvKind::ContainerGvisor => Family::Container,
-            EnvKind::VmKvm | EnvKind::VmTcg => Family::Vm,
+            EnvKind::VmKvm | EnvKind::VmTcg | EnvKind::VmKvmSnapshot | EnvKind::VmTcgSnapshot => {
+                Family::Vm
+            }
         }
     }
 
     /// The accelerator, for VM environments.
     pub fn accel(self) -> Option<Accel> {
         match self {
-            EnvKind::VmKvm => Some(Accel::Kvm),
-            EnvKind::VmTcg => Some(Accel::Tcg),
+            EnvKind::VmKvm | EnvKind::VmKvmSnapshot => Some(Accel::Kvm),
+            EnvKind::VmTcg | EnvKind::VmTcgSnapshot => Some(Accel::Tcg),
             _ => None,
+        }
+    }
+
+    /// Whether this VM starts by restoring a snapshot.
+    pub fn is_snapshot(self) -> bool {
+        matches!(self, EnvKind::VmKvmSnapshot | EnvKind::VmTcgSnapshot)
+    }
+
+    /// The snapshot-restoring twin of a booting VM (itself otherwise).
+    pub fn snapshot_of(self) -> EnvKind {
+        match self {
+            EnvKind::VmKvm => EnvKind::VmKvmSnapshot,
+            EnvKind::VmTcg => EnvKind::VmTcgSnapshot,
+            other => other,
         }
     }
 

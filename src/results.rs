@@ -86,6 +86,12 @@ pub struct Results {
     /// The container image, when container environments ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<ImageRecord>,
+    /// The guest snapshot the `vm-*-snapshot` trials restored, where one ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<SnapshotRecord>,
+    /// Pairs the run left out because the environment cannot run the workload, with why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<(EnvKind, Workload, String)>,
     /// A note about the file itself (a committed sample says its samples were thinned).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
@@ -412,6 +418,26 @@ impl SizeChoice {
     }
 }
 
+/// What is recorded beside a saved guest, and in the results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    /// Hash of the QEMU command line and version the state belongs to.
+    pub key: String,
+    /// SHA-256 of the state file, checked before use.
+    pub sha256: String,
+    /// Bytes of the state file.
+    pub bytes: u64,
+    /// Boot plus save, when it was made, milliseconds.
+    pub created_ms: f64,
+    /// The QEMU that saved it (a state restores only into the same version).
+    pub qemu_version: String,
+    /// How a trial restores it.
+    pub restore: String,
+    /// Where the state file is (in the cache).
+    #[serde(default)]
+    pub path: std::path::PathBuf,
+}
+
 /// One instance run: one workload in one environment, one repetition.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Trial {
@@ -584,6 +610,8 @@ impl Results {
             image: self.image.clone(),
             sizes: self.sizes.clone(),
             note: self.note.clone(),
+            skipped: self.skipped.clone(),
+            snapshot: self.snapshot.clone(),
         }
     }
 
@@ -735,6 +763,8 @@ pub(crate) mod tests {
             collector: None,
             image: None,
             note: None,
+            skipped: Vec::new(),
+            snapshot: None,
             sizes: BTreeMap::new(),
             trials: vec![Trial {
                 env: EnvKind::Native,

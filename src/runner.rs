@@ -76,6 +76,21 @@ pub fn run(
         if crate::interrupt::interrupted() {
             break;
         }
+        if let Some(why) = ctx
+            .envs
+            .get(step.env)
+            .and_then(|e| e.supports(step.workload).err())
+        {
+            if !results
+                .skipped
+                .iter()
+                .any(|(e, w, _)| *e == step.env && *w == step.workload)
+            {
+                (ctx.announce)(&format!("{} skips {}: {why}", step.env, step.workload));
+                results.skipped.push((step.env, step.workload, why));
+            }
+            continue;
+        }
         let size = if probe_round && step.rep == 0 {
             Size::Small
         } else {
@@ -177,7 +192,12 @@ fn size_of(
     let is_probe = |t: &Trial| t.workload == workload && t.warmup && t.size == Some(Size::Small);
     if !results.warmup_trials.iter().any(is_probe) {
         for &env in &config.envs {
-            if crate::interrupt::interrupted() || launcher.ctx.envs.get(env).is_none() {
+            let runs = launcher
+                .ctx
+                .envs
+                .get(env)
+                .is_some_and(|e| e.supports(workload).is_ok());
+            if crate::interrupt::interrupted() || !runs {
                 continue;
             }
             let step = Step {
@@ -200,7 +220,7 @@ fn size_of(
         .filter(|t| is_probe(t))
         .collect();
     let choice = crate::sizing::choose(config.size, crate::sizing::trial_limit(config), &probes);
-    (launcher.ctx.announce)(&format!("{workload}: {}", choice.explain()));
+    (launcher.ctx.announce)(&format!("size of {workload}: {}", choice.explain()));
     let size = choice.size;
     results.sizes.insert(workload, choice);
     Ok(size)

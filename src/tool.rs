@@ -92,13 +92,8 @@ fn last_line(text: &[u8]) -> Option<String> {
         .map(|l| l.trim().to_string())
 }
 
-/// Starts `cmd` tied to vmbench's life and waits for it, killing it at an interruption or
-/// when `limit` has passed.
-fn wait(
-    cmd: &mut Command,
-    what: &str,
-    limit: Option<Duration>,
-) -> Result<std::process::Output, ToolError> {
+/// Starts `cmd` tied to vmbench's life (it is killed if vmbench dies) without waiting.
+pub fn spawn_tied(cmd: &mut Command, what: &str) -> Result<std::process::Child, ToolError> {
     if crate::interrupt::interrupted() {
         return Err(ToolError::Interrupted { what: what.into() });
     }
@@ -109,10 +104,20 @@ fn wait(
                 .map_err(std::io::Error::from)
         });
     }
-    let child = cmd.spawn().map_err(|source| ToolError::Start {
+    cmd.spawn().map_err(|source| ToolError::Start {
         what: what.into(),
         source,
-    })?;
+    })
+}
+
+/// Starts `cmd` tied to vmbench's life and waits for it, killing it at an interruption or
+/// when `limit` has passed.
+fn wait(
+    cmd: &mut Command,
+    what: &str,
+    limit: Option<Duration>,
+) -> Result<std::process::Output, ToolError> {
+    let child = spawn_tied(cmd, what)?;
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
     let deadline = limit.map(|l| std::time::Instant::now() + l);
     let waiter = std::thread::spawn(move || child.wait_with_output());

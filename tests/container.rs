@@ -537,6 +537,7 @@ fn clone3_starts_a_process_inside_a_unified_cgroup() {
                 cgroup: entry.clone_into.as_ref().map(|fd| fd.as_raw_fd()),
             },
             after_clone: None,
+            input: None,
         },
         output_write,
     )

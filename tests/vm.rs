@@ -163,3 +163,280 @@ fn a_hung_guest_is_killed_at_the_timeout() {
     assert!(t.error.as_deref().unwrap().contains("timed out"));
     assert_eq!(qemu_processes(), before);
 }
+
+/// Snapshot state files and their sockets under the test cache and the run folders.
+fn snapshot_dirs() -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(common::cache_dir().join("snapshot"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect()
+}
+
+fn qmp_sockets() -> Vec<String> {
+    let mut found = Vec::new();
+    for run in std::fs::read_dir("/var/tmp").unwrap().flatten() {
+        if !run
+            .file_name()
+            .to_string_lossy()
+            .starts_with("vmbench-run-")
+        {
+            continue;
+        }
+        for e in walkdir(&run.path()) {
+            if e.extension().is_some_and(|x| x == "qmp") {
+                found.push(e.display().to_string());
+            }
+        }
+    }
+    found
+}
+
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walkdir(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Starts `vmbench run --env ENV --workload W --reps N EXTRA --warmup 0` in the background.
+fn background(a: &[&str], out: &std::path::Path) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
+        .env("VMBENCH_CACHE", common::cache_dir())
+        .args([
+            "run",
+            "--env",
+            a[0],
+            "--workload",
+            a[1],
+            "--reps",
+            a[2],
+            a[3],
+        ])
+        .args(["--warmup", "0", "--quiet", "--out"])
+        .arg(out)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+fn snapshot_run(out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    common::vmbench()
+        .args([
+            "run",
+            "--env",
+            "native,vm,vm-snapshot",
+            "--workload",
+            "noop,cpu-int,syscall",
+            "--size",
+            "small",
+            "--quiet",
+            "--out",
+        ])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+#[serial]
+fn a_restored_guest_runs_the_same_binary_much_sooner_and_the_snapshot_is_reused() {
+    let test = "a_restored_guest_runs_the_same_binary_much_sooner_and_the_snapshot_is_reused";
+    if !qemu_present(test) {
+        return;
+    }
+    let before = qemu_processes();
+    let dir = common::scratch();
+    let out = dir.path().join("s.json");
+    let first = snapshot_run(&out, &["--reps", "3"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let r = Results::load(&out).unwrap();
+    let record = r.snapshot.clone().expect("the snapshot is recorded");
+    assert!(
+        record.bytes > 1 << 20 && record.path.is_file(),
+        "{record:?}"
+    );
+    let sha = &r.workload_binary.sha256;
+    for t in r.trials.iter().chain(&r.warmup_trials) {
+        assert_eq!(t.error, None, "{} {}", t.env, t.workload);
+        assert_eq!(&t.guest_view.as_ref().unwrap().sha256, sha, "{}", t.env);
+    }
+    let restored: Vec<_> = r.trials.iter().filter(|t| t.env.is_snapshot()).collect();
+    assert_eq!(restored.len(), 3 * 3);
+    for t in &restored {
+        let p = &t.phases;
+        assert!(p["migration_completed"] <= p["resumed"] && p["resumed"] <= p["plan_sent"]);
+        assert!(t.startup_ns.unwrap() >= p["plan_sent"]);
+    }
+    let median = |env: fn(EnvKind) -> bool| {
+        let xs: Vec<f64> = r
+            .trials
+            .iter()
+            .filter(|t| env(t.env) && t.workload == Workload::Noop)
+            .map(|t| t.startup_ns.unwrap() as f64)
+            .collect();
+        vmbench::stats::median(&xs).unwrap()
+    };
+    let booted = median(|e| e.family() == vmbench::ids::Family::Vm && !e.is_snapshot());
+    let restore = median(EnvKind::is_snapshot);
+    assert!(
+        restore * 3.0 < booted,
+        "restore {restore} ns vs boot {booted} ns"
+    );
+    // The second run restores the same state file: not saved again.
+    let dirs = snapshot_dirs();
+    let again = snapshot_run(
+        &dir.path().join("t.json"),
+        &["--reps", "1", "--warmup", "0"],
+    );
+    assert!(again.status.success());
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("saving it again"));
+    let r2 = Results::load(&dir.path().join("t.json")).unwrap();
+    assert_eq!(r2.snapshot.unwrap().sha256, record.sha256);
+    assert_eq!(snapshot_dirs(), dirs);
+    assert_eq!(qemu_processes(), before, "no QEMU left");
+    assert!(qmp_sockets().is_empty(), "{:?}", qmp_sockets());
+}
+
+#[test]
+#[serial]
+fn a_corrupt_snapshot_is_saved_again_and_a_killed_restore_is_named() {
+    let test = "a_corrupt_snapshot_is_saved_again_and_a_killed_restore_is_named";
+    if !qemu_present(test) {
+        return;
+    }
+    let dir = common::scratch();
+    // Make sure one exists, then corrupt its state file.
+    let out = dir.path().join("a.json");
+    let first = snapshot_run(&out, &["--reps", "1", "--warmup", "0"]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let state = Results::load(&out).unwrap().snapshot.unwrap().path;
+    std::fs::write(&state, b"not a guest").unwrap();
+    let second = snapshot_run(
+        &dir.path().join("b.json"),
+        &["--reps", "1", "--warmup", "0"],
+    );
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert!(second.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is corrupt or incomplete; saving it again"),
+        "{stderr}"
+    );
+    assert!(std::fs::metadata(&state).unwrap().len() > 1 << 20);
+    // A QEMU killed while the guest runs: the trial names the end, nothing is left.
+    let before = qemu_processes();
+    let mut child = background(
+        &["vm-snapshot", "cpu-int", "1", "--fixed-size"],
+        &dir.path().join("k.json"),
+    );
+    let start = std::time::Instant::now();
+    let qemu = loop {
+        let found = std::fs::read_dir("/proc").unwrap().flatten().find(|e| {
+            std::fs::read_to_string(e.path().join("cmdline")).is_ok_and(|c| c.contains("-incoming"))
+        });
+        if let Some(e) = found {
+            break e.file_name().to_string_lossy().parse::<i32>().unwrap();
+        }
+        assert!(start.elapsed().as_secs() < 60, "no restoring QEMU seen");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(qemu),
+        nix::sys::signal::Signal::SIGKILL,
+    );
+    let status = child.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "a failed trial makes the run exit 1"
+    );
+    let r = Results::load(&dir.path().join("k.json")).unwrap();
+    let error = r.trials[0].error.clone().unwrap();
+    assert!(
+        error.contains("signal 9") || error.contains("restoring"),
+        "{error}"
+    );
+    assert_eq!(qemu_processes(), before);
+    assert!(qmp_sockets().is_empty(), "{:?}", qmp_sockets());
+}
+
+#[test]
+#[serial]
+fn ctrl_c_during_restored_trials_leaves_no_qemu() {
+    if !qemu_present("ctrl_c_during_restored_trials_leaves_no_qemu") {
+        return;
+    }
+    let before = qemu_processes();
+    let dir = common::scratch();
+    let out = dir.path().join("c.json");
+    let mut child = background(&["vm-snapshot", "noop", "50", "--size=default"], &out);
+    let start = std::time::Instant::now();
+    while Results::load(&out).map_or(0, |r| r.trials.len()) < 3 {
+        assert!(start.elapsed().as_secs() < 120, "no trial finished");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert!(!Results::load(&out).unwrap().complete);
+    assert_eq!(qemu_processes(), before);
+    assert!(qmp_sockets().is_empty(), "{:?}", qmp_sockets());
+}
+
+#[test]
+#[serial]
+fn a_snapshot_guest_skips_file_io_and_says_why() {
+    if !qemu_present("a_snapshot_guest_skips_file_io_and_says_why") {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("f.json");
+    let run = common::vmbench()
+        .args([
+            "run",
+            "--env",
+            "native,vm-snapshot",
+            "--workload",
+            "file-io",
+            "--reps",
+            "1",
+            "--warmup",
+            "0",
+            "--size",
+            "small",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("skips file-io: a snapshot guest has no data disk"),
+        "{stderr}"
+    );
+    let r = Results::load(&out).unwrap();
+    assert_eq!(r.skipped.len(), 1);
+    assert!(r.trials.iter().all(|t| t.env == EnvKind::Native));
+}

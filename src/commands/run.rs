@@ -158,20 +158,30 @@ fn check_destinations(request: &Request) -> Result<(), UsageError> {
 }
 
 /// Prepares the run's environments, or says why not; an interruption is not a usage error.
+/// What preparing the environments gave: them, their statuses, and the records of the image
+/// and snapshot they built.
+struct Prepared {
+    envs: Environments,
+    statuses: Vec<crate::results::EnvStatus>,
+    image: Option<ImageRecord>,
+    snapshot: Option<crate::results::SnapshotRecord>,
+}
+
 fn prepare(
     config: &RunConfig,
     binary: &crate::results::BinaryInfo,
     work_dir: &Path,
     host: &mut HostInfo,
-) -> Result<(
-    Environments,
-    Vec<crate::results::EnvStatus>,
-    Option<ImageRecord>,
-)> {
+) -> Result<Prepared> {
     let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let mut shared = Shared::new(config, binary, cache, work_dir.to_path_buf(), host);
     match Environments::prepare(&mut shared) {
-        Ok((envs, statuses)) => Ok((envs, statuses, shared.image.take())),
+        Ok((envs, statuses)) => Ok(Prepared {
+            envs,
+            statuses,
+            image: shared.image.take(),
+            snapshot: shared.snapshot.take(),
+        }),
         Err(_) if crate::interrupt::interrupted() => {
             anyhow::bail!("interrupted during set-up; everything it had made was removed")
         }
@@ -200,8 +210,12 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
     let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let binary = crate::workload_bin::resolve(config.workload_bin.as_deref(), &cache)
         .map_err(|e| UsageError(crate::error_chain(&e)))?;
-    let (envs, mut statuses, image) =
-        prepare(config, &binary, &registered.info.work_dir, &mut host)?;
+    let Prepared {
+        envs,
+        mut statuses,
+        image,
+        snapshot,
+    } = prepare(config, &binary, &registered.info.work_dir, &mut host)?;
     statuses.extend(env::unavailable(&host, &config.envs));
     if let Some(cpus) = &config.cpus {
         crate::pinning::move_harness_off(cpus);
@@ -223,6 +237,8 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         image,
         sizes: Default::default(),
         note: None,
+        skipped: Vec::new(),
+        snapshot,
     };
     let folder = crate::atomic::folder_of(&request.out);
     std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;
@@ -238,7 +254,7 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         others_alive: &others,
         announce: &|line| {
             if !request.quiet {
-                eprintln!("vmbench: size of {line}");
+                eprintln!("vmbench: {line}");
             }
         },
     };

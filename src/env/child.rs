@@ -354,6 +354,8 @@ pub struct ChildPlan {
     /// The signal mask to restore just before the exec (the parent blocks every signal
     /// around the clone).
     pub signal_mask: Option<libc::sigset_t>,
+    /// Descriptor that becomes stdin (else `/dev/null`).
+    pub input: Option<RawFd>,
 }
 
 impl ChildPlan {
@@ -386,6 +388,7 @@ impl ChildPlan {
             argv,
             envp,
             signal_mask: None,
+            input: None,
         }
     }
 
@@ -423,9 +426,16 @@ pub fn child_main(plan: &ChildPlan) -> ! {
     unsafe {
         libc::dup2(plan.output_write, 1);
         libc::dup2(plan.output_write, 2);
-        let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
-        if null >= 0 {
-            libc::dup2(null, 0);
+        match plan.input {
+            Some(fd) => {
+                libc::dup2(fd, 0);
+            }
+            None => {
+                let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDONLY);
+                if null >= 0 {
+                    libc::dup2(null, 0);
+                }
+            }
         }
         if let Some(mask) = &plan.signal_mask {
             libc::sigprocmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());

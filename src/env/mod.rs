@@ -160,6 +160,11 @@ pub trait Environment {
     /// The hooks of one instance, for [`process::run`].
     fn instance(&self) -> Result<Box<dyn process::Instance + '_>, EnvError>;
 
+    /// Whether it can run `workload` (a snapshot guest has no data disk); why not, if not.
+    fn supports(&self, _workload: vmbench_workload::Workload) -> Result<(), String> {
+        Ok(())
+    }
+
     /// Launches one instance and watches it to its end.
     fn launch(&self, spec: &Spec) -> Result<Outcome, EnvError> {
         process::run(self.instance()?.as_mut(), spec)
@@ -184,6 +189,8 @@ pub fn environment(kind: EnvKind) -> Box<dyn Environment> {
         )),
         EnvKind::VmKvm => Box::new(vm::Vm::new(Accel::Kvm)),
         EnvKind::VmTcg => Box::new(vm::Vm::new(Accel::Tcg)),
+        EnvKind::VmKvmSnapshot => Box::new(vm::Vm::restoring(Accel::Kvm)),
+        EnvKind::VmTcgSnapshot => Box::new(vm::Vm::restoring(Accel::Tcg)),
     }
 }
 
@@ -207,6 +214,8 @@ pub struct Shared<'a> {
     pub work_dir: PathBuf,
     /// The container image's record, once the image is prepared (engines add their imports).
     pub image: Option<crate::results::ImageRecord>,
+    /// The guest snapshot, once a restoring VM has prepared it.
+    pub snapshot: Option<crate::results::SnapshotRecord>,
     container: Option<Arc<container::ContainerSettings>>,
     vm: Option<Arc<vm::VmSettings>>,
 }
@@ -227,6 +236,7 @@ impl<'a> Shared<'a> {
             work_dir,
             host,
             image: None,
+            snapshot: None,
             container: None,
             vm: None,
         }
@@ -340,6 +350,7 @@ pub fn resolve(
         let kind = match req {
             EnvRequest::Exact(kind) => *kind,
             EnvRequest::BestVm => best_vm(),
+            EnvRequest::BestVmSnapshot => best_vm().snapshot_of(),
         };
         if let Err(why) = availability(kind, host) {
             return Err(crate::UsageError(format!(
@@ -353,7 +364,9 @@ pub fn resolve(
     Ok(kinds)
 }
 
-/// Environments this host can run, best VM included: the default suite's.
+/// Environments this host can run, best VM included: the default suite's. The snapshot guest
+/// is left out (`--env ...,vm-snapshot` adds it): it would do every workload's TCG work twice
+/// within the same time budget.
 pub fn runnable(host: &HostInfo) -> Vec<EnvKind> {
     let vm = best_vm();
     EnvKind::ALL

@@ -54,6 +54,7 @@ impl Instance for NativeInstance {
                 steps: process::host_child_steps(spec.cpus),
                 clone: CloneMode::Vfork,
                 after_clone: None,
+                input: None,
             },
             output_write,
         )?;

@@ -60,6 +60,8 @@ pub struct Program<'a> {
     /// Runs in the parent right after the clone, while the child may wait for it (moving it
     /// into a cgroup); an error is the launch's failure.
     pub after_clone: Option<AfterClone<'a>>,
+    /// The read end of a pipe that becomes its stdin (else `/dev/null`).
+    pub input: Option<RawFd>,
 }
 
 /// A started process, as the parent saw it come up.
@@ -108,6 +110,7 @@ pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
         program.args,
         program.env,
     );
+    plan.input = program.input;
     let mut stack = match program.clone {
         CloneMode::Vfork => vec![0u8; 64 * 1024],
         CloneMode::Namespaces { .. } => Vec::new(),

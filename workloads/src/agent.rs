@@ -15,6 +15,15 @@ use std::time::{Duration, Instant};
 pub const ARGS_PARAM: &str = "vmbench.args=";
 /// Kernel command-line key naming the data disk to mount at the data directory.
 pub const DISK_PARAM: &str = "vmbench.disk=";
+/// Kernel command-line key: boot, announce [`SNAPSHOT_READY`] and wait for the plan on the
+/// console (the host saves the guest there and restores it for every trial).
+pub const SNAPSHOT_PARAM: &str = "vmbench.snapshot=1";
+/// Plan key: random bytes (hex) the restored guest mixes into its pool, so clones differ.
+pub const SEED_PARAM: &str = "vmbench.seed=";
+/// Plan key: the host's wall clock (ns since the epoch) the restored guest sets.
+pub const TIME_PARAM: &str = "vmbench.time=";
+/// The line a guest booted for a snapshot prints once it waits for its plan.
+pub const SNAPSHOT_READY: &str = "vmbench-snapshot-ready";
 /// Where the initramfs lists the modules to load, one `.ko` path per line, in order.
 pub const MODULE_LIST: &str = "/lib/modules/vmbench.load";
 /// Where the data disk is mounted in the guest.
@@ -33,6 +42,12 @@ pub struct Plan {
     pub args: Vec<String>,
     /// Block device to mount at [`DATA_DIR`].
     pub disk: Option<String>,
+    /// Boot for a snapshot: wait for the plan on the console.
+    pub snapshot: bool,
+    /// Random bytes (hex) to mix into the guest's pool.
+    pub seed: Option<String>,
+    /// The host's wall clock, ns since the epoch.
+    pub time_ns: Option<u64>,
 }
 
 impl Plan {
@@ -48,6 +63,12 @@ impl Plan {
                     .collect();
             } else if let Some(v) = word.strip_prefix(DISK_PARAM) {
                 plan.disk = Some(v.to_string());
+            } else if word == SNAPSHOT_PARAM {
+                plan.snapshot = true;
+            } else if let Some(v) = word.strip_prefix(SEED_PARAM) {
+                plan.seed = Some(v.to_string());
+            } else if let Some(v) = word.strip_prefix(TIME_PARAM) {
+                plan.time_ns = v.parse().ok();
             }
         }
         plan
@@ -60,6 +81,16 @@ impl Plan {
             s.push(' ');
             s.push_str(DISK_PARAM);
             s.push_str(disk);
+        }
+        if self.snapshot {
+            s.push(' ');
+            s.push_str(SNAPSHOT_PARAM);
+        }
+        if let Some(seed) = &self.seed {
+            s.push_str(&format!(" {SEED_PARAM}{seed}"));
+        }
+        if let Some(t) = self.time_ns {
+            s.push_str(&format!(" {TIME_PARAM}{t}"));
         }
         s
     }
@@ -115,7 +146,11 @@ fn boot_and_run() -> Result<(), String> {
     let setup = Instant::now();
     let cmdline =
         fs::read_to_string("/proc/cmdline").map_err(|e| format!("read /proc/cmdline: {e}"))?;
-    let plan = Plan::from_cmdline(&cmdline);
+    let mut plan = Plan::from_cmdline(&cmdline);
+    if plan.snapshot {
+        crate::sys::loopback_up().map_err(|e| format!("loopback up: {e}"))?;
+        plan = wait_for_plan()?;
+    }
     // The listed modules serve the data disk; a run without one does not pay for loading them.
     let modules = match plan.disk {
         Some(_) => load_modules(Path::new(MODULE_LIST))?,
@@ -158,6 +193,36 @@ fn uptime() -> f64 {
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
         .unwrap_or(0.0)
+}
+
+/// Announces that the guest is ready to be saved, then reads its plan from the console: the
+/// host restores a copy of this moment for every trial and sends each its own plan, seed and
+/// clock (clones would otherwise share their entropy and their time).
+fn wait_for_plan() -> Result<Plan, String> {
+    use nix::sys::termios::{self, LocalFlags, SetArg};
+    let stdin = std::io::stdin();
+    // No echo: the plan must not come back on the console the host reads.
+    if let Ok(mut t) = termios::tcgetattr(&stdin) {
+        t.local_flags.remove(LocalFlags::ECHO | LocalFlags::ECHONL);
+        let _ = termios::tcsetattr(&stdin, SetArg::TCSANOW, &t);
+    }
+    println!("{SNAPSHOT_READY}");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut stdin.lock(), &mut line)
+        .map_err(|e| format!("read the plan from the console: {e}"))?;
+    let plan = Plan::from_cmdline(&line);
+    if let Some(seed) = &plan.seed {
+        let bytes: Vec<u8> = (0..seed.len() / 2)
+            .filter_map(|i| u8::from_str_radix(seed.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        fs::write("/dev/urandom", bytes).map_err(|e| format!("reseed /dev/urandom: {e}"))?;
+    }
+    if let Some(ns) = plan.time_ns {
+        let ts = nix::sys::time::TimeSpec::from_duration(Duration::from_nanos(ns));
+        nix::time::clock_settime(nix::time::ClockId::CLOCK_REALTIME, ts)
+            .map_err(|e| format!("set the clock: {e}"))?;
+    }
+    Ok(plan)
 }
 
 /// Loads each listed module with `finit_module`; an already-present module is fine.
@@ -218,9 +283,13 @@ mod tests {
                 "small".into(),
             ],
             disk: Some("/dev/vda".into()),
+            snapshot: false,
+            seed: Some("00ff".into()),
+            time_ns: Some(1_700_000_000_000_000_000),
         };
         let cmdline = format!("console=ttyS0 quiet {} panic=-1", plan.to_cmdline());
         assert_eq!(Plan::from_cmdline(&cmdline), plan);
         assert_eq!(Plan::from_cmdline("console=ttyS0"), Plan::default());
+        assert!(Plan::from_cmdline("quiet vmbench.snapshot=1").snapshot);
     }
 }

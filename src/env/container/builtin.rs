@@ -170,6 +170,7 @@ impl Instance for BuiltinInstance<'_> {
                     })
                         as Box<dyn FnOnce(nix::unistd::Pid) -> Result<(), String>>
                 }),
+                input: None,
             },
             output_write,
         )?;

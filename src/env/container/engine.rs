@@ -701,6 +701,7 @@ impl Instance for EngineInstance<'_> {
                 steps: process::host_child_steps(None),
                 clone: CloneMode::Vfork,
                 after_clone: None,
+                input: None,
             },
             output_write,
         )?;

@@ -467,6 +467,7 @@ impl Instance for OciInstance<'_> {
                 steps,
                 clone: CloneMode::Vfork,
                 after_clone: None,
+                input: None,
             },
             output_write,
         )?;

@@ -5,6 +5,8 @@ pub mod accel;
 pub mod initramfs;
 pub mod kernel;
 pub mod qemu;
+pub mod qmp;
+pub mod snapshot;
 
 use crate::collector::Target;
 use crate::config::{Machine, RunConfig};
@@ -18,6 +20,7 @@ use qemu::QemuConfig;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
+use std::time::Duration;
 use vmbench_workload::agent::Plan;
 use vmbench_workload::Workload;
 
@@ -179,10 +182,13 @@ pub fn record_host(host: &mut HostInfo) {
     }
 }
 
-/// A QEMU guest under one accelerator.
+/// A QEMU guest under one accelerator, booted for every trial or restored from a snapshot.
 pub struct Vm {
     accel: Accel,
     settings: Option<Arc<VmSettings>>,
+    /// Restore every trial from a snapshot (saved when prepared).
+    restoring: bool,
+    snapshot: Option<snapshot::Snapshot>,
 }
 
 impl Vm {
@@ -191,23 +197,74 @@ impl Vm {
         Vm {
             accel,
             settings: None,
+            restoring: false,
+            snapshot: None,
+        }
+    }
+
+    /// The environment of `accel` restoring a snapshot for every trial, not yet prepared.
+    pub fn restoring(accel: Accel) -> Vm {
+        Vm {
+            restoring: true,
+            ..Vm::new(accel)
         }
     }
 
     /// The environment of `accel` with its settings already prepared.
     pub fn with(accel: Accel, settings: Arc<VmSettings>) -> Vm {
         Vm {
-            accel,
             settings: Some(settings),
+            ..Vm::new(accel)
         }
     }
+
+    /// The snapshot trials restore, once prepared.
+    pub fn snapshot(&self) -> Option<&snapshot::Snapshot> {
+        self.snapshot.as_ref()
+    }
+}
+
+/// The QEMU configuration of one guest; `plan` on its command line.
+fn qemu_config(
+    vm: &VmSettings,
+    accel: Accel,
+    cpus: usize,
+    memory_mib: u64,
+    plan: &Plan,
+    disk: Option<&Path>,
+) -> QemuConfig {
+    QemuConfig {
+        machine: vm.machine,
+        accel,
+        cpus,
+        memory_mib,
+        kernel: vm.kernel.image.clone(),
+        initrd: vm.initramfs.clone(),
+        cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
+        disk: disk.map(|d| (d.to_path_buf(), vm.disk_direct)),
+        bios: vm.bios.clone(),
+    }
+}
+
+/// The command line of a guest booted for a snapshot: no disk, the plan sent after restore.
+fn snapshot_args(vm: &VmSettings, accel: Accel, cpus: usize, memory_mib: u64) -> Vec<String> {
+    let plan = Plan {
+        snapshot: true,
+        ..Plan::default()
+    };
+    qemu::args(&qemu_config(vm, accel, cpus, memory_mib, &plan, None))
 }
 
 impl Environment for Vm {
     fn kind(&self) -> EnvKind {
-        match self.accel {
+        let booted = match self.accel {
             Accel::Kvm => EnvKind::VmKvm,
             Accel::Tcg => EnvKind::VmTcg,
+        };
+        if self.restoring {
+            booted.snapshot_of()
+        } else {
+            booted
         }
     }
 
@@ -234,7 +291,7 @@ impl Environment for Vm {
                 });
             }
         }
-        let footprint = Footprint {
+        let mut footprint = Footprint {
             bytes: footprint(&settings),
             what: format!(
                 "guest kernel {} ({}) + initramfs ({} bytes, {} modules)",
@@ -244,8 +301,40 @@ impl Environment for Vm {
                 settings.modules.len()
             ),
         };
+        if self.restoring {
+            let cpus = shared.config.cpus.as_ref().map_or(1, Vec::len);
+            let args = snapshot_args(&settings, self.accel, cpus, shared.config.memory_mib);
+            let version = shared.host.qemu_version.clone().unwrap_or_default();
+            let saved = snapshot::ensure(
+                &settings.qemu,
+                &args,
+                &version,
+                &shared.cache,
+                &shared.work_dir,
+            )?;
+            footprint.bytes += saved.record.bytes;
+            footprint.what = format!(
+                "{} + snapshot {} ({} bytes, saved in {:.0} ms)",
+                footprint.what,
+                saved.state.display(),
+                saved.record.bytes,
+                saved.record.created_ms
+            );
+            shared.snapshot = Some(saved.record.clone());
+            self.snapshot = Some(saved);
+        }
         self.settings = Some(settings);
         Ok(Some(footprint))
+    }
+
+    fn supports(&self, workload: Workload) -> Result<(), String> {
+        if self.restoring && workload.needs_data_dir() {
+            return Err(format!(
+                "a snapshot guest has no data disk, so {workload} runs only in vm-{}",
+                self.accel.name()
+            ));
+        }
+        Ok(())
     }
 
     fn instance(&self) -> Result<Box<dyn Instance + '_>, EnvError> {
@@ -257,6 +346,8 @@ impl Environment for Vm {
             vm,
             accel: self.accel,
             io_path: None,
+            snapshot: self.snapshot.as_ref(),
+            restore: None,
         }))
     }
 }
@@ -410,6 +501,88 @@ struct VmInstance<'a> {
     vm: &'a VmSettings,
     accel: Accel,
     io_path: Option<String>,
+    snapshot: Option<&'a snapshot::Snapshot>,
+    /// A restore under way: its socket, the console's write end and the plan to send.
+    restore: Option<(snapshot::Restore, std::fs::File, String, Duration)>,
+}
+
+/// A started QEMU: its threads' CPU clock sampled (a perf read per thread would cost an
+/// interrupt each), its console on `output`.
+fn qemu_started(spawned: process::Spawned, output: std::os::fd::OwnedFd) -> Started {
+    let target = Target {
+        cheap_cpu: true,
+        ..Target::process(spawned.pid.as_raw())
+    };
+    Started::from_spawned(spawned, output.into(), target, true, "qemu_exec")
+}
+
+/// Restores numbered in this process, for their socket names.
+static RESTORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+impl VmInstance<'_> {
+    /// Starts QEMU waiting for the snapshot's state, with a pipe on its console input.
+    fn start_restore(
+        &mut self,
+        spec: &Spec,
+        snap: &snapshot::Snapshot,
+    ) -> Result<Started, EnvError> {
+        let vm = self.vm;
+        if spec.invocation.workload.needs_data_dir() {
+            return Err(EnvError::Setup(format!(
+                "a snapshot guest has no data disk, so {} runs only in vm-{}",
+                spec.invocation.workload,
+                self.accel.name()
+            )));
+        }
+        let cpus = spec.cpus.map_or(1, <[usize]>::len);
+        let mut args = snapshot_args(vm, self.accel, cpus, spec.memory_mib);
+        let version = crate::host::version_of(&vm.qemu).unwrap_or_default();
+        if snapshot::key(&args, &version) != snap.record.key {
+            return Err(EnvError::Setup(
+                "the snapshot was saved for another guest configuration (memory, CPUs or QEMU)"
+                    .into(),
+            ));
+        }
+        let n = RESTORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let restore = snapshot::Restore::new(spec.data_dir, n);
+        args.extend(restore.args());
+        let mut invocation = spec.invocation.clone();
+        invocation.data_dir = "/tmp".into();
+        let seed: [u8; 32] = rand::random();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let plan = Plan {
+            args: invocation.to_args(),
+            seed: Some(seed.iter().map(|b| format!("{b:02x}")).collect()),
+            time_ns: Some(now.as_nanos() as u64),
+            ..Plan::default()
+        };
+        self.io_path = Some("guest tmpfs (no disk attached)".into());
+        let (input_read, input_write) = process::pipe()?;
+        let exe = vm.qemu.display().to_string();
+        let (output, output_write) = process::pipe()?;
+        let spawned = process::spawn(
+            Program {
+                exe: &exe,
+                args: &args,
+                env: &process::host_env(),
+                steps: process::host_child_steps(spec.cpus),
+                clone: CloneMode::Vfork,
+                after_clone: None,
+                input: Some(std::os::fd::AsRawFd::as_raw_fd(&input_read)),
+            },
+            output_write,
+        )?;
+        drop(input_read);
+        self.restore = Some((
+            restore,
+            std::fs::File::from(input_write),
+            plan.to_cmdline(),
+            spec.timeout,
+        ));
+        Ok(qemu_started(spawned, output))
+    }
 }
 
 impl Instance for VmInstance<'_> {
@@ -418,6 +591,9 @@ impl Instance for VmInstance<'_> {
     }
 
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
+        if let Some(snap) = self.snapshot {
+            return self.start_restore(spec, snap);
+        }
         let vm = self.vm;
         let mut invocation = spec.invocation.clone();
         invocation.data_dir = "/tmp".into();
@@ -428,18 +604,16 @@ impl Instance for VmInstance<'_> {
         let plan = Plan {
             args: invocation.to_args(),
             disk: disk.map(|_| "/dev/vda".to_string()),
+            ..Plan::default()
         };
-        let config = QemuConfig {
-            machine: vm.machine,
-            accel: self.accel,
-            cpus: spec.cpus.map_or(1, <[usize]>::len),
-            memory_mib: spec.memory_mib,
-            kernel: vm.kernel.image.clone(),
-            initrd: vm.initramfs.clone(),
-            cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
-            disk: disk.map(|d| (d.to_path_buf(), vm.disk_direct)),
-            bios: vm.bios.clone(),
-        };
+        let config = qemu_config(
+            vm,
+            self.accel,
+            spec.cpus.map_or(1, <[usize]>::len),
+            spec.memory_mib,
+            &plan,
+            disk.map(|d| d.as_ref()),
+        );
         let cache = if vm.disk_direct { "none" } else { "writeback" };
         self.io_path = Some(match disk {
             Some(_) => format!(
@@ -459,23 +633,39 @@ impl Instance for VmInstance<'_> {
                 steps: process::host_child_steps(spec.cpus),
                 clone: CloneMode::Vfork,
                 after_clone: None,
+                input: None,
             },
             output_write,
         )?;
-        let target = Target {
-            cheap_cpu: true,
-            ..Target::process(spawned.pid.as_raw())
+        Ok(qemu_started(spawned, output))
+    }
+
+    fn after_start(&mut self, started: &Started, outcome: &mut Outcome) -> Result<(), EnvError> {
+        let Some((restore, console, plan, timeout)) = self.restore.as_mut() else {
+            return Ok(());
         };
-        Ok(Started::from_spawned(
-            spawned,
-            output.into(),
-            target,
-            true,
-            "qemu_exec",
-        ))
+        let state = &self.snapshot.expect("restoring").state;
+        let deadline = started.t0 + *timeout;
+        let (migrated, resumed) = restore
+            .resume(state, started.t0, deadline)
+            .map_err(|e| EnvError::Setup(format!("restoring the snapshot: {e}")))?;
+        outcome
+            .phases
+            .insert("migration_completed".into(), migrated.as_nanos() as u64);
+        outcome
+            .phases
+            .insert("resumed".into(), resumed.as_nanos() as u64);
+        use std::io::Write;
+        writeln!(console, "{plan}")
+            .map_err(|e| EnvError::Setup(format!("send the plan on the console: {e}")))?;
+        outcome
+            .phases
+            .insert("plan_sent".into(), started.t0.elapsed().as_nanos() as u64);
+        Ok(())
     }
 
     fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
+        self.restore = None;
         outcome.io_path = self.io_path.take();
         // The guest kernel says so on its console when it runs out of memory or panics (its
         // messages of that level pass `quiet`).
@@ -486,28 +676,78 @@ impl Instance for VmInstance<'_> {
                 .errors
                 .push(format!("the guest kernel panicked: {why}"));
         }
-        // Guest phases on the host's timeline: the guest kernel started `uptime` before
-        // `ready` arrived (an estimate: the guest clock is the guest's own), `/init`
-        // `init_uptime_s` later.
+        // Guest phases on the host's timeline, estimated from the guest's own clock: the guest
+        // kernel started `uptime` before `ready` arrived, `/init` `init_uptime_s` after it.
+        // The two clocks differ, so each estimate is held between the phases the host saw
+        // (QEMU's exec and the first console byte; the first byte and `ready`), in order.
         if let Some((ready_at, view)) = &outcome.observed.ready {
-            let ready_ns = ready_at.as_nanos() as i128;
-            let kernel_start = ready_ns - (view.uptime_s * 1e9) as i128;
-            if kernel_start > 0 {
-                outcome
-                    .phases
-                    .insert("guest_kernel_start_est".into(), kernel_start as u64);
-                if let Some(agent) = &view.agent {
-                    let init = kernel_start + (agent.init_uptime_s * 1e9) as i128;
-                    outcome.phases.insert("guest_init_est".into(), init as u64);
-                }
-            }
+            let phases = guest_phases(
+                outcome.phases.get("qemu_exec").copied().unwrap_or(0),
+                outcome.phases.get("first_output").copied(),
+                ready_at.as_nanos() as u64,
+                view,
+            );
+            outcome.phases.extend(phases);
         }
         Ok(())
     }
 }
 
+/// The guest kernel's start and `/init`'s start on the host's timeline (ns since launch),
+/// from the guest clock, each clamped between the host-seen phases around it. None for a
+/// restored guest: its clock ran before this launch.
+fn guest_phases(
+    qemu_exec: u64,
+    first_output: Option<u64>,
+    ready: u64,
+    view: &vmbench_workload::GuestView,
+) -> Vec<(String, u64)> {
+    let kernel_start = ready as i128 - (view.uptime_s * 1e9) as i128;
+    if kernel_start <= 0 {
+        return Vec::new();
+    }
+    let first = first_output.unwrap_or(ready).min(ready);
+    let kernel = (kernel_start as u64).clamp(qemu_exec, first);
+    let mut out = vec![("guest_kernel_start_est".to_string(), kernel)];
+    if let Some(agent) = &view.agent {
+        let init = kernel_start as u64 + (agent.init_uptime_s * 1e9) as u64;
+        out.push(("guest_init_est".to_string(), init.clamp(first, ready)));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guest_phase_estimates_stay_in_order_with_what_the_host_saw() {
+        let view = vmbench_workload::GuestView {
+            uptime_s: 1.2,
+            agent: Some(vmbench_workload::protocol::AgentBoot {
+                init_uptime_s: 1.1,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        // ready at 1.5 s, first console byte at 0.9 s: the guest clock puts the kernel's start
+        // at 0.3 s and /init at 1.4 s.
+        let p = super::guest_phases(270_000, Some(900_000_000), 1_500_000_000, &view);
+        assert_eq!(p[0].1, 300_000_000);
+        assert_eq!(p[1].1, 1_400_000_000);
+        // A guest clock running ahead would put /init before the first byte: held at it.
+        let early = vmbench_workload::GuestView {
+            uptime_s: 1.45,
+            ..view.clone()
+        };
+        let p = super::guest_phases(270_000, Some(900_000_000), 1_500_000_000, &early);
+        assert!(p[0].1 <= 900_000_000 && p[1].1 >= 900_000_000, "{p:?}");
+        // A restored guest booted long before this launch: no estimate.
+        let restored = vmbench_workload::GuestView {
+            uptime_s: 30.0,
+            ..view
+        };
+        assert!(super::guest_phases(270_000, Some(1), 150_000_000, &restored).is_empty());
+    }
+
     #[test]
     fn an_absent_qemu_is_named_with_its_package() {
         let msg = super::VmError::NoQemu.to_string();

@@ -29,6 +29,8 @@ pub fn env_color(env: EnvKind) -> RGBColor {
         EnvKind::ContainerDocker => RGBColor(227, 119, 194),
         EnvKind::VmKvm => RGBColor(255, 127, 14),
         EnvKind::VmTcg => RGBColor(214, 39, 40),
+        EnvKind::VmKvmSnapshot => RGBColor(255, 187, 120),
+        EnvKind::VmTcgSnapshot => RGBColor(255, 152, 150),
     }
 }
 
