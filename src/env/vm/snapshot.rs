@@ -84,7 +84,11 @@ pub fn ensure(
         let record: Option<SnapshotRecord> = serde_json::from_str(&text).ok();
         match record {
             Some(r) if sha256_of(&state).is_ok_and(|s| s == r.sha256) => {
-                return Ok(Snapshot { state, record: r });
+                let record = SnapshotRecord {
+                    path: state.clone(),
+                    ..r
+                };
+                return Ok(Snapshot { state, record });
             }
             _ => eprintln!(
                 "vmbench: the cached guest snapshot in {} is corrupt or incomplete; saving it again",
