@@ -273,6 +273,10 @@ pub fn clean(dry_run: bool) -> Vec<String> {
         &crate::cache::cache_dir(),
         dry_run,
     ));
+    report.extend(crate::env::vm::snapshot::remove_dead_staging(
+        &crate::cache::cache_dir(),
+        dry_run,
+    ));
     let exclusive = lock_file(&state.join("host.lock"))
         .ok()
         .and_then(|f| try_lock(f, FlockArg::LockExclusiveNonblock));

@@ -440,3 +440,32 @@ fn a_snapshot_guest_skips_file_io_and_says_why() {
     assert_eq!(r.skipped.len(), 1);
     assert!(r.trials.iter().all(|t| t.env == EnvKind::Native));
 }
+
+#[test]
+#[serial]
+fn a_snapshot_half_saved_by_a_dead_run_is_removed_by_clean() {
+    // A staging folder named by a process that no longer exists (a run killed mid-save).
+    let mut dead = std::process::Command::new("true").spawn().unwrap();
+    let pid = dead.id();
+    dead.wait().unwrap();
+    let cache = common::scratch();
+    let staging = cache
+        .path()
+        .join("snapshot")
+        .join(format!(".staging-{pid}-x1"));
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("state"), b"half").unwrap();
+    let state = common::scratch();
+    let out = common::vmbench()
+        .env("VMBENCH_CACHE", cache.path())
+        .env("VMBENCH_STATE", state.path())
+        .arg("clean")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(
+        !staging.exists(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -18,6 +18,14 @@ use std::time::{Duration, Instant};
 /// Longest a snapshot boot may take before it is given up.
 const BOOT_LIMIT: Duration = Duration::from_secs(120);
 
+/// Removes snapshot staging folders of runs that died while saving a guest.
+pub fn remove_dead_staging(cache: &Path, dry_run: bool) -> Vec<String> {
+    crate::cache::remove_dead_staging(&cache.join("snapshot"), dry_run)
+        .into_iter()
+        .map(|p| format!("half-saved guest snapshot {}", p.display()))
+        .collect()
+}
+
 /// A saved guest ready to restore.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
@@ -98,11 +106,7 @@ pub fn ensure(
     }
     let _ = std::fs::remove_dir_all(&dir);
     let parent = cache.join("snapshot");
-    std::fs::create_dir_all(&parent).map_err(io("create", &parent))?;
-    let building = tempfile::Builder::new()
-        .prefix(".building-")
-        .tempdir_in(&parent)
-        .map_err(io("create a folder in", &parent))?;
+    let building = crate::cache::staging(&parent).map_err(io("create a folder in", &parent))?;
     let started = Instant::now();
     save(qemu, qemu_args, &building.path().join("state"), work_dir)?;
     let tmp_state = building.path().join("state");
