@@ -4,6 +4,7 @@
 
 use crate::config::{Mode, RunConfig};
 use crate::env::{EnvError, Environments, Outcome, Spec};
+use crate::ids::EnvKind;
 use crate::plan::{Plan, Schedule, Step};
 use crate::results::{CollectorInfo, Results, ResultsError, Trial};
 use std::path::{Path, PathBuf};
@@ -76,19 +77,7 @@ pub fn run(
         if crate::interrupt::interrupted() {
             break;
         }
-        if let Some(why) = ctx
-            .envs
-            .get(step.env)
-            .and_then(|e| e.supports(step.workload).err())
-        {
-            if !results
-                .skipped
-                .iter()
-                .any(|(e, w, _)| *e == step.env && *w == step.workload)
-            {
-                (ctx.announce)(&format!("{} skips {}: {why}", step.env, step.workload));
-                results.skipped.push((step.env, step.workload, why));
-            }
+        if skipped(ctx, results, &step) {
             continue;
         }
         let size = if probe_round && step.rep == 0 {
@@ -96,11 +85,7 @@ pub fn run(
         } else {
             let mut probed = |trial: &Trial| {
                 done += 1;
-                on_trial(
-                    trial,
-                    done,
-                    schedule.total() + done.saturating_sub(schedule.total()),
-                );
+                on_trial(trial, done, schedule.total().max(done));
             };
             size_of(&mut launcher, results, step.workload, &mut probed)?
         };
@@ -114,6 +99,24 @@ pub fn run(
         results.save(ctx.out)?;
     }
     Ok(())
+}
+
+/// Whether the step's environment cannot run its workload; the first time, the reason is
+/// announced and kept in the results.
+fn skipped(ctx: &Context, results: &mut Results, step: &Step) -> bool {
+    let Some(why) = ctx
+        .envs
+        .get(step.env)
+        .and_then(|e| e.supports(step.workload).err())
+    else {
+        return false;
+    };
+    let pair = |(e, w, _): &(EnvKind, Workload, String)| *e == step.env && *w == step.workload;
+    if !results.skipped.iter().any(pair) {
+        (ctx.announce)(&format!("{} skips {}: {why}", step.env, step.workload));
+        results.skipped.push((step.env, step.workload, why));
+    }
+    true
 }
 
 /// Launches instances and turns them into trials, keeping the collector's running cost.
