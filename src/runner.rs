@@ -554,16 +554,30 @@ mod tests {
 
         type Value = fn(EnvKind, Workload, usize, u32) -> f64;
 
-        fn run_fakes(config: &RunConfig, value: Value) -> (Results, Vec<Launch>, Vec<usize>) {
+        /// Empty results, and a fake per environment of `config` whose instances report
+        /// `value` and work `work(env)` at the small size, logging their launches.
+        fn fakes(
+            config: &RunConfig,
+            value: Value,
+            work: fn(EnvKind) -> Duration,
+        ) -> (Results, Vec<Box<dyn Environment>>, Rc<RefCell<Vec<Launch>>>) {
             let log = Rc::new(RefCell::new(Vec::new()));
             let mut results = crate::results::tests::sample_results();
             results.trials.clear();
             let sha = results.workload_binary.sha256.clone();
-            let envs: Vec<Box<dyn Environment>> = config
+            let envs = config
                 .envs
                 .iter()
-                .map(|&k| Box::new(Fake::new(k, &sha, log.clone(), value)) as Box<dyn Environment>)
+                .map(|&k| {
+                    Box::new(Fake::new(k, &sha, log.clone(), value).working(work(k)))
+                        as Box<dyn Environment>
+                })
                 .collect();
+            (results, envs, log)
+        }
+
+        fn run_fakes(config: &RunConfig, value: Value) -> (Results, Vec<Launch>, Vec<usize>) {
+            let (mut results, envs, log) = fakes(config, value, |_| Duration::ZERO);
             let dir = tempfile::tempdir().unwrap();
             let config = RunConfig {
                 data_dir: dir.path().to_path_buf(),
@@ -601,23 +615,14 @@ mod tests {
 
         /// Runs fakes where the VM works 3 s per small size of syscall, 1 ms otherwise.
         fn run_sized(config: &RunConfig) -> (Results, Vec<Launch>) {
-            let log = Rc::new(RefCell::new(Vec::new()));
-            let mut results = crate::results::tests::sample_results();
-            results.trials.clear();
-            let sha = results.workload_binary.sha256.clone();
-            let envs: Vec<Box<dyn Environment>> = config
-                .envs
-                .iter()
-                .map(|&k| {
-                    let work = if k == EnvKind::VmTcg {
-                        Duration::from_secs(3)
-                    } else {
-                        Duration::from_millis(1)
-                    };
-                    Box::new(Fake::new(k, &sha, log.clone(), |_, _, _, _| 1.0).working(work))
-                        as Box<dyn Environment>
-                })
-                .collect();
+            let (mut results, envs, log) = fakes(
+                config,
+                |_, _, _, _| 1.0,
+                |k| match k {
+                    EnvKind::VmTcg => Duration::from_secs(3),
+                    _ => Duration::from_millis(1),
+                },
+            );
             let dir = tempfile::tempdir().unwrap();
             let envs = Environments::from_prepared(envs);
             let out = dir.path().join("r.json");

@@ -283,19 +283,25 @@ fn bad_results_files_get_one_line_errors() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("en or ko"));
 }
 
-#[test]
-fn the_report_renders_in_a_real_browser() {
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+/// Chromium, or a visible skip (a failure in CI) when it is not installed.
+fn chromium(test: &str) -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
         .into_iter()
         .find_map(vmbench::host::which);
-    if !common::capability(
-        "the_report_renders_in_a_real_browser",
-        chromium.is_some(),
+    common::capability(
+        test,
+        found.is_some(),
         "chromium not installed (apt-get install chromium)",
-    ) {
+    )
+    .then_some(found)
+    .flatten()
+}
+
+#[test]
+fn the_report_renders_in_a_real_browser() {
+    let Some(chromium) = chromium("the_report_renders_in_a_real_browser") else {
         return;
-    }
-    let chromium = chromium.unwrap();
+    };
     let (dir, a, b) = runs();
     let report = dir.path().join("browser.html");
     compare(&[], &[a, b], &report);
@@ -370,18 +376,11 @@ fn the_committed_korean_sample_renders_in_a_real_browser() {
         results.note.as_deref().unwrap_or("").contains("thinned"),
         "the file says so"
     );
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find_map(vmbench::host::which);
-    if !common::capability(
-        "the_committed_korean_sample_renders_in_a_real_browser",
-        chromium.is_some(),
-        "chromium not installed (apt-get install chromium)",
-    ) {
+    let Some(chromium) = chromium("the_committed_korean_sample_renders_in_a_real_browser") else {
         return;
-    }
+    };
     let profile = common::scratch();
-    let dom = std::process::Command::new(chromium.unwrap())
+    let dom = std::process::Command::new(chromium)
         .args([
             "--headless",
             "--no-sandbox",
