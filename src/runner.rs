@@ -554,13 +554,16 @@ mod tests {
 
         type Value = fn(EnvKind, Workload, usize, u32) -> f64;
 
+        /// The launches the fakes saw.
+        type Log = Rc<RefCell<Vec<Launch>>>;
+
         /// Empty results, and a fake per environment of `config` whose instances report
         /// `value` and work `work(env)` at the small size, logging their launches.
         fn fakes(
             config: &RunConfig,
             value: Value,
             work: fn(EnvKind) -> Duration,
-        ) -> (Results, Vec<Box<dyn Environment>>, Rc<RefCell<Vec<Launch>>>) {
+        ) -> (Results, Vec<Box<dyn Environment>>, Log) {
             let log = Rc::new(RefCell::new(Vec::new()));
             let mut results = crate::results::tests::sample_results();
             results.trials.clear();
