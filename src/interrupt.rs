@@ -20,3 +20,21 @@ pub fn install() {
 pub fn interrupted() -> bool {
     INTERRUPTED.load(Ordering::SeqCst)
 }
+
+/// Ctrl-C and SIGTERM held back (blocked) from the start of the process until [`release`]:
+/// one that arrives while the command line is parsed is then handled as the command decides
+/// (a run cleans up; other commands end at once), never lost to a handler not yet installed.
+pub fn hold() {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    let _ = set.thread_block();
+}
+
+/// Delivers what [`hold`] held back: to the handler once [`install`]ed, else as usual.
+pub fn release() {
+    let mut set = nix::sys::signal::SigSet::empty();
+    set.add(nix::sys::signal::Signal::SIGINT);
+    set.add(nix::sys::signal::Signal::SIGTERM);
+    let _ = set.thread_unblock();
+}

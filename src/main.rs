@@ -6,7 +6,17 @@ use vmbench::cli::{normalise_args, Cli};
 use vmbench::commands::{self, Ending};
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse_from(normalise_args(std::env::args_os().collect())) {
+    // A run must clean up after a signal that comes even before its handler is installed.
+    vmbench::interrupt::hold();
+    let parsed = Cli::try_parse_from(normalise_args(std::env::args_os().collect()));
+    if let Ok(Cli {
+        command: vmbench::cli::Command::Run(_) | vmbench::cli::Command::Compare(_),
+    }) = &parsed
+    {
+        vmbench::interrupt::install();
+    }
+    vmbench::interrupt::release();
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {
             let _ = e.print();
