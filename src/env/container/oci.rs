@@ -116,6 +116,19 @@ fn sentry_panic_in(text: &str) -> Option<String> {
 /// The platforms an installed runsc offers, from its `flags` listing ("specifies which
 /// platform to use: ptrace (default), kvm.").
 pub fn gvisor_platforms(runsc: &Path) -> Vec<String> {
+    // Asked once per runsc and process: availability, preparation and the host facts all
+    // need it at start-up.
+    static SEEN: std::sync::Mutex<Vec<(PathBuf, Vec<String>)>> = std::sync::Mutex::new(Vec::new());
+    let mut seen = SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, offered)) = seen.iter().find(|(p, _)| p == runsc) {
+        return offered.clone();
+    }
+    let offered = ask_platforms(runsc);
+    seen.push((runsc.to_path_buf(), offered.clone()));
+    offered
+}
+
+fn ask_platforms(runsc: &Path) -> Vec<String> {
     let out = Command::new(runsc)
         .arg("flags")
         .stdin(Stdio::null())

@@ -536,8 +536,8 @@ impl VmInstance<'_> {
         }
         let cpus = spec.cpus.map_or(1, <[usize]>::len);
         let mut args = snapshot_args(vm, self.accel, cpus, spec.memory_mib);
-        let version = crate::host::version_of(&vm.qemu).unwrap_or_default();
-        if snapshot::key(&args, &version) != snap.record.key {
+        // The QEMU version was checked when the snapshot was prepared: no `--version` per trial.
+        if snapshot::key(&args, &snap.record.qemu_version) != snap.record.key {
             return Err(EnvError::Setup(
                 "the snapshot was saved for another guest configuration (memory, CPUs or QEMU)"
                     .into(),
