@@ -144,12 +144,26 @@ fn spectrum(run: &RunView, lang: Lang) -> String {
         _ => "—".to_string(),
     };
     let start = fmt_ms(gvisor.and_then(|g| g.startup_ms), lang);
+    // What the interval supports for gVisor's pure computation, not a hope.
+    let cpu = run
+        .workloads
+        .iter()
+        .find(|w| w.name == Workload::CpuInt)
+        .and_then(|w| {
+            let r = w.rows.iter().find(|r| r.env == EnvKind::ContainerGvisor)?;
+            let words = verdict_words(r.verdict?, w.better, lang);
+            Some(match lang {
+                Lang::En => format!("{:.3}× of native, {words}", r.ratio?.value),
+                Lang::Ko => format!("네이티브의 {:.3}배, {words}", r.ratio?.value),
+            })
+        })
+        .unwrap_or_else(|| none.to_string());
     let (ns_native, ns_spaces, ns_gvisor, ns_guest) =
         (ns(native), ns(spaces), ns(gvisor), ns(guest));
     let (k_native, k_gvisor, k_guest) = (kernel(native), kernel(gvisor), kernel(guest));
     match lang {
-        Lang::En => format!("Isolation is a question of who answers the program's system calls. Natively and in every namespace container it is the host's own kernel ({k_native}); a system call cost {ns_native} natively and {ns_spaces} in a container, because nothing stands in between: namespaces only change what the kernel shows. gVisor puts a kernel written in user space, the Sentry, between the program and the host: it catches every system call and answers it itself ({k_gvisor} is its own version string), asking the host kernel only for a narrow set of calls. That is a far smaller attack surface, paid on every call: {ns_gvisor} here, {times} the native cost, while pure computation runs at native speed and a sandbox starts in {start}. A VM goes one step further and runs a complete guest kernel ({k_guest}) on virtual hardware; its system calls stay inside the guest ({ns_guest} here), and what it pays instead is boot time, memory for a whole guest and every trip to a virtual device."),
-        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 값을 치릅니다. 여기서는 {ns_gvisor}로 네이티브의 {times}였고, 순수 계산은 네이티브 속도로 돌며 샌드박스 시작에는 {start} 걸렸습니다. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 비용을 치릅니다."),
+        Lang::En => format!("Isolation is a question of who answers the program's system calls. Natively and in every namespace container it is the host's own kernel ({k_native}); a system call cost {ns_native} natively and {ns_spaces} in a container, because nothing stands in between: namespaces only change what the kernel shows. gVisor puts a kernel written in user space, the Sentry, between the program and the host: it catches every system call and answers it itself ({k_gvisor} is its own version string), asking the host kernel only for a narrow set of calls. That is a far smaller attack surface, paid on every call: {ns_gvisor} here, {times} the native cost, while pure computation (cpu-int) came out at {cpu} and a sandbox started in {start}. A VM goes one step further and runs a complete guest kernel ({k_guest}) on virtual hardware; its system calls stay inside the guest ({ns_guest} here), and what it pays instead is boot time, memory for a whole guest and every trip to a virtual device."),
+        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 값을 치릅니다. 여기서는 {ns_gvisor}로 네이티브의 {times}였고, 순수 계산(cpu-int)은 {cpu}였으며 샌드박스 시작에는 {start} 걸렸습니다. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 비용을 치릅니다."),
     }
 }
 
