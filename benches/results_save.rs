@@ -70,6 +70,7 @@ fn synthetic() -> Results {
         sizes: Default::default(),
         note: None,
         skipped: Vec::new(),
+        fleet: None,
         snapshot: None,
     }
 }

@@ -1,6 +1,8 @@
 //! vmbench: what does isolation cost? The same static workload runs natively, in containers
 //! and in virtual machines; vmbench measures startup, throughput, CPU and memory side by side.
 
+#![recursion_limit = "256"]
+
 pub mod atomic;
 pub mod cache;
 pub mod cli;
@@ -9,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod env;
+
 pub mod host;
 pub mod ids;
 pub mod interrupt;

@@ -98,6 +98,31 @@ pub struct Results {
     /// The size each workload ran at, where it was chosen by a probe round.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sizes: BTreeMap<Workload, SizeChoice>,
+    /// Where in a fleet the run ran, when a Kubernetes pod ran it (`vmbench fleet node`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetRecord>,
+}
+
+/// The pod and node a fleet run ran on.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct FleetRecord {
+    /// Kubernetes node name.
+    pub node: String,
+    /// Pod name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod: Option<String>,
+    /// Namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// The Indexed Job's completion index of the pod.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<u32>,
+    /// The image the pod ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// Whether the harness joined the host's cgroup namespace to use the host's cgroup tree.
+    #[serde(default)]
+    pub host_cgroupns: bool,
 }
 
 /// A container engine as it reported itself.
@@ -612,6 +637,7 @@ impl Results {
             note: self.note.clone(),
             skipped: self.skipped.clone(),
             snapshot: self.snapshot.clone(),
+            fleet: self.fleet.clone(),
         }
     }
 
@@ -765,6 +791,7 @@ pub(crate) mod tests {
             note: None,
             skipped: Vec::new(),
             snapshot: None,
+            fleet: None,
             sizes: BTreeMap::new(),
             trials: vec![Trial {
                 env: EnvKind::Native,

@@ -239,6 +239,7 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         note: None,
         skipped: Vec::new(),
         snapshot,
+        fleet: None,
     };
     let folder = crate::atomic::folder_of(&request.out);
     std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;

@@ -51,7 +51,7 @@ fn base_labels(lang: Lang) -> Value {
             "foreign_max": "(max)", "steal": "stolen by the hypervisor (median)", "runnable": "runnable tasks (max)",
             "notes": "Lecture notes", "method": "How this was measured", "env": "environment", "median": "median",
             "ci": "95% CI", "vs_native": "vs native [95% CI]", "vs_baseline": "vs baseline", "n": "n", "cv": "CV",
-            "side_by_side": "Runs side by side (median headline values)",
+            "side_by_side": "Runs side by side: median headline value (ratio to that run's native [95% CI])", "disagree": "disagree beyond their CIs",
             "tcg_banner": "A virtual machine in this report ran under TCG, QEMU's software emulation: its CPU figures show binary translation, not what hardware-assisted virtualisation (KVM) would show.",
             "better_higher": "higher is better", "better_lower": "lower is better", "outliers": "outliers flagged (kept)",
             "generated": "Generated", "baseline": "Baseline",
@@ -68,7 +68,7 @@ fn base_labels(lang: Lang) -> Value {
             "foreign_max": "(최대)", "steal": "하이퍼바이저가 가져간 시간(중앙값)", "runnable": "실행 대기 작업(최대)",
             "notes": "강의 노트", "method": "측정 방법", "env": "환경", "median": "중앙값",
             "ci": "95% 신뢰구간", "vs_native": "네이티브 대비 [95% 신뢰구간]", "vs_baseline": "기준 실행 대비", "n": "횟수", "cv": "변동계수",
-            "side_by_side": "실행 비교 (대표 지표의 중앙값)",
+            "side_by_side": "실행 비교: 대표 지표의 중앙값 (그 실행의 네이티브 대비 비율 [95% 신뢰구간])", "disagree": "신뢰구간 밖으로 어긋남",
             "tcg_banner": "이 보고서의 가상 머신은 QEMU의 소프트웨어 에뮬레이션인 TCG로 실행되었습니다. CPU 수치는 바이너리 변환의 비용이며, 하드웨어 지원 가상화(KVM)의 수치가 아닙니다.",
             "better_higher": "높을수록 좋음", "better_lower": "낮을수록 좋음", "outliers": "이상값 표시(제외하지 않음)",
             "generated": "생성 시각", "baseline": "기준 실행",
@@ -440,34 +440,31 @@ fn images_compared(report: &Report) -> Vec<Value> {
         .collect()
 }
 
-/// Rows of the side-by-side table: workload/env, then one median per run.
+/// Rows of the side-by-side table: workload/env, one cell per run (median and ratio to that
+/// run's native), and the runs that disagree beyond their CIs.
 fn side_by_side(report: &Report) -> Vec<Value> {
-    let mut keys: Vec<(vmbench_workload::Workload, crate::ids::EnvKind, String)> = Vec::new();
-    for run in &report.runs {
-        for w in &run.workloads {
-            for r in &w.rows {
-                let key = (w.name, r.env, w.unit.clone());
-                if !keys.contains(&key) {
-                    keys.push(key);
-                }
-            }
-        }
-    }
-    keys.into_iter()
-        .map(|(w, e, unit)| {
-            let cells: Vec<String> = report
-                .runs
+    let labels: Vec<&str> = report.runs.iter().map(|r| r.label.as_str()).collect();
+    report
+        .across
+        .iter()
+        .map(|row| {
+            let cells: Vec<String> = row
+                .cells
                 .iter()
-                .map(|run| {
-                    run.workloads
-                        .iter()
-                        .find(|x| x.name == w)
-                        .and_then(|x| x.rows.iter().find(|r| r.env == e))
-                        .map(|r| num(r.median))
-                        .unwrap_or_else(|| "—".into())
+                .map(|c| match c {
+                    None => "—".into(),
+                    Some(c) => match &c.ratio {
+                        Some(r) => format!("{} ({})", num(c.median), super::format::ratio_text(r)),
+                        None => num(c.median),
+                    },
                 })
                 .collect();
-            json!({"workload": w, "env": e, "unit": unit, "cells": cells})
+            let disagree: Vec<String> = row
+                .disagree
+                .iter()
+                .map(|&(a, b)| format!("{} ≠ {}", labels[a], labels[b]))
+                .collect();
+            json!({"workload": row.workload, "env": row.env, "unit": row.unit, "cells": cells, "disagree": disagree.join(", ")})
         })
         .collect()
 }
@@ -490,6 +487,7 @@ impl Exporter for Html {
             "runs": runs,
             "labels": report.runs.iter().map(|r| r.label.clone()).collect::<Vec<_>>(),
             "side_by_side": (report.runs.len() > 1).then(|| side_by_side(report)),
+            "across_note": super::notes::across(report, lang),
             "images_compared": (report.runs.len() > 1).then(|| images_compared(report)).filter(|v| v.len() > 1),
             "images_note": report.runs.first().map(|r| notes(r, lang, report.margin).image),
             "baseline": report.baseline,

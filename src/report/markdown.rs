@@ -13,6 +13,9 @@ impl Exporter for Markdown {
     fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut s = String::new();
         let _ = writeln!(s, "# {}\n", t(lang, "vmbench report", "vmbench 보고서"));
+        if report.runs.len() > 1 {
+            across_table(&mut s, report, lang);
+        }
         for run in &report.runs {
             let h = &run.results.host;
             let _ = writeln!(s, "## {}\n", run.label);
@@ -81,6 +84,48 @@ impl Exporter for Markdown {
         }
         Ok(s)
     }
+}
+
+/// Several runs side by side: a column per run, and the runs that disagree.
+fn across_table(s: &mut String, report: &Report, lang: Lang) {
+    let labels: Vec<&str> = report.runs.iter().map(|r| r.label.as_str()).collect();
+    let _ = writeln!(s, "## {}\n", t(lang, "Runs side by side", "실행 비교"));
+    let _ = writeln!(
+        s,
+        "| workload | env | unit | {} | {} |",
+        labels.join(" | "),
+        t(lang, "disagree", "어긋남")
+    );
+    let _ = writeln!(s, "|---|---|---|{}---|", "---:|".repeat(labels.len()));
+    for row in &report.across {
+        let cells: Vec<String> = row
+            .cells
+            .iter()
+            .map(|c| match c {
+                None => "—".into(),
+                Some(c) => match &c.ratio {
+                    Some(r) => format!("{} ({})", num(c.median), ratio_text(r)),
+                    None => num(c.median),
+                },
+            })
+            .collect();
+        let split: Vec<String> = row
+            .disagree
+            .iter()
+            .map(|&(a, b)| format!("{} ≠ {}", labels[a], labels[b]))
+            .collect();
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            row.workload,
+            row.env,
+            row.unit,
+            cells.join(" | "),
+            split.join(", ")
+        );
+    }
+    let _ = writeln!(s);
+    note(s, lang, &super::notes::across(report, lang));
 }
 
 fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {

@@ -356,3 +356,35 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         },
     }
 }
+
+/// The note under the side-by-side table of several runs (a fleet's nodes, or runs compared):
+/// how to read a cell, and what a disagreement means; `split` counts the rows flagged.
+pub fn across(report: &super::model::Report, lang: Lang) -> String {
+    let rows = report.across.len();
+    let split = report
+        .across
+        .iter()
+        .filter(|r| !r.disagree.is_empty())
+        .count();
+    match lang {
+        Lang::En => format!(
+            "Each column is one run; in a fleet, one node. A cell is that run's median, and in \
+             brackets its ratio to the same run's native with the 95% CI: the cost of isolation \
+             on that machine. Two runs disagree when their intervals do not overlap: for native, \
+             the medians' (the machines differ in raw speed); for the other environments, the \
+             ratios' (isolation costs differently there: another CPU generation, KVM against \
+             TCG, another kernel or runtime). {split} of {rows} rows disagree. Runs that do not \
+             disagree are not shown to be equal, only not shown to differ; a TCG column is never \
+             a KVM figure."
+        ),
+        Lang::Ko => format!(
+            "각 열은 실행 하나이며, 플릿에서는 노드 하나입니다. 칸의 값은 그 실행의 중앙값이고, 괄호 \
+             안은 같은 실행의 네이티브 대비 비율과 95% 신뢰구간으로, 그 기계에서의 격리 비용입니다. \
+             두 실행의 구간이 겹치지 않으면 어긋난다고 표시합니다. 네이티브는 중앙값의 구간(기계의 \
+             기본 속도 차이), 다른 환경은 비율의 구간(그곳에서 격리 비용이 다름: 다른 CPU 세대, KVM과 \
+             TCG, 다른 커널이나 런타임)을 비교합니다. {rows}개 행 중 {split}개가 어긋납니다. 어긋나지 \
+             않는 실행은 같다고 보인 것이 아니라 다르다고 보이지 않았을 뿐이며, TCG 열은 KVM 수치가 \
+             아닙니다."
+        ),
+    }
+}
