@@ -37,6 +37,131 @@ pub enum Command {
     Compare(Box<CompareArgs>),
     /// Remove what killed runs left behind (also done at the start of every run).
     Clean,
+    /// Fleet runs on Kubernetes: the manifests, each pod's command, and collecting results.
+    #[command(subcommand)]
+    Fleet(FleetCommand),
+    /// The OCI image of vmbench itself that a fleet's pods run.
+    #[command(subcommand)]
+    Image(ImageCommand),
+}
+
+/// Subcommands of `vmbench fleet`.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Write the Namespace, ServiceAccount and Indexed Job of a fleet run as YAML (or, with
+    /// --docker, the `docker run` command that runs one of its pods on this host).
+    Manifest(ManifestArgs),
+    /// What each fleet pod runs: the suite, as `vmbench run` with the same options, then its
+    /// results printed between markers for `fleet collect`.
+    Node(Box<RunArgs>),
+    /// Wait for a fleet Job, save each pod's results as DIR/<node>.json, and name every pod
+    /// that failed, never ran or is missing.
+    Collect(CollectArgs),
+}
+
+/// Subcommands of `vmbench image`.
+#[derive(Debug, Subcommand)]
+pub enum ImageCommand {
+    /// Build the image (Debian minbase with QEMU, runc and crun, this vmbench and the guest
+    /// kernel) into Docker; optionally write it as an archive for `ctr`/`crictl import`.
+    Build(ImageBuildArgs),
+}
+
+/// Options of `vmbench image build`.
+#[derive(Debug, Args, Clone)]
+pub struct ImageBuildArgs {
+    /// Tag of the image in Docker.
+    #[arg(long, value_name = "TAG", default_value = "vmbench:local")]
+    pub tag: String,
+    /// Also write the image as an OCI archive (`docker save`) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+}
+
+/// Options of `vmbench fleet manifest`.
+#[derive(Debug, Args, Clone)]
+pub struct ManifestArgs {
+    /// Image the pods run (see `vmbench image build`).
+    #[arg(long, value_name = "IMAGE")]
+    pub image: String,
+    /// Pods, one per node (the Job waits for this many distinct nodes).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub nodes: u32,
+    /// Only nodes with this label, e.g. kubernetes.io/arch=amd64.
+    #[arg(long, value_name = "LABEL=VALUE", value_parser = parse_selector)]
+    pub selector: Option<(String, String)>,
+    /// Namespace created for the run.
+    #[arg(long, value_name = "NS", default_value = "vmbench")]
+    pub namespace: String,
+    /// Name of the Job.
+    #[arg(long, value_name = "NAME", default_value = "vmbench")]
+    pub job: String,
+    /// Seconds before the Job is stopped, pods still pending included.
+    #[arg(long, value_name = "SECS", default_value_t = 7200, value_parser = clap::value_parser!(u64).range(60..=604_800))]
+    pub deadline: u64,
+    /// CPUs each pod requests: as many as the node has, so that nothing runs beside it.
+    #[arg(long, value_name = "QUANTITY", default_value = "2")]
+    pub cpus: String,
+    /// Memory each pod requests and is limited to.
+    #[arg(long, value_name = "QUANTITY", default_value = "4Gi")]
+    pub memory: String,
+    /// Print the `docker run` command that runs pod 0 on this host exactly as the pod spec
+    /// runs it, instead of the manifests.
+    #[arg(long)]
+    pub docker: bool,
+    /// Options of `vmbench run` for every pod, after `--`, e.g. `-- --env native,container,vm`.
+    #[arg(last = true, value_name = "RUN OPTIONS")]
+    pub run_args: Vec<String>,
+}
+
+/// Options of `vmbench fleet collect`.
+#[derive(Debug, Args, Clone)]
+pub struct CollectArgs {
+    /// Namespace of the Job.
+    #[arg(long, value_name = "NS", default_value = "vmbench")]
+    pub namespace: String,
+    /// Name of the Job.
+    #[arg(long, value_name = "NAME", default_value = "vmbench")]
+    pub job: String,
+    /// Folder for the results, one file per node.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Seconds to wait for the Job to finish.
+    #[arg(long, value_name = "SECS", default_value_t = 7200.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
+    pub timeout: f64,
+    /// Seconds between two looks at the Job.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
+    pub interval: f64,
+    /// kubectl program, configured for the cluster.
+    #[arg(long, value_name = "PATH", default_value = "kubectl")]
+    pub kubectl: PathBuf,
+}
+
+/// `vmbench run`'s options alone: what a fleet manifest checks its run options with.
+#[derive(Debug, Parser)]
+#[command(name = "vmbench run")]
+pub struct RunOnly {
+    /// The options.
+    #[command(flatten)]
+    pub args: RunArgs,
+}
+
+fn parse_selector(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .filter(|(k, _)| !k.is_empty())
+        .ok_or_else(|| format!("{s:?}: use LABEL=VALUE"))
+}
+
+/// Folds clap's multi-line message into one line, dropping the help hint.
+pub fn one_line(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Workloads of the default suite.

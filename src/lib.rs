@@ -11,7 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod doctor;
 pub mod env;
-
+pub mod fleet;
 pub mod host;
 pub mod ids;
 pub mod interrupt;

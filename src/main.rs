@@ -2,7 +2,7 @@
 
 use clap::Parser;
 use std::process::ExitCode;
-use vmbench::cli::{normalise_args, Cli};
+use vmbench::cli::{normalise_args, one_line, Cli};
 use vmbench::commands::{self, Ending};
 
 fn main() -> ExitCode {
@@ -10,7 +10,10 @@ fn main() -> ExitCode {
     vmbench::interrupt::hold();
     let parsed = Cli::try_parse_from(normalise_args(std::env::args_os().collect()));
     if let Ok(Cli {
-        command: vmbench::cli::Command::Run(_) | vmbench::cli::Command::Compare(_),
+        command:
+            vmbench::cli::Command::Run(_)
+            | vmbench::cli::Command::Compare(_)
+            | vmbench::cli::Command::Fleet(vmbench::cli::FleetCommand::Node(_)),
     }) = &parsed
     {
         vmbench::interrupt::install();
@@ -38,15 +41,4 @@ fn main() -> ExitCode {
             ExitCode::from(if usage { 2 } else { 1 })
         }
     }
-}
-
-/// Folds clap's multi-line message into one line, dropping the help hint.
-fn one_line(text: &str) -> String {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| {
-            !l.is_empty() && !l.starts_with("For more information") && !l.starts_with("Usage:")
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }

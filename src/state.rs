@@ -273,6 +273,11 @@ pub fn clean(dry_run: bool) -> Vec<String> {
         &crate::cache::cache_dir(),
         dry_run,
     ));
+    report.extend(
+        crate::cache::remove_dead_staging(&crate::cache::cache_dir().join("fleet"), dry_run)
+            .into_iter()
+            .map(|p| format!("half-built fleet image {}", p.display())),
+    );
     report.extend(crate::env::vm::snapshot::remove_dead_staging(
         &crate::cache::cache_dir(),
         dry_run,

@@ -3,6 +3,7 @@
 pub mod clean;
 pub mod compare;
 pub mod doctor;
+pub mod fleet;
 pub mod list;
 pub mod run;
 
@@ -33,6 +34,8 @@ pub fn execute(command: Command) -> anyhow::Result<Ending> {
             compare::execute(&args)
         }
         Command::Clean => clean::execute(),
+        Command::Fleet(command) => fleet::execute(command),
+        Command::Image(crate::cli::ImageCommand::Build(args)) => fleet::build_image(&args),
     }
 }
 
