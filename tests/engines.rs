@@ -10,16 +10,6 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use vmbench::results::Results;
 
-/// Whether the Docker daemon answers here.
-fn docker_answers() -> bool {
-    Command::new("docker")
-        .args(["version", "--format", "{{.Server.Version}}"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 fn has(program: &str) -> bool {
     vmbench::host::which(program).is_some()
 }
@@ -80,7 +70,7 @@ fn engines_present(test: &str) -> bool {
     common::capability(test, common::is_root(), "needs root")
         && common::capability(
             test,
-            docker_answers(),
+            common::docker_answers(),
             "no Docker daemon answers (scripts/start-dockerd)",
         )
         && common::capability(test, has("podman"), "podman is not installed")

@@ -124,3 +124,13 @@ pub fn trial(
     };
     vmbench::runner::to_trial(&step, env.launch(spec), sha256, spec.timeout)
 }
+
+/// Whether a Docker daemon answers here.
+pub fn docker_answers() -> bool {
+    std::process::Command::new("docker")
+        .args(["version", "--format", "{{.Server.Version}}"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
