@@ -1,6 +1,6 @@
 //! Replays the fuzzers' corpora (`fuzz/corpus`, grown by `cargo fuzz`; see `fuzz/`) through the
-//! same code the fuzz targets drive: an instance's output and a results file are untrusted,
-//! and no input of either may panic or grow without bound.
+//! same code the fuzz targets drive: an instance's output, a results file and a fleet pod's
+//! log are untrusted, and no input of any may panic or grow without bound.
 
 use std::path::Path;
 use vmbench::results::Results;
@@ -45,4 +45,18 @@ fn every_results_input_loads_or_is_refused() {
         }
     }
     assert!(loaded >= 1, "the corpus holds a valid results file");
+}
+
+#[test]
+fn every_pod_log_gives_its_block_or_an_error() {
+    let mut decoded = 0;
+    for input in corpus("podlog") {
+        let log = String::from_utf8_lossy(&input);
+        if let Ok(block) = vmbench::fleet::transport::decode(&log) {
+            decoded += 1;
+            assert!(block.json.len() <= 512 << 20);
+            let _ = Results::from_bytes(Path::new("pod"), &block.json);
+        }
+    }
+    assert!(decoded >= 1, "the corpus holds a good block");
 }
