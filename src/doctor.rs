@@ -129,6 +129,7 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
         });
     }
     out.extend(image_checks());
+    out.extend(fleet_checks());
     out.extend(EnvKind::ALL.into_iter().map(|kind| {
         let name = format!("env {kind}");
         match env::availability(kind, host) {
@@ -177,6 +178,44 @@ fn image_checks() -> Vec<Check> {
             ),
         },
     ]
+}
+
+/// What a fleet run needs on this machine: Docker and mmdebstrap to build the image, kubectl
+/// to collect from a cluster.
+fn fleet_checks() -> Vec<Check> {
+    let found = |p: &str| crate::host::which(p);
+    let image = match (found("docker"), found("mmdebstrap")) {
+        (Some(_), Some(_)) => Check::ok(
+            "fleet image",
+            "vmbench image build can make the image (docker and mmdebstrap found)",
+        ),
+        (docker, _) => Check::not_ok(
+            "fleet image",
+            Status::Missing,
+            format!(
+                "{} not found: vmbench image build cannot run",
+                if docker.is_none() {
+                    "docker"
+                } else {
+                    "mmdebstrap"
+                }
+            ),
+            "scripts/install-deps (docker.io, mmdebstrap)",
+        ),
+    };
+    let collect = match found("kubectl") {
+        Some(path) => Check::ok(
+            "fleet collect",
+            format!("kubectl at {} (uses its current context)", path.display()),
+        ),
+        None => Check::not_ok(
+            "fleet collect",
+            Status::Warn,
+            "kubectl not found: fleet collect needs it, or --kubectl PATH",
+            "apt-get install kubernetes-client, or kubectl from your cluster's vendor",
+        ),
+    };
+    vec![image, collect]
 }
 
 /// The machine itself: kernel, CPU, memory.

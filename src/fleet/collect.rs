@@ -35,6 +35,9 @@ pub enum CollectError {
         /// What was wrong with it.
         detail: String,
     },
+    /// The user interrupted the wait.
+    #[error("interrupted while waiting for job {0}; nothing was collected")]
+    Interrupted(String),
     /// The output folder could not be made.
     #[error("cannot create {0}: {1}")]
     Folder(PathBuf, std::io::Error),
@@ -283,7 +286,13 @@ pub fn collect(request: &Request) -> Result<Collected, CollectError> {
         if finished {
             break (completions, false, failure);
         }
-        if Instant::now() >= deadline || crate::interrupt::interrupted() {
+        if crate::interrupt::interrupted() {
+            return Err(CollectError::Interrupted(format!(
+                "{}/{}",
+                request.namespace, request.job
+            )));
+        }
+        if Instant::now() >= deadline {
             break (completions, true, None);
         }
         std::thread::sleep(
