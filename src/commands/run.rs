@@ -193,6 +193,8 @@ fn prepare(
 pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
     check_destinations(request)?;
     let config = &request.config;
+    // Bad input is refused before anything is touched, cleaning included.
+    let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let removed = crate::state::clean(false);
     if !removed.is_empty() {
         eprintln!(
@@ -207,7 +209,6 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         config.allow_concurrent,
     )
     .map_err(|e| UsageError(crate::error_chain(&e)))?;
-    let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
     let binary = crate::workload_bin::resolve(config.workload_bin.as_deref(), &cache)
         .map_err(|e| UsageError(crate::error_chain(&e)))?;
     let Prepared {
