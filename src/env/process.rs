@@ -345,15 +345,28 @@ impl Drop for Reaper {
     }
 }
 
-/// Launches one instance through `instance` and watches it to its end.
-pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError> {
+/// An instance from its start to its reap: what [`run`] and [`Live`] share.
+struct Begun {
+    collector: Option<Collector>,
+    probe: Option<crate::noise::Probe>,
+    started: Started,
+    reaper: Reaper,
+    outcome: Outcome,
+}
+
+/// Starts an instance with its collector (and, with `noise`, the host-noise probe).
+fn begin(instance: &mut dyn Instance, spec: &Spec, noise: bool) -> Result<Begun, EnvError> {
     let evicted = (spec.page_cache == crate::ids::PageCache::Cold)
         .then(|| crate::env::container::image::evict(&instance.image_files()));
     // Created before the start: a thread spawned while startup is timed would count in it.
     let mut collector = spec.sample_interval.map(Collector::prepare);
-    let probe = crate::noise::Probe::start(spec.cpus);
+    let probe = if noise {
+        crate::noise::Probe::start(spec.cpus)
+    } else {
+        None
+    };
     let mut started = instance.start(spec)?;
-    let mut reaper = Reaper {
+    let reaper = Reaper {
         pid: started.pid,
         own_group: started.own_group,
         reaped: false,
@@ -367,17 +380,29 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
         c.start(started.target.clone(), started.t0);
     }
     instance.after_start(&started, &mut outcome)?;
-    let observed: Observed = watch::watch(
-        &started.output,
-        started.t0,
-        spec.timeout,
-        &mut || instance.kill(&started),
-        &mut || {
-            if let Some(c) = collector.as_ref() {
-                c.ready();
-            }
-        },
-    );
+    Ok(Begun {
+        collector,
+        probe,
+        started,
+        reaper,
+        outcome,
+    })
+}
+
+/// Once the output is watched to its end: the group killed, the collector stopped, the
+/// instance reaped and finished.
+fn conclude(
+    instance: &mut dyn Instance,
+    begun: Begun,
+    observed: Observed,
+) -> Result<Outcome, EnvError> {
+    let Begun {
+        collector,
+        probe,
+        mut started,
+        mut reaper,
+        mut outcome,
+    } = begun;
     // Children the workload left behind go with it; before the reap, while the leader's
     // zombie still holds the group id, so the signal cannot reach a reused group.
     if started.own_group {
@@ -409,6 +434,91 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
     }
     instance.finish(&mut outcome)?;
     Ok(outcome)
+}
+
+/// Launches one instance through `instance` and watches it to its end.
+pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError> {
+    let begun = begin(instance, spec, true)?;
+    let observed: Observed = watch::watch(
+        &begun.started.output,
+        begun.started.t0,
+        spec.timeout,
+        &mut || instance.kill(&begun.started),
+        &mut || {
+            if let Some(c) = begun.collector.as_ref() {
+                c.ready();
+            }
+        },
+    );
+    conclude(instance, begun, observed)
+}
+
+/// An instance left running (a density step): its output read by the caller, who watches
+/// several at once, until it is released.
+pub struct Live<'e> {
+    instance: Box<dyn Instance + 'e>,
+    begun: Begun,
+    reader: watch::Reader,
+}
+
+impl<'e> Live<'e> {
+    /// Starts one instance of `env`; it runs until [`Live::release`].
+    pub fn start(env: &'e dyn super::Environment, spec: &Spec) -> Result<Live<'e>, EnvError> {
+        let mut instance = env.instance()?;
+        let begun = begin(instance.as_mut(), spec, false)?;
+        Ok(Live {
+            instance,
+            begun,
+            reader: watch::Reader::default(),
+        })
+    }
+
+    /// The output to poll.
+    pub fn output(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.begun.started.output.as_fd()
+    }
+
+    /// Reads what the output has now; false once it has closed.
+    pub fn read(&mut self) -> bool {
+        let was_ready = self.reader.seen.ready.is_some();
+        let open = self
+            .reader
+            .read_from(&mut &self.begun.started.output, self.begun.started.t0);
+        if !was_ready && self.reader.seen.ready.is_some() {
+            if let Some(c) = self.begun.collector.as_ref() {
+                c.ready();
+            }
+        }
+        open
+    }
+
+    /// What the output said so far.
+    pub fn seen(&self) -> &Observed {
+        &self.reader.seen
+    }
+
+    /// When it was launched.
+    pub fn t0(&self) -> Instant {
+        self.begun.started.t0
+    }
+
+    /// What the collector samples: the instance's process and cgroup.
+    pub fn target(&self) -> &Target {
+        &self.begun.started.target
+    }
+
+    /// Kills the instance, reads the rest of its output and reaps it; its cgroups and state
+    /// are removed as after any run.
+    pub fn release(mut self) -> Result<Outcome, EnvError> {
+        self.instance.kill(&self.begun.started);
+        self.reader.drain(
+            &mut &self.begun.started.output,
+            self.begun.started.t0,
+            Duration::from_secs(5),
+        );
+        conclude(self.instance.as_mut(), self.begun, self.reader.seen)
+    }
 }
 
 /// Waits for `pid` and returns its status with its resource usage (all threads, and the

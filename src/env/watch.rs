@@ -255,6 +255,64 @@ pub fn observe_bytes(bytes: &[u8]) -> Observed {
     seen
 }
 
+/// One output read a piece at a time by a caller that watches several at once (a density
+/// step): the same line splitting and parsing as [`watch`].
+#[derive(Default)]
+pub struct Reader {
+    lines: Lines,
+    /// What was seen so far.
+    pub seen: Observed,
+}
+
+impl Reader {
+    /// Reads what `output` has now (one read); false once it has closed.
+    pub fn read_from<R: Read>(&mut self, output: &mut R, t0: Instant) -> bool {
+        let mut chunk = vec![0u8; 64 * 1024];
+        let n = match output.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return true,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
+            Err(_) => 0,
+        };
+        let at = Instant::now().saturating_duration_since(t0);
+        if n == 0 {
+            if let Some(last) = self.lines.finish() {
+                self.seen.take(at, &last);
+            }
+            self.seen.closed = Some(at);
+            return false;
+        }
+        self.seen.first_byte.get_or_insert(at);
+        for line in self.lines.feed(&chunk[..n], &mut self.seen) {
+            self.seen.take(at, &line);
+        }
+        true
+    }
+
+    /// Reads until `output` closes or `limit` has passed.
+    pub fn drain<R: Read + AsFd>(&mut self, output: &mut R, t0: Instant, limit: Duration) {
+        let end = Instant::now() + limit;
+        while self.seen.closed.is_none() {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            let mut fds = [PollFd::new(output.as_fd(), PollFlags::POLLIN)];
+            let wait =
+                PollTimeout::from(left.min(Duration::from_millis(50)).as_millis().max(1) as u16);
+            match poll(&mut fds, wait) {
+                Ok(0) => continue,
+                Ok(_) => {}
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
+            }
+            if !self.read_from(output, t0) {
+                break;
+            }
+        }
+    }
+}
+
 /// Splits output into lines, bounded: a line longer than [`MAX_LINE`] is reported once and
 /// skipped up to its end.
 #[derive(Default)]
