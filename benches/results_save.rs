@@ -71,6 +71,7 @@ fn synthetic() -> Results {
         note: None,
         skipped: Vec::new(),
         fleet: None,
+        density: None,
         snapshot: None,
     }
 }

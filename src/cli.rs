@@ -35,6 +35,9 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Render a report from results files; with none, run the default suite first.
     Compare(Box<CompareArgs>),
+    /// Start N instances of each environment at once, step by step, and measure what each
+    /// one costs the host (memory, page-cache sharing, startup under load).
+    Density(Box<DensityArgs>),
     /// Remove what killed runs left behind (also done at the start of every run).
     Clean,
     /// Fleet runs on Kubernetes: the manifests, each pod's command, and collecting results.
@@ -43,6 +46,52 @@ pub enum Command {
     /// The OCI image of vmbench itself that a fleet's pods run.
     #[command(subcommand)]
     Image(ImageCommand),
+}
+
+/// Options of `vmbench density`.
+#[derive(Debug, Args, Clone)]
+pub struct DensityArgs {
+    /// Environments, comma separated (see `vmbench list`).
+    #[arg(long, value_name = "LIST", default_value = "native,container,container-crun,vm", value_delimiter = ',', value_parser = config::parse_env)]
+    pub env: Vec<EnvRequest>,
+    /// Instances alive at once, one step per count, increasing.
+    #[arg(long, value_name = "LIST", default_value = "1,2,4,8,16,32", value_parser = config::parse_counts)]
+    pub counts: config::Counts,
+    /// KSM merging for the VM steps, where the host has KSM: on, off, or both (each VM step
+    /// twice); the host's setting is put back afterwards.
+    #[arg(long, value_name = "MODE", default_value = "both", value_parser = config::KsmMode::parse)]
+    pub ksm: config::KsmMode,
+    /// Image the container environments run: minimal, busybox or debian.
+    #[arg(long, value_name = "IMAGE", default_value = "minimal", value_parser = config::parse_image)]
+    pub image: ImageKind,
+    /// Memory limit of containers and RAM of each VM, MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 256, allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(16..=16_777_216))]
+    pub memory: u64,
+    /// Pin instances to these CPUs (`none`: wherever the host puts them, as fast as it allows).
+    #[arg(long, value_name = "LIST", default_value = "none", value_parser = config::parse_cpu_list)]
+    pub cpus: CpuList,
+    /// Give up a step whose instances are not all ready after this many seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 300.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
+    pub timeout: f64,
+    /// Collector sample interval per instance in milliseconds (0 turns it off); coarser than
+    /// a run's, since many instances are sampled at once.
+    #[arg(long, value_name = "MS", default_value_t = 100.0, allow_negative_numbers = true, value_parser = config::parse_interval)]
+    pub interval: f64,
+    /// Results file [default: results/density-<time>.json].
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Guest kernel [default: VMBENCH_KERNEL, the cache, or provisioned].
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// QEMU binary [default: VMBENCH_QEMU, or qemu-system-x86_64 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
+    /// Run even while another vmbench run is running.
+    #[arg(long)]
+    pub allow_concurrent: bool,
+    /// Print no progress lines.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Subcommands of `vmbench fleet`.

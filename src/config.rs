@@ -192,6 +192,74 @@ pub struct RunConfig {
     /// Whether the image's files are evicted from the page cache before every instance.
     #[serde(default)]
     pub page_cache: PageCache,
+    /// A density sweep instead of repetitions (`vmbench density`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub density: Option<DensityPlan>,
+}
+
+/// What a density sweep starts: how many instances at once, step by step, and whether VMs run
+/// with KSM merging their memory.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DensityPlan {
+    /// Instance counts, in increasing order.
+    pub counts: Vec<u32>,
+    /// KSM for the VM steps.
+    pub ksm: KsmMode,
+}
+
+/// KSM for a density sweep's VMs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KsmMode {
+    /// Merging on for every VM step.
+    On,
+    /// Merging off.
+    Off,
+    /// Each VM step twice: off, then on.
+    Both,
+}
+
+impl KsmMode {
+    /// Parses `on`, `off` or `both`.
+    pub fn parse(s: &str) -> Result<KsmMode, String> {
+        match s {
+            "on" => Ok(KsmMode::On),
+            "off" => Ok(KsmMode::Off),
+            "both" => Ok(KsmMode::Both),
+            _ => Err(format!("unknown KSM mode '{s}': expected on, off or both")),
+        }
+    }
+
+    /// The settings each VM step runs with.
+    pub fn settings(self) -> &'static [bool] {
+        match self {
+            KsmMode::On => &[true],
+            KsmMode::Off => &[false],
+            KsmMode::Both => &[false, true],
+        }
+    }
+}
+
+/// Instance counts of a density sweep, increasing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts(pub Vec<u32>);
+
+/// Parses an increasing list of instance counts, e.g. `1,2,4,8`.
+pub fn parse_counts(s: &str) -> Result<Counts, String> {
+    let counts: Vec<u32> = s
+        .split(',')
+        .map(|c| {
+            c.trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=1024).contains(n))
+                .ok_or_else(|| format!("bad count '{c}': counts are whole numbers from 1 to 1024"))
+        })
+        .collect::<Result<_, _>>()?;
+    if counts.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(format!("counts '{s}' must increase, e.g. 1,2,4,8"));
+    }
+    Ok(Counts(counts))
 }
 
 fn default_equivalence() -> f64 {
@@ -233,6 +301,7 @@ impl Default for RunConfig {
             allow_concurrent: false,
             image: ImageKind::Minimal,
             page_cache: PageCache::Warm,
+            density: None,
         }
     }
 }

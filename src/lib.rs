@@ -9,6 +9,7 @@ pub mod cli;
 pub mod collector;
 pub mod commands;
 pub mod config;
+pub mod density;
 pub mod doctor;
 pub mod env;
 pub mod fleet;

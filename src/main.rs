@@ -13,6 +13,7 @@ fn main() -> ExitCode {
         command:
             vmbench::cli::Command::Run(_)
             | vmbench::cli::Command::Compare(_)
+            | vmbench::cli::Command::Density(_)
             | vmbench::cli::Command::Fleet(vmbench::cli::FleetCommand::Node(_)),
     }) = &parsed
     {

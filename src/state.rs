@@ -262,6 +262,11 @@ pub fn clean(dry_run: bool) -> Vec<String> {
             let _ = std::fs::remove_dir_all(&entry);
         }
     }
+    report.extend(crate::density::ksm::restore_dead(
+        Path::new(crate::density::ksm::HOST),
+        Path::new(crate::density::ksm::SAVED),
+        dry_run,
+    ));
     // Engines' containers first: they hold cgroups under vmbench's parents.
     report.extend(crate::env::container::engine::remove_dead(dry_run));
     report.extend(crate::env::container::cgroup::remove_dead(dry_run));

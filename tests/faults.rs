@@ -19,71 +19,6 @@ fn vmbench_cmd(state: &Path) -> Command {
     cmd
 }
 
-/// Everything a run with this pid could have left: cgroups, work folders, processes.
-fn leftovers(pid: u32) -> Vec<String> {
-    let mut found = Vec::new();
-    let prefix = format!("vmbench-{pid}-");
-    let layout = vmbench::env::container::cgroup::Layout::probe().unwrap();
-    fn walk(dir: &Path, depth: usize, prefix: &str, found: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if e.file_name().to_string_lossy().starts_with(prefix) {
-                found.push(e.path().display().to_string());
-            }
-            if depth > 0 {
-                walk(&e.path(), depth - 1, prefix, found);
-            }
-        }
-    }
-    for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
-        walk(mount, 5, &prefix, &mut found);
-    }
-    for dir in ["/var/tmp", "/tmp"] {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&format!("vmbench-run-{pid}-")) {
-                found.push(e.path().display().to_string());
-            }
-        }
-    }
-    for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        let after = stat.rsplit(')').next().unwrap_or("");
-        let ppid = after.split_whitespace().nth(1).unwrap_or("");
-        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
-        let comm = comm.trim();
-        if ppid == pid.to_string()
-            || (comm.starts_with("qemu-system") && ppid == "1")
-            || comm.starts_with("vmbench-workloa")
-        {
-            found.push(format!(
-                "process {} ({comm})",
-                e.file_name().to_string_lossy()
-            ));
-        }
-    }
-    found
-}
-
-/// Leftovers once dying processes had up to five seconds to finish dying.
-fn settled_leftovers(pid: u32) -> Vec<String> {
-    let start = Instant::now();
-    loop {
-        let found = leftovers(pid);
-        if found.is_empty() || start.elapsed() > Duration::from_secs(5) {
-            return found;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 fn wait_for_trials(out: &Path, n: usize, limit: Duration) {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -154,7 +89,11 @@ fn three_concurrent_container_runs_lose_no_trial() {
         );
     }
     for pid in pids {
-        assert!(leftovers(pid).is_empty(), "{:?}", leftovers(pid));
+        assert!(
+            common::leftovers(pid).is_empty(),
+            "{:?}",
+            common::leftovers(pid)
+        );
     }
 }
 
@@ -277,7 +216,7 @@ fn sigkill_leaves_nothing_the_next_run_does_not_remove() {
     assert!(cleaned.status.success());
     // QEMU and the workloads die with vmbench (parent-death signal): a large QEMU takes a
     // moment to tear down its memory.
-    let after = settled_leftovers(pid);
+    let after = common::settled_leftovers(pid);
     assert!(after.is_empty(), "left after SIGKILL and clean: {after:?}");
     assert!(
         std::fs::read_dir(state.path().join("runs"))
@@ -328,9 +267,9 @@ fn sigterm_during_set_up_exits_1_and_leaves_nothing() {
         assert_eq!(code, Some(1), "after {delay_ms} ms: {stderr}");
         std::thread::sleep(Duration::from_millis(200));
         assert!(
-            leftovers(pid).is_empty(),
+            common::leftovers(pid).is_empty(),
             "after {delay_ms} ms: {:?}",
-            leftovers(pid)
+            common::leftovers(pid)
         );
     }
 }
@@ -403,7 +342,7 @@ fn a_signal_during_kernel_provisioning_leaves_no_half_built_kernel() {
         .output()
         .unwrap();
     assert!(tools.stdout.is_empty(), "a provisioning tool still runs");
-    let after = settled_leftovers(pid);
+    let after = common::settled_leftovers(pid);
     assert!(after.is_empty(), "{after:?}");
 }
 
@@ -727,7 +666,7 @@ fn finished_repetitions_survive_an_interrupt_in_warm_mode() {
     // seconds after its workload started.
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60)
-        && !leftovers(child.id())
+        && !common::leftovers(child.id())
             .iter()
             .any(|l| l.contains("vmbench-workloa"))
     {

@@ -2,6 +2,7 @@
 
 pub mod clean;
 pub mod compare;
+pub mod density;
 pub mod doctor;
 pub mod fleet;
 pub mod list;
@@ -32,6 +33,10 @@ pub fn execute(command: Command) -> anyhow::Result<Ending> {
         Command::Compare(args) => {
             crate::interrupt::install();
             compare::execute(&args)
+        }
+        Command::Density(args) => {
+            crate::interrupt::install();
+            density::execute(&args)
         }
         Command::Clean => clean::execute(),
         Command::Fleet(command) => fleet::execute(command),

@@ -241,6 +241,7 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
         skipped: Vec::new(),
         snapshot,
         fleet: None,
+        density: None,
     };
     let folder = crate::atomic::folder_of(&request.out);
     std::fs::create_dir_all(folder).with_context(|| format!("create {}", folder.display()))?;
@@ -260,10 +261,25 @@ pub fn run(request: &Request, mut host: HostInfo) -> Result<Results> {
             }
         },
     };
-    crate::runner::run(&ctx, &mut results, &mut |trial, done, total| {
-        progress.trial(trial, done, total)
-    })
-    .with_context(|| format!("run into {}", request.out.display()))?;
+    if config.density.is_some() {
+        let sweep = crate::density::Context {
+            config,
+            envs: &envs,
+            binary: &binary.path,
+            out: &request.out,
+            work_dir: &registered.info.work_dir,
+            announce: ctx.announce,
+        };
+        crate::density::run(&sweep, &mut results).map_err(|e| match e {
+            crate::density::DensityError::Refused(why) => anyhow::Error::new(UsageError(why)),
+            other => anyhow::Error::new(other),
+        })?;
+    } else {
+        crate::runner::run(&ctx, &mut results, &mut |trial, done, total| {
+            progress.trial(trial, done, total)
+        })
+        .with_context(|| format!("run into {}", request.out.display()))?;
+    }
     progress.finish();
     results.complete = !crate::interrupt::interrupted();
     results.updated_at = crate::now_rfc3339();

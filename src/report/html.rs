@@ -45,7 +45,7 @@ fn base_labels(lang: Lang) -> Value {
         Lang::En => json!({
             "title": "vmbench: what isolation costs",
             "host": "Host and configuration", "results": "Results per workload", "startup": "Startup",
-            "overhead": "Cost relative to native", "resources": "CPU and memory over time", "memory": "Memory per instance",
+            "overhead": "Cost relative to native", "resources": "CPU and memory over time", "memory": "Memory per instance", "density": "Density: how many instances fit",
             "image": "Image footprint", "not_run": "Environments that did not run", "failures": "Failed trials",
             "quiet": "How quiet was the host", "noisy": "noisy trials", "foreign": "others on its CPUs (median)",
             "foreign_max": "(max)", "steal": "stolen by the hypervisor (median)", "runnable": "runnable tasks (max)",
@@ -62,7 +62,7 @@ fn base_labels(lang: Lang) -> Value {
         Lang::Ko => json!({
             "title": "vmbench: 격리의 비용",
             "host": "호스트와 설정", "results": "워크로드별 결과", "startup": "시작 시간",
-            "overhead": "네이티브 대비 비용", "resources": "시간에 따른 CPU와 메모리", "memory": "인스턴스당 메모리",
+            "overhead": "네이티브 대비 비용", "resources": "시간에 따른 CPU와 메모리", "memory": "인스턴스당 메모리", "density": "밀도: 인스턴스가 몇 개 들어가는가",
             "image": "이미지 크기", "not_run": "실행하지 못한 환경", "failures": "실패한 시행",
             "quiet": "호스트는 얼마나 조용했나", "noisy": "시끄러운 시행", "foreign": "다른 프로그램의 CPU 사용(중앙값)",
             "foreign_max": "(최대)", "steal": "하이퍼바이저가 가져간 시간(중앙값)", "runnable": "실행 대기 작업(최대)",
@@ -135,6 +135,14 @@ pub fn charts_of(run: &RunView, lang: Lang) -> Result<Vec<(String, Value)>, Repo
             .transpose()?,
     );
     add(
+        "density",
+        run.density
+            .as_ref()
+            .filter(|d| !d.series.is_empty())
+            .map(|d| charts::density::draw(&d.series, lang))
+            .transpose()?,
+    );
+    add(
         "image",
         (!run.footprints.is_empty())
             .then(|| charts::image::draw(&run.footprints, lang))
@@ -160,6 +168,7 @@ fn captions(lang: Lang) -> Value {
             "timeline": "CPU (cores busy) and resident memory of the instance process over one trial, sampled from the host.",
             "memory": "Peak memory one instance holds on the host: the instance process, the container's cgroup charge, and a VM's guest RAM.",
             "image": "Bytes on disk one instance needs: the container image against the guest kernel plus initramfs.",
+            "density": "Top: the memory N instances alive together hold, their PSS summed (a page shared by k processes counts 1/k in each), on a log scale, one line per environment; a paler line is the same VM with KSM merging. Bottom: time from the first launch until the last instance is ready. The table adds the host's own view, the fall of MemAvailable, and the cost of one more instance as the slope over the counts with its 95% interval.",
             "spectrum": "Environments from least isolated (top) to most isolated (bottom), grouped by where the workload's system calls are answered. Left: median start, launch to ready. Right: median cost of one system call (the syscall workload). Both on log scales: each grid line is ten times the one before. In the table, host CPU is what one noop instance used from launch to exit, every process of it (runtime, sandbox, QEMU) counted; memory is the peak host memory of one instance running syscall (its processes and its cgroup's charge).",
             "start_split": "Each bar is one environment's median start, cut where its phases end: what the kernel does (clone, cgroup, mounts, exec), what a runtime adds, and what an engine adds (client, daemon or conmon, shim) before the same workload prints ready."
         }),
@@ -169,6 +178,7 @@ fn captions(lang: Lang) -> Value {
             "timeline": "한 번의 시행 동안 호스트에서 측정한 인스턴스 프로세스의 CPU 사용량(코어 수)과 상주 메모리입니다.",
             "memory": "인스턴스 하나가 호스트에서 차지하는 최대 메모리입니다. 프로세스, 컨테이너 cgroup 사용량, VM의 게스트 RAM을 보여 줍니다.",
             "image": "인스턴스 하나에 필요한 디스크 용량입니다. 컨테이너 이미지와 게스트 커널+initramfs를 비교합니다.",
+            "density": "위: 인스턴스 N개가 함께 살아 있을 때 차지하는 메모리로, PSS의 합(k개 프로세스가 공유하는 페이지는 각각 1/k로 셈)이며 로그 눈금입니다. 환경마다 선 하나이고, 옅은 선은 KSM 병합을 켠 같은 VM입니다. 아래: 첫 실행부터 마지막 인스턴스가 ready가 될 때까지의 시간입니다. 표에는 호스트의 관점인 MemAvailable 감소량과, 인스턴스 하나를 더할 때의 비용(개수에 대한 기울기와 95% 구간)을 더했습니다.",
             "spectrum": "위에서 아래로 격리가 약한 환경부터 강한 환경 순이며, 워크로드의 시스템 콜을 누가 처리하는지로 묶었습니다. 왼쪽은 시작 시간(실행부터 ready까지) 중앙값, 오른쪽은 시스템 콜 한 번의 비용(syscall 워크로드) 중앙값입니다. 둘 다 로그 눈금이라 눈금 하나가 열 배입니다. 표의 호스트 CPU는 noop 인스턴스 하나가 실행부터 종료까지 쓴 CPU이며 그 모든 프로세스(런타임, 샌드박스, QEMU)를 셉니다. 메모리는 syscall을 실행하는 인스턴스 하나가 호스트에서 차지한 최대 메모리(프로세스와 cgroup 사용량)입니다.",
             "start_split": "막대 하나가 한 환경의 시작 시간 중앙값이며, 단계가 끝나는 곳에서 잘랐습니다. 커널이 하는 일(clone, cgroup, 마운트, exec), 런타임이 더하는 일, 엔진이 더하는 일(클라이언트, 데몬이나 conmon, shim)을 거쳐 같은 워크로드가 ready를 출력합니다."
         }),
@@ -314,6 +324,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "workloads": workload_tables(run, lang),
         "startup": startup,
         "memory": memory,
+        "density": run.density.as_ref().map(density_rows),
         "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
         "quiet": run.quiet.iter().map(|q| json!({
             "env": q.env, "trials": q.trials, "noisy": q.noisy,
@@ -334,6 +345,38 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "charts": charts,
         "notes": notes(run, lang, margin),
     }))
+}
+
+/// The density table: per series, the marginal cost and the figures at its largest count.
+fn density_rows(view: &super::density::DensityView) -> Value {
+    use super::density::slope_text;
+    let kib = |v: Option<f64>| v.map_or_else(|| "—".to_string(), |k| format!("{k:.0} KiB"));
+    let rows: Vec<Value> = view
+        .series
+        .iter()
+        .map(|s| {
+            let first = s.points.first();
+            let last = s.points.last();
+            json!({
+                "label": s.label,
+                "marginal": slope_text(s.marginal),
+                "marginal_pss": slope_text(s.marginal_pss),
+                "counts": s.points.iter().map(|p| p.count.to_string()).collect::<Vec<_>>().join(", "),
+                "ready": last.map_or_else(|| "—".into(), |p| format!("{} in {}", p.count, num(p.all_ready_ms))),
+                "binary": match (first, last) {
+                    (Some(a), Some(b)) if a.binary_pss_kib.is_some() => format!("{} at {} → {} at {}", kib(a.binary_pss_kib), a.count, kib(b.binary_pss_kib), b.count),
+                    (_, Some(b)) => format!("{} in each guest's RAM", kib(b.binary_in_guest_kib)),
+                    _ => "—".into(),
+                },
+                "guest": last.and_then(|p| p.guest_total_mib).map_or_else(|| "—".into(), |m| format!("{m:.0} MiB")),
+                "ksm": last.and_then(|p| p.ksm_saved_mib).map_or_else(|| "—".into(), |m| format!("{m:.1} MiB")),
+            })
+        })
+        .collect();
+    json!({
+        "rows": rows,
+        "stopped": view.stopped.iter().map(|(e, why)| format!("{e}: {why}")).collect::<Vec<_>>(),
+    })
 }
 
 /// The spectrum table: an environment per row, least isolated first.

@@ -71,6 +71,10 @@ impl Exporter for Markdown {
                 image_table(&mut s, run, lang);
                 note(&mut s, lang, &notes.image);
             }
+            if let Some(view) = &run.density {
+                density_table(&mut s, view, lang);
+                note(&mut s, lang, &notes.density);
+            }
             memory_table(&mut s, run, lang);
             note(&mut s, lang, &notes.memory_io);
             quiet_table(&mut s, run, lang);
@@ -126,6 +130,54 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
     }
     let _ = writeln!(s);
     note(s, lang, &super::notes::across(report, lang));
+}
+
+/// The density sweep: a row per environment and count.
+fn density_table(s: &mut String, view: &super::density::DensityView, lang: Lang) {
+    use super::density::slope_text;
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        t(
+            lang,
+            "Density: how many instances fit",
+            "밀도: 인스턴스가 몇 개 들어가는가"
+        )
+    );
+    let _ = writeln!(s, "| env | N | all ready (ms) | startup (ms) | host memory (MiB) | PSS (MiB) | binary PSS per instance (KiB) | KSM merged (MiB) |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let opt = |v: Option<f64>, d: usize| v.map_or_else(|| "—".to_string(), |v| format!("{v:.d$}"));
+    for x in &view.series {
+        for p in &x.points {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+                x.label,
+                p.count,
+                p.all_ready_ms,
+                p.startup_ms,
+                p.host_used_mib,
+                p.pss_mib,
+                opt(p.binary_pss_kib.or(p.binary_in_guest_kib), 0),
+                opt(p.ksm_saved_mib, 1)
+            );
+        }
+    }
+    let _ = writeln!(s);
+    for x in &view.series {
+        let _ = writeln!(
+            s,
+            "- {}: {} {} ({} PSS)",
+            x.label,
+            t(lang, "one more instance costs", "인스턴스 하나를 더하면"),
+            slope_text(x.marginal),
+            slope_text(x.marginal_pss)
+        );
+    }
+    for (env, why) in &view.stopped {
+        let _ = writeln!(s, "- {env}: {why}");
+    }
+    let _ = writeln!(s);
 }
 
 fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {

@@ -4,6 +4,7 @@
 
 pub mod charts;
 pub mod csv;
+pub mod density;
 pub mod export;
 pub mod format;
 pub mod html;

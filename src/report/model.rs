@@ -210,6 +210,8 @@ pub struct RunView {
     pub noisy: Vec<(EnvKind, Workload, u32, String)>,
     /// The run did not finish (interrupted, or still running): what is missing.
     pub incomplete: Option<String>,
+    /// The density sweep, when the run was one.
+    pub density: Option<super::density::DensityView>,
 }
 
 fn ok_values(trials: &[&Trial]) -> Vec<f64> {
@@ -585,6 +587,7 @@ impl RunView {
                     Some((t.env, t.workload, t.rep, n.reasons.join("; ")))
                 })
                 .collect(),
+            density: super::density::DensityView::of(results),
             results: results.header(),
         }
     }

@@ -35,6 +35,8 @@ pub struct Notes {
     pub method: String,
     /// How quiet the host was, and what that means for the figures.
     pub quiet: String,
+    /// Density: image against instance, page-cache sharing, a guest's RAM per VM.
+    pub density: String,
 }
 
 fn startup_of(run: &RunView, env: EnvKind) -> Option<f64> {
@@ -259,6 +261,50 @@ fn container_cpu(run: &RunView, lang: Lang) -> String {
     }
 }
 
+/// The density note, with this run's marginal costs and binary sharing.
+fn density(run: &RunView, lang: Lang) -> String {
+    let Some(view) = &run.density else {
+        return String::new();
+    };
+    let marginal = |family: Family| {
+        view.series
+            .iter()
+            .filter(|s| s.env.family() == family && s.ksm != Some(true))
+            .find_map(|s| s.marginal_pss.map(|m| (s.label.clone(), m.mib)))
+    };
+    let figure = |f: Option<(String, f64)>| {
+        f.map_or_else(|| "—".to_string(), |(l, m)| format!("{m:.1} MiB ({l})"))
+    };
+    let (c, v) = (
+        figure(marginal(Family::Container)),
+        figure(marginal(Family::Vm)),
+    );
+    let sharing = view
+        .series
+        .iter()
+        .find(|s| s.env.family() == Family::Container && s.points.len() > 1)
+        .and_then(|s| {
+            let (a, b) = (s.points.first()?, s.points.last()?);
+            Some((a.binary_pss_kib?, a.count, b.binary_pss_kib?, b.count))
+        });
+    match lang {
+        Lang::En => format!(
+            "An image is a set of read-only files; an instance is what runs from them. Containers of one image share its files through the host's page cache: here the workload binary's pages cost each container {} — the PSS (proportional set size) splits each shared page among the processes that map it, so the per-instance share falls as 1/N. A VM boots from its own copy: the binary lives in each guest's RAM (its initramfs), with a guest kernel and QEMU beside it, and the guest's RAM is reserved per guest whether the workload uses it or not. So one more container cost {c} of PSS here, one more VM {v}. KSM (kernel same-page merging) can give some of a VM's memory back by merging identical pages across guests, at the price of a kernel thread scanning memory; the KSM rows show how much it merged.",
+            sharing.map_or_else(
+                || "less with every container added".to_string(),
+                |(a, n1, b, n2)| format!("{a:.0} KiB with {n1} alive and {b:.0} KiB each with {n2}")
+            )
+        ),
+        Lang::Ko => format!(
+            "이미지는 읽기 전용 파일의 묶음이고, 인스턴스는 그 파일로 실행된 것입니다. 같은 이미지의 컨테이너들은 호스트의 페이지 캐시를 통해 그 파일을 공유합니다. 여기서 워크로드 바이너리의 페이지가 컨테이너 하나에 든 비용은 {}입니다. PSS(비례 배분 메모리)는 공유 페이지를 그것을 매핑한 프로세스 수로 나누므로 인스턴스당 몫은 1/N로 줄어듭니다. VM은 자기 사본으로 부팅합니다. 바이너리는 각 게스트의 RAM(initramfs) 안에 있고, 그 옆에 게스트 커널과 QEMU가 있으며, 게스트 RAM은 워크로드가 쓰든 안 쓰든 게스트마다 따로 잡힙니다. 그래서 여기서 컨테이너 하나를 더하면 PSS가 {c}, VM 하나를 더하면 {v} 늘었습니다. KSM(커널 동일 페이지 병합)은 게스트들 사이의 같은 페이지를 합쳐 VM 메모리 일부를 돌려줄 수 있지만, 커널 스레드가 메모리를 훑는 비용이 듭니다. KSM 행이 얼마나 합쳤는지 보여 줍니다.",
+            sharing.map_or_else(
+                || "컨테이너가 늘수록 줄어듭니다".to_string(),
+                |(a, n1, b, n2)| format!("{n1}개일 때 {a:.0} KiB, {n2}개일 때 각각 {b:.0} KiB")
+            )
+        ),
+    }
+}
+
 fn fmt_ms(v: Option<f64>, lang: Lang) -> String {
     match (v, lang) {
         (Some(v), _) if v >= 100.0 => format!("{v:.0} ms"),
@@ -327,6 +373,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let start_split_note = start_split(run, lang);
     let spectrum_note = spectrum(run, lang);
     let seen_note = seen(run, lang);
+    let density_note = density(run, lang);
     match lang {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
@@ -340,6 +387,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             seen: seen_note.clone(),
             method: format!("Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Every verdict follows one rule: an interval within ±{margin}% of 1 reads \"same\"; one that includes 1 but reaches further reads \"no difference detected\" (the run could not tell); only an interval wholly on one side of 1 reads \"worse\" or \"better\". An adaptive run adds repetitions to each environment until its interval is narrow enough or its share of the time budget is spent, and marks the ones that did not get there. Trials during which other programs used the workload's CPU, or the hypervisor stole it, are flagged as noisy and kept. Outliers are flagged, never dropped."),
             quiet: quiet(run, lang),
+            density: density_note.clone(),
         },
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
@@ -353,6 +401,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             seen: seen_note,
             method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
             quiet: quiet(run, lang),
+            density: density_note.clone(),
         },
     }
 }

@@ -134,3 +134,68 @@ pub fn docker_answers() -> bool {
         .status()
         .is_ok_and(|s| s.success())
 }
+
+/// Everything a run with this pid could have left: cgroups, work folders, processes.
+pub fn leftovers(pid: u32) -> Vec<String> {
+    let mut found = Vec::new();
+    let prefix = format!("vmbench-{pid}-");
+    let layout = vmbench::env::container::cgroup::Layout::probe().unwrap();
+    fn walk(dir: &std::path::Path, depth: usize, prefix: &str, found: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name().to_string_lossy().starts_with(prefix) {
+                found.push(e.path().display().to_string());
+            }
+            if depth > 0 {
+                walk(&e.path(), depth - 1, prefix, found);
+            }
+        }
+    }
+    for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
+        walk(mount, 5, &prefix, &mut found);
+    }
+    for dir in ["/var/tmp", "/tmp"] {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with(&format!("vmbench-run-{pid}-")) {
+                found.push(e.path().display().to_string());
+            }
+        }
+    }
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            continue;
+        };
+        let after = stat.rsplit(')').next().unwrap_or("");
+        let ppid = after.split_whitespace().nth(1).unwrap_or("");
+        let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
+        let comm = comm.trim();
+        if ppid == pid.to_string()
+            || (comm.starts_with("qemu-system") && ppid == "1")
+            || comm.starts_with("vmbench-workloa")
+        {
+            found.push(format!(
+                "process {} ({comm})",
+                e.file_name().to_string_lossy()
+            ));
+        }
+    }
+    found
+}
+
+/// Leftovers once dying processes had up to five seconds to finish dying.
+pub fn settled_leftovers(pid: u32) -> Vec<String> {
+    let start = std::time::Instant::now();
+    loop {
+        let found = leftovers(pid);
+        if found.is_empty() || start.elapsed() > std::time::Duration::from_secs(5) {
+            return found;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}

@@ -2,6 +2,7 @@
 //! with units, and a caption written by the HTML report beside it.
 
 pub mod bars;
+pub mod density;
 pub mod footprint;
 pub mod image;
 pub mod ratios;
@@ -67,6 +68,10 @@ pub fn tr(lang: Lang, en: &'static str) -> &'static str {
         "cgroup charge" => "cgroup 사용량",
         "guest RAM" => "게스트 RAM",
         "Bytes on disk per instance" => "인스턴스당 디스크 용량",
+        "Memory the instances hold, all alive" => "모두 살아 있을 때 인스턴스들이 차지한 메모리",
+        "instances alive at once" => "동시에 살아 있는 인스턴스 수",
+        "MiB, sum of PSS (log scale)" => "MiB, PSS 합 (로그 눈금)",
+        "Time until all instances are ready" => "모든 인스턴스가 ready가 될 때까지의 시간",
         "size on disk (MB)" => "디스크 용량 (MB)",
         _ => en,
     }

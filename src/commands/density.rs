@@ -1,0 +1,64 @@
+//! `vmbench density`: the density sweep, saved as a results file with a `density` section.
+
+use super::run::{default_out, Request};
+use super::Ending;
+use crate::cli::{unique, DensityArgs};
+use crate::config::{DensityPlan, RunConfig};
+use crate::UsageError;
+use anyhow::Result;
+use vmbench_workload::Workload;
+
+/// The run configuration of a sweep.
+pub fn config(
+    args: &DensityArgs,
+    host: &crate::results::HostInfo,
+) -> Result<RunConfig, UsageError> {
+    let config = RunConfig {
+        reps: 1,
+        warmup: 0,
+        auto_size: false,
+        workloads: vec![Workload::Noop],
+        envs: crate::env::resolve(&unique(&args.env), host)?,
+        cpus: args.cpus.0.clone(),
+        memory_mib: args.memory,
+        timeout_s: args.timeout,
+        sample_interval_ms: (args.interval > 0.0).then_some(args.interval),
+        kernel: args.kernel.clone(),
+        qemu: args.qemu.clone(),
+        allow_concurrent: args.allow_concurrent,
+        image: args.image,
+        density: Some(DensityPlan {
+            counts: args.counts.0.clone(),
+            ksm: args.ksm,
+        }),
+        ..RunConfig::default()
+    };
+    if config.runs_family(crate::ids::Family::Vm) {
+        crate::env::vm::check_inputs(&config, host).map_err(|why| UsageError(why.to_string()))?;
+    }
+    Ok(config)
+}
+
+/// `vmbench density`.
+pub fn execute(args: &DensityArgs) -> Result<Ending> {
+    let host = super::host_facts();
+    let request = Request {
+        config: config(args, &host)?,
+        out: args.out.clone().unwrap_or_else(|| default_out("density")),
+        quiet: args.quiet,
+    };
+    let results = super::run::run(&request, host)?;
+    let view = crate::report::density::DensityView::of(&results);
+    if let Some(view) = &view {
+        print!("{}", crate::report::density::terminal(view));
+    }
+    let stopped = results
+        .density
+        .as_ref()
+        .is_some_and(|d| !d.stopped.is_empty());
+    Ok(if results.complete && !stopped {
+        Ending::Success
+    } else {
+        Ending::Failed
+    })
+}
