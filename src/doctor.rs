@@ -180,8 +180,8 @@ fn image_checks() -> Vec<Check> {
     ]
 }
 
-/// What a fleet run needs on this machine: Docker and mmdebstrap to build the image, kubectl
-/// to collect from a cluster.
+/// What a fleet run needs on this machine (Docker and mmdebstrap to build the image, kubectl
+/// to collect from a cluster), and whether density can switch KSM.
 fn fleet_checks() -> Vec<Check> {
     let found = |p: &str| crate::host::which(p);
     let image = match (found("docker"), found("mmdebstrap")) {
@@ -215,7 +215,24 @@ fn fleet_checks() -> Vec<Check> {
             "apt-get install kubernetes-client, or kubectl from your cluster's vendor",
         ),
     };
-    vec![image, collect]
+    let ksm = std::path::Path::new(crate::density::ksm::HOST);
+    let merging =
+        match crate::density::ksm::Ksm::at(ksm, std::path::Path::new(crate::density::ksm::SAVED)) {
+            Some(_) => Check::ok(
+                "density ksm",
+                "KSM can be switched for density's VM steps (the host's setting is put back)",
+            ),
+            None => Check::not_ok(
+                "density ksm",
+                Status::Warn,
+                format!(
+                    "{} missing or not writable: density's VM steps run once, without KSM",
+                    ksm.display()
+                ),
+                "a kernel with CONFIG_KSM, as root",
+            ),
+        };
+    vec![image, collect, merging]
 }
 
 /// The machine itself: kernel, CPU, memory.

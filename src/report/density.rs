@@ -15,6 +15,8 @@ pub struct Point {
     pub count: u32,
     /// Host memory used (fall of `MemAvailable`), MiB.
     pub host_used_mib: f64,
+    /// Rise of `Committed_AS` (memory promised, touched or not), MiB.
+    pub committed_mib: f64,
     /// Sum of the instances' PSS, MiB.
     pub pss_mib: f64,
     /// Sum of the instances' cgroup charges, MiB (containers).
@@ -126,6 +128,7 @@ fn point(s: &DensityStep) -> Point {
     Point {
         count: s.count,
         host_used_mib: s.host_used_bytes() as f64 / MIB,
+        committed_mib: (s.committed.1 as f64 - s.committed.0 as f64) / MIB,
         pss_mib: mib(s.pss_bytes),
         cgroup_mib: s.cgroup_bytes.map(mib),
         all_ready_ms: s.all_ready_ms,

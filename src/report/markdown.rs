@@ -144,19 +144,20 @@ fn density_table(s: &mut String, view: &super::density::DensityView, lang: Lang)
             "밀도: 인스턴스가 몇 개 들어가는가"
         )
     );
-    let _ = writeln!(s, "| env | N | all ready (ms) | startup (ms) | host memory (MiB) | PSS (MiB) | binary PSS per instance (KiB) | KSM merged (MiB) |");
-    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(s, "| env | N | all ready (ms) | startup (ms) | host memory (MiB) | Committed_AS (MiB) | PSS (MiB) | binary PSS per instance (KiB) | KSM merged (MiB) |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let opt = |v: Option<f64>, d: usize| v.map_or_else(|| "—".to_string(), |v| format!("{v:.d$}"));
     for x in &view.series {
         for p in &x.points {
             let _ = writeln!(
                 s,
-                "| {} | {} | {:.1} | {:.1} | {:.1} | {:.1} | {} | {} |",
+                "| {} | {} | {:.1} | {:.1} | {:.1} | {:+.1} | {:.1} | {} | {} |",
                 x.label,
                 p.count,
                 p.all_ready_ms,
                 p.startup_ms,
                 p.host_used_mib,
+                p.committed_mib,
                 p.pss_mib,
                 opt(p.binary_pss_kib.or(p.binary_in_guest_kib), 0),
                 opt(p.ksm_saved_mib, 1)
