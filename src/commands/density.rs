@@ -36,7 +36,29 @@ pub fn config(
     if config.runs_family(crate::ids::Family::Vm) {
         crate::env::vm::check_inputs(&config, host).map_err(|why| UsageError(why.to_string()))?;
     }
+    first_step_fits(&config)?;
     Ok(config)
+}
+
+/// Refuses, before anything is prepared or started, a first step that would leave less than
+/// [`crate::density::KEEP_FREE`] of `MemAvailable` (the sweep checks every later step).
+fn first_step_fits(config: &RunConfig) -> Result<(), UsageError> {
+    let Some(first) = config.density.as_ref().and_then(|d| d.counts.first()) else {
+        return Ok(());
+    };
+    let available = crate::density::memory::host_memory(std::path::Path::new("/proc")).available;
+    for &env in &config.envs {
+        let need = crate::density::estimate(&[], env, config.memory_mib, *first);
+        if !crate::density::leaves_enough(available, need) {
+            return Err(UsageError(format!(
+                "{env} x{first}: it would need about {} MiB of the {} MiB available, leaving less than {:.0}%; nothing was started: lower --counts or --memory",
+                need >> 20,
+                available >> 20,
+                crate::density::KEEP_FREE * 100.0
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `vmbench density`.

@@ -117,88 +117,117 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), DensityError> {
     });
     let data = ctx.work_dir.join("density");
     let _ = std::fs::create_dir_all(&data);
-    let spec = hold_spec(ctx, &data);
-    let mut started_any = false;
+    let mut sweep = Sweep {
+        ctx,
+        spec: hold_spec(ctx, &data),
+        counts: &plan.counts,
+        ksm,
+        started_any: false,
+    };
     for &kind in &ctx.config.envs {
         let Some(env) = ctx.envs.get(kind) else {
             continue;
         };
-        let settings: Vec<Option<bool>> = match (&ksm, kind.family()) {
+        let settings: Vec<Option<bool>> = match (&sweep.ksm, kind.family()) {
             (Some(_), Family::Vm) => plan.ksm.settings().iter().map(|&on| Some(on)).collect(),
             _ => vec![None],
         };
         for setting in settings {
-            let label = match setting {
-                Some(true) => format!("{kind} (KSM on)"),
-                Some(false) => format!("{kind} (KSM off)"),
-                None => kind.to_string(),
-            };
-            for &count in &plan.counts {
-                if crate::interrupt::interrupted() {
-                    return Ok(());
-                }
-                let record = results.density.as_mut().expect("set above");
-                if let Err(why) = check_room(record, kind, ctx.config.memory_mib, count) {
-                    if !started_any {
-                        return Err(DensityError::Refused(format!(
-                            "{label} x{count}: {why}; nothing was started: lower --counts or --memory"
-                        )));
-                    }
-                    stop(
-                        record,
-                        kind,
-                        format!("{label}: stopped before x{count}: {why}"),
-                    );
-                    break;
-                }
-                started_any = true;
-                let guard = match (setting, &ksm) {
-                    (Some(on), Some(k)) => match k.set(on) {
-                        Ok(g) => Some(g),
-                        Err(why) => {
-                            stop(record, kind, format!("{label}: cannot switch KSM: {why}"));
-                            break;
-                        }
-                    },
-                    _ => None,
-                };
-                let merging = if setting == Some(true) {
-                    ksm.as_ref()
-                } else {
-                    None
-                };
-                let outcome = step(env, &spec, count, merging, ctx.config.sample_interval());
-                drop(guard);
-                match outcome {
-                    Ok(mut s) => {
-                        s.ksm = setting;
-                        (ctx.announce)(&describe(&label, &s));
-                        record.steps.push(s);
-                        results.save(ctx.out)?;
-                    }
-                    Err(why) => {
-                        let reached = record
-                            .steps
-                            .iter()
-                            .filter(|s| s.env == kind && s.ksm == setting)
-                            .map(|s| s.count)
-                            .max();
-                        let got = reached.map_or("no step finished".to_string(), |n| {
-                            format!("x{n} was the last that finished")
-                        });
-                        stop(
-                            record,
-                            kind,
-                            format!("{label}: x{count} failed: {why}; {got}"),
-                        );
-                        results.save(ctx.out)?;
-                        break;
-                    }
-                }
+            if !sweep.series(env, setting, results)? {
+                return Ok(());
             }
         }
     }
     Ok(())
+}
+
+/// A sweep under way.
+struct Sweep<'a> {
+    ctx: &'a Context<'a>,
+    spec: Spec<'a>,
+    counts: &'a [u32],
+    ksm: Option<ksm::Ksm>,
+    /// Whether any step started: a refusal before that is the whole command's.
+    started_any: bool,
+}
+
+impl Sweep<'_> {
+    /// Every count of one environment under one KSM setting, until one cannot run; false
+    /// when the user interrupted.
+    fn series(
+        &mut self,
+        env: &dyn crate::env::Environment,
+        setting: Option<bool>,
+        results: &mut Results,
+    ) -> Result<bool, DensityError> {
+        let kind = env.kind();
+        let label = match setting {
+            Some(true) => format!("{kind} (KSM on)"),
+            Some(false) => format!("{kind} (KSM off)"),
+            None => kind.to_string(),
+        };
+        for &count in self.counts {
+            if crate::interrupt::interrupted() {
+                return Ok(false);
+            }
+            let record = results.density.as_mut().expect("set by run");
+            if let Err(why) = check_room(record, kind, self.ctx.config.memory_mib, count) {
+                if !self.started_any {
+                    return Err(DensityError::Refused(format!(
+                        "{label} x{count}: {why}; nothing was started: lower --counts or --memory"
+                    )));
+                }
+                stop(
+                    record,
+                    kind,
+                    format!("{label}: stopped before x{count}: {why}"),
+                );
+                break;
+            }
+            self.started_any = true;
+            let guard = match (setting, &self.ksm) {
+                (Some(on), Some(k)) => match k.set(on) {
+                    Ok(g) => Some(g),
+                    Err(why) => {
+                        stop(record, kind, format!("{label}: cannot switch KSM: {why}"));
+                        break;
+                    }
+                },
+                _ => None,
+            };
+            let merging = self.ksm.as_ref().filter(|_| setting == Some(true));
+            let interval = self.ctx.config.sample_interval();
+            let outcome = step(env, &self.spec, count, merging, interval);
+            drop(guard);
+            match outcome {
+                Ok(mut s) => {
+                    s.ksm = setting;
+                    (self.ctx.announce)(&describe(&label, &s));
+                    record.steps.push(s);
+                    results.save(self.ctx.out)?;
+                }
+                Err(why) => {
+                    let reached = record
+                        .steps
+                        .iter()
+                        .filter(|s| s.env == kind && s.ksm == setting)
+                        .map(|s| s.count)
+                        .max();
+                    let got = reached.map_or("no step finished".to_string(), |n| {
+                        format!("x{n} was the last that finished")
+                    });
+                    stop(
+                        record,
+                        kind,
+                        format!("{label}: x{count} failed: {why}; {got}"),
+                    );
+                    results.save(self.ctx.out)?;
+                    break;
+                }
+            }
+        }
+        Ok(true)
+    }
 }
 
 fn stop(record: &mut DensityRecord, kind: EnvKind, why: String) {
