@@ -179,15 +179,14 @@ pub fn watch<R: Read + AsFd>(
     kill: &mut dyn FnMut(),
     on_ready: &mut dyn FnMut(),
 ) -> Observed {
-    let mut seen = Observed::default();
+    let mut reader = Reader::default();
     let deadline = t0
         .checked_add(timeout)
         .unwrap_or_else(|| t0 + Duration::from_secs_f64(crate::config::MAX_SECONDS));
     let mut kill_deadline: Option<Instant> = None;
-    let mut lines = Lines::default();
-    let mut chunk = vec![0u8; 64 * 1024];
     loop {
         let now = Instant::now();
+        let seen = &mut reader.seen;
         if kill_deadline.is_none() {
             if now >= deadline {
                 seen.timed_out = true;
@@ -214,29 +213,16 @@ pub fn watch<R: Read + AsFd>(
             Err(nix::errno::Errno::EINTR) => continue,
             Err(_) => break,
         }
-        let n = match output.read(&mut chunk) {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => 0,
-        };
-        let at = Instant::now().saturating_duration_since(t0);
-        if n == 0 {
-            if let Some(last) = lines.finish() {
-                seen.take(at, &last);
-            }
-            seen.closed = Some(at);
+        let was_ready = reader.seen.ready.is_some();
+        let open = reader.read_from(&mut output, t0);
+        if !was_ready && reader.seen.ready.is_some() {
+            on_ready();
+        }
+        if !open {
             break;
         }
-        seen.first_byte.get_or_insert(at);
-        for line in lines.feed(&chunk[..n], &mut seen) {
-            let was_ready = seen.ready.is_some();
-            seen.take(at, &line);
-            if !was_ready && seen.ready.is_some() {
-                on_ready();
-            }
-        }
     }
-    seen
+    reader.seen
 }
 
 /// What a whole output says, as if it had arrived at once (for tests and fuzzing: the same
@@ -255,11 +241,12 @@ pub fn observe_bytes(bytes: &[u8]) -> Observed {
     seen
 }
 
-/// One output read a piece at a time by a caller that watches several at once (a density
-/// step): the same line splitting and parsing as [`watch`].
+/// One output read a piece at a time: by [`watch`], and by a caller that watches several at
+/// once (a density step).
 #[derive(Default)]
 pub struct Reader {
     lines: Lines,
+    chunk: Vec<u8>,
     /// What was seen so far.
     pub seen: Observed,
 }
@@ -267,8 +254,10 @@ pub struct Reader {
 impl Reader {
     /// Reads what `output` has now (one read); false once it has closed.
     pub fn read_from<R: Read>(&mut self, output: &mut R, t0: Instant) -> bool {
-        let mut chunk = vec![0u8; 64 * 1024];
-        let n = match output.read(&mut chunk) {
+        if self.chunk.is_empty() {
+            self.chunk = vec![0u8; 64 * 1024];
+        }
+        let n = match output.read(&mut self.chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => return true,
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return true,
@@ -283,7 +272,7 @@ impl Reader {
             return false;
         }
         self.seen.first_byte.get_or_insert(at);
-        for line in self.lines.feed(&chunk[..n], &mut self.seen) {
+        for line in self.lines.feed(&self.chunk[..n], &mut self.seen) {
             self.seen.take(at, &line);
         }
         true
