@@ -94,15 +94,7 @@ fn native_and_container_instances_share_the_binarys_pages() {
 
     // The report renders the density section.
     let html = dir.path().join("density.html");
-    let o = common::vmbench()
-        .arg("compare")
-        .arg(&out)
-        .arg("--out")
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let text = std::fs::read_to_string(&html).unwrap();
+    let text = common::rendered(&[&out], &html);
     assert!(
         text.contains("id=\"density\"") && text.contains("<svg"),
         "density section"

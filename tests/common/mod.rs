@@ -199,3 +199,16 @@ pub fn settled_leftovers(pid: u32) -> Vec<String> {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Renders results files with `vmbench compare` into `html` and returns the page.
+pub fn rendered(files: &[&std::path::Path], html: &std::path::Path) -> String {
+    let o = vmbench()
+        .arg("compare")
+        .args(files)
+        .arg("--out")
+        .arg(html)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    std::fs::read_to_string(html).unwrap()
+}
