@@ -80,12 +80,9 @@ pub struct DensityArgs {
     /// Results file [default: results/density-<time>.json].
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
-    /// Guest kernel [default: VMBENCH_KERNEL, the cache, or provisioned].
-    #[arg(long, value_name = "PATH")]
-    pub kernel: Option<PathBuf>,
-    /// QEMU binary [default: VMBENCH_QEMU, or qemu-system-x86_64 on PATH].
-    #[arg(long, value_name = "PATH")]
-    pub qemu: Option<PathBuf>,
+    /// The guest's kernel and QEMU.
+    #[command(flatten)]
+    pub guest: GuestArgs,
     /// Run even while another vmbench run is running.
     #[arg(long)]
     pub allow_concurrent: bool,
@@ -325,13 +322,9 @@ pub struct RunArgs {
     /// cold: a new instance per repetition; warm: one instance per environment runs them all.
     #[arg(long, value_name = "MODE", default_value = "cold", value_parser = Mode::parse)]
     pub mode: Mode,
-    /// Guest kernel (bzImage or PVH vmlinux) [default: VMBENCH_KERNEL, the cache, or the
-    /// distribution's kernel provisioned into the cache].
-    #[arg(long, value_name = "PATH")]
-    pub kernel: Option<PathBuf>,
-    /// QEMU binary [default: VMBENCH_QEMU, or qemu-system-x86_64 on PATH].
-    #[arg(long, value_name = "PATH")]
-    pub qemu: Option<PathBuf>,
+    /// The guest's kernel and QEMU.
+    #[command(flatten)]
+    pub guest: GuestArgs,
     /// Run even while another vmbench run is running (recorded in every trial's noise).
     #[arg(long)]
     pub allow_concurrent: bool,
@@ -349,6 +342,18 @@ pub struct RunArgs {
     /// Print no progress lines.
     #[arg(long)]
     pub quiet: bool,
+}
+
+/// What a VM environment boots: the guest kernel and the QEMU binary.
+#[derive(Debug, Args, Clone)]
+pub struct GuestArgs {
+    /// Guest kernel (bzImage or PVH vmlinux) [default: VMBENCH_KERNEL, the cache, or the
+    /// distribution's kernel provisioned into the cache].
+    #[arg(long, value_name = "PATH")]
+    pub kernel: Option<PathBuf>,
+    /// QEMU binary [default: VMBENCH_QEMU, or qemu-system-x86_64 on PATH].
+    #[arg(long, value_name = "PATH")]
+    pub qemu: Option<PathBuf>,
 }
 
 /// The amount of work per run: the size asked for, lowered per workload to what the run's

@@ -23,8 +23,8 @@ pub fn config(
         memory_mib: args.memory,
         timeout_s: args.timeout,
         sample_interval_ms: (args.interval > 0.0).then_some(args.interval),
-        kernel: args.kernel.clone(),
-        qemu: args.qemu.clone(),
+        kernel: args.guest.kernel.clone(),
+        qemu: args.guest.qemu.clone(),
         allow_concurrent: args.allow_concurrent,
         image: args.image,
         density: Some(DensityPlan {

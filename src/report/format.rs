@@ -130,6 +130,26 @@ pub fn not_converged(lang: Lang) -> &'static str {
     }
 }
 
+/// A side-by-side cell: the run's median and, in brackets, its ratio to that run's native.
+pub fn across_cell(cell: Option<&super::model::AcrossCell>) -> String {
+    match cell {
+        None => "—".into(),
+        Some(c) => match &c.ratio {
+            Some(r) => format!("{} ({})", num(c.median), ratio_text(r)),
+            None => num(c.median),
+        },
+    }
+}
+
+/// The runs of a side-by-side row that disagree, as `a ≠ b` pairs named by `labels`.
+pub fn disagreement(row: &super::model::AcrossRow, labels: &[&str]) -> String {
+    row.disagree
+        .iter()
+        .map(|&(a, b)| format!("{} ≠ {}", labels[a], labels[b]))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

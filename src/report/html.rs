@@ -494,20 +494,9 @@ fn side_by_side(report: &Report) -> Vec<Value> {
             let cells: Vec<String> = row
                 .cells
                 .iter()
-                .map(|c| match c {
-                    None => "—".into(),
-                    Some(c) => match &c.ratio {
-                        Some(r) => format!("{} ({})", num(c.median), super::format::ratio_text(r)),
-                        None => num(c.median),
-                    },
-                })
+                .map(|c| super::format::across_cell(c.as_ref()))
                 .collect();
-            let disagree: Vec<String> = row
-                .disagree
-                .iter()
-                .map(|&(a, b)| format!("{} ≠ {}", labels[a], labels[b]))
-                .collect();
-            json!({"workload": row.workload, "env": row.env, "unit": row.unit, "cells": cells, "disagree": disagree.join(", ")})
+            json!({"workload": row.workload, "env": row.env, "unit": row.unit, "cells": cells, "disagree": super::format::disagreement(row, &labels)})
         })
         .collect()
 }

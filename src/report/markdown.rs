@@ -105,18 +105,7 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
         let cells: Vec<String> = row
             .cells
             .iter()
-            .map(|c| match c {
-                None => "—".into(),
-                Some(c) => match &c.ratio {
-                    Some(r) => format!("{} ({})", num(c.median), ratio_text(r)),
-                    None => num(c.median),
-                },
-            })
-            .collect();
-        let split: Vec<String> = row
-            .disagree
-            .iter()
-            .map(|&(a, b)| format!("{} ≠ {}", labels[a], labels[b]))
+            .map(|c| super::format::across_cell(c.as_ref()))
             .collect();
         let _ = writeln!(
             s,
@@ -125,7 +114,7 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
             row.env,
             row.unit,
             cells.join(" | "),
-            split.join(", ")
+            super::format::disagreement(row, &labels)
         );
     }
     let _ = writeln!(s);

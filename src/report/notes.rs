@@ -270,10 +270,14 @@ fn density(run: &RunView, lang: Lang) -> String {
         view.series
             .iter()
             .filter(|s| s.env.family() == family && s.ksm != Some(true))
-            .find_map(|s| s.marginal_pss.map(|m| (s.label.clone(), m.mib)))
+            .find_map(|s| s.marginal_pss.map(|m| (s.label.clone(), m)))
     };
-    let figure = |f: Option<(String, f64)>| {
-        f.map_or_else(|| "—".to_string(), |(l, m)| format!("{m:.1} MiB ({l})"))
+    // The slope with its interval, where three counts or more gave one.
+    let figure = |f: Option<(String, super::density::Slope)>| {
+        f.map_or_else(
+            || "—".to_string(),
+            |(l, m)| format!("{} ({l})", super::density::slope_text(Some(m))),
+        )
     };
     let (c, v) = (
         figure(marginal(Family::Container)),
