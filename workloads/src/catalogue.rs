@@ -91,6 +91,12 @@ pub enum Workload {
     /// TCP stream and request/response over loopback.
     #[serde(rename = "net-loopback")]
     NetLoopback,
+    /// 1-byte TCP round trips with the harness on the host, across the instance's boundary.
+    #[serde(rename = "net-rr")]
+    NetRr,
+    /// Bulk TCP streams host → instance and instance → host, across its boundary.
+    #[serde(rename = "net-stream")]
+    NetStream,
 }
 
 /// What a workload reports as its headline figure.
@@ -106,7 +112,7 @@ pub struct HeadlineSpec {
 
 impl Workload {
     /// Every workload, in catalogue order.
-    pub const ALL: [Workload; 10] = [
+    pub const ALL: [Workload; 12] = [
         Workload::Noop,
         Workload::CpuInt,
         Workload::CpuFloat,
@@ -117,6 +123,8 @@ impl Workload {
         Workload::ProcSpawn,
         Workload::FileIo,
         Workload::NetLoopback,
+        Workload::NetRr,
+        Workload::NetStream,
     ];
 
     /// The name used on the command line and in results.
@@ -132,6 +140,8 @@ impl Workload {
             Workload::ProcSpawn => "proc-spawn",
             Workload::FileIo => "file-io",
             Workload::NetLoopback => "net-loopback",
+            Workload::NetRr => "net-rr",
+            Workload::NetStream => "net-stream",
         }
     }
 
@@ -148,6 +158,8 @@ impl Workload {
             Workload::ProcSpawn => ("spawn_time", "us/process", Better::Lower),
             Workload::FileIo => ("seq_write", "MB/s", Better::Higher),
             Workload::NetLoopback => ("tcp_stream", "Gbit/s", Better::Higher),
+            Workload::NetRr => ("round_trip", "us", Better::Lower),
+            Workload::NetStream => ("stream_in", "Gbit/s", Better::Higher),
         };
         HeadlineSpec { name, unit, better }
     }
@@ -189,12 +201,27 @@ impl Workload {
                 "{} MiB TCP stream and {} 1-byte round trips over 127.0.0.1",
                 p.net_mib, p.net_round_trips
             ),
+            Workload::NetRr => format!(
+                "{} 1-byte TCP round trips from the host to the instance on each of its network \
+                 paths (median per trip, timed by the host)",
+                p.path_round_trips
+            ),
+            Workload::NetStream => format!(
+                "{0} MiB TCP stream host → instance and {0} MiB instance → host on each of its \
+                 network paths (timed by the host)",
+                p.path_stream_mib
+            ),
         }
     }
 
     /// Whether the workload needs a writable data directory from its environment.
     pub fn needs_data_dir(self) -> bool {
         self == Workload::FileIo
+    }
+
+    /// Whether the workload serves a peer on the host across the instance's network path.
+    pub fn crosses_network(self) -> bool {
+        matches!(self, Workload::NetRr | Workload::NetStream)
     }
 }
 

@@ -34,10 +34,17 @@ pub struct Invocation {
     pub fault: Option<Fault>,
     /// Send the executable's SHA-256 in an `identity` event after `ready`.
     pub identity: bool,
+    /// Where net-rr and net-stream listen for the host's peer (`address:port`).
+    pub bind: String,
+}
+
+/// Where a network workload listens unless told otherwise: every address of the instance.
+pub fn default_bind() -> String {
+    format!("0.0.0.0:{}", crate::kernels::serve::PORT)
 }
 
 /// The usage line printed on bad arguments.
-pub const USAGE: &str = "usage: vmbench-workload --workload NAME [--size small|default|large] [--runs N] [--data-dir DIR] [--identity]";
+pub const USAGE: &str = "usage: vmbench-workload --workload NAME [--size small|default|large] [--runs N] [--data-dir DIR] [--bind ADDR:PORT] [--identity]";
 
 impl Invocation {
     /// Parses arguments (without the program name).
@@ -48,6 +55,7 @@ impl Invocation {
         let mut data_dir = std::env::temp_dir();
         let mut fault = None;
         let mut identity = false;
+        let mut bind = default_bind();
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             let mut value = || {
@@ -68,6 +76,7 @@ impl Invocation {
                 "--data-dir" => data_dir = PathBuf::from(value()?),
                 "--fault" => fault = Some(parse_fault(&value()?)?),
                 "--identity" => identity = true,
+                "--bind" => bind = value()?,
                 other => return Err(format!("unknown argument '{other}'; {USAGE}")),
             }
         }
@@ -79,6 +88,7 @@ impl Invocation {
             data_dir,
             fault,
             identity,
+            bind,
         })
     }
 
@@ -96,6 +106,9 @@ impl Invocation {
         ];
         if self.identity {
             args.push("--identity".into());
+        }
+        if self.workload.crosses_network() {
+            args.extend(["--bind".to_string(), self.bind.clone()]);
         }
         if let Some(fault) = &self.fault {
             args.push("--fault".into());
@@ -216,6 +229,12 @@ mod tests {
         assert_eq!(inv.fault, Some(Fault::Alloc(64)));
         assert!(inv.identity);
         assert_eq!(Invocation::parse(&inv.to_args()).unwrap(), inv);
+        assert!(!inv.to_args().contains(&"--bind".to_string()));
+        let served = Invocation::parse(&args("--workload net-rr --bind 127.0.0.1:4000")).unwrap();
+        assert_eq!(served.bind, "127.0.0.1:4000");
+        assert_eq!(Invocation::parse(&served.to_args()).unwrap(), served);
+        let default = Invocation::parse(&args("--workload net-stream")).unwrap();
+        assert_eq!(default.bind, "0.0.0.0:7399");
     }
 
     #[test]

@@ -10,7 +10,7 @@ pub mod sys;
 pub mod view;
 
 pub use catalogue::{Size, Workload};
-pub use invocation::Invocation;
+pub use invocation::{default_bind, Invocation};
 pub use protocol::{parse_line, Better, Event, GuestView, Metric, Rusage, PREFIX};
 
 use std::io::Write;
@@ -47,7 +47,7 @@ pub fn run_invocation(args: &[String], view: GuestView) -> i32 {
     }
     let params = kernels::Params::for_size(inv.size);
     for _ in 0..inv.runs {
-        match kernels::run(inv.workload, &params, &inv.data_dir) {
+        match kernels::run(inv.workload, &params, &inv.data_dir, &inv.bind) {
             Ok(m) => emit(&Event::Result {
                 workload: inv.workload.name().to_string(),
                 metrics: m.metrics,

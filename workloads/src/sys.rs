@@ -1,5 +1,5 @@
 //! Small kernel helpers shared by the workload, the guest agent and the harness's container
-//! child: resource usage and bringing the loopback interface up.
+//! child: resource usage and bringing network interfaces up.
 
 use crate::protocol::Rusage;
 
@@ -26,6 +26,50 @@ pub fn rusage() -> Rusage {
 
 /// Sets `lo` up in the current network namespace (a new one starts with it down).
 pub fn loopback_up() -> std::io::Result<()> {
+    interface_ioctls("lo", None, true)
+}
+
+/// Gives interface `name` an IPv4 address with its prefix and sets it up.
+pub fn configure_interface(
+    name: &str,
+    addr: std::net::Ipv4Addr,
+    prefix: u8,
+) -> std::io::Result<()> {
+    let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+    interface_ioctls(name, Some((addr, std::net::Ipv4Addr::from(mask))), true)
+}
+
+/// Sets interface `name` down.
+pub fn interface_down(name: &str) -> std::io::Result<()> {
+    interface_ioctls(name, None, false)
+}
+
+/// An `AF_INET` socket address as the interface ioctls take it.
+fn sockaddr(addr: std::net::Ipv4Addr) -> libc::sockaddr {
+    let sin = libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: 0,
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(addr).to_be(),
+        },
+        sin_zero: [0; 8],
+    };
+    // SAFETY: sockaddr_in and sockaddr have the same size; the kernel reads it as AF_INET.
+    unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
+}
+
+/// Sets the address and netmask of `name` (when given), then sets it up or down.
+fn interface_ioctls(
+    name: &str,
+    address: Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
+    up: bool,
+) -> std::io::Result<()> {
+    if name.len() >= libc::IFNAMSIZ {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("interface name {name} is too long"),
+        ));
+    }
     // SAFETY: a datagram socket used only for the two interface ioctls below, closed after.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -34,13 +78,27 @@ pub fn loopback_up() -> std::io::Result<()> {
     // SAFETY: ifreq is plain data; the name fits; the ioctls read/write only this struct.
     let result = unsafe {
         let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        for (dst, src) in req.ifr_name.iter_mut().zip(name.as_bytes()) {
             *dst = *src as libc::c_char;
         }
-        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
+        let mut failed = false;
+        if let Some((addr, mask)) = address {
+            req.ifr_ifru.ifru_addr = sockaddr(addr);
+            failed = libc::ioctl(fd, libc::SIOCSIFADDR, &req) < 0;
+            if !failed {
+                req.ifr_ifru.ifru_netmask = sockaddr(mask);
+                failed = libc::ioctl(fd, libc::SIOCSIFNETMASK, &req) < 0;
+            }
+        }
+        if failed || libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
             Err(std::io::Error::last_os_error())
         } else {
-            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            let flags = (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            if up {
+                req.ifr_ifru.ifru_flags |= flags;
+            } else {
+                req.ifr_ifru.ifru_flags &= !(libc::IFF_UP as libc::c_short);
+            }
             if libc::ioctl(fd, libc::SIOCSIFFLAGS, &req) < 0 {
                 Err(std::io::Error::last_os_error())
             } else {

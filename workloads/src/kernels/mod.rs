@@ -5,6 +5,7 @@ mod io;
 mod memory;
 mod net;
 mod os;
+pub mod serve;
 
 use crate::catalogue::{Size, Workload};
 use crate::protocol::Metric;
@@ -48,6 +49,10 @@ pub struct Params {
     pub net_mib: u64,
     /// One-byte TCP round trips.
     pub net_round_trips: u64,
+    /// Timed round trips per network path (net-rr).
+    pub path_round_trips: u64,
+    /// MiB streamed each way per network path (net-stream).
+    pub path_stream_mib: u64,
 }
 
 impl Params {
@@ -72,6 +77,8 @@ impl Params {
             file_reads: size.scale(8_000),
             net_mib: size.scale(512),
             net_round_trips: size.scale(5_000),
+            path_round_trips: size.scale(10_000),
+            path_stream_mib: size.scale(256),
         }
     }
 }
@@ -88,7 +95,12 @@ pub struct Measured {
 }
 
 /// Runs one workload once with the given work amounts.
-pub fn run(workload: Workload, params: &Params, data_dir: &Path) -> Result<Measured, String> {
+pub fn run(
+    workload: Workload,
+    params: &Params,
+    data_dir: &Path,
+    bind: &str,
+) -> Result<Measured, String> {
     let start = Instant::now();
     let (metrics, detail) = match workload {
         Workload::Noop => (Vec::new(), None),
@@ -104,6 +116,7 @@ pub fn run(workload: Workload, params: &Params, data_dir: &Path) -> Result<Measu
             (metrics, Some(detail))
         }
         Workload::NetLoopback => (net::loopback(params)?, None),
+        Workload::NetRr | Workload::NetStream => (Vec::new(), Some(serve::serve(bind)?)),
     };
     Ok(Measured {
         metrics,
@@ -164,11 +177,12 @@ mod tests {
     fn every_small_workload_reports_its_headline_first() {
         let params = Params::for_size(Size::Small);
         let dir = std::env::temp_dir();
+        // noop's headline is the host's startup; net-rr's and net-stream's, the host's peer's.
         for w in Workload::ALL {
-            if w == Workload::Noop {
+            if w == Workload::Noop || w.crosses_network() {
                 continue;
             }
-            let measured = run(w, &params, &dir).unwrap_or_else(|e| panic!("{w}: {e}"));
+            let measured = run(w, &params, &dir, "").unwrap_or_else(|e| panic!("{w}: {e}"));
             let first = &measured.metrics[0];
             assert_eq!(first.name, w.headline().name, "{w}");
             assert!(

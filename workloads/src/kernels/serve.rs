@@ -1,0 +1,163 @@
+//! The instance's end of net-rr and net-stream: a TCP server the harness's peer on the host
+//! drives across the instance's network path. The host times everything; the instance only
+//! answers, so no guest clock enters a figure. Each connection starts with one command byte.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+
+/// The port the instance listens on inside its own network namespace or guest.
+pub const PORT: u16 = 7399;
+/// Command: echo one byte for each byte received, until the peer closes (round trips).
+pub const ROUND_TRIPS: u8 = b'R';
+/// Command: read to the end, then answer the byte count as 8 bytes little-endian (host → instance).
+pub const SINK: u8 = b'I';
+/// Command: read an 8-byte little-endian count, send that many bytes, close (instance → host).
+pub const SOURCE: u8 = b'O';
+/// Command: this run is over.
+pub const END: u8 = b'Q';
+
+fn err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
+    move |e| format!("{what}: {e}")
+}
+
+/// Serves one run's connections on `bind` until the peer sends [`END`]; says what it served.
+pub fn serve(bind: &str) -> Result<String, String> {
+    let listener = TcpListener::bind(bind).map_err(err("listen"))?;
+    let (mut trips, mut received, mut sent, mut connections) = (0u64, 0u64, 0u64, 0u64);
+    loop {
+        let (mut conn, _) = listener.accept().map_err(err("accept"))?;
+        connections += 1;
+        let mut command = [0u8; 1];
+        if conn.read_exact(&mut command).is_err() {
+            continue; // a connection probe that closed at once
+        }
+        match command[0] {
+            ROUND_TRIPS => trips += echo(&mut conn).map_err(err("round trips"))?,
+            SINK => received += sink(&mut conn).map_err(err("receive"))?,
+            SOURCE => sent += source(&mut conn).map_err(err("send"))?,
+            END => break,
+            other => return Err(format!("unknown peer command byte {other:#x}")),
+        }
+    }
+    Ok(format!(
+        "served {trips} round trips, received {received} bytes and sent {sent} bytes on \
+         {connections} connections at {bind}"
+    ))
+}
+
+fn echo(conn: &mut TcpStream) -> std::io::Result<u64> {
+    conn.set_nodelay(true)?;
+    let mut byte = [0u8; 1];
+    let mut trips = 0;
+    while conn.read(&mut byte)? == 1 {
+        conn.write_all(&byte)?;
+        trips += 1;
+    }
+    Ok(trips)
+}
+
+fn sink(conn: &mut TcpStream) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; 1 << 17];
+    let mut received = 0u64;
+    loop {
+        let n = conn.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        received += n as u64;
+    }
+    conn.write_all(&received.to_le_bytes())?;
+    Ok(received)
+}
+
+fn source(conn: &mut TcpStream) -> std::io::Result<u64> {
+    let mut count = [0u8; 8];
+    conn.read_exact(&mut count)?;
+    let total = u64::from_le_bytes(count);
+    let chunk = vec![0x5au8; 1 << 17];
+    let mut sent = 0u64;
+    while sent < total {
+        let n = chunk.len().min((total - sent) as usize);
+        conn.write_all(&chunk[..n])?;
+        sent += n as u64;
+    }
+    conn.shutdown(Shutdown::Write)?;
+    // Wait for the peer's close, so the last bytes are not cut by a reset.
+    let _ = conn.read(&mut count);
+    Ok(sent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_answers_each_command_until_the_run_ends() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let server = {
+            let bind = bind.clone();
+            std::thread::spawn(move || serve(&bind))
+        };
+        let connect = || loop {
+            if let Ok(s) = TcpStream::connect(&bind) {
+                break s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        let mut rr = connect();
+        rr.write_all(&[ROUND_TRIPS]).unwrap();
+        let mut byte = [9u8; 1];
+        for _ in 0..3 {
+            rr.write_all(&byte).unwrap();
+            rr.read_exact(&mut byte).unwrap();
+            assert_eq!(byte, [9]);
+        }
+        drop(rr);
+        let mut sink = connect();
+        sink.write_all(&[SINK]).unwrap();
+        sink.write_all(&[1u8; 1000]).unwrap();
+        sink.shutdown(Shutdown::Write).unwrap();
+        let mut count = [0u8; 8];
+        sink.read_exact(&mut count).unwrap();
+        assert_eq!(u64::from_le_bytes(count), 1000);
+        let mut source = connect();
+        source.write_all(&[SOURCE]).unwrap();
+        source.write_all(&500u64.to_le_bytes()).unwrap();
+        let mut got = Vec::new();
+        source.read_to_end(&mut got).unwrap();
+        assert_eq!(got.len(), 500);
+        drop(source);
+        connect().write_all(&[END]).unwrap();
+        let said = server.join().unwrap().unwrap();
+        assert!(
+            said.contains("served 3 round trips, received 1000 bytes and sent 500 bytes"),
+            "{said}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_command_is_an_error() {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap()
+            .port();
+        let bind = format!("127.0.0.1:{port}");
+        let server = {
+            let bind = bind.clone();
+            std::thread::spawn(move || serve(&bind))
+        };
+        let mut s = loop {
+            if let Ok(s) = TcpStream::connect(&bind) {
+                break s;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        s.write_all(b"X").unwrap();
+        let err = server.join().unwrap().unwrap_err();
+        assert!(err.contains("unknown peer command"), "{err}");
+    }
+}
