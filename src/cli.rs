@@ -212,7 +212,7 @@ pub fn one_line(text: &str) -> String {
 
 /// Workloads of the default suite.
 pub const DEFAULT_SUITE: &str =
-    "noop,cpu-int,cpu-float,mem-bw,mem-lat,page-fault,syscall,proc-spawn,file-io,net-loopback";
+    "noop,cpu-int,cpu-float,mem-bw,mem-lat,page-fault,syscall,proc-spawn,file-io,net-loopback,net-rr,net-stream";
 
 /// Options of `vmbench compare`.
 #[derive(Debug, Args, Clone)]
@@ -464,7 +464,7 @@ mod tests {
             unique(&run.env),
             vec![EnvRequest::Exact(EnvKind::Native), EnvRequest::BestVm]
         );
-        assert_eq!(unique(&run.workload).len(), 10);
+        assert_eq!(unique(&run.workload).len(), Workload::ALL.len());
         assert!(parse("vmbench run --reps 0").is_err());
         assert!(parse("vmbench run --workload=cpu").is_err());
         assert!(parse("vmbench run --timeout 1e300").is_err());

@@ -129,6 +129,7 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
         });
     }
     out.extend(image_checks());
+    out.extend(net_checks());
     out.extend(fleet_checks());
     out.extend(EnvKind::ALL.into_iter().map(|kind| {
         let name = format!("env {kind}");
@@ -182,6 +183,48 @@ fn image_checks() -> Vec<Check> {
 
 /// What a fleet run needs on this machine (Docker and mmdebstrap to build the image, kubectl
 /// to collect from a cluster), and whether density can switch KSM.
+/// What net-rr and net-stream need to wire their paths.
+fn net_checks() -> Vec<Check> {
+    let found = |p: &str| crate::host::which(p).is_some();
+    let mut missing: Vec<&str> = ["ip", "iptables"]
+        .into_iter()
+        .filter(|p| !found(p))
+        .collect();
+    if !std::path::Path::new("/dev/net/tun").exists() {
+        missing.push("/dev/net/tun");
+    }
+    let wiring = if missing.is_empty() {
+        Check::ok(
+            "network path",
+            "veth, bridge+DNAT and tap can be wired on 169.254.0.0/16 (ip, iptables, /dev/net/tun found)",
+        )
+    } else {
+        Check::not_ok(
+            "network path",
+            Status::Missing,
+            format!(
+                "{} not found: net-rr and net-stream cannot wire their paths",
+                missing.join(", ")
+            ),
+            "apt-get install iproute2 iptables (and modprobe tun)",
+        )
+    };
+    let vhost = if crate::net::vhost_available() {
+        Check::ok(
+            "vhost-net",
+            "/dev/vhost-net: the VM's tap path runs through the kernel's vhost-net",
+        )
+    } else {
+        Check::not_ok(
+            "vhost-net",
+            Status::Warn,
+            "/dev/vhost-net missing: QEMU moves the VM's packets itself (labelled tap+virtio-net)",
+            "modprobe vhost_net",
+        )
+    };
+    vec![wiring, vhost]
+}
+
 fn fleet_checks() -> Vec<Check> {
     let found = |p: &str| crate::host::which(p);
     let image = match (found("docker"), found("mmdebstrap")) {

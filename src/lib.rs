@@ -16,6 +16,7 @@ pub mod fleet;
 pub mod host;
 pub mod ids;
 pub mod interrupt;
+pub mod net;
 pub mod noise;
 pub mod owner;
 pub mod pinning;

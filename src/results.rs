@@ -597,10 +597,57 @@ pub struct Trial {
     /// Bytes of the image's files evicted from the page cache before a cold start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evicted_bytes: Option<u64>,
+    /// The network paths the host's peer used (net-rr, net-stream).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetRecord>,
     /// How the instance ended.
     pub exit: ExitInfo,
     /// What went wrong, if anything.
     pub error: Option<String>,
+}
+
+/// How the host's peer reached an instance across its network boundary.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetRecord {
+    /// Each path, the headline's first.
+    pub paths: Vec<NetPathRecord>,
+    /// The CPUs the peer could run on (off the workload's when it is pinned).
+    pub peer_cpus: Vec<usize>,
+}
+
+/// One path the peer measured.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct NetPathRecord {
+    /// The path.
+    pub path: crate::net::NetPath,
+    /// The address the peer connected to.
+    pub connect: String,
+    /// Where the instance listened, as it sees it.
+    pub instance: String,
+    /// The host-side interface vmbench made, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_link: Option<String>,
+    /// The suffix of this path's metric names (empty for the headline path).
+    pub metric_suffix: String,
+}
+
+impl NetRecord {
+    /// The record of a wiring's paths.
+    pub fn of(paths: &[crate::net::PathEnd]) -> NetRecord {
+        NetRecord {
+            paths: paths
+                .iter()
+                .map(|p| NetPathRecord {
+                    path: p.path,
+                    connect: p.connect.to_string(),
+                    instance: p.instance.clone(),
+                    host_link: p.host_link.clone(),
+                    metric_suffix: p.path.metric_suffix().to_string(),
+                })
+                .collect(),
+            peer_cpus: crate::net::peer::cpus(),
+        }
+    }
 }
 
 impl Sample {
@@ -635,6 +682,7 @@ impl Trial {
             noise: None,
             host_rusage: None,
             evicted_bytes: None,
+            net: None,
             exit: ExitInfo::default(),
             error: None,
         }
@@ -895,6 +943,7 @@ pub(crate) mod tests {
                 noise: None,
                 host_rusage: None,
                 evicted_bytes: None,
+                net: None,
                 exit: ExitInfo {
                     code: Some(0),
                     ..ExitInfo::default()

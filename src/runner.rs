@@ -139,6 +139,7 @@ impl Launcher<'_> {
                 data_dir: self.data.to_path_buf(),
                 fault: None,
                 identity: true,
+                bind: vmbench_workload::default_bind(),
             },
             cpus: config.cpus.as_deref(),
             memory_mib: config.memory_mib,
@@ -147,11 +148,16 @@ impl Launcher<'_> {
             data_dir: self.data,
             sample_interval: config.sample_interval(),
             page_cache: config.page_cache,
+            net: None,
         };
         let others = (self.ctx.others_alive)();
-        let mut outcome = match self.ctx.envs.get(step.env) {
-            Some(env) => env.launch(&spec),
-            None => Err(EnvError::Setup(format!("{} was not prepared", step.env))),
+        let (mut outcome, net) = match self.ctx.envs.get(step.env) {
+            Some(env) if step.workload.crosses_network() => launch_wired(env, spec.clone()),
+            Some(env) => (env.launch(&spec), None),
+            None => (
+                Err(EnvError::Setup(format!("{} was not prepared", step.env))),
+                None,
+            ),
         };
         if let Some(noise) = outcome.as_mut().ok().and_then(|o| o.noise.as_mut()) {
             crate::noise::add_concurrent_runs(noise, others);
@@ -171,9 +177,64 @@ impl Launcher<'_> {
         let mut trials = to_trials(step, outcome, &sha, spec.timeout);
         for t in &mut trials {
             t.size = sized;
+            t.net = net.clone();
         }
         trials
     }
+}
+
+/// Launches an instance of a network workload: wires its paths, starts the host's peer before
+/// it, stops the peer after it, puts the peer's figures in its results, and unwires.
+pub fn launch_wired(
+    env: &dyn crate::env::Environment,
+    spec: Spec,
+) -> (Result<Outcome, EnvError>, Option<crate::results::NetRecord>) {
+    let kind = env.kind();
+    let wiring = match crate::net::Wiring::for_env(kind) {
+        Ok(Some(w)) => w,
+        Ok(None) => {
+            let why = format!("vmbench does not wire a network path for {kind}");
+            return (Err(EnvError::Setup(why)), None);
+        }
+        Err(e) => {
+            let why = format!("cannot wire the network path: {}", crate::error_chain(&e));
+            return (Err(EnvError::Setup(why)), None);
+        }
+    };
+    let mut invocation = spec.invocation.clone();
+    invocation.bind = wiring.bind.clone();
+    let spec = Spec {
+        invocation,
+        net: Some(&wiring),
+        ..spec
+    };
+    let record = crate::results::NetRecord::of(&wiring.paths);
+    let load = crate::net::peer::Load {
+        workload: spec.invocation.workload,
+        size: spec.invocation.size,
+        runs: spec.invocation.runs,
+    };
+    let peer = crate::net::peer::Peer::start(load, wiring.paths.clone(), spec.timeout);
+    let mut outcome = env.launch(&spec);
+    let measured = peer.finish();
+    if let Ok(o) = outcome.as_mut() {
+        match measured {
+            Ok(runs) => {
+                for (result, metrics) in o.observed.results.iter_mut().zip(runs) {
+                    let own = std::mem::take(&mut result.metrics);
+                    result.metrics = metrics.into_iter().chain(own).collect();
+                }
+            }
+            Err(_) if o.observed.interrupted || o.observed.timed_out => {}
+            Err(e) => o
+                .observed
+                .errors
+                .push(format!("the host's network peer: {e}")),
+        }
+    }
+    drop(spec);
+    drop(wiring);
+    (outcome, Some(record))
 }
 
 /// The size `workload` runs at. When the run sizes its workloads and none is chosen yet, it

@@ -267,6 +267,7 @@ pub fn clean(dry_run: bool) -> Vec<String> {
         Path::new(crate::density::ksm::SAVED),
         dry_run,
     ));
+    report.extend(crate::net::remove_dead(dry_run));
     // Engines' containers first: they hold cgroups under vmbench's parents.
     report.extend(crate::env::container::engine::remove_dead(dry_run));
     report.extend(crate::env::container::cgroup::remove_dead(dry_run));

@@ -90,6 +90,7 @@ fn hold_spec<'a>(ctx: &'a Context, data: &'a Path) -> Spec<'a> {
             data_dir: data.to_path_buf(),
             fault: Some(Fault::Hang),
             identity: true,
+            bind: vmbench_workload::default_bind(),
         },
         cpus: ctx.config.cpus.as_deref(),
         memory_mib: ctx.config.memory_mib,
@@ -100,6 +101,7 @@ fn hold_spec<'a>(ctx: &'a Context, data: &'a Path) -> Spec<'a> {
         // a collector thread per instance.
         sample_interval: None,
         page_cache: ctx.config.page_cache,
+        net: None,
     }
 }
 

@@ -90,6 +90,8 @@ pub enum Step {
     RemountRootReadOnly,
     /// Bring the loopback interface up.
     LoopbackUp,
+    /// Join the network namespace open on this descriptor (one vmbench wired).
+    JoinNetns(RawFd),
 }
 
 impl Step {
@@ -112,6 +114,7 @@ impl Step {
             Step::PivotInto(_) => "pivot_root",
             Step::RemountRootReadOnly => "remount root read-only",
             Step::LoopbackUp => "loopback up",
+            Step::JoinNetns(_) => "join the wired network namespace",
         }
     }
 
@@ -255,6 +258,8 @@ pub fn execute(step: &Step, phase_write: RawFd) -> Result<(), nix::errno::Errno>
             Ok(())
         }
         Step::Unshare(flags) => nix::sched::unshare(*flags),
+        // SAFETY: setns on a descriptor the parent opened and the child inherited.
+        Step::JoinNetns(fd) => sys(unsafe { libc::setns(*fd, libc::CLONE_NEWNET) }),
         // SAFETY: valid pointer and length of a NUL-terminated string we own.
         Step::SetHostname(name) => {
             sys(unsafe { libc::sethostname(name.as_ptr(), name.as_bytes().len()) })

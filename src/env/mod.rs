@@ -106,6 +106,8 @@ pub struct Spec<'a> {
     pub sample_interval: Option<Duration>,
     /// Whether the image's files are evicted from the page cache before the start.
     pub page_cache: crate::ids::PageCache,
+    /// The network path vmbench wired for this instance (net-rr, net-stream).
+    pub net: Option<&'a crate::net::Wiring>,
 }
 
 /// What one instance did, seen from the host.
@@ -161,14 +163,33 @@ pub trait Environment {
     fn instance(&self) -> Result<Box<dyn process::Instance + '_>, EnvError>;
 
     /// Whether it can run `workload` (a snapshot guest has no data disk); why not, if not.
-    fn supports(&self, _workload: vmbench_workload::Workload) -> Result<(), String> {
-        Ok(())
+    fn supports(&self, workload: vmbench_workload::Workload) -> Result<(), String> {
+        wired(self.kind(), workload)
     }
 
     /// Launches one instance and watches it to its end.
     fn launch(&self, spec: &Spec) -> Result<Outcome, EnvError> {
         process::run(self.instance()?.as_mut(), spec)
     }
+}
+
+/// Whether vmbench wires a network path for `kind` when `workload` needs one; why not, if not.
+pub fn wired(kind: EnvKind, workload: vmbench_workload::Workload) -> Result<(), String> {
+    if !workload.crosses_network() || !crate::net::NetPath::of(kind).is_empty() {
+        return Ok(());
+    }
+    let why = match kind.family() {
+        Family::Vm => "a snapshot guest has no network device (vm-tcg and vm-kvm have one)",
+        _ if kind == EnvKind::ContainerGvisor => {
+            "gVisor runs here with --network=none; vmbench wires veths only for the namespace \
+             containers (container, container-runc, container-crun)"
+        }
+        _ => {
+            "the engine runs its containers with --network none here; vmbench wires veths only \
+             for the namespace containers (container, container-runc, container-crun)"
+        }
+    };
+    Err(format!("{workload} needs a network path: {why}"))
 }
 
 /// The registry: the environment of each kind, not yet prepared.

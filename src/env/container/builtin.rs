@@ -145,6 +145,17 @@ impl Instance for BuiltinInstance<'_> {
             cgroup_mounts: &settings.cgroup_mounts,
             attach,
         });
+        // A wired instance joins the namespace vmbench made instead of a new empty one.
+        let netns = match spec.net.and_then(|w| w.netns.as_deref()) {
+            Some(name) => Some(open_netns(name)?),
+            None => None,
+        };
+        let mut steps = steps;
+        let mut flags = CLONE_NAMESPACES;
+        if let Some(ns) = &netns {
+            steps.insert(1, crate::env::child::Step::JoinNetns(ns.as_raw_fd()));
+            flags.remove(nix::sched::CloneFlags::CLONE_NEWNET);
+        }
         let (output, output_write) = process::pipe()?;
         let cgroup_ref = &cgroup;
         let spawned = process::spawn(
@@ -154,7 +165,7 @@ impl Instance for BuiltinInstance<'_> {
                 env: &[("PATH".into(), "/".into()), ("HOME".into(), "/".into())],
                 steps,
                 clone: CloneMode::Namespaces {
-                    flags: CLONE_NAMESPACES,
+                    flags,
                     cgroup: clone_into,
                 },
                 after_clone: by_parent.then(|| {
@@ -175,6 +186,7 @@ impl Instance for BuiltinInstance<'_> {
             output_write,
         )?;
         drop(go_read);
+        drop(netns);
         let cloned = spawned.cloned;
         let target = Target {
             cgroup_memory: cgroup.memory_file(),
@@ -209,4 +221,15 @@ impl Instance for BuiltinInstance<'_> {
         );
         Ok(())
     }
+}
+
+/// Opens a named network namespace (`/run/netns/<name>`) for the child to join.
+fn open_netns(name: &str) -> Result<std::fs::File, EnvError> {
+    let path = std::path::Path::new("/run/netns").join(name);
+    std::fs::File::open(&path).map_err(|e| {
+        EnvError::Setup(format!(
+            "cannot open the network namespace {}: {e}",
+            path.display()
+        ))
+    })
 }

@@ -276,6 +276,11 @@ pub fn config(
     let process_args: Vec<String> = std::iter::once(settings.image.workload_path().to_string())
         .chain(args.iter().cloned())
         .collect();
+    // A wired instance joins the namespace vmbench made; otherwise the runtime makes an empty one.
+    let network = match spec.net.and_then(|w| w.netns.as_deref()) {
+        Some(name) => json!({ "type": "network", "path": format!("/run/netns/{name}") }),
+        None => json!({ "type": "network" }),
+    };
     let mut mounts: Vec<serde_json::Value> = MOUNTS.iter().map(|m| m.oci(spec.data_dir)).collect();
     mounts.push(json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", "ro"] }));
     json!({
@@ -296,7 +301,7 @@ pub fn config(
             "cgroupsPath": cgroups_path,
             "resources": resources,
             "namespaces": [
-                { "type": "pid" }, { "type": "network" }, { "type": "ipc" },
+                { "type": "pid" }, network, { "type": "ipc" },
                 { "type": "uts" }, { "type": "mount" }, { "type": "cgroup" }
             ],
             "maskedPaths": ["/proc/kcore", "/proc/keys", "/proc/timer_list"],

@@ -144,17 +144,23 @@ pub fn resolve_modules(modules_dep: &str, wanted: &[&str]) -> Result<Vec<String>
     Ok(order)
 }
 
-/// The modules a guest needs: the virtio transport of the machine, and the block device plus
-/// ext4 (with crc32c, a soft dependency modules.dep does not list) when a disk is attached.
-pub fn needed_modules(machine: super::qemu::Machine, disk: bool) -> Vec<&'static str> {
-    if !disk {
+/// The modules a guest needs: the virtio transport of the machine, the block device plus ext4
+/// (with crc32c, a soft dependency modules.dep does not list) when a disk is attached, and
+/// virtio-net when the run crosses the network.
+pub fn needed_modules(machine: super::qemu::Machine, disk: bool, net: bool) -> Vec<&'static str> {
+    if !disk && !net {
         return Vec::new();
     }
     let mut wanted = match machine {
         super::qemu::Machine::Microvm => vec!["virtio_mmio"],
         super::qemu::Machine::Q35 => vec!["virtio_pci"],
     };
-    wanted.extend(["virtio_blk", "crc32c_generic", "ext4"]);
+    if disk {
+        wanted.extend(["virtio_blk", "crc32c_generic", "ext4"]);
+    }
+    if net {
+        wanted.push("virtio_net");
+    }
     wanted
 }
 
@@ -236,7 +242,7 @@ kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drive
     fn modules_come_after_their_dependencies_once_each() {
         let order = resolve_modules(
             DEP,
-            &needed_modules(super::super::qemu::Machine::Microvm, true),
+            &needed_modules(super::super::qemu::Machine::Microvm, true, false),
         )
         .unwrap();
         let pos = |m: &str| order.iter().position(|p| p.ends_with(m)).unwrap();
@@ -250,7 +256,9 @@ kernel/drivers/block/virtio_blk.ko: kernel/drivers/virtio/virtio.ko kernel/drive
         assert!(resolve_modules(DEP, &["virtio-net"])
             .unwrap_err()
             .contains("virtio_net"));
-        assert!(needed_modules(super::super::qemu::Machine::Q35, false).is_empty());
+        assert!(needed_modules(super::super::qemu::Machine::Q35, false, false).is_empty());
+        let net = needed_modules(super::super::qemu::Machine::Microvm, false, true);
+        assert_eq!(net, ["virtio_mmio", "virtio_net"]);
     }
 
     #[test]

@@ -232,6 +232,7 @@ fn qemu_config(
     memory_mib: u64,
     plan: &Plan,
     disk: Option<&Path>,
+    net: Option<&crate::net::VmNics>,
 ) -> QemuConfig {
     QemuConfig {
         machine: vm.machine,
@@ -243,7 +244,25 @@ fn qemu_config(
         cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
         disk: disk.map(|d| (d.to_path_buf(), vm.disk_direct)),
         bios: vm.bios.clone(),
+        net: net.cloned(),
     }
+}
+
+/// The interfaces the guest agent configures for a wired guest: the tap NIC's `/30` and slirp's
+/// `/24`.
+fn guest_nics(net: &crate::net::VmNics) -> Vec<vmbench_workload::agent::GuestNic> {
+    vec![
+        vmbench_workload::agent::GuestNic {
+            mac: crate::net::TAP_MAC.into(),
+            addr: net.tap_guest,
+            prefix: 30,
+        },
+        vmbench_workload::agent::GuestNic {
+            mac: crate::net::SLIRP_MAC.into(),
+            addr: crate::net::SLIRP_GUEST,
+            prefix: 24,
+        },
+    ]
 }
 
 /// The command line of a guest booted for a snapshot: no disk, the plan sent after restore.
@@ -252,7 +271,7 @@ fn snapshot_args(vm: &VmSettings, accel: Accel, cpus: usize, memory_mib: u64) ->
         snapshot: true,
         ..Plan::default()
     };
-    qemu::args(&qemu_config(vm, accel, cpus, memory_mib, &plan, None))
+    qemu::args(&qemu_config(vm, accel, cpus, memory_mib, &plan, None, None))
 }
 
 impl Environment for Vm {
@@ -328,6 +347,7 @@ impl Environment for Vm {
     }
 
     fn supports(&self, workload: Workload) -> Result<(), String> {
+        super::wired(self.kind(), workload)?;
         if self.restoring && workload.needs_data_dir() {
             return Err(format!(
                 "a snapshot guest has no data disk, so {workload} runs only in vm-{}",
@@ -428,7 +448,8 @@ pub fn prepare(
     };
     let machine = config.vm_machine.unwrap_or(Machine::Microvm);
     let needs_disk = config.workloads.contains(&Workload::FileIo);
-    let wanted = initramfs::needed_modules(machine, needs_disk);
+    let needs_net = config.workloads.iter().any(|w| w.crosses_network());
+    let wanted = initramfs::needed_modules(machine, needs_disk, needs_net);
     let modules = if wanted.is_empty() {
         Vec::new()
     } else {
@@ -601,9 +622,11 @@ impl Instance for VmInstance<'_> {
             .disk
             .as_ref()
             .filter(|_| spec.invocation.workload.needs_data_dir());
+        let net = spec.net.and_then(|w| w.vm.as_ref());
         let plan = Plan {
             args: invocation.to_args(),
             disk: disk.map(|_| "/dev/vda".to_string()),
+            nics: net.map(guest_nics).unwrap_or_default(),
             ..Plan::default()
         };
         let config = qemu_config(
@@ -613,6 +636,7 @@ impl Instance for VmInstance<'_> {
             spec.memory_mib,
             &plan,
             disk.map(|d| d.as_ref()),
+            net,
         );
         let cache = if vm.disk_direct { "none" } else { "writeback" };
         self.io_path = Some(match disk {

@@ -27,6 +27,8 @@ pub struct QemuConfig {
     pub disk: Option<(PathBuf, bool)>,
     /// Firmware for q35 (qboot), when installed.
     pub bios: Option<PathBuf>,
+    /// The network path vmbench wired: a tap NIC and a slirp NIC.
+    pub net: Option<crate::net::VmNics>,
 }
 
 /// The kernel command line: the fast-boot recipe plus the agent's plan.
@@ -106,6 +108,35 @@ pub fn args(cfg: &QemuConfig) -> Vec<String> {
         "-append",
         &cfg.cmdline,
     ]);
+    if let Some(net) = &cfg.net {
+        let (nic, romfile) = match cfg.machine {
+            Machine::Microvm => ("virtio-net-device", ""),
+            Machine::Q35 => ("virtio-net-pci", ",romfile="),
+        };
+        let vhost = if net.vhost { "on" } else { "off" };
+        push(&[
+            "-netdev",
+            &format!(
+                "tap,id=tap0,ifname={},script=no,downscript=no,vhost={vhost}",
+                net.tap
+            ),
+            "-device",
+            &format!("{nic},netdev=tap0,mac={}{romfile}", crate::net::TAP_MAC),
+            "-netdev",
+            &format!(
+                "user,id=slirp0,net={},host={},dhcpstart={},ipv6=off,restrict=on,\
+                 hostfwd=tcp:127.0.0.1:{}-{}:{}",
+                crate::net::SLIRP_NET,
+                crate::net::SLIRP_HOST,
+                crate::net::SLIRP_GUEST,
+                net.slirp_port,
+                crate::net::SLIRP_GUEST,
+                vmbench_workload::kernels::serve::PORT
+            ),
+            "-device",
+            &format!("{nic},netdev=slirp0,mac={}{romfile}", crate::net::SLIRP_MAC),
+        ]);
+    }
     if let Some((disk, direct)) = &cfg.disk {
         let cache = if *direct { "none" } else { "writeback" };
         push(&[
@@ -139,6 +170,7 @@ mod tests {
             cmdline: kernel_cmdline(Some(2_596_130), "vmbench.args=--workload,noop"),
             disk: disk.then(|| ("/var/tmp/d.img".into(), true)),
             bios: None,
+            net: None,
         }
     }
 
@@ -184,6 +216,41 @@ mod tests {
         assert!(value_of(&a, "-drive").contains("cache=none"));
         let m = args(&config(Machine::Microvm, Accel::Tcg, true));
         assert_eq!(value_of(&m, "-device"), "virtio-blk-device,drive=data");
+    }
+
+    #[test]
+    fn a_wired_guest_gets_a_tap_nic_and_a_restricted_slirp_nic() {
+        let mut cfg = config(Machine::Microvm, Accel::Tcg, false);
+        cfg.net = Some(crate::net::VmNics {
+            tap: "vmb0012ab01t".into(),
+            vhost: false,
+            tap_guest: "169.254.20.2".parse().unwrap(),
+            slirp_port: 40000,
+        });
+        let a = args(&cfg);
+        let netdevs: Vec<&String> = a
+            .iter()
+            .zip(a.iter().skip(1))
+            .filter(|(flag, _)| *flag == "-netdev")
+            .map(|(_, v)| v)
+            .collect();
+        assert_eq!(netdevs.len(), 2);
+        assert!(netdevs[0].starts_with("tap,") && netdevs[0].contains("ifname=vmb0012ab01t"));
+        assert!(netdevs[0].contains("vhost=off"));
+        let slirp = netdevs[1];
+        assert!(slirp.contains("restrict=on") && slirp.contains("net=169.254.1.0/24"));
+        assert!(slirp.contains("hostfwd=tcp:127.0.0.1:40000-169.254.1.15:7399"));
+        assert!(
+            !slirp.contains("10.0.2."),
+            "slirp must not use its private default: {slirp}"
+        );
+        let q35 = args(&QemuConfig {
+            machine: Machine::Q35,
+            ..cfg
+        });
+        assert!(q35
+            .iter()
+            .any(|a| a.starts_with("virtio-net-pci,netdev=tap0")));
     }
 
     #[test]

@@ -1,0 +1,245 @@
+//! The host's end of net-rr and net-stream: a thread started before the instance that connects
+//! to it on each of its paths once it listens, drives the traffic, and times it on the host's
+//! clock. Round trips go into an HDR histogram (p50 and p99); streams are timed from the first
+//! byte sent to the receiver's count (host → instance) or to the end of the stream (instance
+//! → host).
+
+use super::{NetPath, PathEnd};
+use hdrhistogram::Histogram;
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use vmbench_workload::kernels::serve::{END, ROUND_TRIPS, SINK, SOURCE};
+use vmbench_workload::kernels::Params;
+use vmbench_workload::{Better, Metric, Size, Workload};
+
+/// How long one read or write may stall before the path is declared broken.
+const STALL: Duration = Duration::from_secs(20);
+/// Round trips made before the timed ones, to warm caches and TCP state.
+const WARM_TRIPS: u64 = 100;
+
+/// What the peer drives: the workload, its amount of work, and the instance's runs.
+#[derive(Debug, Clone)]
+pub struct Load {
+    /// net-rr or net-stream.
+    pub workload: Workload,
+    /// The amount of work.
+    pub size: Size,
+    /// Runs in this instance (warm mode runs several).
+    pub runs: u32,
+}
+
+/// A running peer; [`Peer::finish`] stops it and returns its figures.
+pub struct Peer {
+    stop: Arc<AtomicBool>,
+    handle: JoinHandle<Result<Vec<Vec<Metric>>, String>>,
+}
+
+impl Peer {
+    /// Starts the peer for `paths`, giving up `limit` from now. It runs where the harness
+    /// runs: off the workload's CPUs when the workload is pinned.
+    pub fn start(load: Load, paths: Vec<PathEnd>, limit: Duration) -> Peer {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let handle = std::thread::spawn(move || {
+            let deadline = Instant::now() + limit;
+            drive(&load, &paths, &flag, deadline)
+        });
+        Peer { stop, handle }
+    }
+
+    /// Stops the peer (the instance has ended) and returns one set of metrics per run.
+    pub fn finish(self) -> Result<Vec<Vec<Metric>>, String> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.handle
+            .join()
+            .unwrap_or_else(|_| Err("the network peer panicked".into()))
+    }
+}
+
+/// The CPUs a peer started now may run on.
+pub fn cpus() -> Vec<usize> {
+    use nix::sched::{sched_getaffinity, CpuSet};
+    let Ok(set) = sched_getaffinity(nix::unistd::Pid::from_raw(0)) else {
+        return Vec::new();
+    };
+    (0..CpuSet::count())
+        .filter(|c| set.is_set(*c).unwrap_or(false))
+        .collect()
+}
+
+fn drive(
+    load: &Load,
+    paths: &[PathEnd],
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<Vec<Vec<Metric>>, String> {
+    let params = Params::for_size(load.size);
+    let mut runs = Vec::new();
+    for _ in 0..load.runs {
+        let mut metrics = Vec::new();
+        for end in paths {
+            let measured = match load.workload {
+                Workload::NetRr => round_trips(end, params.path_round_trips, stop, deadline),
+                _ => streams(end, params.path_stream_mib << 20, stop, deadline),
+            };
+            metrics.extend(
+                measured.map_err(|e| format!("{} path to {}: {e}", end.path, end.connect))?,
+            );
+        }
+        let mut end = connect(&paths[0], stop, deadline)?;
+        end.write_all(&[END])
+            .map_err(|e| format!("end the run on {}: {e}", paths[0].connect))?;
+        runs.push(metrics);
+    }
+    Ok(runs)
+}
+
+/// Connects to the instance on `end`, retrying until it listens, it ends, or the deadline.
+fn connect(end: &PathEnd, stop: &AtomicBool, deadline: Instant) -> Result<TcpStream, String> {
+    let mut last = String::from("not tried");
+    while Instant::now() < deadline && !stop.load(Ordering::Relaxed) {
+        match TcpStream::connect_timeout(&end.connect, Duration::from_millis(250)) {
+            Ok(s) => {
+                s.set_read_timeout(Some(STALL)).map_err(|e| e.to_string())?;
+                s.set_write_timeout(Some(STALL))
+                    .map_err(|e| e.to_string())?;
+                return Ok(s);
+            }
+            Err(e) => {
+                last = e.to_string();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+    }
+    Err(format!(
+        "the instance never accepted a connection on {} ({}; last error: {last})",
+        end.connect, end.path
+    ))
+}
+
+fn metric(name: &str, path: NetPath, value: f64, unit: &str, better: Better) -> Metric {
+    Metric {
+        name: format!("{name}{}", path.metric_suffix()),
+        value,
+        unit: unit.into(),
+        better,
+    }
+}
+
+fn round_trips(
+    end: &PathEnd,
+    trips: u64,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<Vec<Metric>, String> {
+    let mut s = connect(end, stop, deadline)?;
+    let io = |e: std::io::Error| e.to_string();
+    s.set_nodelay(true).map_err(io)?;
+    s.write_all(&[ROUND_TRIPS]).map_err(io)?;
+    let mut hist =
+        Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
+    let mut byte = [7u8; 1];
+    for i in 0..WARM_TRIPS + trips {
+        let t = Instant::now();
+        s.write_all(&byte).map_err(io)?;
+        s.read_exact(&mut byte).map_err(io)?;
+        if i >= WARM_TRIPS {
+            hist.saturating_record(t.elapsed().as_nanos() as u64);
+        }
+    }
+    drop(s);
+    let us = |ns: u64| ns as f64 / 1e3;
+    Ok(vec![
+        metric(
+            "round_trip",
+            end.path,
+            us(hist.value_at_quantile(0.5)),
+            "us",
+            Better::Lower,
+        ),
+        metric(
+            "round_trip_p99",
+            end.path,
+            us(hist.value_at_quantile(0.99)),
+            "us",
+            Better::Lower,
+        ),
+        metric(
+            "round_trip_mean",
+            end.path,
+            hist.mean() / 1e3,
+            "us",
+            Better::Lower,
+        ),
+    ])
+}
+
+fn streams(
+    end: &PathEnd,
+    bytes: u64,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<Vec<Metric>, String> {
+    let io = |e: std::io::Error| e.to_string();
+    let gbit = |n: u64, d: Duration| n as f64 * 8.0 / d.as_secs_f64() / 1e9;
+    // Host → instance: timed until the instance's count arrives, so every byte was received.
+    let mut s = connect(end, stop, deadline)?;
+    s.write_all(&[SINK]).map_err(io)?;
+    let chunk = vec![0xa5u8; 1 << 17];
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < bytes {
+        let n = chunk.len().min((bytes - sent) as usize);
+        s.write_all(&chunk[..n]).map_err(io)?;
+        sent += n as u64;
+    }
+    s.shutdown(Shutdown::Write).map_err(io)?;
+    let mut count = [0u8; 8];
+    s.read_exact(&mut count).map_err(io)?;
+    let inbound = start.elapsed();
+    if u64::from_le_bytes(count) != sent {
+        return Err(format!(
+            "sent {sent} bytes, the instance received {}",
+            u64::from_le_bytes(count)
+        ));
+    }
+    // Instance → host: timed from the request to the end of the stream.
+    let mut s = connect(end, stop, deadline)?;
+    let mut request = vec![SOURCE];
+    request.extend(bytes.to_le_bytes());
+    let start = Instant::now();
+    s.write_all(&request).map_err(io)?;
+    let mut buf = vec![0u8; 1 << 17];
+    let mut received = 0u64;
+    loop {
+        let n = s.read(&mut buf).map_err(io)?;
+        if n == 0 {
+            break;
+        }
+        received += n as u64;
+    }
+    let outbound = start.elapsed();
+    if received != bytes {
+        return Err(format!("asked for {bytes} bytes, received {received}"));
+    }
+    Ok(vec![
+        metric(
+            "stream_in",
+            end.path,
+            gbit(sent, inbound),
+            "Gbit/s",
+            Better::Higher,
+        ),
+        metric(
+            "stream_out",
+            end.path,
+            gbit(received, outbound),
+            "Gbit/s",
+            Better::Higher,
+        ),
+    ])
+}
