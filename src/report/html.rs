@@ -23,14 +23,14 @@ fn labels(lang: Lang) -> Value {
             "seen": "What the instance sees", "seen_what": "seen from inside",
             "size_label": "amount of work", "spectrum": "The isolation spectrum", "tier": "where system calls go",
             "kernel": "kernel it reports", "syscall": "one system call (ns)", "cpu_per_instance": "host CPU per instance (ms)",
-            "memory_per_instance": "memory per instance"
+            "memory_per_instance": "memory per instance", "network": "Network path"
         }),
         Lang::Ko => json!({
             "demo_banner": "시연용 측정(--quick)입니다. noop과 cpu-int를 작은 크기로 3번씩 반복했습니다. 판정 규칙은 전체 측정과 같으므로, 반복이 적어 \"차이를 찾지 못함\"이 많이 나옵니다. 인용할 수치는 전체 스위트로 얻으세요.",
             "seen": "인스턴스 안에서 보이는 것", "seen_what": "안에서 본 것",
             "size_label": "작업량", "spectrum": "격리의 스펙트럼", "tier": "시스템 콜이 가는 곳",
             "kernel": "인스턴스가 보고한 커널", "syscall": "시스템 콜 한 번 (ns)", "cpu_per_instance": "인스턴스당 호스트 CPU (ms)",
-            "memory_per_instance": "인스턴스당 메모리"
+            "memory_per_instance": "인스턴스당 메모리", "network": "네트워크 경로"
         }),
     };
     if let (Some(l), Value::Object(m)) = (labels.as_object_mut(), more) {
@@ -325,6 +325,10 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "startup": startup,
         "memory": memory,
         "density": run.density.as_ref().map(density_rows),
+        "network": run.network.as_ref().map(|v| json!({
+            "headers": super::network::headers(lang),
+            "rows": super::network::cells(v, lang),
+        })),
         "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
         "quiet": run.quiet.iter().map(|q| json!({
             "env": q.env, "trials": q.trials, "noisy": q.noisy,

@@ -75,6 +75,10 @@ impl Exporter for Markdown {
                 density_table(&mut s, view, lang);
                 note(&mut s, lang, &notes.density);
             }
+            if let Some(view) = &run.network {
+                network_table(&mut s, view, lang);
+                note(&mut s, lang, &notes.network);
+            }
             memory_table(&mut s, run, lang);
             note(&mut s, lang, &notes.memory_io);
             quiet_table(&mut s, run, lang);
@@ -119,6 +123,17 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
     }
     let _ = writeln!(s);
     note(s, lang, &super::notes::across(report, lang));
+}
+
+/// The network path: a row per environment and path.
+fn network_table(s: &mut String, view: &super::network::NetworkView, lang: Lang) {
+    let _ = writeln!(s, "### {}\n", t(lang, "Network path", "네트워크 경로"));
+    let _ = writeln!(s, "| {} |", super::network::headers(lang).join(" | "));
+    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
+    for row in super::network::cells(view, lang) {
+        let _ = writeln!(s, "| {} |", row.join(" | "));
+    }
+    let _ = writeln!(s);
 }
 
 /// The density sweep: a row per environment and count.

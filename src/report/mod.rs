@@ -12,6 +12,7 @@ pub mod json;
 pub mod lang;
 pub mod markdown;
 pub mod model;
+pub mod network;
 pub mod notes;
 pub mod seen;
 pub mod slides;

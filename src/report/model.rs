@@ -212,6 +212,8 @@ pub struct RunView {
     pub incomplete: Option<String>,
     /// The density sweep, when the run was one.
     pub density: Option<super::density::DensityView>,
+    /// Round trips and streams across each environment's network path, when measured.
+    pub network: Option<super::network::NetworkView>,
 }
 
 fn ok_values(trials: &[&Trial]) -> Vec<f64> {
@@ -546,6 +548,7 @@ impl RunView {
             label: label.to_string(),
             spectrum,
             seen: super::seen::views(results, &envs),
+            network: super::network::NetworkView::of(results, &envs, margin),
             envs,
             workloads,
             start_split,

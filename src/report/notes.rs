@@ -37,6 +37,8 @@ pub struct Notes {
     pub quiet: String,
     /// Density: image against instance, page-cache sharing, a guest's RAM per VM.
     pub density: String,
+    /// The network path: where a packet goes in each environment, with this run's figures.
+    pub network: String,
 }
 
 fn startup_of(run: &RunView, env: EnvKind) -> Option<f64> {
@@ -309,6 +311,65 @@ fn density(run: &RunView, lang: Lang) -> String {
     }
 }
 
+/// A path's median round trip with its ratio to native, in words: `41.2 µs (1.12× native)`.
+fn path_rtt(run: &RunView, env: Option<EnvKind>, path: crate::net::NetPath, lang: Lang) -> String {
+    let fig = env
+        .and_then(|e| run.network.as_ref()?.row(e, path))
+        .and_then(|r| r.rtt.as_ref());
+    match (fig, lang) {
+        (Some(f), _) => match f.ratio {
+            Some(r) => format!("{:.1} µs ({:.2}×)", f.median, r.value),
+            None => format!("{:.1} µs", f.median),
+        },
+        (None, Lang::En) => "(not measured in this run)".into(),
+        (None, Lang::Ko) => "(이번 측정에는 없음)".into(),
+    }
+}
+
+/// Where a packet goes on each path, with this run's round trips; Felter et al.'s KVM figures
+/// when this run had no KVM guest.
+fn network(run: &RunView, lang: Lang) -> String {
+    use crate::net::NetPath;
+    let Some(view) = run.network.as_ref() else {
+        return String::new();
+    };
+    let env_of =
+        |pick: &dyn Fn(EnvKind) -> bool| view.rows.iter().map(|r| r.env).find(|e| pick(*e));
+    let native = path_rtt(run, Some(EnvKind::Native), NetPath::Loopback, lang);
+    let container = env_of(&|e| e.family() == Family::Container);
+    let veth = path_rtt(run, container, NetPath::Veth, lang);
+    let dnat = path_rtt(run, container, NetPath::BridgeDnat, lang);
+    let vm = env_of(&|e| e.family() == Family::Vm);
+    let tap_path = vm
+        .and_then(|e| {
+            view.rows
+                .iter()
+                .find(|r| r.env == e && r.path != NetPath::Slirp)
+        })
+        .map_or(NetPath::TapVirtio, |r| r.path);
+    let tap = path_rtt(run, vm, tap_path, lang);
+    let slirp = path_rtt(run, vm, NetPath::Slirp, lang);
+    let kvm = run.envs.contains(&EnvKind::VmKvm);
+    match lang {
+        Lang::En => {
+            let felter = if kvm {
+                String::new()
+            } else {
+                " This host ran its guest without KVM, so the VM rows show emulation, not virtualisation: for a tuned KVM guest, Felter et al. (IBM, 2015) measured TCP request/response at 67.9 µs against 37.6 µs native, that is about 1.8× — the reference to keep in mind.".to_string()
+            };
+            format!("Here the peer is vmbench on the host, so every packet crosses the instance's boundary the way a client's would. Natively it goes through the host's loopback: one kernel stack, no device ({native} per round trip). A container on a veth pair uses the same kernel: the packet leaves the container's network namespace through one end of a virtual cable and arrives at the other, one extra hop in the same stack ({veth}). Docker's default shape adds a Linux bridge and a DNAT rule that rewrites the destination of every connection's packets ({dnat}). A VM has a network stack of its own: the packet goes down the guest kernel's stack into a virtio queue, QEMU (or the host kernel's vhost-net, where /dev/vhost-net exists) moves it to a tap device, and the host's stack takes it from there ({tap_path}: {tap}). QEMU's user-mode network (slirp) goes further still: a TCP stack inside QEMU terminates the guest's connection and opens a new socket on the host ({slirp}). Round trips show these hops best: a bulk stream amortises them over large segments.{felter}")
+        }
+        Lang::Ko => {
+            let felter = if kvm {
+                String::new()
+            } else {
+                " 이 호스트는 KVM 없이 게스트를 돌렸으므로 VM 행은 가상화가 아니라 에뮬레이션의 비용입니다. 잘 조정된 KVM 게스트에 대해 Felter 등(IBM, 2015)은 TCP 요청/응답을 네이티브 37.6 µs, KVM 67.9 µs(약 1.8배)로 측정했습니다. 이것이 기준으로 삼을 수치입니다.".to_string()
+            };
+            format!("여기서 상대편은 호스트의 vmbench이므로, 모든 패킷이 실제 클라이언트의 패킷처럼 인스턴스의 경계를 건넙니다. 네이티브에서는 호스트의 루프백을 지납니다. 커널 스택 하나, 장치 없음({native}/왕복). veth 쌍에 연결된 컨테이너도 같은 커널을 씁니다. 패킷은 가상 케이블의 한쪽 끝으로 컨테이너의 네트워크 네임스페이스를 나와 다른 끝에 도착합니다. 같은 스택 안에서 한 단계가 더해질 뿐입니다({veth}). Docker 기본 네트워크 모양은 여기에 리눅스 브리지와, 연결마다 패킷의 목적지를 바꿔 쓰는 DNAT 규칙을 더합니다({dnat}). VM은 자기 네트워크 스택을 가집니다. 패킷은 게스트 커널의 스택을 내려가 virtio 큐에 들어가고, QEMU(또는 /dev/vhost-net이 있으면 호스트 커널의 vhost-net)가 그것을 tap 장치로 옮기고, 호스트의 스택이 이어받습니다({tap_path}: {tap}). QEMU의 사용자 모드 네트워크(slirp)는 더 멉니다. QEMU 안의 TCP 스택이 게스트의 연결을 끝내고 호스트에서 새 소켓을 엽니다({slirp}). 이런 단계는 왕복 시간에서 가장 잘 보입니다. 대량 스트림은 큰 세그먼트로 그 비용을 나눠 냅니다.{felter}")
+        }
+    }
+}
+
 fn fmt_ms(v: Option<f64>, lang: Lang) -> String {
     match (v, lang) {
         (Some(v), _) if v >= 100.0 => format!("{v:.0} ms"),
@@ -378,6 +439,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let spectrum_note = spectrum(run, lang);
     let seen_note = seen(run, lang);
     let density_note = density(run, lang);
+    let network_note = network(run, lang);
     match lang {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
@@ -392,6 +454,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             method: format!("Startup is measured by the host, from just before the instance is launched until its ready line arrives. Each figure is the median of repeated trials, with a 95% bootstrap confidence interval; environments alternate inside each repetition so drift on a shared machine affects all of them. Every verdict follows one rule: an interval within ±{margin}% of 1 reads \"same\"; one that includes 1 but reaches further reads \"no difference detected\" (the run could not tell); only an interval wholly on one side of 1 reads \"worse\" or \"better\". An adaptive run adds repetitions to each environment until its interval is narrow enough or its share of the time budget is spent, and marks the ones that did not get there. Trials during which other programs used the workload's CPU, or the hypervisor stole it, are flagged as noisy and kept. Outliers are flagged, never dropped."),
             quiet: quiet(run, lang),
             density: density_note.clone(),
+            network: network_note.clone(),
         },
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
@@ -406,6 +469,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
             quiet: quiet(run, lang),
             density: density_note.clone(),
+            network: network_note,
         },
     }
 }

@@ -1,0 +1,292 @@
+//! The network path: round-trip latency (net-rr) and stream throughput (net-stream) between the
+//! host and each environment, one row per environment and path, each with its ratio to the
+//! native loopback and the verdict of the one rule (see [`crate::stats::verdict`]).
+
+use super::format::{num, ratio_text, verdict_words};
+use super::lang::Lang;
+use crate::ids::EnvKind;
+use crate::net::NetPath;
+use crate::results::{Results, Trial};
+use crate::stats::{self, Ratio, Verdict};
+use serde::Serialize;
+use vmbench_workload::{Better, Workload};
+
+/// One figure of a path: its median over the measured trials, and its comparison with native.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathFigure {
+    /// Trials that measured it.
+    pub n: usize,
+    /// Median value.
+    pub median: f64,
+    /// Ratio to native's loopback, with its CI.
+    pub ratio: Option<Ratio>,
+    /// What the ratio says.
+    pub verdict: Option<Verdict>,
+}
+
+/// One environment's path.
+#[derive(Debug, Clone, Serialize)]
+pub struct PathRow {
+    /// The environment.
+    pub env: EnvKind,
+    /// The path.
+    pub path: NetPath,
+    /// Median round trip (p50 of each trial's histogram), µs.
+    pub rtt: Option<PathFigure>,
+    /// Median of each trial's p99 round trip, µs.
+    pub rtt_p99: Option<f64>,
+    /// Stream host → instance, Gbit/s.
+    pub stream_in: Option<PathFigure>,
+    /// Stream instance → host, Gbit/s.
+    pub stream_out: Option<PathFigure>,
+}
+
+/// The section: every path the run measured.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkView {
+    /// Rows in run order, each environment's headline path first.
+    pub rows: Vec<PathRow>,
+}
+
+/// (rep, value) of metric `name` in the successful measured trials of `w` in `env`.
+fn values(results: &Results, w: Workload, env: EnvKind, name: &str) -> Vec<(u32, f64)> {
+    results
+        .measured()
+        .filter(|t: &&Trial| t.workload == w && t.env == env && t.error.is_none())
+        .filter_map(|t| {
+            let m = t.metrics.iter().find(|m| m.name == name)?;
+            Some((t.rep, m.value))
+        })
+        .collect()
+}
+
+fn figure(
+    xs: &[(u32, f64)],
+    native: &[(u32, f64)],
+    better: Better,
+    margin: f64,
+) -> Option<PathFigure> {
+    let plain: Vec<f64> = xs.iter().map(|(_, x)| *x).collect();
+    let median = stats::median(&plain)?;
+    let ratio = (!native.is_empty())
+        .then(|| stats::paired_ratio(xs, native))
+        .flatten();
+    Some(PathFigure {
+        n: xs.len(),
+        median,
+        verdict: ratio.map(|r| stats::verdict(&r, better, margin)),
+        ratio,
+    })
+}
+
+impl NetworkView {
+    /// The section of `results`, when it measured a network path.
+    pub fn of(results: &Results, envs: &[EnvKind], margin: f64) -> Option<NetworkView> {
+        let mut rows = Vec::new();
+        let native = |w, name| values(results, w, EnvKind::Native, name);
+        let (rtt0, in0, out0) = (
+            native(Workload::NetRr, "round_trip"),
+            native(Workload::NetStream, "stream_in"),
+            native(Workload::NetStream, "stream_out"),
+        );
+        for &env in envs {
+            // Native is the baseline: its row has no ratio.
+            let base = |xs: &[(u32, f64)]| {
+                if env == EnvKind::Native {
+                    Vec::new()
+                } else {
+                    xs.to_vec()
+                }
+            };
+            let (rtt0, in0, out0) = (base(&rtt0), base(&in0), base(&out0));
+            for path in NetPath::of(env) {
+                let suffix = path.metric_suffix();
+                let of = |w, name: &str| values(results, w, env, &format!("{name}{suffix}"));
+                let rtt = of(Workload::NetRr, "round_trip");
+                let p99: Vec<f64> = of(Workload::NetRr, "round_trip_p99")
+                    .into_iter()
+                    .map(|(_, x)| x)
+                    .collect();
+                let row = PathRow {
+                    env,
+                    path,
+                    rtt: figure(&rtt, &rtt0, Better::Lower, margin),
+                    rtt_p99: stats::median(&p99),
+                    stream_in: figure(
+                        &of(Workload::NetStream, "stream_in"),
+                        &in0,
+                        Better::Higher,
+                        margin,
+                    ),
+                    stream_out: figure(
+                        &of(Workload::NetStream, "stream_out"),
+                        &out0,
+                        Better::Higher,
+                        margin,
+                    ),
+                };
+                if row.rtt.is_some() || row.stream_in.is_some() {
+                    rows.push(row);
+                }
+            }
+        }
+        (!rows.is_empty()).then_some(NetworkView { rows })
+    }
+
+    /// The row of `env`'s `path`, when measured.
+    pub fn row(&self, env: EnvKind, path: NetPath) -> Option<&PathRow> {
+        self.rows.iter().find(|r| r.env == env && r.path == path)
+    }
+}
+
+/// A figure as a table cell: `41.2 (1.12× [1.05, 1.20], 12.0% worse)`.
+pub fn cell(f: Option<&PathFigure>, better: Better, lang: Lang) -> String {
+    let Some(f) = f else {
+        return "—".into();
+    };
+    match (f.ratio, f.verdict) {
+        (Some(r), Some(v)) => format!(
+            "{} ({}, {})",
+            num(f.median),
+            ratio_text(&r),
+            verdict_words(v, better, lang)
+        ),
+        _ => num(f.median),
+    }
+}
+
+/// The table's header cells, in the report's language.
+pub fn headers(lang: Lang) -> [&'static str; 6] {
+    match lang {
+        Lang::En => [
+            "environment",
+            "path",
+            "round trip p50, µs (× native)",
+            "p99, µs",
+            "stream host → instance, Gbit/s (× native)",
+            "stream instance → host, Gbit/s (× native)",
+        ],
+        Lang::Ko => [
+            "환경",
+            "경로",
+            "왕복 p50, µs (네이티브 대비)",
+            "p99, µs",
+            "호스트 → 인스턴스 스트림, Gbit/s (네이티브 대비)",
+            "인스턴스 → 호스트 스트림, Gbit/s (네이티브 대비)",
+        ],
+    }
+}
+
+/// Each row as its cells, in the order of [`headers`].
+pub fn cells(view: &NetworkView, lang: Lang) -> Vec<[String; 6]> {
+    view.rows
+        .iter()
+        .map(|r| {
+            [
+                r.env.to_string(),
+                r.path.label().to_string(),
+                cell(r.rtt.as_ref(), Better::Lower, lang),
+                r.rtt_p99.map_or_else(|| "—".into(), num),
+                cell(r.stream_in.as_ref(), Better::Higher, lang),
+                cell(r.stream_out.as_ref(), Better::Higher, lang),
+            ]
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::results::Trial;
+    use vmbench_workload::Metric;
+
+    fn trial(env: EnvKind, w: Workload, rep: u32, metrics: &[(&str, f64)]) -> Trial {
+        let mut t = Trial::new(env, w, rep, false);
+        t.metrics = metrics
+            .iter()
+            .map(|(name, value)| Metric {
+                name: name.to_string(),
+                value: *value,
+                unit: "us".into(),
+                better: Better::Lower,
+            })
+            .collect();
+        t
+    }
+
+    #[test]
+    fn each_path_is_compared_with_the_native_loopback() {
+        let mut r = crate::results::tests::sample_results();
+        r.trials.clear();
+        r.warmup_trials.clear();
+        for rep in 0..5 {
+            let jitter = rep as f64 * 0.1;
+            r.trials.push(trial(
+                EnvKind::Native,
+                Workload::NetRr,
+                rep,
+                &[("round_trip", 40.0 + jitter)],
+            ));
+            r.trials.push(trial(
+                EnvKind::Container,
+                Workload::NetRr,
+                rep,
+                &[
+                    ("round_trip", 44.0 + jitter),
+                    ("round_trip_p99", 90.0),
+                    ("round_trip_dnat", 60.0 + jitter),
+                ],
+            ));
+        }
+        let mut failed = trial(
+            EnvKind::Container,
+            Workload::NetRr,
+            5,
+            &[("round_trip", 1.0)],
+        );
+        failed.error = Some("the host's network peer: broken".into());
+        r.trials.push(failed);
+        let view = NetworkView::of(&r, &[EnvKind::Native, EnvKind::Container], 0.03).unwrap();
+        assert_eq!(
+            view.rows.len(),
+            3,
+            "native loopback, container veth and bridge+dnat"
+        );
+        let native = view.row(EnvKind::Native, NetPath::Loopback).unwrap();
+        assert!(
+            native.rtt.as_ref().unwrap().ratio.is_none(),
+            "native is the baseline"
+        );
+        let veth = view.row(EnvKind::Container, NetPath::Veth).unwrap();
+        let fig = veth.rtt.as_ref().unwrap();
+        assert_eq!(fig.n, 5, "the failed trial is left out");
+        assert!((fig.ratio.unwrap().value - 1.1).abs() < 0.01);
+        assert!(matches!(fig.verdict, Some(Verdict::Worse { .. })));
+        assert_eq!(veth.rtt_p99, Some(90.0));
+        let dnat = view.row(EnvKind::Container, NetPath::BridgeDnat).unwrap();
+        assert!((dnat.rtt.as_ref().unwrap().ratio.unwrap().value - 1.5).abs() < 0.01);
+        assert!(dnat.stream_in.is_none());
+        let cells = cells(&view, Lang::En);
+        assert_eq!(cells[2][1], "bridge+dnat");
+        assert!(
+            cells[2][2].contains("1.5") && cells[2][2].contains("worse"),
+            "{}",
+            cells[2][2]
+        );
+        assert_eq!(cells[2][4], "—");
+    }
+
+    #[test]
+    fn a_run_without_network_workloads_has_no_section() {
+        let mut r = crate::results::tests::sample_results();
+        r.trials.clear();
+        r.warmup_trials.clear();
+        r.trials.push(trial(
+            EnvKind::Native,
+            Workload::CpuInt,
+            0,
+            &[("int_ops", 1.0)],
+        ));
+        assert!(NetworkView::of(&r, &[EnvKind::Native], 0.03).is_none());
+    }
+}
