@@ -15,7 +15,12 @@
 //! - `vm-tcg`/`vm-kvm` against `hyperfine -N` of the hand-tuned QEMU command from the host
 //!   notes (same kernel, same initramfs; boot to power-off).
 //!
-//! `cargo bench --bench reference_commands` (needs hyperfine; skipped with the reason if absent;
+//! - `net-stream` host → instance against `iperf3` over the same path (the native loopback; a
+//!   container's veth and its bridge with DNAT, iperf3's server in the same kind of network
+//!   namespace), interleaved rep by rep, with `net-rr`'s p50 and p99 per path.
+//!
+//! `cargo bench --bench reference_commands` (needs hyperfine; VMBENCH_BENCH_ONLY=network runs
+//! only the network comparison, which needs iperf3; skipped with the reason if absent;
 //! VMBENCH_BENCH_REPS sets the repetitions).
 
 mod common;
@@ -128,10 +133,6 @@ fn line(what: &str, ours: Option<f64>, reference: Option<f64>, target: &str) {
 }
 
 fn main() {
-    if vmbench::host::which("hyperfine").is_none() {
-        println!("skip reference_commands: hyperfine not installed (apt-get install hyperfine)");
-        return;
-    }
     let reps: usize = std::env::var("VMBENCH_BENCH_REPS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -142,6 +143,14 @@ fn main() {
         .prefix("vmbench-bench-")
         .tempdir_in("/var/tmp")
         .expect("scratch");
+    if std::env::var_os("VMBENCH_BENCH_ONLY").is_some_and(|v| v == "network") {
+        network(&binary, data.path(), reps.min(10));
+        return;
+    }
+    if vmbench::host::which("hyperfine").is_none() {
+        println!("skip reference_commands: hyperfine not installed (apt-get install hyperfine)");
+        return;
+    }
     let cpu = common::workload_cpu();
     let cpus = cpu.map(|c| vec![c]);
     let cpus = cpus.as_deref();
@@ -186,6 +195,7 @@ fn main() {
         Ok(vm) => vm_reference(Arc::new(vm), reps, cpus, &binary.path, data.path(), cpu),
         Err(e) => println!("skip vm: {}", vmbench::error_chain(&e)),
     }
+    network(&binary, data.path(), reps.min(10));
 }
 
 fn containers(
@@ -560,6 +570,148 @@ fn vm_reference(
             vmbench::stats::median(&runs[1]),
             vmbench::stats::median(&runs[0]),
             "<= 250 ms and <= 0.2x",
+        );
+    }
+}
+
+/// Gbit/s of an iperf3 client sending `mib` MiB to `addr` (host → server), retrying until the
+/// server listens.
+fn iperf3_client(addr: std::net::SocketAddr, mib: u64) -> Option<f64> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let out = Command::new("iperf3")
+            .args(["-c", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+            .args(["-n", &format!("{mib}M"), "-J"])
+            .output()
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if let Some(bps) = json["end"]["sum_received"]["bits_per_second"].as_f64() {
+            return Some(bps / 1e9);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    None
+}
+
+/// iperf3 over the path `end` of `wiring`: its server where the instance would listen (the
+/// host's loopback, or inside the container's network namespace), its client on the host.
+fn iperf3_over(
+    wiring: &vmbench::net::Wiring,
+    end: &vmbench::net::PathEnd,
+    mib: u64,
+) -> Option<f64> {
+    let port = vmbench_workload::kernels::serve::PORT.to_string();
+    let mut server = match &wiring.netns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns, "iperf3", "-s", "-1", "-p", &port]);
+            c
+        }
+        None => {
+            let mut c = Command::new("iperf3");
+            let port = end.connect.port().to_string();
+            c.args(["-s", "-1", "-B", "127.0.0.1", "-p", &port]);
+            c
+        }
+    };
+    let mut server = server
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let gbit = iperf3_client(end.connect, mib);
+    let _ = server.kill();
+    let _ = server.wait();
+    gbit
+}
+
+fn gbit_line(what: &str, ours: Option<f64>, reference: Option<f64>) {
+    let fmt = |v: Option<f64>| v.map_or_else(|| "      n/a".into(), |v| format!("{v:7.2} Gbit/s"));
+    let ratio = match (ours, reference) {
+        (Some(a), Some(b)) => format!("{:.3}x", a / b),
+        _ => "n/a".into(),
+    };
+    println!(
+        "{what:<44} {}  {}  ratio {ratio:<8} target: within 15%",
+        fmt(ours),
+        fmt(reference)
+    );
+}
+
+/// net-stream beside iperf3 over the same path, interleaved rep by rep, and net-rr's p50/p99
+/// per path (the container's veth against the native loopback).
+fn network(binary: &vmbench::results::BinaryInfo, data: &Path, reps: usize) {
+    if vmbench::host::which("iperf3").is_none() {
+        println!("skip network: iperf3 not installed (apt-get install iperf3)");
+        return;
+    }
+    let envs = common::prepared(
+        &[EnvKind::Native, EnvKind::Container, EnvKind::ContainerCrun],
+        &[Workload::NetRr, Workload::NetStream],
+        binary,
+        data,
+    );
+    let size = Size::Default;
+    let mib = vmbench_workload::kernels::Params::for_size(size).path_stream_mib;
+    let metric = |o: &vmbench::env::Outcome, name: &str| {
+        o.observed
+            .results
+            .first()?
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .map(|m| m.value)
+    };
+    let med = |xs: &[f64]| vmbench::stats::median(xs);
+    println!("\nnetwork path, {reps} runs each, host → instance {mib} MiB per stream:  vmbench net-stream | iperf3");
+    let mut rtt: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
+    for env in &envs {
+        let kind = env.kind();
+        let paths = vmbench::net::NetPath::of(kind);
+        let (mut ours, mut theirs) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
+        let (mut p50, mut p99) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
+        for _ in 0..reps {
+            let spec = common::spec(&binary.path, data, Workload::NetStream, size, None, None);
+            if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
+                for (i, p) in paths.iter().enumerate() {
+                    ours[i].extend(metric(&o, &format!("stream_in{}", p.metric_suffix())));
+                }
+            }
+            let Ok(Some(wiring)) = vmbench::net::Wiring::for_env(kind) else {
+                continue;
+            };
+            for (i, end) in wiring.paths.iter().enumerate() {
+                theirs[i].extend(iperf3_over(&wiring, end, mib));
+            }
+            drop(wiring);
+            let spec = common::spec(&binary.path, data, Workload::NetRr, size, None, None);
+            if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
+                for (i, p) in paths.iter().enumerate() {
+                    p50[i].extend(metric(&o, &format!("round_trip{}", p.metric_suffix())));
+                    p99[i].extend(metric(&o, &format!("round_trip_p99{}", p.metric_suffix())));
+                }
+            }
+        }
+        for (i, p) in paths.iter().enumerate() {
+            gbit_line(
+                &format!("{kind} {p} stream vs iperf3"),
+                med(&ours[i]),
+                med(&theirs[i]),
+            );
+            rtt.push((format!("{kind} {p}"), p50[i].clone(), p99[i].clone()));
+        }
+    }
+    let native = rtt.first().and_then(|(_, p50, _)| med(p50));
+    println!("net-rr round trip per path (µs): p50 | p99 | p50 × native loopback (target for the container veth: within 1.5×)");
+    for (what, p50, p99) in &rtt {
+        let (a, b) = (med(p50), med(p99));
+        let ratio = a
+            .zip(native)
+            .map_or("n/a".into(), |(a, n)| format!("{:.3}x", a / n));
+        println!(
+            "{what:<44} {:>8} {:>8}  {ratio}",
+            a.map_or("n/a".into(), |v| format!("{v:.1}")),
+            b.map_or("n/a".into(), |v| format!("{v:.1}"))
         );
     }
 }

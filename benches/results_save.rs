@@ -46,6 +46,7 @@ fn synthetic() -> Results {
         noise: None,
         host_rusage: None,
         evicted_bytes: None,
+        net: None,
         exit: ExitInfo::default(),
         error: None,
     };

@@ -71,6 +71,7 @@ pub fn spec<'a>(
             data_dir: data.to_path_buf(),
             fault: None,
             identity: true,
+            bind: vmbench_workload::default_bind(),
         },
         cpus,
         memory_mib: 512,
@@ -79,5 +80,6 @@ pub fn spec<'a>(
         data_dir: data,
         sample_interval: interval,
         page_cache: Default::default(),
+        net: None,
     }
 }

@@ -98,6 +98,7 @@ pub fn spec<'a>(
             data_dir: data.to_path_buf(),
             fault,
             identity: true,
+            bind: vmbench_workload::default_bind(),
         },
         cpus: None,
         memory_mib,
@@ -106,6 +107,7 @@ pub fn spec<'a>(
         data_dir: data,
         sample_interval: Some(std::time::Duration::from_millis(10)),
         page_cache: Default::default(),
+        net: None,
     }
 }
 
@@ -135,7 +137,8 @@ pub fn docker_answers() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Everything a run with this pid could have left: cgroups, work folders, processes.
+/// Everything a run with this pid could have left: cgroups, work folders, processes, and
+/// network interfaces, namespaces and NAT rules.
 pub fn leftovers(pid: u32) -> Vec<String> {
     let mut found = Vec::new();
     let prefix = format!("vmbench-{pid}-");
@@ -165,6 +168,11 @@ pub fn leftovers(pid: u32) -> Vec<String> {
             if name.starts_with(&format!("vmbench-run-{pid}-")) {
                 found.push(e.path().display().to_string());
             }
+        }
+    }
+    for left in vmbench::net::leftovers() {
+        if left.owner == pid as i32 {
+            found.push(left.what);
         }
     }
     for e in std::fs::read_dir("/proc").unwrap().flatten() {

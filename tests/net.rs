@@ -1,0 +1,290 @@
+//! The network path for real: net-rr and net-stream with the peer on the host, through the
+//! native loopback, a veth and a bridge with DNAT for namespace containers (builtin and crun),
+//! a tap with virtio-net and slirp for the TCG guest; every path recorded, only link-local
+//! addresses used, and nothing (interfaces, namespaces, NAT rules, QEMU) left behind after a
+//! clean run, a Ctrl-C, or a SIGKILL followed by the next run's clean-up.
+
+mod common;
+
+use serial_test::serial;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use vmbench::env::EnvKind;
+use vmbench::net::NetPath;
+use vmbench::results::Results;
+use vmbench_workload::Workload;
+
+fn net_capable(test: &str, vm: bool) -> bool {
+    let tools = ["ip", "iptables"]
+        .iter()
+        .all(|t| vmbench::host::which(t).is_some());
+    let qemu = !vm || vmbench::env::vm::find_qemu(None).is_ok();
+    let crun = vmbench::host::which("crun").is_some();
+    common::capability(
+        test,
+        common::is_root(),
+        "needs root (namespaces, veths, NAT)",
+    ) && common::capability(
+        test,
+        tools,
+        "ip or iptables missing (apt-get install iproute2 iptables)",
+    ) && common::capability(test, crun, "crun missing (apt-get install crun)")
+        && common::capability(
+            test,
+            qemu,
+            "qemu-system-x86_64 missing (apt-get install qemu-system-x86)",
+        )
+}
+
+fn background(args: &[&str], out: &Path) -> std::process::Child {
+    Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
+        .env("VMBENCH_CACHE", common::cache_dir())
+        .arg("run")
+        .args(args)
+        .args(["--quiet", "--out"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until the run with `pid` has wired something named by `what`.
+fn wait_for_wiring(pid: u32, what: &str) {
+    let start = Instant::now();
+    while !vmbench::net::leftovers()
+        .iter()
+        .any(|l| l.owner == pid as i32 && l.what.contains(what))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "run {pid} never wired a {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[serial]
+fn every_path_is_measured_and_recorded_and_nothing_is_left() {
+    let test = "every_path_is_measured_and_recorded_and_nothing_is_left";
+    if !net_capable(test, true) {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("net.json");
+    // The issue's own command.
+    let child = Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
+        .env("VMBENCH_CACHE", common::cache_dir())
+        .args([
+            "run",
+            "--env",
+            "native,container,container-crun,vm",
+            "--workload",
+            "net-rr,net-stream",
+            "--reps",
+            "5",
+            "--out",
+        ])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{err}");
+    let r = Results::load(&out).unwrap();
+    let vm = *r
+        .config
+        .envs
+        .iter()
+        .find(|e| e.family() == vmbench::ids::Family::Vm)
+        .expect("a VM ran");
+    for (env, paths) in [
+        (EnvKind::Native, vec![NetPath::Loopback]),
+        (EnvKind::Container, vec![NetPath::Veth, NetPath::BridgeDnat]),
+        (
+            EnvKind::ContainerCrun,
+            vec![NetPath::Veth, NetPath::BridgeDnat],
+        ),
+        (vm, NetPath::of(vm)),
+    ] {
+        for w in [Workload::NetRr, Workload::NetStream] {
+            let trials: Vec<_> = r
+                .measured()
+                .filter(|t| t.env == env && t.workload == w)
+                .collect();
+            assert_eq!(trials.len(), 5, "{env} {w}");
+            for t in trials {
+                assert_eq!(t.error, None, "{env} {w} rep {}", t.rep);
+                let record = t.net.as_ref().expect("the paths are recorded");
+                let got: Vec<NetPath> = record.paths.iter().map(|p| p.path).collect();
+                assert_eq!(got, paths, "{env} {w}");
+                for p in &record.paths {
+                    let ip: std::net::SocketAddr = p.connect.parse().unwrap();
+                    let std::net::IpAddr::V4(v4) = ip.ip() else {
+                        panic!("IPv4 expected: {}", p.connect)
+                    };
+                    assert!(
+                        v4.is_loopback() || v4.is_link_local(),
+                        "{} is not link-local",
+                        p.connect
+                    );
+                    let names: &[&str] = match w {
+                        Workload::NetRr => &["round_trip", "round_trip_p99"],
+                        _ => &["stream_in", "stream_out"],
+                    };
+                    for name in names {
+                        let name = format!("{name}{}", p.metric_suffix);
+                        let m = t.metrics.iter().find(|m| m.name == name);
+                        let v = m.unwrap_or_else(|| panic!("{env} {w}: no {name}")).value;
+                        assert!(v.is_finite() && v > 0.0, "{env} {w} {name} = {v}");
+                    }
+                }
+                if w == Workload::NetRr {
+                    let p50 = t.metrics[0].value;
+                    let p99 = t
+                        .metrics
+                        .iter()
+                        .find(|m| m.name == "round_trip_p99")
+                        .unwrap();
+                    assert!(p99.value >= p50, "p99 {} below p50 {p50}", p99.value);
+                }
+            }
+        }
+    }
+    let html = common::rendered(&[&out], &dir.path().join("net.html"));
+    assert!(html.contains("Network path"));
+    for label in ["loopback", "veth", "bridge+dnat", "slirp", "Felter"] {
+        assert!(html.contains(label), "the network section lacks {label}");
+    }
+    assert!(
+        common::settled_leftovers(pid).is_empty(),
+        "{:?}",
+        common::leftovers(pid)
+    );
+}
+
+#[test]
+#[serial]
+fn ctrl_c_during_a_wired_guest_removes_its_tap_and_the_containers_wiring() {
+    let test = "ctrl_c_during_a_wired_guest_removes_its_tap_and_the_containers_wiring";
+    if !net_capable(test, true) {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("c.json");
+    let mut child = background(
+        &[
+            "--env",
+            "container,vm",
+            "--workload",
+            "net-stream",
+            "--reps",
+            "3",
+            "--warmup",
+            "0",
+        ],
+        &out,
+    );
+    let pid = child.id();
+    wait_for_wiring(pid, "NAT rule");
+    wait_for_wiring(pid, "interface");
+    let start = Instant::now();
+    while !vmbench::net::leftovers()
+        .iter()
+        .any(|l| l.owner == pid as i32 && l.what.ends_with('t'))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(180),
+            "no tap was made"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    assert_eq!(child.wait().unwrap().code(), Some(1));
+    assert!(
+        common::settled_leftovers(pid).is_empty(),
+        "{:?}",
+        common::leftovers(pid)
+    );
+}
+
+#[test]
+#[serial]
+fn a_killed_runs_wiring_is_listed_by_doctor_and_removed_by_clean() {
+    let test = "a_killed_runs_wiring_is_listed_by_doctor_and_removed_by_clean";
+    if !net_capable(test, false) {
+        return;
+    }
+    let dir = common::scratch();
+    let mut child = background(
+        &[
+            "--env",
+            "container",
+            "--workload",
+            "net-rr",
+            "--reps",
+            "20",
+            "--warmup",
+            "0",
+        ],
+        &dir.path().join("k.json"),
+    );
+    let pid = child.id();
+    wait_for_wiring(pid, "NAT rule");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let left: Vec<String> = common::leftovers(pid)
+        .into_iter()
+        .filter(|l| l.contains("interface") || l.contains("NAT") || l.contains("namespace"))
+        .collect();
+    assert!(left.len() >= 3, "the killed run's wiring: {left:?}");
+    let doctor = common::vmbench().arg("doctor").output().unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    for what in ["NAT rule", "network namespace", "interface vmb"] {
+        assert!(
+            text.contains(what),
+            "doctor does not list the {what}: {text}"
+        );
+    }
+    let clean = common::vmbench().arg("clean").output().unwrap();
+    assert!(clean.status.success());
+    assert!(
+        common::settled_leftovers(pid).is_empty(),
+        "{:?}",
+        common::leftovers(pid)
+    );
+}
+
+#[test]
+fn environments_without_a_wired_path_skip_network_workloads_with_the_reason() {
+    for kind in [
+        EnvKind::ContainerDocker,
+        EnvKind::ContainerPodman,
+        EnvKind::ContainerGvisor,
+        EnvKind::VmTcgSnapshot,
+    ] {
+        let why = vmbench::env::wired(kind, Workload::NetRr).unwrap_err();
+        assert!(why.contains("net-rr needs a network path"), "{kind}: {why}");
+        assert!(vmbench::env::wired(kind, Workload::CpuInt).is_ok());
+    }
+    for kind in [
+        EnvKind::Native,
+        EnvKind::Container,
+        EnvKind::ContainerRunc,
+        EnvKind::VmTcg,
+    ] {
+        assert!(
+            vmbench::env::wired(kind, Workload::NetStream).is_ok(),
+            "{kind}"
+        );
+    }
+}
