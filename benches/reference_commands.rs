@@ -576,10 +576,11 @@ fn vm_reference(
 
 /// Gbit/s of an iperf3 client sending `mib` MiB to `addr` (host → server), retrying until the
 /// server listens.
-fn iperf3_client(addr: std::net::SocketAddr, mib: u64) -> Option<f64> {
+fn iperf3_client(addr: std::net::SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
     let start = std::time::Instant::now();
     while start.elapsed() < Duration::from_secs(10) {
-        let out = Command::new("iperf3")
+        let out = Command::new("taskset")
+            .args(["-c", cpus, "iperf3"])
             .args(["-c", &addr.ip().to_string(), "-p", &addr.port().to_string()])
             .args(["-n", &format!("{mib}M"), "-J"])
             .output()
@@ -594,24 +595,22 @@ fn iperf3_client(addr: std::net::SocketAddr, mib: u64) -> Option<f64> {
 }
 
 /// iperf3 over the path `end` of `wiring`: its server where the instance would listen (the
-/// host's loopback, or inside the container's network namespace), its client on the host.
+/// host's loopback, or inside the container's network namespace) on the workload's CPUs, its
+/// client on the host on the harness's, as vmbench places the instance and its peer.
 fn iperf3_over(
     wiring: &vmbench::net::Wiring,
     end: &vmbench::net::PathEnd,
     mib: u64,
+    (workload, harness): (&str, &str),
 ) -> Option<f64> {
     let port = vmbench_workload::kernels::serve::PORT.to_string();
-    let mut server = match &wiring.netns {
-        Some(ns) => {
-            let mut c = Command::new("ip");
-            c.args(["netns", "exec", ns, "iperf3", "-s", "-1", "-p", &port]);
-            c
-        }
+    let mut server = Command::new("taskset");
+    server.args(["-c", workload]);
+    match &wiring.netns {
+        Some(ns) => server.args(["ip", "netns", "exec", ns, "iperf3", "-s", "-1", "-p", &port]),
         None => {
-            let mut c = Command::new("iperf3");
             let port = end.connect.port().to_string();
-            c.args(["-s", "-1", "-B", "127.0.0.1", "-p", &port]);
-            c
+            server.args(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", &port])
         }
     };
     let mut server = server
@@ -619,7 +618,7 @@ fn iperf3_over(
         .stderr(std::process::Stdio::null())
         .spawn()
         .ok()?;
-    let gbit = iperf3_client(end.connect, mib);
+    let gbit = iperf3_client(end.connect, mib, harness);
     let _ = server.kill();
     let _ = server.wait();
     gbit
@@ -651,8 +650,35 @@ fn network(binary: &vmbench::results::BinaryInfo, data: &Path, reps: usize) {
         binary,
         data,
     );
-    let size = Size::Default;
+    // The large size (1 GiB each way): a stream long enough that its set-up and its last
+    // acknowledgement weigh nothing on either side.
+    let size = Size::Large;
     let mib = vmbench_workload::kernels::Params::for_size(size).path_stream_mib;
+    // Placed as a run places them: the instance on the last CPU, the harness (the peer) off it.
+    let cpu = common::workload_cpu();
+    let cpus = cpu.map(|c| vec![c]);
+    let cpus = cpus.as_deref();
+    let allowed = vmbench::config::allowed_cpus();
+    let list = |xs: &[usize]| {
+        xs.iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let workload_list = cpus.map_or_else(|| list(&allowed), list);
+    let harness: Vec<usize> = allowed
+        .iter()
+        .copied()
+        .filter(|c| Some(*c) != cpu)
+        .collect();
+    let harness_list = if harness.is_empty() {
+        list(&allowed)
+    } else {
+        list(&harness)
+    };
+    if let Some(c) = cpu {
+        vmbench::pinning::move_harness_off(&[c]);
+    }
     let metric = |o: &vmbench::env::Outcome, name: &str| {
         o.observed
             .results
@@ -663,28 +689,48 @@ fn network(binary: &vmbench::results::BinaryInfo, data: &Path, reps: usize) {
             .map(|m| m.value)
     };
     let med = |xs: &[f64]| vmbench::stats::median(xs);
-    println!("\nnetwork path, {reps} runs each, host → instance {mib} MiB per stream:  vmbench net-stream | iperf3");
+    println!("\nnetwork path, {reps} runs each, host → instance {mib} MiB per stream, instance on CPU {workload_list}, peer on {harness_list}:  vmbench net-stream | iperf3");
     let mut rtt: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
     for env in &envs {
         let kind = env.kind();
         let paths = vmbench::net::NetPath::of(kind);
         let (mut ours, mut theirs) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
         let (mut p50, mut p99) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
-        for _ in 0..reps {
-            let spec = common::spec(&binary.path, data, Workload::NetStream, size, None, None);
-            if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
-                for (i, p) in paths.iter().enumerate() {
-                    ours[i].extend(metric(&o, &format!("stream_in{}", p.metric_suffix())));
+        // Rep 0 warms both up and is dropped; the order alternates rep by rep, so neither side
+        // always runs first on a host whose speed drifts.
+        for rep in 0..=reps {
+            let mut vmbench_stream = |keep: bool| {
+                let spec = common::spec(&binary.path, data, Workload::NetStream, size, cpus, None);
+                if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
+                    for (i, p) in paths.iter().enumerate() {
+                        let v = metric(&o, &format!("stream_in{}", p.metric_suffix()));
+                        ours[i].extend(v.filter(|_| keep));
+                    }
                 }
-            }
-            let Ok(Some(wiring)) = vmbench::net::Wiring::for_env(kind) else {
-                continue;
             };
-            for (i, end) in wiring.paths.iter().enumerate() {
-                theirs[i].extend(iperf3_over(&wiring, end, mib));
+            let mut iperf3_stream = |keep: bool| {
+                if let Ok(Some(wiring)) = vmbench::net::Wiring::for_env(kind) {
+                    for (i, end) in wiring.paths.iter().enumerate() {
+                        let v = iperf3_over(&wiring, end, mib, (&workload_list, &harness_list));
+                        theirs[i].extend(v.filter(|_| keep));
+                    }
+                }
+            };
+            if rep % 2 == 0 {
+                vmbench_stream(rep > 0);
+                iperf3_stream(rep > 0);
+            } else {
+                iperf3_stream(true);
+                vmbench_stream(true);
             }
-            drop(wiring);
-            let spec = common::spec(&binary.path, data, Workload::NetRr, size, None, None);
+            let spec = common::spec(
+                &binary.path,
+                data,
+                Workload::NetRr,
+                Size::Default,
+                cpus,
+                None,
+            );
             if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
                 for (i, p) in paths.iter().enumerate() {
                     p50[i].extend(metric(&o, &format!("round_trip{}", p.metric_suffix())));
