@@ -1,6 +1,6 @@
 //! `vmbench image build`: the OCI image a fleet's pods run. A Debian minbase root filesystem
-//! with QEMU, runc and crun from the distribution's packages (made with `mmdebstrap`, cached),
-//! plus this vmbench (the workload binary is inside it) and the guest kernel from vmbench's
+//! with QEMU, runc, crun, iproute2 and iptables from the distribution's packages (made with
+//! `mmdebstrap`, cached), plus this vmbench (the workload binary is inside it) and the guest kernel from vmbench's
 //! cache, imported into Docker as one layer (no registry is needed), checked by running
 //! `vmbench --version` in it, and optionally written as an archive (`docker save`) for
 //! `ctr`/`crictl import` on nodes without a registry.
@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// Packages of the image: what vmbench runs inside a pod.
-pub const PACKAGES: [&str; 7] = [
+pub const PACKAGES: [&str; 9] = [
     "qemu-system-x86",
     "runc",
     "crun",
@@ -20,6 +20,8 @@ pub const PACKAGES: [&str; 7] = [
     "kmod",
     "busybox-static",
     "ca-certificates",
+    "iproute2",
+    "iptables",
 ];
 /// Where the image keeps vmbench's cache (the guest kernel); `VMBENCH_CACHE` points there.
 pub const IMAGE_CACHE: &str = "/var/cache/vmbench";
