@@ -2,7 +2,7 @@
 //! (`vmbench-<pid>-…`: cgroups, containers, work folders, cache staging), so whether its
 //! owner is alive can be checked, and what a dead run left is recognisable.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Whether a process with this pid exists.
 pub fn pid_alive(pid: i32) -> bool {
@@ -16,6 +16,19 @@ pub fn owner_of(name: &str) -> Option<i32> {
         .next()?
         .parse()
         .ok()
+}
+
+/// The state directory: `$VMBENCH_STATE`, else `/run/vmbench` when it can be made, else a
+/// folder of this user's under the temporary directory.
+pub fn state_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("VMBENCH_STATE") {
+        return PathBuf::from(dir);
+    }
+    let run = PathBuf::from("/run/vmbench");
+    if std::fs::create_dir_all(run.join("runs")).is_ok() {
+        return run;
+    }
+    std::env::temp_dir().join(format!("vmbench-state-{}", nix::unistd::geteuid()))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@
 //! cgroups, leftovers of older versions) is removed only under the exclusive lock, that is, when
 //! no other run is alive.
 
-pub use crate::owner::{owner_of, pid_alive};
+pub use crate::owner::{owner_of, pid_alive, state_dir};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -54,19 +54,6 @@ pub struct RunInfo {
     /// CPUs its workloads are pinned to.
     #[serde(default)]
     pub cpus: Option<Vec<usize>>,
-}
-
-/// The state directory: `$VMBENCH_STATE`, else `/run/vmbench` when it can be made, else a
-/// folder of this user's under the temporary directory.
-pub fn state_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("VMBENCH_STATE") {
-        return PathBuf::from(dir);
-    }
-    let run = PathBuf::from("/run/vmbench");
-    if std::fs::create_dir_all(run.join("runs")).is_ok() {
-        return run;
-    }
-    std::env::temp_dir().join(format!("vmbench-state-{}", nix::unistd::geteuid()))
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> StateError + '_ {

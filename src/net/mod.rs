@@ -457,7 +457,7 @@ struct AllocationLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
 
 impl AllocationLock {
     fn take() -> Result<AllocationLock, NetError> {
-        let path = crate::state::state_dir().join("net.lock");
+        let path = crate::owner::state_dir().join("net.lock");
         let file = std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)

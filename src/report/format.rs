@@ -150,6 +150,61 @@ pub fn disagreement(row: &super::model::AcrossRow, labels: &[&str]) -> String {
         .join(", ")
 }
 
+/// A figure as a table cell: `41.2 (1.12× [1.05, 1.20], 12.0% worse)`.
+pub fn path_cell(f: Option<&super::network::PathFigure>, better: Better, lang: Lang) -> String {
+    let Some(f) = f else {
+        return "—".into();
+    };
+    match (f.ratio, f.verdict) {
+        (Some(r), Some(v)) => format!(
+            "{} ({}, {})",
+            num(f.median),
+            ratio_text(&r),
+            verdict_words(v, better, lang)
+        ),
+        _ => num(f.median),
+    }
+}
+
+/// The network path table's header cells, in the report's language.
+pub fn network_headers(lang: Lang) -> [&'static str; 6] {
+    match lang {
+        Lang::En => [
+            "environment",
+            "path",
+            "round trip p50, µs (× native)",
+            "p99, µs",
+            "stream host → instance, Gbit/s (× native)",
+            "stream instance → host, Gbit/s (× native)",
+        ],
+        Lang::Ko => [
+            "환경",
+            "경로",
+            "왕복 p50, µs (네이티브 대비)",
+            "p99, µs",
+            "호스트 → 인스턴스 스트림, Gbit/s (네이티브 대비)",
+            "인스턴스 → 호스트 스트림, Gbit/s (네이티브 대비)",
+        ],
+    }
+}
+
+/// Each row of the network path table as its cells, in the order of [`network_headers`].
+pub fn network_cells(view: &super::network::NetworkView, lang: Lang) -> Vec<[String; 6]> {
+    view.rows
+        .iter()
+        .map(|r| {
+            [
+                r.env.to_string(),
+                r.path.label().to_string(),
+                path_cell(r.rtt.as_ref(), Better::Lower, lang),
+                r.rtt_p99.map_or_else(|| "—".into(), num),
+                path_cell(r.stream_in.as_ref(), Better::Higher, lang),
+                path_cell(r.stream_out.as_ref(), Better::Higher, lang),
+            ]
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -326,8 +326,8 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "memory": memory,
         "density": run.density.as_ref().map(density_rows),
         "network": run.network.as_ref().map(|v| json!({
-            "headers": super::network::headers(lang),
-            "rows": super::network::cells(v, lang),
+            "headers": super::format::network_headers(lang),
+            "rows": super::format::network_cells(v, lang),
         })),
         "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
         "quiet": run.quiet.iter().map(|q| json!({

@@ -128,9 +128,13 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
 /// The network path: a row per environment and path.
 fn network_table(s: &mut String, view: &super::network::NetworkView, lang: Lang) {
     let _ = writeln!(s, "### {}\n", t(lang, "Network path", "네트워크 경로"));
-    let _ = writeln!(s, "| {} |", super::network::headers(lang).join(" | "));
+    let _ = writeln!(
+        s,
+        "| {} |",
+        super::format::network_headers(lang).join(" | ")
+    );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
-    for row in super::network::cells(view, lang) {
+    for row in super::format::network_cells(view, lang) {
         let _ = writeln!(s, "| {} |", row.join(" | "));
     }
     let _ = writeln!(s);

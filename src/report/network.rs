@@ -2,8 +2,6 @@
 //! host and each environment, one row per environment and path, each with its ratio to the
 //! native loopback and the verdict of the one rule (see [`crate::stats::verdict`]).
 
-use super::format::{num, ratio_text, verdict_words};
-use super::lang::Lang;
 use crate::ids::EnvKind;
 use crate::net::NetPath;
 use crate::results::{Results, Trial};
@@ -139,61 +137,6 @@ impl NetworkView {
     }
 }
 
-/// A figure as a table cell: `41.2 (1.12× [1.05, 1.20], 12.0% worse)`.
-pub fn cell(f: Option<&PathFigure>, better: Better, lang: Lang) -> String {
-    let Some(f) = f else {
-        return "—".into();
-    };
-    match (f.ratio, f.verdict) {
-        (Some(r), Some(v)) => format!(
-            "{} ({}, {})",
-            num(f.median),
-            ratio_text(&r),
-            verdict_words(v, better, lang)
-        ),
-        _ => num(f.median),
-    }
-}
-
-/// The table's header cells, in the report's language.
-pub fn headers(lang: Lang) -> [&'static str; 6] {
-    match lang {
-        Lang::En => [
-            "environment",
-            "path",
-            "round trip p50, µs (× native)",
-            "p99, µs",
-            "stream host → instance, Gbit/s (× native)",
-            "stream instance → host, Gbit/s (× native)",
-        ],
-        Lang::Ko => [
-            "환경",
-            "경로",
-            "왕복 p50, µs (네이티브 대비)",
-            "p99, µs",
-            "호스트 → 인스턴스 스트림, Gbit/s (네이티브 대비)",
-            "인스턴스 → 호스트 스트림, Gbit/s (네이티브 대비)",
-        ],
-    }
-}
-
-/// Each row as its cells, in the order of [`headers`].
-pub fn cells(view: &NetworkView, lang: Lang) -> Vec<[String; 6]> {
-    view.rows
-        .iter()
-        .map(|r| {
-            [
-                r.env.to_string(),
-                r.path.label().to_string(),
-                cell(r.rtt.as_ref(), Better::Lower, lang),
-                r.rtt_p99.map_or_else(|| "—".into(), num),
-                cell(r.stream_in.as_ref(), Better::Higher, lang),
-                cell(r.stream_out.as_ref(), Better::Higher, lang),
-            ]
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -266,7 +209,7 @@ mod tests {
         let dnat = view.row(EnvKind::Container, NetPath::BridgeDnat).unwrap();
         assert!((dnat.rtt.as_ref().unwrap().ratio.unwrap().value - 1.5).abs() < 0.01);
         assert!(dnat.stream_in.is_none());
-        let cells = cells(&view, Lang::En);
+        let cells = super::super::format::network_cells(&view, super::super::lang::Lang::En);
         assert_eq!(cells[2][1], "bridge+dnat");
         assert!(
             cells[2][2].contains("1.5") && cells[2][2].contains("worse"),

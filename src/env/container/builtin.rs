@@ -138,24 +138,14 @@ impl Instance for BuiltinInstance<'_> {
         }
         let mut invocation = spec.invocation.clone();
         invocation.data_dir = "/data".into();
-        let steps = namespaces::setup_steps(&MountPlan {
+        let mut steps = namespaces::setup_steps(&MountPlan {
             rootfs: &settings.image.rootfs,
             data_dir: spec.data_dir,
             hostname: HOSTNAME,
             cgroup_mounts: &settings.cgroup_mounts,
             attach,
         });
-        // A wired instance joins the namespace vmbench made instead of a new empty one.
-        let netns = match spec.net.and_then(|w| w.netns.as_deref()) {
-            Some(name) => Some(open_netns(name)?),
-            None => None,
-        };
-        let mut steps = steps;
-        let mut flags = CLONE_NAMESPACES;
-        if let Some(ns) = &netns {
-            steps.insert(1, crate::env::child::Step::JoinNetns(ns.as_raw_fd()));
-            flags.remove(nix::sched::CloneFlags::CLONE_NEWNET);
-        }
+        let (netns, flags) = join_wired(spec, &mut steps)?;
         let (output, output_write) = process::pipe()?;
         let cgroup_ref = &cgroup;
         let spawned = process::spawn(
@@ -223,13 +213,25 @@ impl Instance for BuiltinInstance<'_> {
     }
 }
 
-/// Opens a named network namespace (`/run/netns/<name>`) for the child to join.
-fn open_netns(name: &str) -> Result<std::fs::File, EnvError> {
+/// For a wired instance, the namespace vmbench made, for the child to join instead of a new
+/// empty one: its descriptor (kept open until the clone) and the clone flags without NEWNET.
+fn join_wired(
+    spec: &Spec,
+    steps: &mut Vec<crate::env::child::Step>,
+) -> Result<(Option<std::fs::File>, nix::sched::CloneFlags), EnvError> {
+    let Some(name) = spec.net.and_then(|w| w.netns.as_deref()) else {
+        return Ok((None, CLONE_NAMESPACES));
+    };
     let path = std::path::Path::new("/run/netns").join(name);
-    std::fs::File::open(&path).map_err(|e| {
+    let netns = std::fs::File::open(&path).map_err(|e| {
         EnvError::Setup(format!(
             "cannot open the network namespace {}: {e}",
             path.display()
         ))
-    })
+    })?;
+    // After the parent-death step, before anything else.
+    steps.insert(1, crate::env::child::Step::JoinNetns(netns.as_raw_fd()));
+    let mut flags = CLONE_NAMESPACES;
+    flags.remove(nix::sched::CloneFlags::CLONE_NEWNET);
+    Ok((Some(netns), flags))
 }
