@@ -91,8 +91,11 @@ fn source(conn: &mut TcpStream) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_server_answers_each_command_until_the_run_ends() {
+    /// A server on a free port of 127.0.0.1, and a way to connect to it once it listens.
+    fn server() -> (
+        std::thread::JoinHandle<Result<String, String>>,
+        impl Fn() -> TcpStream,
+    ) {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .unwrap()
@@ -102,12 +105,18 @@ mod tests {
             let bind = bind.clone();
             std::thread::spawn(move || serve(&bind))
         };
-        let connect = || loop {
+        let connect = move || loop {
             if let Ok(s) = TcpStream::connect(&bind) {
                 break s;
             }
             std::thread::sleep(std::time::Duration::from_millis(5));
         };
+        (server, connect)
+    }
+
+    #[test]
+    fn the_server_answers_each_command_until_the_run_ends() {
+        let (server, connect) = server();
         let mut rr = connect();
         rr.write_all(&[ROUND_TRIPS]).unwrap();
         let mut byte = [9u8; 1];
@@ -141,21 +150,8 @@ mod tests {
 
     #[test]
     fn an_unknown_command_is_an_error() {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .unwrap()
-            .port();
-        let bind = format!("127.0.0.1:{port}");
-        let server = {
-            let bind = bind.clone();
-            std::thread::spawn(move || serve(&bind))
-        };
-        let mut s = loop {
-            if let Ok(s) = TcpStream::connect(&bind) {
-                break s;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        };
+        let (server, connect) = server();
+        let mut s = connect();
         s.write_all(b"X").unwrap();
         let err = server.join().unwrap().unwrap_err();
         assert!(err.contains("unknown peer command"), "{err}");
