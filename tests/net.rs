@@ -274,3 +274,56 @@ fn environments_without_a_wired_path_skip_network_workloads_with_the_reason() {
         );
     }
 }
+
+#[test]
+#[serial]
+fn a_warm_instance_serves_every_run_on_its_one_listener() {
+    let test = "a_warm_instance_serves_every_run_on_its_one_listener";
+    if !net_capable(test, false) {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("w.json");
+    let run = common::vmbench()
+        .args([
+            "run",
+            "--env",
+            "native,container",
+            "--workload",
+            "net-rr,net-stream",
+        ])
+        .args(["--mode", "warm", "--reps", "3", "--warmup", "1"])
+        .args([
+            "--fixed-size",
+            "--size",
+            "small",
+            "--timeout",
+            "60",
+            "--out",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = Results::load(&out).unwrap();
+    for env in [EnvKind::Native, EnvKind::Container] {
+        for w in [Workload::NetRr, Workload::NetStream] {
+            let reps: Vec<u32> = r
+                .measured()
+                .filter(|t| t.env == env && t.workload == w)
+                .inspect(|t| assert_eq!(t.error, None, "{env} {w} rep {}", t.rep))
+                .inspect(|t| assert!(t.metrics[0].value > 0.0 && t.net.is_some()))
+                .map(|t| t.rep)
+                .collect();
+            assert_eq!(
+                reps,
+                [1, 2, 3],
+                "{env} {w}: one trial per run of the instance"
+            );
+        }
+    }
+}

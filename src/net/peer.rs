@@ -79,23 +79,42 @@ fn drive(
 ) -> Result<Vec<Vec<Metric>>, String> {
     let params = Params::for_size(load.size);
     let mut runs = Vec::new();
-    for _ in 0..load.runs {
-        let mut metrics = Vec::new();
-        for end in paths {
-            let measured = match load.workload {
-                Workload::NetRr => round_trips(end, params.path_round_trips, stop, deadline),
-                _ => streams(end, params.path_stream_mib << 20, stop, deadline),
-            };
-            metrics.extend(
-                measured.map_err(|e| format!("{} path to {}: {e}", end.path, end.connect))?,
-            );
+    for run in 0..load.runs {
+        let measured = paths
+            .iter()
+            .map(|end| {
+                match load.workload {
+                    Workload::NetRr => round_trips(end, params.path_round_trips, stop, deadline),
+                    _ => streams(end, params.path_stream_mib << 20, stop, deadline),
+                }
+                .map_err(|e| format!("{} path to {}: {e}", end.path, end.connect))
+            })
+            .collect::<Result<Vec<Vec<Metric>>, String>>()
+            .and_then(|metrics| {
+                end_run(&paths[0], stop, deadline)?;
+                Ok(metrics.concat())
+            });
+        match measured {
+            Ok(metrics) => runs.push(metrics),
+            Err(e) => {
+                // Let the instance end now rather than at its timeout: each run it still has
+                // is closed (what it can, within a few seconds).
+                let soon = Instant::now() + Duration::from_secs(3);
+                for _ in run..load.runs {
+                    let _ = end_run(&paths[0], stop, soon.min(deadline));
+                }
+                return Err(e);
+            }
         }
-        let mut end = connect(&paths[0], stop, deadline)?;
-        end.write_all(&[END])
-            .map_err(|e| format!("end the run on {}: {e}", paths[0].connect))?;
-        runs.push(metrics);
     }
     Ok(runs)
+}
+
+/// Tells the instance its run is over.
+fn end_run(end: &PathEnd, stop: &AtomicBool, deadline: Instant) -> Result<(), String> {
+    connect(end, stop, deadline)?
+        .write_all(&[END])
+        .map_err(|e| format!("end the run on {}: {e}", end.connect))
 }
 
 /// Connects to the instance on `end`, retrying until it listens, it ends, or the deadline.

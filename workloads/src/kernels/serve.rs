@@ -20,9 +20,24 @@ fn err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
+/// The listener of this process on `bind`, made at its first run and kept for the next ones, so
+/// the peer never finds the port closed between two runs of a warm instance.
+fn listener(bind: &str) -> Result<&'static TcpListener, String> {
+    static LISTENERS: std::sync::Mutex<Vec<(String, &'static TcpListener)>> =
+        std::sync::Mutex::new(Vec::new());
+    let mut listeners = LISTENERS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, l)) = listeners.iter().find(|(b, _)| b == bind) {
+        return Ok(l);
+    }
+    let l: &'static TcpListener =
+        Box::leak(Box::new(TcpListener::bind(bind).map_err(err("listen"))?));
+    listeners.push((bind.to_string(), l));
+    Ok(l)
+}
+
 /// Serves one run's connections on `bind` until the peer sends [`END`]; says what it served.
 pub fn serve(bind: &str) -> Result<String, String> {
-    let listener = TcpListener::bind(bind).map_err(err("listen"))?;
+    let listener = listener(bind)?;
     let (mut trips, mut received, mut sent, mut connections) = (0u64, 0u64, 0u64, 0u64);
     loop {
         let (mut conn, _) = listener.accept().map_err(err("accept"))?;
@@ -146,6 +161,19 @@ mod tests {
             said.contains("served 3 round trips, received 1000 bytes and sent 500 bytes"),
             "{said}"
         );
+    }
+
+    #[test]
+    fn the_port_stays_open_between_two_runs() {
+        let (first, connect) = server();
+        connect().write_all(&[END]).unwrap();
+        let bind = first.join().unwrap().unwrap();
+        let bind = bind.rsplit(' ').next().unwrap().to_string();
+        // Between two runs of a warm instance nothing serves, yet the peer's next connection
+        // is queued, not refused.
+        let mut next = TcpStream::connect(&bind).expect("the listener outlives a run");
+        next.write_all(&[END]).unwrap();
+        assert!(serve(&bind).unwrap().contains("on 1 connections"));
     }
 
     #[test]
