@@ -216,20 +216,17 @@ pub fn launch_wired(
     };
     let peer = crate::net::peer::Peer::start(load, wiring.paths.clone(), spec.timeout);
     let mut outcome = env.launch(&spec);
-    let measured = peer.finish();
+    let (runs, stopped) = peer.finish();
     if let Ok(o) = outcome.as_mut() {
-        match measured {
-            Ok(runs) => {
-                for (result, metrics) in o.observed.results.iter_mut().zip(runs) {
-                    let own = std::mem::take(&mut result.metrics);
-                    result.metrics = metrics.into_iter().chain(own).collect();
-                }
-            }
-            Err(_) if o.observed.interrupted || o.observed.timed_out => {}
-            Err(e) => o
-                .observed
+        // Runs the peer finished keep their figures, even when a later one failed.
+        for (result, metrics) in o.observed.results.iter_mut().zip(runs) {
+            let own = std::mem::take(&mut result.metrics);
+            result.metrics = metrics.into_iter().chain(own).collect();
+        }
+        if let Some(e) = stopped.filter(|_| !o.observed.interrupted && !o.observed.timed_out) {
+            o.observed
                 .errors
-                .push(format!("the host's network peer: {e}")),
+                .push(format!("the host's network peer: {e}"));
         }
     }
     drop(spec);

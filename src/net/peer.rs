@@ -32,10 +32,14 @@ pub struct Load {
     pub runs: u32,
 }
 
+/// What the peer measured: one set of metrics per finished run, and why it stopped early, if
+/// it did.
+pub type Driven = (Vec<Vec<Metric>>, Option<String>);
+
 /// A running peer; [`Peer::finish`] stops it and returns its figures.
 pub struct Peer {
     stop: Arc<AtomicBool>,
-    handle: JoinHandle<Result<Vec<Vec<Metric>>, String>>,
+    handle: JoinHandle<Driven>,
 }
 
 impl Peer {
@@ -51,12 +55,12 @@ impl Peer {
         Peer { stop, handle }
     }
 
-    /// Stops the peer (the instance has ended) and returns one set of metrics per run.
-    pub fn finish(self) -> Result<Vec<Vec<Metric>>, String> {
+    /// Stops the peer (the instance has ended) and returns what it measured.
+    pub fn finish(self) -> Driven {
         self.stop.store(true, Ordering::Relaxed);
         self.handle
             .join()
-            .unwrap_or_else(|_| Err("the network peer panicked".into()))
+            .unwrap_or_else(|_| (Vec::new(), Some("the network peer panicked".into())))
     }
 }
 
@@ -71,12 +75,7 @@ pub fn cpus() -> Vec<usize> {
         .collect()
 }
 
-fn drive(
-    load: &Load,
-    paths: &[PathEnd],
-    stop: &AtomicBool,
-    deadline: Instant,
-) -> Result<Vec<Vec<Metric>>, String> {
+fn drive(load: &Load, paths: &[PathEnd], stop: &AtomicBool, deadline: Instant) -> Driven {
     let params = Params::for_size(load.size);
     let mut runs = Vec::new();
     for run in 0..load.runs {
@@ -103,11 +102,11 @@ fn drive(
                 for _ in run..load.runs {
                     let _ = end_run(&paths[0], stop, soon.min(deadline));
                 }
-                return Err(e);
+                return (runs, Some(e));
             }
         }
     }
-    Ok(runs)
+    (runs, None)
 }
 
 /// Tells the instance its run is over.
@@ -261,4 +260,71 @@ fn streams(
             Better::Higher,
         ),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::TcpListener;
+
+    fn end_at(listener: &TcpListener) -> PathEnd {
+        PathEnd {
+            path: NetPath::Loopback,
+            connect: listener.local_addr().unwrap(),
+            instance: "test".into(),
+            host_link: None,
+        }
+    }
+
+    fn load(workload: Workload, runs: u32) -> Load {
+        Load {
+            workload,
+            size: Size::Small,
+            runs,
+        }
+    }
+
+    #[test]
+    fn the_instances_end_is_timed_for_every_run() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let end = end_at(&listener);
+        let bind = end.connect.to_string();
+        drop(listener);
+        let server = std::thread::spawn(move || {
+            (0..2)
+                .map(|_| vmbench_workload::kernels::serve::serve(&bind))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        let peer = Peer::start(load(Workload::NetRr, 2), vec![end], Duration::from_secs(60));
+        // As in a launch: the instance ends (both its runs served), then the peer is stopped.
+        assert_eq!(server.join().unwrap().unwrap().len(), 2);
+        let (runs, stopped) = peer.finish();
+        assert_eq!(stopped, None);
+        assert_eq!(runs.len(), 2);
+        for metrics in &runs {
+            let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+            assert_eq!(names, ["round_trip", "round_trip_p99", "round_trip_mean"]);
+            assert!(metrics[0].value > 0.0 && metrics[1].value >= metrics[0].value);
+        }
+    }
+
+    #[test]
+    fn an_instance_that_drops_the_connection_is_named_with_its_path() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let end = end_at(&listener);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                drop(conn);
+            }
+        });
+        let peer = Peer::start(
+            load(Workload::NetStream, 1),
+            vec![end],
+            Duration::from_secs(30),
+        );
+        let (runs, stopped) = peer.finish();
+        assert!(runs.is_empty());
+        let why = stopped.expect("the failure is reported");
+        assert!(why.starts_with("loopback path to 127.0.0.1:"), "{why}");
+    }
 }
