@@ -227,6 +227,29 @@ fn sigkill_leaves_nothing_the_next_run_does_not_remove() {
     );
 }
 
+/// Waits until the process `pid` holds SIGTERM blocked or handled (vmbench's `main` has begun),
+/// or has ended, for at most five seconds.
+fn wait_until_running(pid: u32) {
+    let sigterm = 1u64 << (libc::SIGTERM - 1);
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(5) {
+        let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+            return;
+        };
+        let mask = |key: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(key))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+                .unwrap_or(0)
+        };
+        if status.contains("State:\tZ") || (mask("SigBlk:") | mask("SigCgt:")) & sigterm != 0 {
+            return;
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 #[test]
 #[serial]
 fn sigterm_during_set_up_exits_1_and_leaves_nothing() {
@@ -258,6 +281,9 @@ fn sigterm_during_set_up_exits_1_and_leaves_nothing() {
             .unwrap();
         let pid = child.id();
         std::thread::sleep(Duration::from_millis(delay_ms));
+        // A signal before `main`'s first instruction (exec, the dynamic loader relocating a
+        // 130 MB debug binary on a busy host) kills any program: wait until vmbench runs.
+        wait_until_running(pid);
         nix::sys::signal::kill(
             nix::unistd::Pid::from_raw(pid as i32),
             nix::sys::signal::Signal::SIGTERM,
