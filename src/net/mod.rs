@@ -281,7 +281,7 @@ impl Wiring {
     /// DNAT rule.
     pub fn container() -> Result<Wiring, NetError> {
         let mut w = Wiring::empty();
-        let _lock = AllocationLock::take()?;
+        let _lock = allocation_lock()?;
         let base = block_base(free_block(&host_addresses()?)?);
         let at = |i: u8| Ipv4Addr::from(u32::from(base) + u32::from(i));
         let (ns, tag) = (format!("vmb{}", w.tag), w.tag.clone());
@@ -377,7 +377,7 @@ impl Wiring {
     /// A tap device for a virtio-net NIC, and a slirp forward on a free port.
     pub fn vm() -> Result<Wiring, NetError> {
         let mut w = Wiring::empty();
-        let _lock = AllocationLock::take()?;
+        let _lock = allocation_lock()?;
         let base = block_base(free_block(&host_addresses()?)?);
         let at = |i: u8| Ipv4Addr::from(u32::from(base) + u32::from(i));
         let tap = format!("vmb{}t", w.tag);
@@ -453,21 +453,16 @@ impl Undo {
 
 /// Serialises address choice between vmbench runs: held from reading the host's addresses
 /// until the chosen ones are on interfaces.
-struct AllocationLock(#[allow(dead_code)] nix::fcntl::Flock<std::fs::File>);
-
-impl AllocationLock {
-    fn take() -> Result<AllocationLock, NetError> {
-        let path = crate::owner::state_dir().join("net.lock");
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| NetError::Exhausted(format!("cannot open {}: {e}", path.display())))?;
-        nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
-            .map(AllocationLock)
-            .map_err(|(_, e)| NetError::Exhausted(format!("cannot lock {}: {e}", path.display())))
-    }
+fn allocation_lock() -> Result<nix::fcntl::Flock<std::fs::File>, NetError> {
+    let path = crate::owner::state_dir().join("net.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| NetError::Exhausted(format!("cannot open {}: {e}", path.display())))?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| NetError::Exhausted(format!("cannot lock {}: {e}", path.display())))
 }
 
 /// One thing a run left on the host's network: what it is, its owner, and how to undo it.

@@ -58,6 +58,17 @@ fn values(results: &Results, w: Workload, env: EnvKind, name: &str) -> Vec<(u32,
         .collect()
 }
 
+/// The paths `env`'s trials recorded, headline first: what the run's host wired (vhost-net or
+/// not), not what the host rendering the report would wire.
+fn recorded_paths(results: &Results, env: EnvKind) -> Vec<NetPath> {
+    results
+        .measured()
+        .filter(|t| t.env == env)
+        .find_map(|t| t.net.as_ref())
+        .map(|net| net.paths.iter().map(|p| p.path).collect())
+        .unwrap_or_default()
+}
+
 fn figure(
     xs: &[(u32, f64)],
     native: &[(u32, f64)],
@@ -97,7 +108,7 @@ impl NetworkView {
                 }
             };
             let (rtt0, in0, out0) = (base(&rtt0), base(&in0), base(&out0));
-            for path in NetPath::of(env) {
+            for path in recorded_paths(results, env) {
                 let suffix = path.metric_suffix();
                 let of = |w, name: &str| values(results, w, env, &format!("{name}{suffix}"));
                 let rtt = of(Workload::NetRr, "round_trip");
@@ -145,6 +156,18 @@ mod tests {
 
     fn trial(env: EnvKind, w: Workload, rep: u32, metrics: &[(&str, f64)]) -> Trial {
         let mut t = Trial::new(env, w, rep, false);
+        let ends: Vec<crate::net::PathEnd> = NetPath::of(env)
+            .into_iter()
+            .map(|path| crate::net::PathEnd {
+                path,
+                connect: "127.0.0.1:7399".parse().unwrap(),
+                instance: String::new(),
+                host_link: None,
+            })
+            .collect();
+        t.net = w
+            .crosses_network()
+            .then(|| crate::results::NetRecord::of(&ends));
         t.metrics = metrics
             .iter()
             .map(|(name, value)| Metric {
@@ -217,6 +240,25 @@ mod tests {
             cells[2][2]
         );
         assert_eq!(cells[2][4], "—");
+    }
+
+    #[test]
+    fn rows_follow_the_paths_the_run_recorded_not_this_hosts() {
+        let mut r = crate::results::tests::sample_results();
+        r.trials.clear();
+        r.warmup_trials.clear();
+        let mut t = trial(EnvKind::VmTcg, Workload::NetRr, 0, &[("round_trip", 90.0)]);
+        let vhost = crate::net::PathEnd {
+            path: NetPath::TapVirtioVhost,
+            connect: "169.254.16.2:7399".parse().unwrap(),
+            instance: String::new(),
+            host_link: Some("vmb00000100t".into()),
+        };
+        t.net = Some(crate::results::NetRecord::of(&[vhost]));
+        r.trials.push(t);
+        let view = NetworkView::of(&r, &[EnvKind::VmTcg], 0.03).unwrap();
+        let paths: Vec<NetPath> = view.rows.iter().map(|r| r.path).collect();
+        assert_eq!(paths, [NetPath::TapVirtioVhost]);
     }
 
     #[test]
