@@ -21,7 +21,7 @@ fn benches(c: &mut Criterion) {
         .prefix("vmbench-bench-")
         .tempdir_in("/var/tmp")
         .expect("scratch");
-    let envs = common::prepared(&EnvKind::ALL, &WORKLOADS, &binary, data.path());
+    let envs = common::prepared(EnvKind::ALL, &WORKLOADS, &binary, data.path());
     let cpus = common::workload_cpu().map(|c| vec![c]);
     if let Some(cpus) = &cpus {
         vmbench::pinning::move_harness_off(cpus);

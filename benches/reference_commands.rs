@@ -147,14 +147,14 @@ fn main() {
         network(&binary, data.path(), reps.min(10));
         return;
     }
-    if vmbench::host::which("hyperfine").is_none() {
+    if vmbench::tool::which("hyperfine").is_none() {
         println!("skip reference_commands: hyperfine not installed (apt-get install hyperfine)");
         return;
     }
     let cpu = common::workload_cpu();
     let cpus = cpu.map(|c| vec![c]);
     let cpus = cpus.as_deref();
-    let mut host = vmbench::commands::host_facts();
+    let mut host = vmbench::session::host_facts();
     if let Some(c) = cpu {
         vmbench::pinning::move_harness_off(&[c]);
     }
@@ -277,7 +277,7 @@ fn gvisor(
     cpu: Option<usize>,
 ) {
     use vmbench::env::container::oci;
-    let Some(runsc) = vmbench::host::which("runsc") else {
+    let Some(runsc) = vmbench::tool::which("runsc") else {
         println!("skip container-gvisor: runsc not installed (apt-get install runsc)");
         return;
     };
@@ -374,7 +374,7 @@ fn engines(
     cpu: Option<usize>,
 ) {
     use vmbench::env::container::engine::{self as engine, Engine, EngineKind};
-    let mut host = vmbench::commands::host_facts();
+    let mut host = vmbench::session::host_facts();
     let config = vmbench::config::RunConfig {
         workloads: vec![Workload::Noop],
         data_dir: data.to_path_buf(),
@@ -640,7 +640,7 @@ fn gbit_line(what: &str, ours: Option<f64>, reference: Option<f64>) {
 /// net-stream beside iperf3 over the same path, interleaved rep by rep, and net-rr's p50/p99
 /// per path (the container's veth against the native loopback).
 fn network(binary: &vmbench::results::BinaryInfo, data: &Path, reps: usize) {
-    if vmbench::host::which("iperf3").is_none() {
+    if vmbench::tool::which("iperf3").is_none() {
         println!("skip network: iperf3 not installed (apt-get install iperf3)");
         return;
     }
@@ -693,7 +693,7 @@ fn network(binary: &vmbench::results::BinaryInfo, data: &Path, reps: usize) {
     let mut rtt: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
     for env in &envs {
         let kind = env.kind();
-        let paths = vmbench::net::NetPath::of(kind);
+        let paths = kind.net_paths(vmbench::net::vhost_available());
         let (mut ours, mut theirs) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
         let (mut p50, mut p99) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
         // Rep 0 warms both up and is dropped; the order alternates rep by rep, so neither side

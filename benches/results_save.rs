@@ -20,8 +20,8 @@ fn synthetic() -> Results {
         lifetime_ns: Some(300_000_000),
         teardown_ns: Some(100_000),
         phases: BTreeMap::from([
-            ("clone".to_string(), 700_000u64),
-            ("exec".to_string(), 1_500_000),
+            (vmbench::ids::Phase::Clone, 700_000u64),
+            (vmbench::ids::Phase::Exec, 1_500_000),
         ]),
         metrics: vec![],
         guest_view: Some(Default::default()),

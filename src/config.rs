@@ -388,17 +388,7 @@ pub enum EnvRequest {
     BestVmSnapshot,
 }
 
-/// Names accepted by `--env`.
-pub fn env_choices() -> String {
-    let mut names: Vec<&str> = EnvKind::ALL.iter().map(|k| k.name()).collect();
-    let first_vm = EnvKind::ALL
-        .iter()
-        .position(|k| k.accel().is_some())
-        .unwrap_or(names.len());
-    names.insert(first_vm, "vm");
-    names.insert(first_vm + 1, "vm-snapshot");
-    names.join(", ")
-}
+pub use crate::ids::env_choices;
 
 /// Parses one `--env` name.
 pub fn parse_env(name: &str) -> Result<EnvRequest, String> {

@@ -131,7 +131,7 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
     out.extend(image_checks());
     out.extend(net_checks());
     out.extend(fleet_checks());
-    out.extend(EnvKind::ALL.into_iter().map(|kind| {
+    out.extend(EnvKind::ALL.iter().map(|&kind| {
         let name = format!("env {kind}");
         match env::availability(kind, host) {
             Ok(detail) => Check::ok(&name, detail),
@@ -143,7 +143,7 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
 
 /// What building each container image needs.
 fn image_checks() -> Vec<Check> {
-    let busybox = crate::host::which("busybox")
+    let busybox = crate::tool::which("busybox")
         .filter(|p| std::fs::read(p).is_ok_and(|b| crate::workload_bin::is_static(&b)));
     let (suite, mirror) = crate::env::container::image::debian_source();
     vec![
@@ -163,12 +163,12 @@ fn image_checks() -> Vec<Check> {
                 "apt-get install busybox-static",
             ),
         },
-        match crate::host::which("mmdebstrap") {
+        match crate::tool::which("mmdebstrap") {
             Some(path) => Check::ok(
                 "image debian",
                 format!(
                     "{} builds Debian {suite} minbase from {mirror} (VMBENCH_DEBIAN_MIRROR)",
-                    crate::host::version_of(&path).unwrap_or_else(|| path.display().to_string())
+                    crate::tool::version_of(&path).unwrap_or_else(|| path.display().to_string())
                 ),
             ),
             None => Check::not_ok(
@@ -185,7 +185,7 @@ fn image_checks() -> Vec<Check> {
 /// to collect from a cluster), and whether density can switch KSM.
 /// What net-rr and net-stream need to wire their paths.
 fn net_checks() -> Vec<Check> {
-    let found = |p: &str| crate::host::which(p).is_some();
+    let found = |p: &str| crate::tool::which(p).is_some();
     let mut missing: Vec<&str> = ["ip", "iptables"]
         .into_iter()
         .filter(|p| !found(p))
@@ -226,7 +226,7 @@ fn net_checks() -> Vec<Check> {
 }
 
 fn fleet_checks() -> Vec<Check> {
-    let found = |p: &str| crate::host::which(p);
+    let found = |p: &str| crate::tool::which(p);
     let image = match (found("docker"), found("mmdebstrap")) {
         (Some(_), Some(_)) => Check::ok(
             "fleet image",

@@ -1,16 +1,17 @@
-//! Facts about the host a run measured, recorded in every results file.
+//! Facts about the host a run measured, recorded in every results file. What only the
+//! environments can find out (the cgroup layout, QEMU, the runtimes) is given by the caller.
 
 pub use crate::results::HostInfo;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// Reads the host facts that need no external program.
-pub fn probe() -> HostInfo {
-    probe_at(Path::new("/"))
+/// Reads the host facts that need no external program; `cgroup` describes the cgroup layout.
+pub fn probe(cgroup: String) -> HostInfo {
+    probe_at(Path::new("/"), cgroup)
 }
 
 /// Reads the host facts below `root` (a fixture tree in tests).
-pub fn probe_at(root: &Path) -> HostInfo {
+pub fn probe_at(root: &Path, cgroup: String) -> HostInfo {
     let read = |rel: &str| std::fs::read_to_string(root.join(rel)).unwrap_or_default();
     let cpuinfo = read("proc/cpuinfo");
     let flags: Vec<&str> = cpuinfo
@@ -44,9 +45,7 @@ pub fn probe_at(root: &Path) -> HostInfo {
             .unwrap_or(0),
         cpu_virt_flag: flags.iter().any(|f| *f == "vmx" || *f == "svm"),
         nested: flags.contains(&"hypervisor"),
-        cgroup: crate::env::container::cgroup::Layout::probe_at(root)
-            .map(|l| l.describe())
-            .unwrap_or_else(|e| e.to_string()),
+        cgroup,
         accelerator: None,
         accelerator_reason: None,
         qemu_version: None,
@@ -54,33 +53,6 @@ pub fn probe_at(root: &Path) -> HostInfo {
         engines: Default::default(),
         root: nix::unistd::geteuid().is_root(),
     }
-}
-
-/// First line of `PROGRAM --version`, when the program runs.
-pub fn version_of(program: &Path) -> Option<String> {
-    let out = std::process::Command::new(program)
-        .arg("--version")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.lines()
-        .next()
-        .map(|l| l.trim().to_string())
-        .filter(|l| !l.is_empty())
-}
-
-/// Finds a program on `PATH`.
-pub fn which(name: &str) -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| {
-            use std::os::unix::fs::PermissionsExt;
-            p.metadata()
-                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                .unwrap_or(false)
-        })
 }
 
 #[cfg(test)]
@@ -101,16 +73,12 @@ mod tests {
             "etc/os-release",
             "NAME=x\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n",
         );
-        w(
-            "proc/self/mountinfo",
-            "30 1 0:26 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n",
-        );
-        let h = probe_at(dir.path());
+        let h = probe_at(dir.path(), "v2 (unified)".into());
         assert_eq!(h.cpu_model, "Test CPU");
         assert_eq!(h.cores, 2);
         assert_eq!(h.memory_bytes, 1024 * 1024);
         assert!(h.nested && !h.cpu_virt_flag);
         assert_eq!(h.os, "Debian GNU/Linux 12 (bookworm)");
-        assert!(h.cgroup.starts_with("v2"), "{}", h.cgroup);
+        assert_eq!(h.cgroup, "v2 (unified)");
     }
 }

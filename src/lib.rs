@@ -21,13 +21,16 @@ pub mod noise;
 pub mod owner;
 pub mod pinning;
 pub mod plan;
+pub mod progress;
 pub mod report;
 pub mod results;
 pub mod runner;
+pub mod session;
 pub mod sizing;
 pub mod state;
 pub mod stats;
 pub mod tool;
+pub mod units;
 pub mod workload_bin;
 
 /// A mistake in what the user asked for: exit status 2 with a one-line message.

@@ -9,7 +9,7 @@
 use crate::config::{Adaptive, Mode, Order, RunConfig};
 use crate::ids::EnvKind;
 use crate::results::Results;
-use crate::stats::{self, Ratio};
+use crate::stats;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use std::collections::VecDeque;
@@ -81,41 +81,14 @@ impl Plan {
     }
 }
 
-/// Headline values of the successful measured trials of one workload in one environment,
-/// each with its repetition (its round, in an interleaved plan).
-pub fn values_by_round(results: &Results, workload: Workload, env: EnvKind) -> Vec<(u32, f64)> {
-    results
-        .measured()
-        .filter(|t| t.workload == workload && t.env == env && t.error.is_none())
-        .filter_map(|t| Some((t.rep, t.headline()?.value)))
-        .collect()
-}
-
-/// An environment's figure relative to native for `workload`. Cold plans interleave the
-/// environments round by round, so each round's ratio is taken and drift cancels; warm plans
-/// run each environment's repetitions in one go, so medians are compared.
-pub fn ratio_to_native(results: &Results, workload: Workload, env: EnvKind) -> Option<Ratio> {
-    let xs = values_by_round(results, workload, env);
-    let native = values_by_round(results, workload, EnvKind::Native);
-    if env.is_native() || xs.is_empty() || native.is_empty() {
-        return None;
-    }
-    match results.config.mode {
-        Mode::Cold => stats::paired_ratio(&xs, &native),
-        Mode::Warm => {
-            let values = |v: &[(u32, f64)]| v.iter().map(|x| x.1).collect::<Vec<f64>>();
-            stats::ratio_of_medians(&values(&xs), &values(&native))
-        }
-    }
-}
-
 /// How well one environment's figure for `workload` is known: the 95% CI half-width of its
 /// ratio to native (or of its own median, for native or without native), as a fraction.
 pub fn half_width(results: &Results, workload: Workload, env: EnvKind) -> Option<f64> {
-    if let Some(r) = ratio_to_native(results, workload, env) {
+    if let Some(r) = results.ratio_to_native(workload, env) {
         return Some(r.ci?.relative_half_width(r.value));
     }
-    let xs: Vec<f64> = values_by_round(results, workload, env)
+    let xs: Vec<f64> = results
+        .values_by_round(workload, env)
         .into_iter()
         .map(|x| x.1)
         .collect();

@@ -42,18 +42,33 @@ pub struct Context<'a> {
     pub work_dir: &'a Path,
     /// How many other vmbench runs are alive now.
     pub others_alive: &'a dyn Fn() -> usize,
-    /// Prints a line about the run's choices (each workload's size).
-    pub announce: &'a dyn Fn(&str),
+    /// Told of the run's choices and of each trial.
+    pub observer: &'a dyn Observer,
+}
+
+/// What a run tells its caller as it goes.
+pub trait Observer {
+    /// A line about the run's choices (a workload's size, a pair it skips).
+    fn announce(&self, line: &str);
+    /// A line the user must see even in a quiet run.
+    fn warn(&self, line: &str);
+    /// A trial was recorded: `done` of an expected `total`.
+    fn trial(&self, trial: &Trial, done: usize, total: usize);
+}
+
+/// An observer that tells no one: a run in a test or a bench.
+pub struct Silent;
+
+impl Observer for Silent {
+    fn announce(&self, _line: &str) {}
+    fn warn(&self, _line: &str) {}
+    fn trial(&self, _trial: &Trial, _done: usize, _total: usize) {}
 }
 
 /// Runs the plan of `ctx.config`, appending trials to `results` and saving them after each
-/// one. `on_trial` sees each trial as it is recorded, with the count done and the expected
+/// one; the observer sees each trial as it is recorded, with the count done and the expected
 /// total. Stops early, keeping what finished, when the user interrupts.
-pub fn run(
-    ctx: &Context,
-    results: &mut Results,
-    on_trial: &mut dyn FnMut(&Trial, usize, usize),
-) -> Result<(), RunError> {
+pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
     let config = ctx.config;
     let data = tempfile::Builder::new()
         .prefix("data-")
@@ -85,14 +100,14 @@ pub fn run(
         } else {
             let mut probed = |trial: &Trial| {
                 done += 1;
-                on_trial(trial, done, schedule.total().max(done));
+                ctx.observer.trial(trial, done, schedule.total().max(done));
             };
             size_of(&mut launcher, results, step.workload, &mut probed)?
         };
         let trials = launcher.launch(results, &step, size);
         for trial in trials {
             done += 1;
-            on_trial(&trial, done, schedule.total().max(done));
+            ctx.observer.trial(&trial, done, schedule.total().max(done));
             results.record(trial);
         }
         results.updated_at = crate::now_rfc3339();
@@ -113,7 +128,8 @@ fn skipped(ctx: &Context, results: &mut Results, step: &Step) -> bool {
     };
     let pair = |(e, w, _): &(EnvKind, Workload, String)| *e == step.env && *w == step.workload;
     if !results.skipped.iter().any(pair) {
-        (ctx.announce)(&format!("{} skips {}: {why}", step.env, step.workload));
+        ctx.observer
+            .announce(&format!("{} skips {}: {why}", step.env, step.workload));
         results.skipped.push((step.env, step.workload, why));
     }
     true
@@ -208,7 +224,7 @@ pub fn launch_wired(
         net: Some(&wiring),
         ..spec
     };
-    let record = crate::results::NetRecord::of(&wiring.paths);
+    let record = wiring.record(crate::net::peer::cpus());
     let load = crate::net::peer::Load {
         workload: spec.invocation.workload,
         size: spec.invocation.size,
@@ -281,7 +297,10 @@ fn size_of(
         .filter(|t| is_probe(t))
         .collect();
     let choice = crate::sizing::choose(config.size, crate::sizing::trial_limit(config), &probes);
-    (launcher.ctx.announce)(&format!("size of {workload}: {}", choice.explain()));
+    launcher
+        .ctx
+        .observer
+        .announce(&format!("size of {workload}: {}", choice.explain()));
     let size = choice.size;
     results.sizes.insert(workload, choice);
     Ok(size)
@@ -380,7 +399,7 @@ fn record(trial: &mut Trial, outcome: &Outcome) {
     if let Some(first) = seen.first_byte {
         trial
             .phases
-            .insert("first_output".into(), first.as_nanos() as u64);
+            .insert(crate::ids::Phase::FirstOutput, first.as_nanos() as u64);
     }
     if let Some((at, view)) = &seen.ready {
         trial.startup_ns = Some(at.as_nanos() as u64);
@@ -424,7 +443,7 @@ fn problems(outcome: &Outcome, host_sha256: &str, timeout: Duration) -> Vec<Stri
     if seen.timed_out {
         problems.push(format!(
             "timed out after {} and was killed",
-            crate::report::format::seconds(timeout.as_secs_f64())
+            crate::units::seconds(timeout.as_secs_f64())
         ));
     }
     if exit.oom {
@@ -612,6 +631,23 @@ mod tests {
 
         type Value = fn(EnvKind, Workload, usize, u32) -> f64;
 
+        /// What a test run told its observer: the announced lines and each expected total.
+        #[derive(Default)]
+        struct Record {
+            announced: RefCell<Vec<String>>,
+            totals: RefCell<Vec<usize>>,
+        }
+
+        impl Observer for Record {
+            fn announce(&self, line: &str) {
+                self.announced.borrow_mut().push(line.to_string());
+            }
+            fn warn(&self, _line: &str) {}
+            fn trial(&self, _trial: &Trial, _done: usize, total: usize) {
+                self.totals.borrow_mut().push(total);
+            }
+        }
+
         /// The launches the fakes saw.
         type Log = Rc<RefCell<Vec<Launch>>>;
 
@@ -644,7 +680,7 @@ mod tests {
                 data_dir: dir.path().to_path_buf(),
                 ..config.clone()
             };
-            let mut totals = Vec::new();
+            let record = Record::default();
             let envs = Environments::from_prepared(envs);
             let out = dir.path().join("r.json");
             let ctx = Context {
@@ -654,9 +690,10 @@ mod tests {
                 out: &out,
                 work_dir: dir.path(),
                 others_alive: &|| 0,
-                announce: &|_| {},
+                observer: &record,
             };
-            run(&ctx, &mut results, &mut |_, _, total| totals.push(total)).unwrap();
+            run(&ctx, &mut results).unwrap();
+            let totals = record.totals.take();
             let saved = Results::load(&dir.path().join("r.json")).unwrap();
             assert_eq!(saved.trials.len(), results.trials.len(), "saved as it went");
             let log = log.borrow().clone();
@@ -687,7 +724,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let envs = Environments::from_prepared(envs);
             let out = dir.path().join("r.json");
-            let announced = RefCell::new(Vec::new());
+            let record = Record::default();
             let ctx = Context {
                 config,
                 envs: &envs,
@@ -695,10 +732,10 @@ mod tests {
                 out: &out,
                 work_dir: dir.path(),
                 others_alive: &|| 0,
-                announce: &|line| announced.borrow_mut().push(line.to_string()),
+                observer: &record,
             };
-            run(&ctx, &mut results, &mut |_, _, _| {}).unwrap();
-            assert_eq!(announced.borrow().len(), config.workloads.len());
+            run(&ctx, &mut results).unwrap();
+            assert_eq!(record.announced.borrow().len(), config.workloads.len());
             let log = log.borrow().clone();
             (results, log)
         }

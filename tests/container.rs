@@ -13,6 +13,7 @@ use std::time::Duration;
 use vmbench::env::container::oci::Runtime;
 use vmbench::env::container::{self, ContainerSettings};
 use vmbench::env::{process, EnvKind, Environment};
+use vmbench::ids::Phase;
 use vmbench::results::{AttachPath, Results, Trial};
 use vmbench_workload::invocation::Fault;
 use vmbench_workload::Workload;
@@ -174,9 +175,14 @@ fn builtin_container_isolates_and_limits() {
     );
     assert_eq!(view.limits.pids_max, Some(settings.pids_max));
     assert!(t.headline().unwrap().value > 0.0, "loopback is up inside");
-    for phase in ["clone", "cgroup_attach", "mounts_pivot_root", "exec"] {
+    for phase in [
+        Phase::Clone,
+        Phase::CgroupAttach,
+        Phase::MountsPivotRoot,
+        Phase::Exec,
+    ] {
         assert!(
-            t.phases.contains_key(phase),
+            t.phases.contains_key(&phase),
             "phase {phase} missing: {:?}",
             t.phases
         );
@@ -296,7 +302,7 @@ fn oci_runtimes_run_the_same_image() {
         (EnvKind::ContainerRunc, "runc"),
         (EnvKind::ContainerCrun, "crun"),
     ] {
-        let present = common::is_root() && vmbench::host::which(program).is_some();
+        let present = common::is_root() && vmbench::tool::which(program).is_some();
         if !common::capability(
             "oci_runtimes_run_the_same_image",
             present,
@@ -469,8 +475,8 @@ fn the_child_enters_its_cgroup_itself_and_the_slow_path_still_works() {
         Some(AttachPath::ParentProcs),
         "a fast path here"
     );
-    let attach = t.phases["cgroup_attach"];
-    assert!(t.phases["clone"] <= attach && attach <= t.phases["mounts_pivot_root"]);
+    let attach = t.phases[&Phase::CgroupAttach];
+    assert!(t.phases[&Phase::Clone] <= attach && attach <= t.phases[&Phase::MountsPivotRoot]);
     // The parent migrating the child: slower on v1, but the same container.
     let slow = ContainerSettings {
         attach: AttachPath::ParentProcs,

@@ -233,7 +233,7 @@ fn a_step_that_would_leave_too_little_memory_is_refused_before_anything_starts()
     if !common::capability(test, ready, "needs root and QEMU") {
         return;
     }
-    let host = vmbench::host::probe();
+    let host = vmbench::session::host_facts();
     let guest_mib = (host.memory_bytes >> 20) / 2;
     let dir = common::scratch();
     let out = dir.path().join("x.json");

@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use vmbench::results::Results;
 
 fn has(program: &str) -> bool {
-    vmbench::host::which(program).is_some()
+    vmbench::tool::which(program).is_some()
 }
 
 /// Runs vmbench to its end with its own registry; returns (pid, status, stderr).
@@ -154,7 +154,7 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
         .iter()
         .find(|t| t.env.name() == "container-docker")
         .unwrap();
-    let created = docker.phases["engine_created"];
+    let created = docker.phases[&vmbench::ids::Phase::EngineCreated];
     assert!(
         created > 0 && created < docker.startup_ns.unwrap(),
         "{:?}",

@@ -179,7 +179,7 @@ fn sigkill_leaves_nothing_the_next_run_does_not_remove() {
     if !root_or_skip("sigkill_leaves_nothing_the_next_run_does_not_remove") {
         return;
     }
-    let has_crun = vmbench::host::which("crun").is_some();
+    let has_crun = vmbench::tool::which("crun").is_some();
     let state = common::scratch();
     let dir = common::scratch();
     let out = dir.path().join("r.json");
@@ -303,7 +303,7 @@ fn sigterm_during_set_up_exits_1_and_leaves_nothing() {
 #[test]
 #[serial]
 fn a_signal_during_kernel_provisioning_leaves_no_half_built_kernel() {
-    let apt = vmbench::host::which("apt-get").is_some() && common::is_root();
+    let apt = vmbench::tool::which("apt-get").is_some() && common::is_root();
     if !common::capability(
         "a_signal_during_kernel_provisioning_leaves_no_half_built_kernel",
         apt,
@@ -501,7 +501,7 @@ fn messages_name_the_problem_and_the_fix() {
 #[serial]
 fn oci_runtimes_report_oom_and_signals() {
     for program in ["runc", "crun"] {
-        let present = common::is_root() && vmbench::host::which(program).is_some();
+        let present = common::is_root() && vmbench::tool::which(program).is_some();
         if !common::capability(
             "oci_runtimes_report_oom_and_signals",
             present,
@@ -574,7 +574,7 @@ fn a_guest_oom_is_reported_from_its_console() {
 #[test]
 #[serial]
 fn a_corrupted_kernel_cache_is_noticed_and_provisioned_again() {
-    let apt = vmbench::host::which("apt-get").is_some()
+    let apt = vmbench::tool::which("apt-get").is_some()
         && common::is_root()
         && vmbench::env::vm::find_qemu(None).is_ok();
     if !common::capability(

@@ -17,7 +17,7 @@ fn fixtures() -> PathBuf {
 
 /// The schema validator: `kubernetes-validate` on PATH or in the venv install-deps makes.
 fn validator() -> Option<PathBuf> {
-    vmbench::host::which("kubernetes-validate").or_else(|| {
+    vmbench::tool::which("kubernetes-validate").or_else(|| {
         let venv = Path::new("/opt/vmbench-tools/bin/kubernetes-validate");
         venv.is_file().then(|| venv.to_path_buf())
     })
@@ -319,8 +319,8 @@ fn the_image_runs_the_pods_command_under_docker_and_its_results_render() {
     let test = "the_image_runs_the_pods_command_under_docker_and_its_results_render";
     let ready = common::is_root()
         && common::docker_answers()
-        && vmbench::host::which("mmdebstrap").is_some()
-        && vmbench::host::which("qemu-system-x86_64").is_some();
+        && vmbench::tool::which("mmdebstrap").is_some()
+        && vmbench::tool::which("qemu-system-x86_64").is_some();
     if !common::capability(
         test,
         ready,
@@ -436,7 +436,7 @@ fn the_image_runs_the_pods_command_under_docker_and_its_results_render() {
 #[serial]
 fn a_pod_in_its_own_cgroup_namespace_joins_the_hosts_and_runs_containers() {
     let test = "a_pod_in_its_own_cgroup_namespace_joins_the_hosts_and_runs_containers";
-    let ready = common::is_root() && vmbench::host::which("unshare").is_some();
+    let ready = common::is_root() && vmbench::tool::which("unshare").is_some();
     if !common::capability(test, ready, "needs root and unshare") {
         return;
     }

@@ -16,7 +16,7 @@ fn gvisor_present(test: &str) -> bool {
     common::capability(test, common::is_root(), "needs root")
         && common::capability(
             test,
-            vmbench::host::which("runsc").is_some(),
+            vmbench::tool::which("runsc").is_some(),
             "runsc is not installed (apt-get install runsc)",
         )
 }
@@ -158,15 +158,17 @@ fn gvisor_runs_the_same_binary_on_its_own_kernel_and_its_syscalls_lower_the_size
         .filter(|t| t.workload == Workload::Syscall)
         .all(|t| t.size == Some(Size::Small)));
     // Every system call crosses into the user-space kernel: far dearer than natively.
-    let ratio =
-        vmbench::plan::ratio_to_native(&r, Workload::Syscall, EnvKind::ContainerGvisor).unwrap();
+    let ratio = r
+        .ratio_to_native(Workload::Syscall, EnvKind::ContainerGvisor)
+        .unwrap();
     assert!(
         ratio.value > 5.0,
         "gVisor syscall / native = {}",
         ratio.value
     );
-    let builtin =
-        vmbench::plan::ratio_to_native(&r, Workload::Syscall, EnvKind::Container).unwrap();
+    let builtin = r
+        .ratio_to_native(Workload::Syscall, EnvKind::Container)
+        .unwrap();
     assert!(
         builtin.value < 2.0,
         "namespaces cost a syscall nothing: {}",

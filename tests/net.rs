@@ -18,9 +18,9 @@ use vmbench_workload::Workload;
 fn net_capable(test: &str, vm: bool) -> bool {
     let tools = ["ip", "iptables"]
         .iter()
-        .all(|t| vmbench::host::which(t).is_some());
+        .all(|t| vmbench::tool::which(t).is_some());
     let qemu = !vm || vmbench::env::vm::find_qemu(None).is_ok();
-    let crun = vmbench::host::which("crun").is_some();
+    let crun = vmbench::tool::which("crun").is_some();
     common::capability(
         test,
         common::is_root(),
@@ -116,7 +116,7 @@ fn every_path_is_measured_and_recorded_and_nothing_is_left() {
             EnvKind::ContainerCrun,
             vec![NetPath::Veth, NetPath::BridgeDnat],
         ),
-        (vm, NetPath::of(vm)),
+        (vm, vm.net_paths(vmbench::net::vhost_available()).to_vec()),
     ] {
         for w in [Workload::NetRr, Workload::NetStream] {
             let trials: Vec<_> = r

@@ -5,6 +5,7 @@ mod common;
 
 use serial_test::serial;
 use vmbench::env::EnvKind;
+use vmbench::ids::Phase;
 use vmbench::results::Results;
 use vmbench_workload::Workload;
 
@@ -86,7 +87,7 @@ fn a_guest_boots_the_same_binary_and_does_file_io_on_virtio_blk() {
         let agent = view.agent.as_ref().expect("ran as the guest agent");
         assert!(agent.init_uptime_s > 0.0);
         assert!(view.mem_total_bytes > 0 && view.mem_total_bytes <= 512 << 20);
-        assert!(t.startup_ns.unwrap() > 0 && t.phases.contains_key("guest_kernel_start_est"));
+        assert!(t.startup_ns.unwrap() > 0 && t.phases.contains_key(&Phase::GuestKernelStartEst));
         assert!(
             t.host_rusage.as_ref().unwrap().max_rss_bytes > 10 << 20,
             "qemu's own footprint is recorded"
@@ -278,8 +279,11 @@ fn a_restored_guest_runs_the_same_binary_much_sooner_and_the_snapshot_is_reused(
     assert_eq!(restored.len(), 3 * 3);
     for t in &restored {
         let p = &t.phases;
-        assert!(p["migration_completed"] <= p["resumed"] && p["resumed"] <= p["plan_sent"]);
-        assert!(t.startup_ns.unwrap() >= p["plan_sent"]);
+        assert!(
+            p[&Phase::MigrationCompleted] <= p[&Phase::Resumed]
+                && p[&Phase::Resumed] <= p[&Phase::PlanSent]
+        );
+        assert!(t.startup_ns.unwrap() >= p[&Phase::PlanSent]);
     }
     let median = |env: fn(EnvKind) -> bool| {
         let xs: Vec<f64> = r

@@ -24,7 +24,7 @@ pub fn prepared(
     binary: &BinaryInfo,
     data: &Path,
 ) -> Vec<Box<dyn Environment>> {
-    let mut host = vmbench::commands::host_facts();
+    let mut host = vmbench::session::host_facts();
     let config = RunConfig {
         envs: kinds.to_vec(),
         workloads: workloads.to_vec(),

@@ -1,12 +1,12 @@
 //! `vmbench compare`: render a report from results files side by side; with none, run the
 //! default suite first (saving its results under `results/`).
 
-use super::run::{default_out, Request};
 use super::Ending;
-use crate::cli::{unique, CompareArgs};
-use crate::config::{self, RunConfig};
+use crate::cli::CompareArgs;
+use crate::progress::Progress;
 use crate::report::export::Format;
-use crate::results::{HostInfo, Results};
+use crate::results::Results;
+use crate::session;
 use crate::UsageError;
 use anyhow::Result;
 use std::path::Path;
@@ -19,41 +19,6 @@ fn load(path: &Path) -> Result<(String, Results), UsageError> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| path.display().to_string());
     Ok((label, results))
-}
-
-/// The default suite: every environment this host can run (or those asked for).
-pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError> {
-    let envs = if args.env.is_empty() {
-        crate::env::runnable(host)
-    } else {
-        crate::env::resolve(&unique(&args.env), host)?
-    };
-    Ok(Request {
-        config: {
-            let mut config = RunConfig {
-                size: args.sizing.size,
-                auto_size: !args.sizing.fixed_size,
-                trial_limit_s: args.sizing.trial_limit,
-                workloads: unique(&args.workload),
-                envs,
-                cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,
-                allow_concurrent: args.allow_concurrent,
-                image: args.image,
-                ..RunConfig::default()
-            };
-            super::run::repetitions(&args.repetitions, &mut config);
-            if args.quick {
-                config.make_demo();
-            }
-            if config.runs_family(crate::ids::Family::Vm) {
-                crate::env::vm::check_inputs(&config, host)
-                    .map_err(|why| UsageError(why.to_string()))?;
-            }
-            config
-        },
-        out: default_out("suite"),
-        quiet: args.quiet,
-    })
 }
 
 /// `vmbench compare`.
@@ -70,21 +35,23 @@ pub fn execute(args: &CompareArgs) -> Result<Ending> {
     let mut runs = Vec::new();
     let mut ending = Ending::Success;
     if args.files.is_empty() {
-        let host = super::host_facts();
-        let request = suite(args, &host)?;
+        let host = session::host_facts();
+        let request = session::configure::suite(args, &host)?;
         eprintln!(
             "vmbench: running the default suite on {} environment(s) into {}",
             request.config.envs.len(),
             request.out.display()
         );
-        let results = super::run::run(&request, host)?;
+        let progress = Progress::new(args.quiet);
+        let results = session::run(&request, host, &progress)?;
+        progress.finish();
         let label = request
             .out
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
-        ending = super::run::ending(&results, &request.out);
+        ending = super::ending(&results, &request.out);
         runs.push((label, results));
     } else {
         for file in &args.files {

@@ -4,7 +4,7 @@ use super::Ending;
 
 /// Prints the checks as a table or JSON.
 pub fn execute(json: bool) -> anyhow::Result<Ending> {
-    let host = super::host_facts();
+    let host = crate::session::host_facts();
     let checks = crate::doctor::checks(&host);
     if json {
         let value = serde_json::json!({ "host": host, "checks": checks });

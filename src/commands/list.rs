@@ -9,7 +9,7 @@ use vmbench_workload::{Better, Size, Workload};
 
 /// Prints the list.
 pub fn execute() -> anyhow::Result<Ending> {
-    print!("{}", render(&crate::host::probe()));
+    print!("{}", render(&crate::session::host_facts()));
     Ok(Ending::Success)
 }
 
@@ -38,7 +38,7 @@ pub fn render(host: &HostInfo) -> String {
         );
     }
     let _ = writeln!(s, "environments:");
-    for kind in EnvKind::ALL {
+    for &kind in EnvKind::ALL {
         let state = match env::availability(kind, host) {
             Ok(detail) => format!("available: {detail}"),
             Err(why) => format!("unavailable: {why}"),

@@ -1,4 +1,5 @@
 //! The commands behind the CLI, one module each; `main` only parses and calls [`execute`].
+//! Each parses its options into a request, calls the library, and prints.
 
 pub mod clean;
 pub mod compare;
@@ -9,16 +10,9 @@ pub mod list;
 pub mod run;
 
 use crate::cli::Command;
-use crate::results::HostInfo;
-
-/// How a command ended, for the exit status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Everything asked for was done.
-    Success,
-    /// The run finished but some trials failed, or it was interrupted.
-    Failed,
-}
+use crate::results::Results;
+pub use crate::session::Ending;
+use std::path::Path;
 
 /// Runs a parsed command.
 pub fn execute(command: Command) -> anyhow::Result<Ending> {
@@ -44,11 +38,11 @@ pub fn execute(command: Command) -> anyhow::Result<Ending> {
     }
 }
 
-/// Host facts including the external tools (QEMU, runtimes) and the accelerator verdict.
-pub fn host_facts() -> HostInfo {
-    let mut host = crate::host::probe();
-    // The accelerator first: runsc's platform depends on it.
-    crate::env::vm::record_host(&mut host);
-    crate::env::container::oci::record_runtimes(&mut host);
-    host
+/// How a finished run ends, saying where its trials are when it did not succeed.
+pub fn ending(results: &Results, out: &Path) -> Ending {
+    let (ending, line) = crate::session::ending(results, out);
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
+    ending
 }

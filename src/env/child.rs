@@ -21,11 +21,11 @@ pub enum Mark {
 }
 
 impl Mark {
-    /// Phase name recorded in the trial.
-    pub fn phase(self) -> &'static str {
+    /// Phase recorded in the trial.
+    pub fn phase(self) -> crate::ids::Phase {
         match self {
-            Mark::CgroupAttached => "cgroup_attach",
-            Mark::SetupDone => "mounts_pivot_root",
+            Mark::CgroupAttached => crate::ids::Phase::CgroupAttach,
+            Mark::SetupDone => crate::ids::Phase::MountsPivotRoot,
         }
     }
 }

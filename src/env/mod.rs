@@ -119,8 +119,8 @@ pub struct Outcome {
     pub exit: ExitInfo,
     /// From launch until it was reaped.
     pub lifetime: Option<Duration>,
-    /// Startup phases, nanoseconds since launch; `teardown_*` entries are durations.
-    pub phases: BTreeMap<String, u64>,
+    /// Startup phases, nanoseconds since launch; teardown phases are durations.
+    pub phases: BTreeMap<crate::ids::Phase, u64>,
     /// The I/O path file-io used.
     pub io_path: Option<String>,
     /// Host-side samples.
@@ -175,21 +175,12 @@ pub trait Environment {
 
 /// Whether vmbench wires a network path for `kind` when `workload` needs one; why not, if not.
 pub fn wired(kind: EnvKind, workload: vmbench_workload::Workload) -> Result<(), String> {
-    if !workload.crosses_network() || !crate::net::NetPath::of(kind).is_empty() {
-        return Ok(());
+    match kind.network(crate::net::vhost_available()) {
+        crate::ids::Network::Unwired(why) if workload.crosses_network() => {
+            Err(format!("{workload} needs a network path: {why}"))
+        }
+        crate::ids::Network::Unwired(_) | crate::ids::Network::Wired(_) => Ok(()),
     }
-    let why = match kind.family() {
-        Family::Vm => "a snapshot guest has no network device (vm-tcg and vm-kvm have one)",
-        _ if kind == EnvKind::ContainerGvisor => {
-            "gVisor runs here with --network=none; vmbench wires veths only for the namespace \
-             containers (container, container-runc, container-crun)"
-        }
-        _ => {
-            "the engine runs its containers with --network none here; vmbench wires veths only \
-             for the namespace containers (container, container-runc, container-crun)"
-        }
-    };
-    Err(format!("{workload} needs a network path: {why}"))
 }
 
 /// The registry: the environment of each kind, not yet prepared.
@@ -336,7 +327,8 @@ impl Environments {
 /// Every environment this host cannot run, with the reason, for the results.
 pub fn unavailable(host: &HostInfo, except: &[EnvKind]) -> Vec<EnvStatus> {
     EnvKind::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| !except.contains(k))
         .filter_map(|kind| {
             let why = availability(kind, host).err()?;
@@ -391,7 +383,8 @@ pub fn resolve(
 pub fn runnable(host: &HostInfo) -> Vec<EnvKind> {
     let vm = best_vm();
     EnvKind::ALL
-        .into_iter()
+        .iter()
+        .copied()
         .filter(|k| k.family() != Family::Vm || *k == vm)
         .filter(|k| availability(*k, host).is_ok())
         .collect()
@@ -425,7 +418,7 @@ mod tests {
 
     #[test]
     fn the_registry_has_every_kind() {
-        for kind in EnvKind::ALL {
+        for &kind in EnvKind::ALL {
             assert_eq!(environment(kind).kind(), kind);
         }
         let why = Unavailable::new("runc not found", "apt-get install runc");

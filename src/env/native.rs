@@ -64,7 +64,7 @@ impl Instance for NativeInstance {
             output.into(),
             target,
             true,
-            "spawn",
+            crate::ids::Phase::Spawn,
         ))
     }
 

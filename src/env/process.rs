@@ -16,6 +16,7 @@ use super::child::{child_main, ChildPlan, Mark, Record, Step};
 use super::watch::{self, Observed};
 use super::{EnvError, Outcome, Spec};
 use crate::collector::{Collector, Target};
+use crate::ids::Phase;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
@@ -240,7 +241,7 @@ pub struct Started {
     /// What the collector samples.
     pub target: Target,
     /// Startup phases seen so far, nanoseconds since `t0`.
-    pub phases: BTreeMap<String, u64>,
+    pub phases: BTreeMap<Phase, u64>,
     /// A setup failure the child reported before its exec.
     pub failure: Option<String>,
 }
@@ -252,14 +253,14 @@ impl Started {
         output: std::fs::File,
         target: Target,
         own_group: bool,
-        exec_phase: &str,
+        exec_phase: Phase,
     ) -> Started {
         let mut phases = BTreeMap::new();
         for (mark, at) in &spawned.marks {
-            phases.insert(mark.phase().to_string(), at.as_nanos() as u64);
+            phases.insert(mark.phase(), at.as_nanos() as u64);
         }
         if spawned.failure.is_none() {
-            phases.insert(exec_phase.into(), spawned.exec_seen.as_nanos() as u64);
+            phases.insert(exec_phase, spawned.exec_seen.as_nanos() as u64);
         }
         Started {
             t0: spawned.t0,

@@ -92,7 +92,7 @@ pub struct Built {
 /// Builds the image `tag`; with `save`, also writes it as an archive there.
 pub fn build(tag: &str, save: Option<&Path>) -> Result<Built, ImageError> {
     let started = Instant::now();
-    let docker = crate::host::which("docker").ok_or(ImageError::Missing("docker"))?;
+    let docker = crate::tool::which("docker").ok_or(ImageError::Missing("docker"))?;
     let cache = crate::cache::writable_cache_dir().map_err(ImageError::Kernel)?;
     let fleet = cache.join("fleet");
     let (base, base_text) = base_rootfs(&fleet)?;
@@ -158,7 +158,7 @@ fn lock_path(dir: &Path) -> PathBuf {
 /// The cached base root filesystem for the package list, built first when missing; with a
 /// line saying what it is.
 fn base_rootfs(fleet: &Path) -> Result<(PathBuf, String), ImageError> {
-    let mmdebstrap = crate::host::which("mmdebstrap").ok_or(ImageError::Missing("mmdebstrap"))?;
+    let mmdebstrap = crate::tool::which("mmdebstrap").ok_or(ImageError::Missing("mmdebstrap"))?;
     let (suite, mirror) = crate::env::container::image::debian_source();
     let key = {
         use sha2::Digest;
@@ -231,7 +231,7 @@ fn add_vmbench_and_kernel(extra: &Path, cache: &Path) -> Result<String, ImageErr
     let me = Path::new("/proc/self/exe");
     let target = bin.join("vmbench");
     std::fs::copy(me, &target).map_err(io("copy", me))?;
-    if crate::host::which("strip").is_some() {
+    if crate::tool::which("strip").is_some() {
         tool::run(
             Command::new("strip").arg("--strip-debug").arg(&target),
             "strip vmbench",

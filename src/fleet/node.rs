@@ -4,9 +4,8 @@
 //! node and pod, and prints them between markers for `vmbench fleet collect`.
 
 use super::FleetError;
-use crate::commands::run::{self, Request};
-use crate::commands::Ending;
 use crate::results::{FleetRecord, Results};
+use crate::session::{self, Ending};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -77,16 +76,14 @@ pub fn execute(args: &crate::cli::RunArgs) -> anyhow::Result<Ending> {
             ""
         }
     );
-    let host = crate::commands::host_facts();
-    let request = Request {
-        config: run::config(args, &host)?,
-        out: args
-            .out
-            .clone()
-            .unwrap_or_else(|| run::default_out("fleet")),
-        quiet: args.quiet,
-    };
-    let results = run::run(&request, host)?;
+    let host = session::host_facts();
+    let mut request = session::configure::run(args, &host)?;
+    if args.out.is_none() {
+        request.out = session::configure::default_out("fleet");
+    }
+    let progress = crate::progress::Progress::new(args.quiet);
+    let results = session::run(&request, host, &progress)?;
+    progress.finish();
     let view = crate::report::model::RunView::build(
         &record.node,
         &results,
@@ -94,7 +91,10 @@ pub fn execute(args: &crate::cli::RunArgs) -> anyhow::Result<Ending> {
         results.config.equivalence_pct / 100.0,
     );
     eprint!("{}", crate::report::terminal::render(&view));
-    let ending = run::ending(&results, &request.out);
+    let (ending, line) = session::ending(&results, &request.out);
+    if let Some(line) = line {
+        eprintln!("{line}");
+    }
     let json = label(&request.out, record)?;
     let mut out = std::io::stdout().lock();
     out.write_all(super::transport::encode(&json, &view.label).as_bytes())?;

@@ -10,6 +10,7 @@
 pub mod peer;
 
 use crate::ids::EnvKind;
+pub use crate::ids::NetPath;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,70 +26,6 @@ pub enum NetError {
     /// No free link-local block, or no free port.
     #[error("{0}")]
     Exhausted(String),
-}
-
-/// One way a packet goes between the host and an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum NetPath {
-    /// The host's own loopback: the native baseline.
-    Loopback,
-    /// A veth pair, routed, no NAT: one end in the container's network namespace.
-    Veth,
-    /// A veth pair on a Linux bridge reached through a DNAT port-forward (Docker's shape).
-    BridgeDnat,
-    /// A tap device and a virtio-net NIC, QEMU moving the packets.
-    TapVirtio,
-    /// A tap device and a virtio-net NIC, the kernel's vhost-net moving the packets.
-    TapVirtioVhost,
-    /// QEMU's user-mode network stack (slirp) with a `hostfwd` on 127.0.0.1.
-    Slirp,
-}
-
-impl NetPath {
-    /// Its label in results and reports.
-    pub fn label(self) -> &'static str {
-        match self {
-            NetPath::Loopback => "loopback",
-            NetPath::Veth => "veth",
-            NetPath::BridgeDnat => "bridge+dnat",
-            NetPath::TapVirtio => "tap+virtio-net",
-            NetPath::TapVirtioVhost => "tap+virtio-net+vhost",
-            NetPath::Slirp => "slirp",
-        }
-    }
-
-    /// The suffix its metrics carry (`round_trip_dnat`); the first path of an environment has
-    /// none, so its figures are the workload's headline.
-    pub fn metric_suffix(self) -> &'static str {
-        match self {
-            NetPath::BridgeDnat => "_dnat",
-            NetPath::Slirp => "_slirp",
-            _ => "",
-        }
-    }
-
-    /// The paths of an environment, its headline path first; empty when vmbench does not wire
-    /// that environment.
-    pub fn of(kind: EnvKind) -> Vec<NetPath> {
-        match kind {
-            EnvKind::Native => vec![NetPath::Loopback],
-            EnvKind::Container | EnvKind::ContainerRunc | EnvKind::ContainerCrun => {
-                vec![NetPath::Veth, NetPath::BridgeDnat]
-            }
-            EnvKind::VmKvm | EnvKind::VmTcg if vhost_available() => {
-                vec![NetPath::TapVirtioVhost, NetPath::Slirp]
-            }
-            EnvKind::VmKvm | EnvKind::VmTcg => vec![NetPath::TapVirtio, NetPath::Slirp],
-            _ => Vec::new(),
-        }
-    }
-}
-
-impl std::fmt::Display for NetPath {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.pad(self.label())
-    }
 }
 
 /// Whether QEMU can hand the tap's packets to the kernel's vhost-net.
@@ -241,9 +178,27 @@ fn ip(args: &[&str]) -> Result<(), NetError> {
 }
 
 impl Wiring {
+    /// The record of its paths for the trial, with the CPUs the peer may run on.
+    pub fn record(&self, peer_cpus: Vec<usize>) -> crate::results::NetRecord {
+        crate::results::NetRecord {
+            paths: self
+                .paths
+                .iter()
+                .map(|p| crate::results::NetPathRecord {
+                    path: p.path,
+                    connect: p.connect.to_string(),
+                    instance: p.instance.clone(),
+                    host_link: p.host_link.clone(),
+                    metric_suffix: p.path.metric_suffix().to_string(),
+                })
+                .collect(),
+            peer_cpus,
+        }
+    }
+
     /// The wiring of an instance of `kind`; `None` when vmbench does not wire that kind.
     pub fn for_env(kind: EnvKind) -> Result<Option<Wiring>, NetError> {
-        let paths = NetPath::of(kind);
+        let paths = kind.net_paths(vhost_available());
         match paths.first() {
             None => Ok(None),
             Some(NetPath::Loopback) => Wiring::loopback().map(Some),
@@ -589,11 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn every_wired_environment_has_its_headline_path_first() {
-        assert_eq!(NetPath::of(EnvKind::Native), vec![NetPath::Loopback]);
-        assert_eq!(NetPath::of(EnvKind::ContainerCrun)[0], NetPath::Veth);
-        assert_eq!(NetPath::of(EnvKind::VmTcg)[1], NetPath::Slirp);
-        assert!(NetPath::of(EnvKind::ContainerDocker).is_empty());
+    fn headline_paths_carry_no_suffix() {
         for p in [NetPath::Loopback, NetPath::Veth, NetPath::TapVirtio] {
             assert_eq!(p.metric_suffix(), "");
         }

@@ -5,6 +5,7 @@
 //! → host).
 
 use super::{NetPath, PathEnd};
+use crate::ids::NetMetric;
 use hdrhistogram::Histogram;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -139,9 +140,9 @@ fn connect(end: &PathEnd, stop: &AtomicBool, deadline: Instant) -> Result<TcpStr
     ))
 }
 
-fn metric(name: &str, path: NetPath, value: f64, unit: &str, better: Better) -> Metric {
+fn metric(name: NetMetric, path: NetPath, value: f64, unit: &str, better: Better) -> Metric {
     Metric {
-        name: format!("{name}{}", path.metric_suffix()),
+        name: name.on(path),
         value,
         unit: unit.into(),
         better,
@@ -173,21 +174,21 @@ fn round_trips(
     let us = |ns: u64| ns as f64 / 1e3;
     Ok(vec![
         metric(
-            "round_trip",
+            NetMetric::RoundTrip,
             end.path,
             us(hist.value_at_quantile(0.5)),
             "us",
             Better::Lower,
         ),
         metric(
-            "round_trip_p99",
+            NetMetric::RoundTripP99,
             end.path,
             us(hist.value_at_quantile(0.99)),
             "us",
             Better::Lower,
         ),
         metric(
-            "round_trip_mean",
+            NetMetric::RoundTripMean,
             end.path,
             hist.mean() / 1e3,
             "us",
@@ -246,14 +247,14 @@ fn streams(
     }
     Ok(vec![
         metric(
-            "stream_in",
+            NetMetric::StreamIn,
             end.path,
             gbit(sent, inbound),
             "Gbit/s",
             Better::Higher,
         ),
         metric(
-            "stream_out",
+            NetMetric::StreamOut,
             end.path,
             gbit(received, outbound),
             "Gbit/s",
@@ -303,7 +304,15 @@ mod tests {
         assert_eq!(runs.len(), 2);
         for metrics in &runs {
             let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
-            assert_eq!(names, ["round_trip", "round_trip_p99", "round_trip_mean"]);
+            assert_eq!(
+                names,
+                [
+                    NetMetric::RoundTrip,
+                    NetMetric::RoundTripP99,
+                    NetMetric::RoundTripMean
+                ]
+                .map(NetMetric::base)
+            );
             assert!(metrics[0].value > 0.0 && metrics[1].value >= metrics[0].value);
         }
     }

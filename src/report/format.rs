@@ -3,24 +3,8 @@
 
 use super::lang::Lang;
 use crate::stats::Verdict;
+pub use crate::units::{num, seconds};
 use vmbench_workload::Better;
-
-/// A number with sensible precision for tables.
-pub fn num(v: f64) -> String {
-    if !v.is_finite() {
-        return "—".into();
-    }
-    let a = v.abs();
-    if a >= 1000.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 0.1 {
-        format!("{v:.3}")
-    } else {
-        format!("{v:.4}")
-    }
-}
 
 /// An axis tick: at most three decimals, trailing zeros dropped (`1`, `0.25`, `10000`).
 pub fn tick(v: f64) -> String {
@@ -44,15 +28,6 @@ pub fn ratio_text(r: &crate::stats::Ratio) -> String {
 /// Bytes in MiB with one decimal.
 pub fn mib(b: u64) -> String {
     format!("{:.1} MiB", b as f64 / (1u64 << 20) as f64)
-}
-
-/// A duration in seconds, as precise as it needs to be (`0.1 s`, `300 s`).
-pub fn seconds(s: f64) -> String {
-    if s >= 10.0 || s == s.trunc() {
-        format!("{s:.0} s")
-    } else {
-        format!("{} s", num(s))
-    }
 }
 
 /// Words for a ratio env/native given which direction is better.

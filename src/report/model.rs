@@ -69,7 +69,7 @@ pub struct StartupView {
     /// Their summary.
     pub summary: Summary,
     /// Median of each startup phase, milliseconds since launch.
-    pub phases_ms: Vec<(String, f64)>,
+    pub phases_ms: Vec<(crate::ids::Phase, f64)>,
 }
 
 /// Where one environment's start goes: its startup phases as consecutive segments.
@@ -90,12 +90,16 @@ impl StartSplit {
     pub fn of(view: &StartupView) -> StartSplit {
         let mut segments = Vec::new();
         let mut at = 0.0;
-        for (name, ms) in view.phases_ms.iter().filter(|(n, _)| n != "first_output") {
+        for (name, ms) in view
+            .phases_ms
+            .iter()
+            .filter(|(n, _)| *n != crate::ids::Phase::FirstOutput)
+        {
             // A phase the environment reports after `ready` (Docker records its start once
             // the start call returns) or out of order splits nothing.
             let end = ms.min(view.summary.median);
             if end > at {
-                segments.push((name.clone(), end - at));
+                segments.push((name.to_string(), end - at));
                 at = end;
             }
         }
@@ -263,7 +267,7 @@ fn workload_view(
         let sum = Summary::of(&xs);
         let ratio = sum
             .is_some()
-            .then(|| crate::plan::ratio_to_native(results, w, e))
+            .then(|| results.ratio_to_native(w, e))
             .flatten();
         let change = baseline
             .filter(|b| b.size_of(w) == results.size_of(w))
@@ -304,7 +308,7 @@ fn workload_view(
         size_note: results
             .sizes
             .get(&w)
-            .map(crate::sizing::SizeChoice::explain),
+            .map(crate::results::SizeChoice::explain),
         baseline_note: baseline
             .map(|b| b.size_of(w))
             .filter(|&old| old != size)
@@ -322,15 +326,15 @@ fn startup_view(e: EnvKind, trials: &[&Trial]) -> Option<StartupView> {
         .map(|ns| ns as f64 / 1e6)
         .collect();
     let summary = Summary::of(&values_ms)?;
-    let mut phase_names: Vec<&String> = Vec::new();
+    let mut phase_names: Vec<&crate::ids::Phase> = Vec::new();
     for t in trials {
-        for k in t.phases.keys().filter(|k| !k.starts_with("teardown_")) {
+        for k in t.phases.keys().filter(|k| !k.is_teardown()) {
             if !phase_names.contains(&k) {
                 phase_names.push(k);
             }
         }
     }
-    let mut phases_ms: Vec<(String, f64)> = phase_names
+    let mut phases_ms: Vec<(crate::ids::Phase, f64)> = phase_names
         .into_iter()
         .filter_map(|k| {
             let xs: Vec<f64> = trials
@@ -338,7 +342,7 @@ fn startup_view(e: EnvKind, trials: &[&Trial]) -> Option<StartupView> {
                 .filter_map(|t| t.phases.get(k))
                 .map(|ns| *ns as f64 / 1e6)
                 .collect();
-            stats::median(&xs).map(|m| (k.clone(), m))
+            stats::median(&xs).map(|m| (*k, m))
         })
         .collect();
     phases_ms.sort_by(|a, b| a.1.total_cmp(&b.1));
@@ -522,10 +526,7 @@ impl RunView {
         let mut quiet = Vec::new();
         let over_time = timeline_workload(results);
         for &e in &envs {
-            let trials: Vec<&Trial> = results
-                .measured()
-                .filter(|t| t.env == e && t.error.is_none())
-                .collect();
+            let trials: Vec<&Trial> = results.succeeded(e).collect();
             startup.extend(startup_view(e, &trials));
             memory.extend(memory_view(e, &trials));
             timelines.extend(over_time.and_then(|w| timeline(e, w, &trials)));

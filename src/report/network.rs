@@ -2,9 +2,8 @@
 //! host and each environment, one row per environment and path, each with its ratio to the
 //! native loopback and the verdict of the one rule (see [`crate::stats::verdict`]).
 
-use crate::ids::EnvKind;
-use crate::net::NetPath;
-use crate::results::{Results, Trial};
+use crate::ids::{EnvKind, NetMetric, NetPath};
+use crate::results::Results;
 use crate::stats::{self, Ratio, Verdict};
 use serde::Serialize;
 use vmbench_workload::{Better, Workload};
@@ -46,11 +45,18 @@ pub struct NetworkView {
     pub rows: Vec<PathRow>,
 }
 
-/// (rep, value) of metric `name` in the successful measured trials of `w` in `env`.
-fn values(results: &Results, w: Workload, env: EnvKind, name: &str) -> Vec<(u32, f64)> {
+/// (rep, value) of `metric` on `path` in the successful measured trials of `w` in `env`.
+fn values(
+    results: &Results,
+    w: Workload,
+    env: EnvKind,
+    metric: NetMetric,
+    path: NetPath,
+) -> Vec<(u32, f64)> {
+    let name = metric.on(path);
     results
-        .measured()
-        .filter(|t: &&Trial| t.workload == w && t.env == env && t.error.is_none())
+        .succeeded(env)
+        .filter(|t| t.workload == w)
         .filter_map(|t| {
             let m = t.metrics.iter().find(|m| m.name == name)?;
             Some((t.rep, m.value))
@@ -92,11 +98,11 @@ impl NetworkView {
     /// The section of `results`, when it measured a network path.
     pub fn of(results: &Results, envs: &[EnvKind], margin: f64) -> Option<NetworkView> {
         let mut rows = Vec::new();
-        let native = |w, name| values(results, w, EnvKind::Native, name);
+        let native = |w, metric| values(results, w, EnvKind::Native, metric, NetPath::Loopback);
         let (rtt0, in0, out0) = (
-            native(Workload::NetRr, "round_trip"),
-            native(Workload::NetStream, "stream_in"),
-            native(Workload::NetStream, "stream_out"),
+            native(Workload::NetRr, NetMetric::RoundTrip),
+            native(Workload::NetStream, NetMetric::StreamIn),
+            native(Workload::NetStream, NetMetric::StreamOut),
         );
         for &env in envs {
             // Native is the baseline: its row has no ratio.
@@ -109,10 +115,9 @@ impl NetworkView {
             };
             let (rtt0, in0, out0) = (base(&rtt0), base(&in0), base(&out0));
             for path in recorded_paths(results, env) {
-                let suffix = path.metric_suffix();
-                let of = |w, name: &str| values(results, w, env, &format!("{name}{suffix}"));
-                let rtt = of(Workload::NetRr, "round_trip");
-                let p99: Vec<f64> = of(Workload::NetRr, "round_trip_p99")
+                let of = |w, metric| values(results, w, env, metric, path);
+                let rtt = of(Workload::NetRr, NetMetric::RoundTrip);
+                let p99: Vec<f64> = of(Workload::NetRr, NetMetric::RoundTripP99)
                     .into_iter()
                     .map(|(_, x)| x)
                     .collect();
@@ -122,13 +127,13 @@ impl NetworkView {
                     rtt: figure(&rtt, &rtt0, Better::Lower, margin),
                     rtt_p99: stats::median(&p99),
                     stream_in: figure(
-                        &of(Workload::NetStream, "stream_in"),
+                        &of(Workload::NetStream, NetMetric::StreamIn),
                         &in0,
                         Better::Higher,
                         margin,
                     ),
                     stream_out: figure(
-                        &of(Workload::NetStream, "stream_out"),
+                        &of(Workload::NetStream, NetMetric::StreamOut),
                         &out0,
                         Better::Higher,
                         margin,
@@ -156,18 +161,20 @@ mod tests {
 
     fn trial(env: EnvKind, w: Workload, rep: u32, metrics: &[(&str, f64)]) -> Trial {
         let mut t = Trial::new(env, w, rep, false);
-        let ends: Vec<crate::net::PathEnd> = NetPath::of(env)
-            .into_iter()
-            .map(|path| crate::net::PathEnd {
-                path,
-                connect: "127.0.0.1:7399".parse().unwrap(),
-                instance: String::new(),
-                host_link: None,
-            })
-            .collect();
-        t.net = w
-            .crosses_network()
-            .then(|| crate::results::NetRecord::of(&ends));
+        t.net = w.crosses_network().then(|| crate::results::NetRecord {
+            paths: env
+                .net_paths(false)
+                .iter()
+                .map(|&path| crate::results::NetPathRecord {
+                    path,
+                    connect: "127.0.0.1:7399".into(),
+                    instance: String::new(),
+                    host_link: None,
+                    metric_suffix: path.metric_suffix().into(),
+                })
+                .collect(),
+            peer_cpus: vec![0],
+        });
         t.metrics = metrics
             .iter()
             .map(|(name, value)| Metric {
@@ -248,13 +255,16 @@ mod tests {
         r.trials.clear();
         r.warmup_trials.clear();
         let mut t = trial(EnvKind::VmTcg, Workload::NetRr, 0, &[("round_trip", 90.0)]);
-        let vhost = crate::net::PathEnd {
-            path: NetPath::TapVirtioVhost,
-            connect: "169.254.16.2:7399".parse().unwrap(),
-            instance: String::new(),
-            host_link: Some("vmb00000100t".into()),
-        };
-        t.net = Some(crate::results::NetRecord::of(&[vhost]));
+        t.net = Some(crate::results::NetRecord {
+            paths: vec![crate::results::NetPathRecord {
+                path: NetPath::TapVirtioVhost,
+                connect: "169.254.16.2:7399".into(),
+                instance: String::new(),
+                host_link: Some("vmb00000100t".into()),
+                metric_suffix: String::new(),
+            }],
+            peer_cpus: vec![0],
+        });
         r.trials.push(t);
         let view = NetworkView::of(&r, &[EnvKind::VmTcg], 0.03).unwrap();
         let paths: Vec<NetPath> = view.rows.iter().map(|r| r.path).collect();

@@ -94,7 +94,7 @@ fn seen(run: &RunView, lang: Lang) -> String {
         |pick: &dyn Fn(EnvKind) -> bool| run.seen.iter().find(|v| pick(v.env)).map(|v| &v.view);
     let host = view(&|e| e == EnvKind::Native);
     let container = view(&|e| e == EnvKind::Container)
-        .or_else(|| view(&|e| super::spectrum::Tier::of(e) == super::spectrum::Tier::Namespaces));
+        .or_else(|| view(&|e| e.tier() == crate::ids::Tier::Namespaces));
     let vm = view(&|e| e.family() == Family::Vm);
     let none = match lang {
         Lang::En => "(not measured in this run)".to_string(),
@@ -312,7 +312,7 @@ fn density(run: &RunView, lang: Lang) -> String {
 }
 
 /// A path's median round trip with its ratio to native, in words: `41.2 µs (1.12× native)`.
-fn path_rtt(run: &RunView, env: Option<EnvKind>, path: crate::net::NetPath, lang: Lang) -> String {
+fn path_rtt(run: &RunView, env: Option<EnvKind>, path: crate::ids::NetPath, lang: Lang) -> String {
     let fig = env
         .and_then(|e| run.network.as_ref()?.row(e, path))
         .and_then(|r| r.rtt.as_ref());
@@ -329,7 +329,7 @@ fn path_rtt(run: &RunView, env: Option<EnvKind>, path: crate::net::NetPath, lang
 /// Where a packet goes on each path, with this run's round trips; Felter et al.'s KVM figures
 /// when this run had no KVM guest.
 fn network(run: &RunView, lang: Lang) -> String {
-    use crate::net::NetPath;
+    use crate::ids::NetPath;
     let Some(view) = run.network.as_ref() else {
         return String::new();
     };

@@ -31,11 +31,7 @@ pub struct SeenRow {
 pub fn views(results: &Results, envs: &[EnvKind]) -> Vec<SeenView> {
     envs.iter()
         .filter_map(|&env| {
-            let ok = || {
-                results
-                    .measured()
-                    .filter(move |t| t.env == env && t.error.is_none())
-            };
+            let ok = || results.succeeded(env);
             let trial = ok()
                 .find(|t| t.workload == Workload::Noop)
                 .or_else(|| ok().next())?;

@@ -3,47 +3,12 @@
 //! space, a guest kernel), with what each step costs: startup, a system call, host CPU to
 //! start and stop an instance, memory per instance, and the kernel the instance reports.
 
-use crate::ids::{EnvKind, Family};
+pub use crate::ids::Tier;
+use crate::ids::{EnvKind, MemoryAccounting};
 use crate::results::{Results, Trial};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use vmbench_workload::Workload;
-
-/// Where an environment's system calls are answered, from least to most isolated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Tier {
-    /// The host kernel, with nothing in between.
-    Native,
-    /// The host kernel, behind namespaces and cgroups.
-    Namespaces,
-    /// A kernel written in user space (gVisor's Sentry) that intercepts every system call.
-    UserSpaceKernel,
-    /// A guest kernel on virtual hardware, hardware-assisted or emulated.
-    GuestKernel,
-}
-
-impl Tier {
-    /// The tier of an environment.
-    pub fn of(env: EnvKind) -> Tier {
-        match (env, env.family()) {
-            (EnvKind::ContainerGvisor, _) => Tier::UserSpaceKernel,
-            (_, Family::Native) => Tier::Native,
-            (_, Family::Container) => Tier::Namespaces,
-            (_, Family::Vm) => Tier::GuestKernel,
-        }
-    }
-
-    /// A short name for charts and tables.
-    pub fn name(self) -> &'static str {
-        match self {
-            Tier::Native => "native",
-            Tier::Namespaces => "namespaces",
-            Tier::UserSpaceKernel => "user-space kernel",
-            Tier::GuestKernel => "guest kernel",
-        }
-    }
-}
 
 /// One environment on the spectrum.
 #[derive(Debug, Clone, Serialize)]
@@ -83,9 +48,9 @@ pub fn instance_memory(t: &Trial) -> Option<u64> {
         .and_then(|c| c.memory_peak_bytes)
         .or(t.summary.as_ref().and_then(|s| s.peak_cgroup_memory_bytes))
         .unwrap_or(0);
-    Some(match t.env {
-        EnvKind::Container => process.max(cgroup),
-        _ => process + cgroup,
+    Some(match t.env.memory_accounting() {
+        MemoryAccounting::ProcessInCgroup => process.max(cgroup),
+        MemoryAccounting::Process | MemoryAccounting::ProcessBesideCgroup => process + cgroup,
     })
 }
 
@@ -99,13 +64,9 @@ pub fn rows(
 ) -> Vec<SpectrumRow> {
     let mut rows: Vec<SpectrumRow> = envs
         .iter()
-        .filter(|&&e| results.measured().any(|t| t.env == e && t.error.is_none()))
+        .filter(|&&e| results.succeeded(e).next().is_some())
         .map(|&env| {
-            let ok = || {
-                results
-                    .measured()
-                    .filter(move |t| t.env == env && t.error.is_none())
-            };
+            let ok = || results.succeeded(env);
             let cpu: Vec<f64> = ok()
                 .filter(|t| t.workload == Workload::Noop)
                 .filter_map(|t| Some(t.noise.as_ref()?.own_cpu_ns as f64 / 1e6))
@@ -123,7 +84,7 @@ pub fn rows(
             }
             SpectrumRow {
                 env,
-                tier: Tier::of(env),
+                tier: env.tier(),
                 kernel: ok().find_map(|t| Some(t.guest_view.as_ref()?.kernel.clone())),
                 startup_ms: startup_ms.get(&env).copied(),
                 syscall_ns: syscall_ns.get(&env).copied(),
@@ -214,11 +175,11 @@ mod tests {
 
     #[test]
     fn gvisor_sits_between_containers_and_vms() {
-        let tiers: Vec<Tier> = EnvKind::ALL.into_iter().map(Tier::of).collect();
-        assert_eq!(Tier::of(EnvKind::Native), Tier::Native);
-        assert_eq!(Tier::of(EnvKind::ContainerDocker), Tier::Namespaces);
-        assert_eq!(Tier::of(EnvKind::ContainerGvisor), Tier::UserSpaceKernel);
-        assert_eq!(Tier::of(EnvKind::VmTcg), Tier::GuestKernel);
+        let tiers: Vec<Tier> = EnvKind::ALL.iter().map(|k| k.tier()).collect();
+        assert_eq!(EnvKind::Native.tier(), Tier::Native);
+        assert_eq!(EnvKind::ContainerDocker.tier(), Tier::Namespaces);
+        assert_eq!(EnvKind::ContainerGvisor.tier(), Tier::UserSpaceKernel);
+        assert_eq!(EnvKind::VmTcg.tier(), Tier::GuestKernel);
         assert!(
             Tier::Namespaces < Tier::UserSpaceKernel && Tier::UserSpaceKernel < Tier::GuestKernel
         );

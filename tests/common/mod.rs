@@ -72,7 +72,7 @@ pub fn prepared(kind: vmbench::env::EnvKind) -> Box<dyn vmbench::env::Environmen
         workloads: vmbench_workload::Workload::ALL.to_vec(),
         ..Default::default()
     };
-    let mut host = vmbench::commands::host_facts();
+    let mut host = vmbench::session::host_facts();
     let mut shared =
         vmbench::env::Shared::new(&config, &binary, cache_dir(), work_dir(), &mut host);
     let mut env = vmbench::env::environment(kind);

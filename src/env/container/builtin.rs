@@ -184,10 +184,16 @@ impl Instance for BuiltinInstance<'_> {
             ..Target::process(spawned.pid.as_raw())
         };
         // Killing the container's PID 1 takes every process of its pid namespace with it.
-        let mut started = Started::from_spawned(spawned, output.into(), target, false, "exec");
+        let mut started = Started::from_spawned(
+            spawned,
+            output.into(),
+            target,
+            false,
+            crate::ids::Phase::Exec,
+        );
         started
             .phases
-            .insert("clone".into(), cloned.as_nanos() as u64);
+            .insert(crate::ids::Phase::Clone, cloned.as_nanos() as u64);
         self.cgroup = Some(cgroup);
         Ok(started)
     }
@@ -206,7 +212,7 @@ impl Instance for BuiltinInstance<'_> {
             .remove()
             .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
         outcome.phases.insert(
-            "teardown_cgroup_remove".into(),
+            crate::ids::Phase::TeardownCgroupRemove,
             removal.elapsed().as_nanos() as u64,
         );
         Ok(())

@@ -20,8 +20,8 @@ use crate::env::process::{self, CloneMode, Instance, Program, Started};
 use crate::env::{
     Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec, Unavailable,
 };
-use crate::host::which;
 use crate::results::{AttachPath, EngineImage, EngineInfo, HostInfo};
+use crate::tool::which;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -270,7 +270,7 @@ fn engine_info(
     client: &Path,
     global: &[String],
 ) -> Result<EngineInfo, EnvError> {
-    let client_version = crate::host::version_of(client).unwrap_or_default();
+    let client_version = crate::tool::version_of(client).unwrap_or_default();
     let client_label = format!("{} ({client_version})", client.display());
     let text = |v: &Value, path: &str| {
         v.pointer(path)
@@ -654,10 +654,10 @@ impl EngineInstance<'_> {
                 .map(|d| d.as_nanos() as u64)
         };
         if let Some(ns) = since_launch("/Created") {
-            outcome.phases.insert("engine_created".into(), ns);
+            outcome.phases.insert(crate::ids::Phase::EngineCreated, ns);
         }
         if let Some(ns) = since_launch("/State/StartedAt") {
-            outcome.phases.insert("runtime_started".into(), ns);
+            outcome.phases.insert(crate::ids::Phase::RuntimeStarted, ns);
         }
         if container.pointer("/State/OOMKilled") == Some(&Value::Bool(true)) {
             outcome.exit.oom = true;
@@ -720,7 +720,7 @@ impl Instance for EngineInstance<'_> {
             output.into(),
             target,
             true,
-            "client_exec",
+            crate::ids::Phase::ClientExec,
         ))
     }
 
@@ -774,7 +774,7 @@ impl Instance for EngineInstance<'_> {
         let removal = Instant::now();
         self.remove();
         outcome.phases.insert(
-            "teardown_engine_rm".into(),
+            crate::ids::Phase::TeardownEngineRm,
             removal.elapsed().as_nanos() as u64,
         );
         outcome.io_path = Some(format!(

@@ -205,7 +205,7 @@ fn build(kind: ImageKind, cache: &Path, binary: &Path, dir: &Path) -> Result<(),
 
 /// A static busybox with a link per applet and the `/etc` files a userland expects.
 fn busybox(rootfs: &Path) -> Result<String, ImageError> {
-    let source = crate::host::which("busybox")
+    let source = crate::tool::which("busybox")
         .filter(|p| std::fs::read(p).is_ok_and(|b| crate::workload_bin::is_static(&b)))
         .ok_or(ImageError::Missing {
             image: ImageKind::Busybox,
@@ -282,7 +282,7 @@ pub fn debian_source() -> (String, String) {
 /// A Debian minbase root filesystem: built once per suite with `mmdebstrap` into the cache,
 /// then copied (hard links, special files and owners kept) into the image.
 fn debian(cache: &Path, rootfs: &Path) -> Result<String, ImageError> {
-    let mmdebstrap = crate::host::which("mmdebstrap").ok_or(ImageError::Missing {
+    let mmdebstrap = crate::tool::which("mmdebstrap").ok_or(ImageError::Missing {
         image: ImageKind::Debian,
         program: "mmdebstrap",
         package: "mmdebstrap",
@@ -329,7 +329,7 @@ fn debian(cache: &Path, rootfs: &Path) -> Result<String, ImageError> {
     )
     .map_err(tool_error)?;
     let version = std::fs::read_to_string(base.join("etc/debian_version")).unwrap_or_default();
-    let tool = crate::host::version_of(&mmdebstrap).unwrap_or_default();
+    let tool = crate::tool::version_of(&mmdebstrap).unwrap_or_default();
     Ok(format!(
         "Debian {suite} ({}) minbase from {mirror}, {tool}",
         version.trim()

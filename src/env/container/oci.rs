@@ -16,8 +16,8 @@ use crate::env::process::{self, CloneMode, Instance, Program, Started};
 use crate::env::{
     Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec, Unavailable,
 };
-use crate::host::{version_of, which};
 use crate::results::{AttachPath, HostInfo};
+use crate::tool::{version_of, which};
 use nix::mount::MsFlags;
 use serde_json::json;
 use std::ffi::CString;
@@ -507,7 +507,7 @@ impl Instance for OciInstance<'_> {
             output.into(),
             target,
             true,
-            "runtime_exec",
+            crate::ids::Phase::RuntimeExec,
         ))
     }
 
@@ -552,7 +552,7 @@ impl Instance for OciInstance<'_> {
         self.remove_leftover_cgroups();
         self.dirs = None;
         outcome.phases.insert(
-            "teardown_runtime_delete".into(),
+            crate::ids::Phase::TeardownRuntimeDelete,
             removal.elapsed().as_nanos() as u64,
         );
         outcome.io_path = self.io_path.take();

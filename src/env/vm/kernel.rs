@@ -307,7 +307,7 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
 }
 
 fn depmod() -> PathBuf {
-    crate::host::which("depmod").unwrap_or_else(|| PathBuf::from("/sbin/depmod"))
+    crate::tool::which("depmod").unwrap_or_else(|| PathBuf::from("/sbin/depmod"))
 }
 
 fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
@@ -334,7 +334,7 @@ pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, crate::
     use crate::env::Unavailable;
     match find(explicit, cache) {
         Ok(Some(k)) => match k.cache_dir().map(verify) {
-            Some(Err(why)) if crate::host::which("apt-get").is_some() => Ok(format!(
+            Some(Err(why)) if crate::tool::which("apt-get").is_some() => Ok(format!(
                 "{} cached but corrupt ({why}): provisioned again on the next VM run",
                 k.version
             )),
@@ -344,7 +344,7 @@ pub fn describe(explicit: Option<&Path>, cache: &Path) -> Result<String, crate::
             )),
             _ => Ok(format!("{} ({})", k.version, k.source)),
         },
-        Ok(None) if crate::host::which("apt-get").is_some() => Ok("not cached yet: provisioned on first VM run with apt-get download linux-image-amd64's kernel".into()),
+        Ok(None) if crate::tool::which("apt-get").is_some() => Ok("not cached yet: provisioned on first VM run with apt-get download linux-image-amd64's kernel".into()),
         Ok(None) => Err(Unavailable::new(
             "no guest kernel",
             "pass --kernel PATH (or set VMBENCH_KERNEL) to a bzImage whose modules sit beside it",

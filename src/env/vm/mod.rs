@@ -103,7 +103,7 @@ pub fn find_qemu(explicit: Option<&Path>) -> Result<PathBuf, Unavailable> {
         .map(Path::to_path_buf)
         .or_else(|| std::env::var_os("VMBENCH_QEMU").map(PathBuf::from));
     let Some(path) = named else {
-        return crate::host::which("qemu-system-x86_64").ok_or_else(|| {
+        return crate::tool::which("qemu-system-x86_64").ok_or_else(|| {
             Unavailable::new(
                 "qemu-system-x86_64 not found",
                 "apt-get install qemu-system-x86, or pass --qemu PATH",
@@ -117,7 +117,7 @@ pub fn find_qemu(explicit: Option<&Path>) -> Result<PathBuf, Unavailable> {
             fix,
         ));
     }
-    match crate::host::version_of(&path) {
+    match crate::tool::version_of(&path) {
         Some(v) if v.contains("QEMU") => Ok(path),
         _ => Err(Unavailable::new(
             format!(
@@ -169,7 +169,7 @@ pub fn check_inputs(config: &RunConfig, host: &HostInfo) -> Result<(), Unavailab
 pub fn record_host(host: &mut HostInfo) {
     host.qemu_version = find_qemu(None)
         .ok()
-        .and_then(|q| crate::host::version_of(&q));
+        .and_then(|q| crate::tool::version_of(&q));
     match accel::kvm_usable() {
         Ok(why) => {
             host.accelerator = Some("kvm".into());
@@ -387,7 +387,7 @@ fn make_disk(dir: &Path) -> Result<(tempfile::TempPath, bool), VmError> {
         .set_len(DISK_MIB << 20)
         .map_err(|e| io("size the disk image in", e))?;
     let path = file.into_temp_path();
-    let mkfs = crate::host::which("mkfs.ext4").unwrap_or_else(|| PathBuf::from("/sbin/mkfs.ext4"));
+    let mkfs = crate::tool::which("mkfs.ext4").unwrap_or_else(|| PathBuf::from("/sbin/mkfs.ext4"));
     crate::tool::run(
         Command::new(&mkfs)
             .args([
@@ -494,7 +494,7 @@ pub fn prepare(
         false => (None, false),
     };
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    host.qemu_version = crate::host::version_of(&qemu);
+    host.qemu_version = crate::tool::version_of(&qemu);
     Ok(VmSettings {
         initramfs_bytes: std::fs::metadata(&initramfs).map(|m| m.len()).unwrap_or(0),
         qemu,
@@ -534,7 +534,13 @@ fn qemu_started(spawned: process::Spawned, output: std::os::fd::OwnedFd) -> Star
         cheap_cpu: true,
         ..Target::process(spawned.pid.as_raw())
     };
-    Started::from_spawned(spawned, output.into(), target, true, "qemu_exec")
+    Started::from_spawned(
+        spawned,
+        output.into(),
+        target,
+        true,
+        crate::ids::Phase::QemuExec,
+    )
 }
 
 /// Restores numbered in this process, for their socket names.
@@ -673,18 +679,20 @@ impl Instance for VmInstance<'_> {
         let (migrated, resumed) = restore
             .resume(state, started.t0, deadline)
             .map_err(|e| EnvError::Setup(format!("restoring the snapshot: {e}")))?;
+        outcome.phases.insert(
+            crate::ids::Phase::MigrationCompleted,
+            migrated.as_nanos() as u64,
+        );
         outcome
             .phases
-            .insert("migration_completed".into(), migrated.as_nanos() as u64);
-        outcome
-            .phases
-            .insert("resumed".into(), resumed.as_nanos() as u64);
+            .insert(crate::ids::Phase::Resumed, resumed.as_nanos() as u64);
         use std::io::Write;
         writeln!(console, "{plan}")
             .map_err(|e| EnvError::Setup(format!("send the plan on the console: {e}")))?;
-        outcome
-            .phases
-            .insert("plan_sent".into(), started.t0.elapsed().as_nanos() as u64);
+        outcome.phases.insert(
+            crate::ids::Phase::PlanSent,
+            started.t0.elapsed().as_nanos() as u64,
+        );
         Ok(())
     }
 
@@ -706,8 +714,12 @@ impl Instance for VmInstance<'_> {
         // (QEMU's exec and the first console byte; the first byte and `ready`), in order.
         if let Some((ready_at, view)) = &outcome.observed.ready {
             let phases = guest_phases(
-                outcome.phases.get("qemu_exec").copied().unwrap_or(0),
-                outcome.phases.get("first_output").copied(),
+                outcome
+                    .phases
+                    .get(&crate::ids::Phase::QemuExec)
+                    .copied()
+                    .unwrap_or(0),
+                outcome.phases.get(&crate::ids::Phase::FirstOutput).copied(),
                 ready_at.as_nanos() as u64,
                 view,
             );
@@ -725,17 +737,17 @@ fn guest_phases(
     first_output: Option<u64>,
     ready: u64,
     view: &vmbench_workload::GuestView,
-) -> Vec<(String, u64)> {
+) -> Vec<(crate::ids::Phase, u64)> {
     let kernel_start = ready as i128 - (view.uptime_s * 1e9) as i128;
     if kernel_start <= 0 {
         return Vec::new();
     }
     let first = first_output.unwrap_or(ready).min(ready);
     let kernel = (kernel_start as u64).clamp(qemu_exec, first);
-    let mut out = vec![("guest_kernel_start_est".to_string(), kernel)];
+    let mut out = vec![(crate::ids::Phase::GuestKernelStartEst, kernel)];
     if let Some(agent) = &view.agent {
         let init = kernel_start as u64 + (agent.init_uptime_s * 1e9) as u64;
-        out.push(("guest_init_est".to_string(), init.clamp(first, ready)));
+        out.push((crate::ids::Phase::GuestInitEst, init.clamp(first, ready)));
     }
     out
 }

@@ -20,19 +20,8 @@ pub const SIZE: (u32, u32) = (900, 420);
 
 /// A stable colour per environment, the same in every chart.
 pub fn env_color(env: EnvKind) -> RGBColor {
-    match env {
-        EnvKind::Native => RGBColor(55, 126, 34),
-        EnvKind::Container => RGBColor(31, 119, 180),
-        EnvKind::ContainerCrun => RGBColor(23, 190, 207),
-        EnvKind::ContainerRunc => RGBColor(148, 103, 189),
-        EnvKind::ContainerPodman => RGBColor(140, 86, 75),
-        EnvKind::ContainerGvisor => RGBColor(188, 189, 34),
-        EnvKind::ContainerDocker => RGBColor(227, 119, 194),
-        EnvKind::VmKvm => RGBColor(255, 127, 14),
-        EnvKind::VmTcg => RGBColor(214, 39, 40),
-        EnvKind::VmKvmSnapshot => RGBColor(255, 187, 120),
-        EnvKind::VmTcgSnapshot => RGBColor(255, 152, 150),
-    }
+    let (r, g, b) = env.colour();
+    RGBColor(r, g, b)
 }
 
 /// A chart's words in `lang`: English as written, Korean from this table (an English text

@@ -1,0 +1,52 @@
+//! The ways a packet goes between the host and an instance: recorded in every network trial,
+//! named in the report, and wired by `net`.
+
+/// One way a packet goes between the host and an instance.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum NetPath {
+    /// The host's own loopback: the native baseline.
+    Loopback,
+    /// A veth pair, routed, no NAT: one end in the container's network namespace.
+    Veth,
+    /// A veth pair on a Linux bridge reached through a DNAT port-forward (Docker's shape).
+    BridgeDnat,
+    /// A tap device and a virtio-net NIC, QEMU moving the packets.
+    TapVirtio,
+    /// A tap device and a virtio-net NIC, the kernel's vhost-net moving the packets.
+    TapVirtioVhost,
+    /// QEMU's user-mode network stack (slirp) with a `hostfwd` on 127.0.0.1.
+    Slirp,
+}
+
+impl NetPath {
+    /// Its label in results and reports.
+    pub fn label(self) -> &'static str {
+        match self {
+            NetPath::Loopback => "loopback",
+            NetPath::Veth => "veth",
+            NetPath::BridgeDnat => "bridge+dnat",
+            NetPath::TapVirtio => "tap+virtio-net",
+            NetPath::TapVirtioVhost => "tap+virtio-net+vhost",
+            NetPath::Slirp => "slirp",
+        }
+    }
+
+    /// The suffix its metrics carry (`round_trip_dnat`); the first path of an environment has
+    /// none, so its figures are the workload's headline.
+    pub fn metric_suffix(self) -> &'static str {
+        match self {
+            NetPath::BridgeDnat => "_dnat",
+            NetPath::Slirp => "_slirp",
+            NetPath::Loopback | NetPath::Veth | NetPath::TapVirtio | NetPath::TapVirtioVhost => "",
+        }
+    }
+}
+
+impl std::fmt::Display for NetPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.label())
+    }
+}
