@@ -295,8 +295,9 @@ fn gvisor(
         println!("skip container-gvisor: {}", vmbench::error_chain(&e));
         return;
     }
-    let platform = oci::gvisor_platform(&oci::gvisor_platforms(&runsc), false)
-        .unwrap_or_else(|_| "ptrace".into());
+    let platform = oci::gvisor::platforms(&runsc, None)
+        .chosen
+        .unwrap_or(vmbench::results::GvisorPlatform::Ptrace);
     let reps = reps.min(20);
     let (mut ready, mut exit) = (Vec::new(), Vec::new());
     for _ in 0..reps {
@@ -319,12 +320,19 @@ fn gvisor(
     let mut invocation = spec.invocation.clone();
     invocation.data_dir = "/data".into();
     let id = format!("vmbench-{}-reference", std::process::id());
-    let bundle_config = oci::config(
+    let args = invocation.to_args();
+    let program = oci::spec::Program {
+        rootfs: &settings.image.rootfs,
+        workload: settings.image.workload_path(),
+        args: &args,
+    };
+    let bundle_config = oci::spec::config(
         &spec,
-        settings,
-        &invocation.to_args(),
+        program,
         &format!("/{}/{id}", vmbench::env::container::cgroup::PARENT),
-    );
+        settings.pids_max * oci::gvisor::PTRACE_PIDS_FACTOR,
+    )
+    .expect("a spec");
     std::fs::write(
         bundle.path().join("config.json"),
         serde_json::to_vec(&bundle_config).unwrap(),

@@ -117,9 +117,10 @@ pub fn checks(host: &HostInfo) -> Vec<Check> {
     });
     out.extend(isolation_checks(host));
     out.extend(vm_checks(host));
-    for name in ["runc", "crun", "runsc"] {
+    for runtime in crate::env::container::oci::Runtime::ALL {
+        let name = runtime.program();
         out.push(match host.runtimes.get(name) {
-            Some(v) => Check::ok(name, v.clone()),
+            Some(v) => Check::ok(name, v.to_string()),
             None => Check::not_ok(
                 name,
                 Status::Missing,

@@ -12,6 +12,7 @@ pub mod config;
 pub mod density;
 pub mod doctor;
 pub mod env;
+pub mod error;
 pub mod fleet;
 pub mod host;
 pub mod ids;
@@ -33,27 +34,9 @@ pub mod tool;
 pub mod units;
 pub mod workload_bin;
 
-/// A mistake in what the user asked for: exit status 2 with a one-line message.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct UsageError(pub String);
+pub use error::{error_chain, UsageError};
 
 /// Current time, RFC 3339, UTC.
 pub fn now_rfc3339() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-/// An error and its causes on one line, `outer: inner: ...`.
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !s.contains(&text) {
-            s.push_str(": ");
-            s.push_str(&text);
-        }
-        source = cause.source();
-    }
-    s
 }

@@ -170,10 +170,7 @@ impl Launcher<'_> {
         let (mut outcome, net) = match self.ctx.envs.get(step.env) {
             Some(env) if step.workload.crosses_network() => launch_wired(env, spec.clone()),
             Some(env) => (env.launch(&spec), None),
-            None => (
-                Err(EnvError::Setup(format!("{} was not prepared", step.env))),
-                None,
-            ),
+            None => (Err(EnvError::NotPrepared(step.env)), None),
         };
         if let Some(noise) = outcome.as_mut().ok().and_then(|o| o.noise.as_mut()) {
             crate::noise::add_concurrent_runs(noise, others);
@@ -210,12 +207,9 @@ pub fn launch_wired(
         Ok(Some(w)) => w,
         Ok(None) => {
             let why = format!("vmbench does not wire a network path for {kind}");
-            return (Err(EnvError::Setup(why)), None);
+            return (Err(EnvError::Refused(why)), None);
         }
-        Err(e) => {
-            let why = format!("cannot wire the network path: {}", crate::error_chain(&e));
-            return (Err(EnvError::Setup(why)), None);
-        }
+        Err(e) => return (Err(EnvError::Wire(e)), None),
     };
     let mut invocation = spec.invocation.clone();
     invocation.bind = wiring.bind.clone();

@@ -536,7 +536,7 @@ fn clone3_starts_a_process_inside_a_unified_cgroup() {
                 "--fault".into(),
                 "hold:0:2000".into(),
             ],
-            env: &[],
+            env: Some(&[]),
             steps: process::host_child_steps(None),
             clone: process::CloneMode::Namespaces {
                 flags: nix::sched::CloneFlags::empty(),

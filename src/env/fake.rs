@@ -105,7 +105,7 @@ impl Environment for Fake {
     }
 
     fn instance(&self) -> Result<Box<dyn Instance + '_>, EnvError> {
-        Err(EnvError::Setup(
+        Err(EnvError::Refused(
             "a fake environment starts no process".into(),
         ))
     }

@@ -23,7 +23,8 @@ use std::time::Duration;
 use vmbench_workload::Invocation;
 use watch::Observed;
 
-/// Errors that stop an instance from being launched, or an environment from being prepared.
+/// Errors that stop an instance from being launched, or an environment from being prepared;
+/// each keeps its cause as its source, so the one line the user reads names the whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum EnvError {
     /// A program could not be started.
@@ -44,6 +45,9 @@ pub enum EnvError {
         #[source]
         source: nix::errno::Errno,
     },
+    /// A file or folder an instance needs could not be made, opened or written.
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
     /// The environment cannot run on this host.
     #[error("{env} cannot run here: {why}")]
     Unavailable {
@@ -52,9 +56,33 @@ pub enum EnvError {
         /// Why, with the fix.
         why: Unavailable,
     },
-    /// Something else in setting up, described with the object involved.
+    /// An environment was asked for an instance before it was prepared.
+    #[error("{0} was not prepared")]
+    NotPrepared(EnvKind),
+    /// The instance cannot run what it was asked to, and why.
     #[error("{0}")]
-    Setup(String),
+    Refused(String),
+    /// The guest's parts.
+    #[error(transparent)]
+    Vm(#[from] vm::VmError),
+    /// A snapshot restore.
+    #[error("restoring the snapshot")]
+    Restore(#[source] vm::qmp::QmpError),
+    /// The instance's cgroup.
+    #[error(transparent)]
+    Cgroup(#[from] container::cgroup::CgroupError),
+    /// The container image.
+    #[error(transparent)]
+    Image(#[from] container::image::ImageError),
+    /// A container engine.
+    #[error(transparent)]
+    Engine(#[from] container::engine::EngineError),
+    /// An external tool (a runtime's or an engine's command).
+    #[error(transparent)]
+    Tool(#[from] crate::tool::ToolError),
+    /// The network path of a network workload.
+    #[error("cannot wire the network path")]
+    Wire(#[source] crate::net::NetError),
 }
 
 /// Why an environment cannot run here, and what would make it run.

@@ -1,7 +1,7 @@
 //! The native environment: the workload as a plain child process of the harness, in its own
 //! process group (so a timeout kills any children it forked), optionally pinned to CPUs.
 
-use super::process::{self, CloneMode, Instance, Program, Started};
+use super::process::{self, Instance, Program, Started};
 use super::{Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec};
 use crate::collector::Target;
 use crate::results::HostInfo;
@@ -40,24 +40,14 @@ impl Instance for NativeInstance {
             super::filesystem_of(spec.data_dir)
         ));
         let exe = spec.binary.to_str().ok_or_else(|| {
-            EnvError::Setup(format!(
+            EnvError::Refused(format!(
                 "workload path {} is not UTF-8",
                 spec.binary.display()
             ))
         })?;
         let (output, output_write) = process::pipe()?;
-        let spawned = process::spawn(
-            Program {
-                exe,
-                args: &invocation.to_args(),
-                env: &process::host_env(),
-                steps: process::host_child_steps(spec.cpus),
-                clone: CloneMode::Vfork,
-                after_clone: None,
-                input: None,
-            },
-            output_write,
-        )?;
+        let args = invocation.to_args();
+        let spawned = process::spawn(Program::host(exe, &args, spec.cpus), output_write)?;
         let target = Target::process(spawned.pid.as_raw());
         Ok(Started::from_spawned(
             spawned,

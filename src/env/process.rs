@@ -52,8 +52,8 @@ pub struct Program<'a> {
     pub exe: &'a str,
     /// Arguments after the program name.
     pub args: &'a [String],
-    /// The environment it gets.
-    pub env: &'a [(String, String)],
+    /// The environment it gets; `None`: the harness's own.
+    pub env: Option<&'a [(String, String)]>,
     /// Child steps before the exec.
     pub steps: Vec<Step>,
     /// How the process is created.
@@ -63,6 +63,22 @@ pub struct Program<'a> {
     pub after_clone: Option<AfterClone<'a>>,
     /// The read end of a pipe that becomes its stdin (else `/dev/null`).
     pub input: Option<RawFd>,
+}
+
+impl<'a> Program<'a> {
+    /// A program started on the host the plain way (as posix_spawn does), with the harness's
+    /// environment, dying with vmbench, leading its own process group, pinned to `cpus`.
+    pub fn host(exe: &'a str, args: &'a [String], cpus: Option<&[usize]>) -> Program<'a> {
+        Program {
+            exe,
+            args,
+            env: None,
+            steps: host_child_steps(cpus),
+            clone: CloneMode::Vfork,
+            after_clone: None,
+            input: None,
+        }
+    }
 }
 
 /// A started process, as the parent saw it come up.
@@ -82,11 +98,6 @@ pub struct Spawned {
     pub failure: Option<String>,
 }
 
-/// The environment inherited by programs vmbench starts on the host.
-pub fn host_env() -> Vec<(String, String)> {
-    std::env::vars().collect()
-}
-
 fn sys(what: &str) -> impl FnOnce(nix::errno::Errno) -> EnvError + '_ {
     move |source| EnvError::Sys {
         what: what.to_string(),
@@ -104,12 +115,20 @@ pub fn pipe() -> Result<(OwnedFd, OwnedFd), EnvError> {
 /// child; the child restores the mask just before its exec.
 pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
     let (phase_read, phase_write) = pipe()?;
+    let inherited: Vec<(String, String)>;
+    let env = match program.env {
+        Some(env) => env,
+        None => {
+            inherited = std::env::vars().collect();
+            &inherited
+        }
+    };
     let mut plan = ChildPlan::new(
         program.steps,
         (phase_write.as_raw_fd(), output.as_raw_fd()),
         program.exe,
         program.args,
-        program.env,
+        env,
     );
     plan.input = program.input;
     let mut stack = match program.clone {

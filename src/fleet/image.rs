@@ -5,6 +5,7 @@
 //! `vmbench --version` in it, and optionally written as an archive (`docker save`) for
 //! `ctr`/`crictl import` on nodes without a registry.
 
+use crate::error::io_at;
 use crate::tool::{self, ToolError};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -36,15 +37,11 @@ pub enum ImageError {
     #[error(transparent)]
     Tool(#[from] ToolError),
     /// A file operation failed.
-    #[error("cannot {what} {path}: {source}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// On what.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+    /// A record could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::atomic::WriteError),
     /// The guest kernel could not be found or provisioned.
     #[error("guest kernel: {0}")]
     Kernel(String),
@@ -56,14 +53,6 @@ pub enum ImageError {
         /// What happened.
         detail: String,
     },
-}
-
-fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ImageError + 'a {
-    move |source| ImageError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// What was built, as recorded.
@@ -97,9 +86,9 @@ pub fn build(tag: &str, save: Option<&Path>) -> Result<Built, ImageError> {
     let fleet = cache.join("fleet");
     let (base, base_text) = base_rootfs(&fleet)?;
     let _base_in_use =
-        crate::cache::lock(&lock_path(&base), false, true).map_err(io("lock", &base))?;
+        crate::cache::lock(&lock_path(&base), false, true).map_err(io_at("lock", &base))?;
     let staging =
-        crate::cache::staging(&fleet).map_err(io("create a staging folder in", &fleet))?;
+        crate::cache::staging(&fleet).map_err(io_at("create a staging folder in", &fleet))?;
     let extra = staging.path().join("extra");
     let kernel = add_vmbench_and_kernel(&extra, &cache)?;
     let old = image_id(&docker, tag);
@@ -142,11 +131,6 @@ pub fn build(tag: &str, save: Option<&Path>) -> Result<Built, ImageError> {
     crate::atomic::write(&record, |w| {
         serde_json::to_writer_pretty(&mut *w, &built)?;
         w.write_all(b"\n")
-    })
-    .map_err(|e| ImageError::Io {
-        what: "write",
-        path: record.clone(),
-        source: std::io::Error::other(crate::error_chain(&e)),
     })?;
     Ok(built)
 }
@@ -169,15 +153,16 @@ fn base_rootfs(fleet: &Path) -> Result<(PathBuf, String), ImageError> {
             .collect::<String>()
     };
     let base = fleet.join(format!("base-{suite}-{key}"));
-    std::fs::create_dir_all(fleet).map_err(io("create", fleet))?;
-    let _building = crate::cache::lock(&lock_path(&base), true, true).map_err(io("lock", &base))?;
+    std::fs::create_dir_all(fleet).map_err(io_at("create", fleet))?;
+    let _building =
+        crate::cache::lock(&lock_path(&base), true, true).map_err(io_at("lock", &base))?;
     let log = base.with_extension("log");
     if !base.join("etc/debian_version").is_file() {
         let staging =
-            crate::cache::staging(fleet).map_err(io("create a staging folder in", fleet))?;
+            crate::cache::staging(fleet).map_err(io_at("create a staging folder in", fleet))?;
         let target = staging.path().join("rootfs");
-        let out = File::create(&log).map_err(io("create", &log))?;
-        let err = out.try_clone().map_err(io("open", &log))?;
+        let out = File::create(&log).map_err(io_at("create", &log))?;
+        let err = out.try_clone().map_err(io_at("open", &log))?;
         tool::run_logged(
             Command::new(&mmdebstrap)
                 .args(["--variant=minbase", "--mode=root", "--format=directory"])
@@ -200,7 +185,7 @@ fn base_rootfs(fleet: &Path) -> Result<(PathBuf, String), ImageError> {
             &log,
         )?;
         let _ = std::fs::remove_dir_all(&base);
-        std::fs::rename(&target, &base).map_err(io("move into the cache", &base))?;
+        std::fs::rename(&target, &base).map_err(io_at("move into the cache", &base))?;
     }
     let versions = tool::run(
         Command::new("dpkg-query")
@@ -226,11 +211,11 @@ fn base_rootfs(fleet: &Path) -> Result<(PathBuf, String), ImageError> {
 /// kernel into `extra`, laid out as in the image; returns the kernel release.
 fn add_vmbench_and_kernel(extra: &Path, cache: &Path) -> Result<String, ImageError> {
     let bin = extra.join("usr/local/bin");
-    std::fs::create_dir_all(&bin).map_err(io("create", &bin))?;
+    std::fs::create_dir_all(&bin).map_err(io_at("create", &bin))?;
     // The running binary itself, even if a build has replaced the file since it started.
     let me = Path::new("/proc/self/exe");
     let target = bin.join("vmbench");
-    std::fs::copy(me, &target).map_err(io("copy", me))?;
+    std::fs::copy(me, &target).map_err(io_at("copy", me))?;
     if crate::tool::which("strip").is_some() {
         tool::run(
             Command::new("strip").arg("--strip-debug").arg(&target),
@@ -247,7 +232,7 @@ fn add_vmbench_and_kernel(extra: &Path, cache: &Path) -> Result<String, ImageErr
         .join(IMAGE_CACHE.trim_start_matches('/'))
         .join("kernel")
         .join(&kernel.version);
-    std::fs::create_dir_all(&dest).map_err(io("create", &dest))?;
+    std::fs::create_dir_all(&dest).map_err(io_at("create", &dest))?;
     let copy = |from: &Path, to: &Path| {
         tool::run(
             Command::new("cp").arg("-a").arg(from).arg(to),
@@ -262,7 +247,7 @@ fn add_vmbench_and_kernel(extra: &Path, cache: &Path) -> Result<String, ImageErr
             copy(&kernel.image, &dest.join("vmlinux"))?;
             if let Some(modules) = &kernel.modules {
                 let to = dest.join("lib/modules");
-                std::fs::create_dir_all(&to).map_err(io("create", &to))?;
+                std::fs::create_dir_all(&to).map_err(io_at("create", &to))?;
                 copy(modules, &to.join(&kernel.version))?;
             }
         }
@@ -310,7 +295,7 @@ fn import(docker: &Path, base: &Path, extra: &Path, tag: &str) -> Result<(), Ima
     drop(cmd);
     let tar_out = tar
         .wait_with_output()
-        .map_err(io("wait for", Path::new("tar")))?;
+        .map_err(io_at("wait for", Path::new("tar")))?;
     imported?;
     if !tar_out.status.success() {
         return Err(ToolError::Failed {
@@ -364,7 +349,7 @@ fn save_archive(docker: &Path, tag: &str, path: &Path) -> Result<(PathBuf, u64),
         .prefix(".vmbench-")
         .suffix(".tar.tmp")
         .tempfile_in(folder)
-        .map_err(io("create a file in", folder))?;
+        .map_err(io_at("create a file in", folder))?;
     tool::run(
         Command::new(docker)
             .args(["save", "--output"])
@@ -372,11 +357,8 @@ fn save_archive(docker: &Path, tag: &str, path: &Path) -> Result<(PathBuf, u64),
             .arg(tag),
         &format!("docker save {tag}"),
     )?;
-    tmp.persist(path).map_err(|e| ImageError::Io {
-        what: "write",
-        path: path.to_path_buf(),
-        source: e.error,
-    })?;
-    let bytes = std::fs::metadata(path).map_err(io("stat", path))?.len();
+    tmp.persist(path)
+        .map_err(|e| io_at("write", path)(e.error))?;
+    let bytes = std::fs::metadata(path).map_err(io_at("stat", path))?.len();
     Ok((path.to_path_buf(), bytes))
 }

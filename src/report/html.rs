@@ -207,7 +207,11 @@ fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
         ("qemu", h.qemu_version.clone().unwrap_or_else(|| "—".into())),
         (
             "runtimes",
-            h.runtimes.values().cloned().collect::<Vec<_>>().join("; "),
+            h.runtimes
+                .values()
+                .map(|r| r.to_string())
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
         (
             "repetitions",

@@ -51,12 +51,144 @@ pub struct HostInfo {
     /// QEMU version line, when QEMU was found.
     #[serde(default)]
     pub qemu_version: Option<String>,
-    /// OCI runtimes found, name → version line.
+    /// OCI runtimes found, name → version line (and gVisor's platform).
     #[serde(default)]
-    pub runtimes: BTreeMap<String, String>,
+    pub runtimes: BTreeMap<String, RuntimeFacts>,
     /// Container engines found (`docker`, `podman`): versions, drivers, the runtime they use.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub engines: BTreeMap<String, EngineInfo>,
     /// Running as root.
     pub root: bool,
+}
+
+/// A platform gVisor's runsc intercepts system calls with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
+pub enum GvisorPlatform {
+    /// Seccomp traps and a stub per address space (runsc from 2023 on).
+    Systrap,
+    /// The Sentry as a KVM guest's kernel (needs a usable /dev/kvm).
+    Kvm,
+    /// `ptrace` of every thread: works everywhere, costs the most per system call.
+    Ptrace,
+}
+
+impl GvisorPlatform {
+    /// The name runsc gives it.
+    pub fn name(self) -> &'static str {
+        match self {
+            GvisorPlatform::Systrap => "systrap",
+            GvisorPlatform::Kvm => "kvm",
+            GvisorPlatform::Ptrace => "ptrace",
+        }
+    }
+
+    /// Parses runsc's name of a platform.
+    pub fn parse(s: &str) -> Option<GvisorPlatform> {
+        <GvisorPlatform as strum::VariantArray>::VARIANTS
+            .iter()
+            .copied()
+            .find(|p| p.name() == s)
+    }
+}
+
+impl std::fmt::Display for GvisorPlatform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.name())
+    }
+}
+
+/// The platform an installed runsc uses here, and the ones it offers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GvisorPlatforms {
+    /// The one vmbench runs it with, or why none can be used.
+    pub chosen: Result<GvisorPlatform, String>,
+    /// What this runsc offers.
+    pub offered: Vec<GvisorPlatform>,
+}
+
+/// An OCI runtime found on the host: its version line, and runsc's platforms. Recorded as one
+/// line, `runsc version 0.0~2022; platform ptrace (offered: ptrace, kvm)`, as results files
+/// have always held it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RuntimeFacts {
+    /// The runtime's first `--version` line.
+    pub version: String,
+    /// gVisor's platforms (runsc only).
+    pub gvisor: Option<GvisorPlatforms>,
+}
+
+impl std::fmt::Display for RuntimeFacts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.version)?;
+        if let Some(g) = &self.gvisor {
+            let chosen = match &g.chosen {
+                Ok(p) => p.name().to_string(),
+                Err(why) => format!("none: {why}"),
+            };
+            let offered: Vec<&str> = g.offered.iter().map(|p| p.name()).collect();
+            write!(f, "; platform {chosen} (offered: {})", offered.join(", "))?;
+        }
+        Ok(())
+    }
+}
+
+impl RuntimeFacts {
+    /// Reads the recorded line back; a line without a platform part is a version alone.
+    pub fn parse(line: &str) -> RuntimeFacts {
+        let parsed = line.split_once("; platform ").and_then(|(version, rest)| {
+            let (chosen, offered) = rest.rsplit_once(" (offered: ")?;
+            let offered = offered.strip_suffix(')')?;
+            let chosen = match chosen.strip_prefix("none: ") {
+                Some(why) => Err(why.to_string()),
+                None => Ok(GvisorPlatform::parse(chosen)?),
+            };
+            let offered = offered
+                .split(", ")
+                .filter(|p| !p.is_empty())
+                .map(GvisorPlatform::parse)
+                .collect::<Option<Vec<_>>>()?;
+            Some(RuntimeFacts {
+                version: version.to_string(),
+                gvisor: Some(GvisorPlatforms { chosen, offered }),
+            })
+        });
+        parsed.unwrap_or_else(|| RuntimeFacts {
+            version: line.to_string(),
+            gvisor: None,
+        })
+    }
+}
+
+impl Serialize for RuntimeFacts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for RuntimeFacts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(RuntimeFacts::parse(&String::deserialize(d)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runtime_lines_read_back_as_written() {
+        for line in [
+            "runc version 1.1.5+ds1",
+            "runsc version 0.0~20221219.0; platform ptrace (offered: ptrace, kvm)",
+            "runsc version 2024; platform none: VMBENCH_RUNSC_PLATFORM=x, which this runsc does not offer (it offers systrap) (offered: systrap)",
+        ] {
+            let facts = RuntimeFacts::parse(line);
+            assert_eq!(facts.to_string(), line);
+        }
+        let runsc = RuntimeFacts::parse("runsc 1; platform kvm (offered: ptrace, kvm)");
+        let g = runsc.gvisor.unwrap();
+        assert_eq!(g.chosen, Ok(GvisorPlatform::Kvm));
+        assert_eq!(g.offered, [GvisorPlatform::Ptrace, GvisorPlatform::Kvm]);
+        assert_eq!(runsc.version, "runsc 1");
+    }
 }

@@ -15,7 +15,7 @@ mod trial;
 use crate::config::RunConfig;
 use crate::ids::EnvKind;
 pub use density::{DensityRecord, DensityStep};
-pub use host::{EngineInfo, HostInfo};
+pub use host::{EngineInfo, GvisorPlatform, GvisorPlatforms, HostInfo, RuntimeFacts};
 pub use image::{EngineImage, ImageRecord, SnapshotRecord};
 pub use net::{NetPathRecord, NetRecord};
 use serde::{Deserialize, Serialize};

@@ -11,6 +11,7 @@ use crate::env::process::{self, CloneMode, Instance, Program, Started};
 use crate::env::{
     Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec, Unavailable,
 };
+use crate::ids::Phase;
 use crate::results::{AttachPath, HostInfo};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
@@ -72,9 +73,10 @@ impl Environment for Builtin {
     }
 
     fn instance(&self) -> Result<Box<dyn Instance + '_>, EnvError> {
-        let settings = self.settings.as_deref().ok_or(EnvError::Setup(
-            "the builtin container was not prepared".into(),
-        ))?;
+        let settings = self
+            .settings
+            .as_deref()
+            .ok_or(EnvError::NotPrepared(EnvKind::Container))?;
         Ok(Box::new(BuiltinInstance {
             settings,
             cgroup: None,
@@ -111,15 +113,12 @@ impl Instance for BuiltinInstance<'_> {
             &settings.own_cgroup,
             &super::instance_name(),
             &limits,
-        )
-        .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
+        )?;
         self.io_path = Some(format!(
             "bind mount of a host {} directory",
             crate::env::filesystem_of(spec.data_dir)
         ));
-        let entry = cgroup
-            .entry()
-            .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
+        let entry = cgroup.entry()?;
         let (go_read, go_write) = process::pipe()?;
         let (attach, clone_into) = match settings.attach {
             AttachPath::Clone3IntoCgroup => (
@@ -148,11 +147,12 @@ impl Instance for BuiltinInstance<'_> {
         let (netns, flags) = join_wired(spec, &mut steps)?;
         let (output, output_write) = process::pipe()?;
         let cgroup_ref = &cgroup;
+        let env = [("PATH".into(), "/".into()), ("HOME".into(), "/".into())];
         let spawned = process::spawn(
             Program {
                 exe: settings.image.workload_path(),
                 args: &invocation.to_args(),
-                env: &[("PATH".into(), "/".into()), ("HOME".into(), "/".into())],
+                env: Some(&env),
                 steps,
                 clone: CloneMode::Namespaces {
                     flags,
@@ -184,16 +184,10 @@ impl Instance for BuiltinInstance<'_> {
             ..Target::process(spawned.pid.as_raw())
         };
         // Killing the container's PID 1 takes every process of its pid namespace with it.
-        let mut started = Started::from_spawned(
-            spawned,
-            output.into(),
-            target,
-            false,
-            crate::ids::Phase::Exec,
-        );
+        let mut started = Started::from_spawned(spawned, output.into(), target, false, Phase::Exec);
         started
             .phases
-            .insert(crate::ids::Phase::Clone, cloned.as_nanos() as u64);
+            .insert(Phase::Clone, cloned.as_nanos() as u64);
         self.cgroup = Some(cgroup);
         Ok(started)
     }
@@ -208,11 +202,9 @@ impl Instance for BuiltinInstance<'_> {
         outcome.cgroup_attach = Some(self.attach);
         outcome.io_path = self.io_path.take();
         let removal = Instant::now();
-        cgroup
-            .remove()
-            .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
+        cgroup.remove()?;
         outcome.phases.insert(
-            crate::ids::Phase::TeardownCgroupRemove,
+            Phase::TeardownCgroupRemove,
             removal.elapsed().as_nanos() as u64,
         );
         Ok(())
@@ -229,12 +221,8 @@ fn join_wired(
         return Ok((None, CLONE_NAMESPACES));
     };
     let path = std::path::Path::new("/run/netns").join(name);
-    let netns = std::fs::File::open(&path).map_err(|e| {
-        EnvError::Setup(format!(
-            "cannot open the network namespace {}: {e}",
-            path.display()
-        ))
-    })?;
+    let netns = std::fs::File::open(&path)
+        .map_err(crate::error::io_at("open the network namespace", &path))?;
     // After the parent-death step, before anything else.
     steps.insert(1, crate::env::child::Step::JoinNetns(netns.as_raw_fd()));
     let mut flags = CLONE_NAMESPACES;

@@ -6,6 +6,7 @@
 //! lock on the image it uses; a build holds it exclusively, and removes older builds of the
 //! same kind that no run is using.
 
+use crate::error::io_at;
 use crate::ids::ImageKind;
 use crate::results::ImageRecord;
 use crate::tool::ToolError;
@@ -33,16 +34,11 @@ pub enum ImageError {
         package: &'static str,
     },
     /// A file operation failed.
-    #[error("cannot {what} {}", path.display())]
-    Io {
-        /// What was done.
-        what: &'static str,
-        /// The object.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+    /// A record could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::atomic::WriteError),
     /// A build tool failed.
     #[error("cannot build the {image} image: {failure}{hint}")]
     Tool {
@@ -53,14 +49,6 @@ pub enum ImageError {
         /// Where the full log is, when there is one.
         hint: String,
     },
-}
-
-fn io<'a>(what: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> ImageError + 'a {
-    move |source| ImageError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// A built image, held in use (a shared lock) while any clone of it lives.
@@ -107,13 +95,13 @@ pub fn ensure(
     sha256: &str,
 ) -> Result<Image, ImageError> {
     let kinds = cache.join("image").join(kind.name());
-    std::fs::create_dir_all(&kinds).map_err(io("create", &kinds))?;
+    std::fs::create_dir_all(&kinds).map_err(io_at("create", &kinds))?;
     let name = &sha256[..16];
     let dir = kinds.join(name);
     let lock_path = kinds.join(format!("{name}.lock"));
     let lock = |exclusive| {
         crate::cache::lock(&lock_path, exclusive, true)
-            .map_err(io("lock", &lock_path))
+            .map_err(io_at("lock", &lock_path))
             .map(|l| l.expect("a waiting lock is always taken"))
     };
     if let Some(image) = load(kind, &dir, lock(false)?) {
@@ -127,10 +115,9 @@ pub fn ensure(
         remove_unused(&kinds, name);
     }
     drop(building);
-    load(kind, &dir, lock(false)?).ok_or_else(|| ImageError::Io {
-        what: "read the record of",
-        path: dir.join("record.json"),
-        source: std::io::ErrorKind::NotFound.into(),
+    let record = dir.join("record.json");
+    load(kind, &dir, lock(false)?).ok_or_else(|| {
+        io_at("read the record of", &record)(std::io::ErrorKind::NotFound.into()).into()
     })
 }
 
@@ -158,12 +145,12 @@ fn load(kind: ImageKind, dir: &Path, in_use: Flock<File>) -> Option<Image> {
 fn build(kind: ImageKind, cache: &Path, binary: &Path, dir: &Path) -> Result<(), ImageError> {
     let parent = dir.parent().expect("inside the cache");
     let staging =
-        crate::cache::staging(parent).map_err(io("create a staging folder in", parent))?;
+        crate::cache::staging(parent).map_err(io_at("create a staging folder in", parent))?;
     let rootfs = staging.path().join("rootfs");
     let started = Instant::now();
     let base = match kind {
         ImageKind::Minimal => {
-            std::fs::create_dir_all(&rootfs).map_err(io("create", &rootfs))?;
+            std::fs::create_dir_all(&rootfs).map_err(io_at("create", &rootfs))?;
             "the static workload binary alone".to_string()
         }
         ImageKind::Busybox => busybox(&rootfs)?,
@@ -171,16 +158,16 @@ fn build(kind: ImageKind, cache: &Path, binary: &Path, dir: &Path) -> Result<(),
     };
     for point in MOUNT_POINTS {
         let path = rootfs.join(point);
-        std::fs::create_dir_all(&path).map_err(io("create", &path))?;
+        std::fs::create_dir_all(&path).map_err(io_at("create", &path))?;
     }
     let target = rootfs.join(kind.workload_path().trim_start_matches('/'));
     let folder = target.parent().expect("inside the image");
-    std::fs::create_dir_all(folder).map_err(io("create", folder))?;
-    std::fs::copy(binary, &target).map_err(io("copy the workload into", &target))?;
+    std::fs::create_dir_all(folder).map_err(io_at("create", folder))?;
+    std::fs::copy(binary, &target).map_err(io_at("copy the workload into", &target))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o755))
-        .map_err(io("make executable", &target))?;
-    let (bytes, files) = disk_usage(&rootfs).map_err(io("measure", &rootfs))?;
+        .map_err(io_at("make executable", &target))?;
+    let (bytes, files) = disk_usage(&rootfs).map_err(io_at("measure", &rootfs))?;
     let record = ImageRecord {
         kind,
         base,
@@ -193,14 +180,10 @@ fn build(kind: ImageKind, cache: &Path, binary: &Path, dir: &Path) -> Result<(),
     let record_path = staging.path().join("record.json");
     crate::atomic::write(&record_path, |w| {
         serde_json::to_writer_pretty(w, &record).map_err(std::io::Error::other)
-    })
-    .map_err(|e| ImageError::Io {
-        what: "write",
-        path: record_path.clone(),
-        source: std::io::Error::other(e.to_string()),
     })?;
     let _ = std::fs::remove_dir_all(dir);
-    std::fs::rename(staging.keep(), dir).map_err(io("move into the cache", dir))
+    std::fs::rename(staging.keep(), dir).map_err(io_at("move into the cache", dir))?;
+    Ok(())
 }
 
 /// A static busybox with a link per applet and the `/etc` files a userland expects.
@@ -213,8 +196,8 @@ fn busybox(rootfs: &Path) -> Result<String, ImageError> {
             package: "busybox-static",
         })?;
     let bin = rootfs.join("bin");
-    std::fs::create_dir_all(&bin).map_err(io("create", &bin))?;
-    std::fs::copy(&source, bin.join("busybox")).map_err(io("copy busybox into", &bin))?;
+    std::fs::create_dir_all(&bin).map_err(io_at("create", &bin))?;
+    std::fs::copy(&source, bin.join("busybox")).map_err(io_at("copy busybox into", &bin))?;
     let tool_error = |failure| ImageError::Tool {
         image: ImageKind::Busybox,
         failure,
@@ -231,8 +214,8 @@ fn busybox(rootfs: &Path) -> Result<String, ImageError> {
             continue;
         }
         let folder = link.parent().expect("inside the image");
-        std::fs::create_dir_all(folder).map_err(io("create", folder))?;
-        std::os::unix::fs::symlink("/bin/busybox", &link).map_err(io("link", &link))?;
+        std::fs::create_dir_all(folder).map_err(io_at("create", folder))?;
+        std::os::unix::fs::symlink("/bin/busybox", &link).map_err(io_at("link", &link))?;
     }
     let version = crate::tool::run(&mut Command::new(&source), "ask busybox its version")
         .unwrap_or_default()
@@ -241,7 +224,7 @@ fn busybox(rootfs: &Path) -> Result<String, ImageError> {
         .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
         .unwrap_or_default();
     let etc = rootfs.join("etc");
-    std::fs::create_dir_all(&etc).map_err(io("create", &etc))?;
+    std::fs::create_dir_all(&etc).map_err(io_at("create", &etc))?;
     for (name, text) in [
         ("passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n".to_string()),
         ("group", "root:x:0:\nnogroup:x:65534:\n".to_string()),
@@ -250,11 +233,11 @@ fn busybox(rootfs: &Path) -> Result<String, ImageError> {
         ("os-release", format!("NAME=\"BusyBox\"\nID=busybox\nVERSION_ID={}\nPRETTY_NAME=\"vmbench busybox image (BusyBox {version})\"\n", version.trim_start_matches('v'))),
     ] {
         let path = etc.join(name);
-        std::fs::write(&path, text).map_err(io("write", &path))?;
+        std::fs::write(&path, text).map_err(io_at("write", &path))?;
     }
     for dir in ["root", "usr/local/bin", "var/tmp"] {
         let path = rootfs.join(dir);
-        std::fs::create_dir_all(&path).map_err(io("create", &path))?;
+        std::fs::create_dir_all(&path).map_err(io_at("create", &path))?;
     }
     Ok(format!(
         "static BusyBox {version} with its applets and /etc basics"
@@ -299,15 +282,16 @@ fn debian(cache: &Path, rootfs: &Path) -> Result<String, ImageError> {
             log.display()
         ),
     };
-    std::fs::create_dir_all(&bases).map_err(io("create", &bases))?;
+    std::fs::create_dir_all(&bases).map_err(io_at("create", &bases))?;
     let lock_path = bases.join(format!("{suite}.lock"));
-    let _building = crate::cache::lock(&lock_path, true, true).map_err(io("lock", &lock_path))?;
+    let _building =
+        crate::cache::lock(&lock_path, true, true).map_err(io_at("lock", &lock_path))?;
     if !base.join("etc/debian_version").is_file() {
         let staging =
-            crate::cache::staging(&bases).map_err(io("create a staging folder in", &bases))?;
+            crate::cache::staging(&bases).map_err(io_at("create a staging folder in", &bases))?;
         let target = staging.path().join("rootfs");
-        let out = File::create(&log).map_err(io("create", &log))?;
-        let err = out.try_clone().map_err(io("open", &log))?;
+        let out = File::create(&log).map_err(io_at("create", &log))?;
+        let err = out.try_clone().map_err(io_at("open", &log))?;
         crate::tool::run_logged(
             Command::new(&mmdebstrap)
                 .args(["--variant=minbase", "--mode=root", "--format=directory"])
@@ -321,7 +305,7 @@ fn debian(cache: &Path, rootfs: &Path) -> Result<String, ImageError> {
         )
         .map_err(tool_error)?;
         let _ = std::fs::remove_dir_all(&base);
-        std::fs::rename(&target, &base).map_err(io("move into the cache", &base))?;
+        std::fs::rename(&target, &base).map_err(io_at("move into the cache", &base))?;
     }
     crate::tool::run(
         Command::new("cp").arg("-a").arg(&base).arg(rootfs),

@@ -106,12 +106,11 @@ pub fn prepare(
     cache: &Path,
     work_dir: &Path,
 ) -> Result<ContainerSettings, EnvError> {
-    let layout = Layout::probe().map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
+    let layout = Layout::probe()?;
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
-    let image = image::ensure(kind, cache, &binary.path, &binary.sha256)
-        .map_err(|e| EnvError::Setup(crate::error_chain(&e)))?;
+    let image = image::ensure(kind, cache, &binary.path, &binary.sha256)?;
     let attach = attach_path(&layout, &release);
     Ok(ContainerSettings {
         attach,

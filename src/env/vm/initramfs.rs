@@ -3,6 +3,7 @@
 //! (resolved with their dependencies from `modules.dep`, listed in load order for the agent).
 
 use super::VmError;
+use crate::error::io_at;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -164,49 +165,40 @@ pub fn needed_modules(machine: super::qemu::Machine, disk: bool, net: bool) -> V
     wanted
 }
 
-/// Writes the initramfs for `binary` with `modules` (paths relative to `modules_dir`).
+/// The initramfs for `binary` with `modules` (paths relative to `modules_dir`), in memory:
+/// the static binary as `/init`, the modules and their load list, the device nodes.
 pub fn build(
-    out: &Path,
     binary: &[u8],
     modules_dir: Option<&Path>,
     modules: &[String],
-) -> Result<u64, VmError> {
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| VmError::Io {
-            what: "write the initramfs",
-            path,
-            source,
+) -> Result<Vec<u8>, VmError> {
+    let mut cpio = Cpio::new(Vec::with_capacity(binary.len() * 2));
+    // Writing into memory cannot fail: the only errors are the module files' reads.
+    let written = "an in-memory archive takes every write";
+    for dir in ["dev", "proc", "sys", "tmp", "data", "lib", "lib/modules"] {
+        cpio.dir(dir).expect(written);
+    }
+    cpio.char_device("dev/console", 0o600, 5, 1).expect(written);
+    cpio.char_device("dev/null", 0o666, 1, 3).expect(written);
+    cpio.file("init", 0o755, binary).expect(written);
+    let mut list = String::new();
+    if let Some(dir) = modules_dir {
+        for rel in modules {
+            let name = Path::new(rel)
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            let target = format!("lib/modules/{name}");
+            let path = dir.join(rel);
+            let module = std::fs::read(&path).map_err(io_at("read the module", &path))?;
+            cpio.file(&target, 0o644, &module).expect(written);
+            list.push_str(&format!("/{target}\n"));
         }
-    };
-    let file = std::fs::File::create(out).map_err(io(out))?;
-    let mut cpio = Cpio::new(std::io::BufWriter::new(file));
-    let mut build = || -> std::io::Result<()> {
-        for dir in ["dev", "proc", "sys", "tmp", "data", "lib", "lib/modules"] {
-            cpio.dir(dir)?;
-        }
-        cpio.char_device("dev/console", 0o600, 5, 1)?;
-        cpio.char_device("dev/null", 0o666, 1, 3)?;
-        cpio.file("init", 0o755, binary)?;
-        let mut list = String::new();
-        if let Some(dir) = modules_dir {
-            for rel in modules {
-                let name = Path::new(rel)
-                    .file_name()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .into_owned();
-                let target = format!("lib/modules/{name}");
-                cpio.file(&target, 0o644, &std::fs::read(dir.join(rel))?)?;
-                list.push_str(&format!("/{target}\n"));
-            }
-        }
-        cpio.file(MODULE_LIST.trim_start_matches('/'), 0o644, list.as_bytes())?;
-        Ok(())
-    };
-    build().map_err(io(out))?;
-    cpio.finish().and_then(|mut w| w.flush()).map_err(io(out))?;
-    Ok(std::fs::metadata(out).map(|m| m.len()).unwrap_or(0))
+    }
+    cpio.file(MODULE_LIST.trim_start_matches('/'), 0o644, list.as_bytes())
+        .expect(written);
+    Ok(cpio.finish().expect(written))
 }
 
 /// Where a built initramfs is cached: keyed by binary, kernel and module set.

@@ -4,6 +4,7 @@
 //! it has a PVH entry, so QEMU boots it directly without decompressing ~50 MB per boot.
 
 use super::VmError;
+use crate::error::io_at;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -136,11 +137,7 @@ pub fn elf_complete(bytes: &[u8]) -> bool {
 
 /// A kernel given by path; modules are looked for beside it (`lib/modules/<version>`).
 fn from_path(path: &Path) -> Result<Kernel, VmError> {
-    let bytes = std::fs::read(path).map_err(|source| VmError::Io {
-        what: "read the kernel",
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = std::fs::read(path).map_err(io_at("read the kernel", path))?;
     let version = bzimage_version(&bytes).unwrap_or_else(|| "unknown".into());
     let mut modules = None;
     for base in path.ancestors().skip(1).take(3) {
@@ -228,11 +225,8 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     // Staged inside the cache, named by its owner: removed on any error or interruption,
     // and by the next run if this one is killed.
     let kernels = cache.join("kernel");
-    let work = crate::cache::staging(&kernels).map_err(|source| VmError::Io {
-        what: "create a scratch directory in",
-        path: kernels.clone(),
-        source,
-    })?;
+    let work = crate::cache::staging(&kernels)
+        .map_err(io_at("create a scratch directory in", &kernels))?;
     run(
         Command::new("apt-get")
             .args(["download", &package])
@@ -257,19 +251,15 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     )?;
 
     let staging = work.path().join(&version);
-    let io = |what: &'static str, path: &Path| {
-        let path = path.to_path_buf();
-        move |source| VmError::Io { what, path, source }
-    };
-    std::fs::create_dir_all(&staging).map_err(io("create", &staging))?;
+    std::fs::create_dir_all(&staging).map_err(io_at("create", &staging))?;
     let vmlinuz = tree.join("boot").join(format!("vmlinuz-{version}"));
-    let bzimage = std::fs::read(&vmlinuz).map_err(io("read", &vmlinuz))?;
+    let bzimage = std::fs::read(&vmlinuz).map_err(io_at("read", &vmlinuz))?;
     let vmlinux = extract_vmlinux(&bzimage).ok_or(VmError::Tool {
         what: "extract vmlinux",
         detail: format!("no xz-compressed ELF payload in {}", vmlinuz.display()),
     })?;
-    std::fs::write(staging.join("vmlinux"), vmlinux).map_err(io("write", &staging))?;
-    std::fs::write(staging.join("vmlinuz"), &bzimage).map_err(io("write", &staging))?;
+    std::fs::write(staging.join("vmlinux"), vmlinux).map_err(io_at("write", &staging))?;
+    std::fs::write(staging.join("vmlinuz"), &bzimage).map_err(io_at("write", &staging))?;
     let _ = std::fs::copy(
         tree.join("boot").join(format!("config-{version}")),
         staging.join("config"),
@@ -278,7 +268,8 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     let from = tree.join("lib/modules").join(&version);
     let to = staging.join("lib/modules").join(&version);
     for rel in KEPT_MODULE_DIRS.iter().chain(KEPT_MODULES.iter()) {
-        copy_tree(&from.join(rel), &to.join(rel)).map_err(io("copy modules", &from.join(rel)))?;
+        copy_tree(&from.join(rel), &to.join(rel))
+            .map_err(io_at("copy modules", &from.join(rel)))?;
     }
     for file in [
         "modules.builtin",
@@ -296,7 +287,7 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     let dest = kernels.join(&version);
     if verify(&dest).is_err() {
         let _ = std::fs::remove_dir_all(&dest);
-        std::fs::rename(&staging, &dest).map_err(io("move into the cache", &dest))?;
+        std::fs::rename(&staging, &dest).map_err(io_at("move into the cache", &dest))?;
     }
     let mut kernel = cached(&dest);
     kernel.source = format!(
@@ -380,18 +371,13 @@ fn sha256_file(path: &Path) -> std::io::Result<String> {
 fn write_checksums(dir: &Path) -> Result<(), VmError> {
     let mut text = String::new();
     for name in CHECKED {
-        let sum = sha256_file(&dir.join(name)).map_err(|source| VmError::Io {
-            what: "hash",
-            path: dir.join(name),
-            source,
-        })?;
+        let file = dir.join(name);
+        let sum = sha256_file(&file).map_err(io_at("hash", &file))?;
         text.push_str(&format!("{sum}  {name}\n"));
     }
-    std::fs::write(dir.join(CHECKSUMS), text).map_err(|source| VmError::Io {
-        what: "write",
-        path: dir.join(CHECKSUMS),
-        source,
-    })
+    let file = dir.join(CHECKSUMS);
+    std::fs::write(&file, text).map_err(io_at("write", &file))?;
+    Ok(())
 }
 
 /// What is wrong with the cached kernel, if anything (for `doctor`).

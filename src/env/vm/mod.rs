@@ -3,24 +3,24 @@
 
 pub mod accel;
 pub mod initramfs;
+mod instance;
 pub mod kernel;
 pub mod qemu;
 pub mod qmp;
+pub mod settings;
 pub mod snapshot;
 
-use crate::collector::Target;
-use crate::config::{Machine, RunConfig};
-use crate::env::process::{self, CloneMode, Instance, Program, Started};
+use crate::config::RunConfig;
+use crate::env::process::Instance;
 use crate::env::{
-    Accel, Availability, EnvError, EnvKind, Environment, Footprint, Outcome, Shared, Spec,
-    Unavailable,
+    Accel, Availability, EnvError, EnvKind, Environment, Footprint, Shared, Unavailable,
 };
-use crate::results::{BinaryInfo, HostInfo};
+use crate::results::HostInfo;
+use instance::VmInstance;
 use qemu::QemuConfig;
+pub use settings::{footprint, prepare, VmSettings};
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 use vmbench_workload::agent::Plan;
 use vmbench_workload::Workload;
 
@@ -31,16 +31,11 @@ pub enum VmError {
     #[error(transparent)]
     Run(#[from] crate::tool::ToolError),
     /// A file could not be read or written.
-    #[error("cannot {what} {path}")]
-    Io {
-        /// What was being done.
-        what: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::error::IoError),
+    /// A file of the cache could not be written.
+    #[error(transparent)]
+    Write(#[from] crate::atomic::WriteError),
     /// An external tool failed.
     #[error("{what} failed: {detail}")]
     Tool {
@@ -59,42 +54,6 @@ pub enum VmError {
     #[error("{0}")]
     Module(String),
 }
-
-impl From<VmError> for EnvError {
-    fn from(e: VmError) -> EnvError {
-        EnvError::Setup(crate::error_chain(&e))
-    }
-}
-
-/// What every VM instance of a run shares, prepared once.
-#[derive(Debug)]
-pub struct VmSettings {
-    /// QEMU binary.
-    pub qemu: PathBuf,
-    /// The guest kernel.
-    pub kernel: kernel::Kernel,
-    /// The initramfs and its size.
-    pub initramfs: PathBuf,
-    /// Bytes of the initramfs.
-    pub initramfs_bytes: u64,
-    /// Modules in the initramfs, in load order.
-    pub modules: Vec<String>,
-    /// Machine type.
-    pub machine: Machine,
-    /// ext4 disk image for file-io (removed when the settings drop).
-    pub disk: Option<tempfile::TempPath>,
-    /// Whether the disk image can be opened with O_DIRECT (cache=none).
-    pub disk_direct: bool,
-    /// Host TSC frequency for `tsc_early_khz`.
-    pub tsc_khz: Option<u64>,
-    /// KVM verdict: usable (why) or not (why not).
-    pub kvm: Result<String, Unavailable>,
-    /// qboot firmware for q35.
-    pub bios: Option<PathBuf>,
-}
-
-/// Size of the data disk.
-const DISK_MIB: u64 = 512;
 
 /// Finds QEMU: `--qemu`, else `VMBENCH_QEMU`, else `qemu-system-x86_64` on `PATH`. A QEMU
 /// the user named must be there and be QEMU: never a silent fall-back to another one.
@@ -361,432 +320,11 @@ impl Environment for Vm {
         let vm = self
             .settings
             .as_deref()
-            .ok_or(EnvError::Setup(format!("{} was not prepared", self.kind())))?;
-        Ok(Box::new(VmInstance {
-            vm,
-            accel: self.accel,
-            io_path: None,
-            snapshot: self.snapshot.as_ref(),
-            restore: None,
-        }))
-    }
-}
-
-fn make_disk(dir: &Path) -> Result<(tempfile::TempPath, bool), VmError> {
-    let io = |what: &'static str, source| VmError::Io {
-        what,
-        path: dir.to_path_buf(),
-        source,
-    };
-    let file = tempfile::Builder::new()
-        .prefix("vmbench-disk-")
-        .suffix(".img")
-        .tempfile_in(dir)
-        .map_err(|e| io("create a disk image in", e))?;
-    file.as_file()
-        .set_len(DISK_MIB << 20)
-        .map_err(|e| io("size the disk image in", e))?;
-    let path = file.into_temp_path();
-    let mkfs = crate::tool::which("mkfs.ext4").unwrap_or_else(|| PathBuf::from("/sbin/mkfs.ext4"));
-    crate::tool::run(
-        Command::new(&mkfs)
-            .args([
-                "-q",
-                "-F",
-                "-E",
-                "lazy_itable_init=0,lazy_journal_init=0",
-                "-L",
-                "vmbench-data",
-            ])
-            .arg(&path),
-        "mkfs.ext4 (apt-get install e2fsprogs)",
-    )?;
-    use std::os::unix::fs::OpenOptionsExt;
-    let direct = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECT)
-        .open(&path)
-        .is_ok();
-    Ok((path, direct))
-}
-
-/// Prepares QEMU, the kernel (provisioned if needed), the initramfs and the data disk.
-pub fn prepare(
-    binary: &BinaryInfo,
-    config: &RunConfig,
-    cache: &Path,
-    work_dir: &Path,
-    host: &mut HostInfo,
-) -> Result<VmSettings, VmError> {
-    let qemu = find_qemu(config.qemu.as_deref()).map_err(|_| VmError::NoQemu)?;
-    let kernel = match kernel::find(config.kernel.as_deref(), cache)? {
-        Some(k)
-            if k.cache_dir()
-                .is_some_and(|dir| kernel::verify(dir).is_err()) =>
-        {
-            let dir = k.cache_dir().expect("checked").to_path_buf();
-            eprintln!(
-                "vmbench: the cached guest kernel in {} is corrupt ({}); provisioning it again",
-                dir.display(),
-                kernel::verify(&dir).unwrap_err()
-            );
-            std::fs::remove_dir_all(&dir).map_err(|source| VmError::Io {
-                what: "remove the corrupt kernel cache",
-                path: dir.clone(),
-                source,
-            })?;
-            kernel::provision(cache)?
-        }
-        Some(k) => k,
-        None => {
-            eprintln!(
-                "vmbench: no guest kernel cached; provisioning the distribution kernel into {}",
-                cache.display()
-            );
-            kernel::provision(cache)?
-        }
-    };
-    let machine = config.vm_machine.unwrap_or(Machine::Microvm);
-    let needs_disk = config.workloads.contains(&Workload::FileIo);
-    let needs_net = config.workloads.iter().any(|w| w.crosses_network());
-    let wanted = initramfs::needed_modules(machine, needs_disk, needs_net);
-    let modules = if wanted.is_empty() {
-        Vec::new()
-    } else {
-        let dir = kernel
-            .modules
-            .as_ref()
-            .ok_or_else(|| VmError::NoModules(kernel.version.clone()))?;
-        let dep =
-            std::fs::read_to_string(dir.join("modules.dep")).map_err(|source| VmError::Io {
-                what: "read",
-                path: dir.join("modules.dep"),
-                source,
-            })?;
-        initramfs::resolve_modules(&dep, &wanted).map_err(VmError::Module)?
-    };
-    let initramfs = initramfs::cache_path(cache, &binary.sha256, &kernel.version, &modules);
-    if !initramfs.is_file() {
-        let dir = initramfs.parent().expect("cache path has a parent");
-        std::fs::create_dir_all(dir).map_err(|source| VmError::Io {
-            what: "create",
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let tmp = initramfs.with_extension(format!("tmp{}", std::process::id()));
-        let bytes = std::fs::read(&binary.path).map_err(|source| VmError::Io {
-            what: "read",
-            path: binary.path.clone(),
-            source,
-        })?;
-        initramfs::build(&tmp, &bytes, kernel.modules.as_deref(), &modules)?;
-        std::fs::rename(&tmp, &initramfs).map_err(|source| VmError::Io {
-            what: "move into the cache",
-            path: initramfs.clone(),
-            source,
-        })?;
-    }
-    let (disk, disk_direct) = match needs_disk {
-        true => {
-            let (p, d) = make_disk(work_dir)?;
-            (Some(p), d)
-        }
-        false => (None, false),
-    };
-    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
-    host.qemu_version = crate::tool::version_of(&qemu);
-    Ok(VmSettings {
-        initramfs_bytes: std::fs::metadata(&initramfs).map(|m| m.len()).unwrap_or(0),
-        qemu,
-        kernel,
-        initramfs,
-        modules,
-        machine,
-        disk,
-        disk_direct,
-        tsc_khz: qemu::host_tsc_khz(&cpuinfo),
-        kvm: accel::kvm_usable(),
-        bios: Some(PathBuf::from("/usr/share/qemu/qboot.rom")).filter(|p| p.is_file()),
-    })
-}
-
-/// Bytes on disk one guest needs: kernel image + initramfs.
-pub fn footprint(vm: &VmSettings) -> u64 {
-    std::fs::metadata(&vm.kernel.image)
-        .map(|m| m.len())
-        .unwrap_or(0)
-        + vm.initramfs_bytes
-}
-
-struct VmInstance<'a> {
-    vm: &'a VmSettings,
-    accel: Accel,
-    io_path: Option<String>,
-    snapshot: Option<&'a snapshot::Snapshot>,
-    /// A restore under way: its socket, the console's write end and the plan to send.
-    restore: Option<(snapshot::Restore, std::fs::File, String, Duration)>,
-}
-
-/// A started QEMU: its threads' CPU clock sampled (a perf read per thread would cost an
-/// interrupt each), its console on `output`.
-fn qemu_started(spawned: process::Spawned, output: std::os::fd::OwnedFd) -> Started {
-    let target = Target {
-        cheap_cpu: true,
-        ..Target::process(spawned.pid.as_raw())
-    };
-    Started::from_spawned(
-        spawned,
-        output.into(),
-        target,
-        true,
-        crate::ids::Phase::QemuExec,
-    )
-}
-
-/// Restores numbered in this process, for their socket names.
-static RESTORES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-impl VmInstance<'_> {
-    /// Starts QEMU waiting for the snapshot's state, with a pipe on its console input.
-    fn start_restore(
-        &mut self,
-        spec: &Spec,
-        snap: &snapshot::Snapshot,
-    ) -> Result<Started, EnvError> {
-        let vm = self.vm;
-        if spec.invocation.workload.needs_data_dir() {
-            return Err(EnvError::Setup(format!(
-                "a snapshot guest has no data disk, so {} runs only in vm-{}",
-                spec.invocation.workload,
-                self.accel.name()
-            )));
-        }
-        let cpus = spec.cpus.map_or(1, <[usize]>::len);
-        let mut args = snapshot_args(vm, self.accel, cpus, spec.memory_mib);
-        // The QEMU version was checked when the snapshot was prepared: no `--version` per trial.
-        if snapshot::key(&args, &snap.record.qemu_version) != snap.record.key {
-            return Err(EnvError::Setup(
-                "the snapshot was saved for another guest configuration (memory, CPUs or QEMU)"
-                    .into(),
-            ));
-        }
-        let n = RESTORES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let restore = snapshot::Restore::new(spec.data_dir, n);
-        args.extend(restore.args());
-        let mut invocation = spec.invocation.clone();
-        invocation.data_dir = "/tmp".into();
-        let seed: [u8; 32] = rand::random();
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default();
-        let plan = Plan {
-            args: invocation.to_args(),
-            seed: Some(seed.iter().map(|b| format!("{b:02x}")).collect()),
-            time_ns: Some(now.as_nanos() as u64),
-            ..Plan::default()
-        };
-        self.io_path = Some("guest tmpfs (no disk attached)".into());
-        let (input_read, input_write) = process::pipe()?;
-        let exe = vm.qemu.display().to_string();
-        let (output, output_write) = process::pipe()?;
-        let spawned = process::spawn(
-            Program {
-                exe: &exe,
-                args: &args,
-                env: &process::host_env(),
-                steps: process::host_child_steps(spec.cpus),
-                clone: CloneMode::Vfork,
-                after_clone: None,
-                input: Some(std::os::fd::AsRawFd::as_raw_fd(&input_read)),
-            },
-            output_write,
-        )?;
-        drop(input_read);
-        self.restore = Some((
-            restore,
-            std::fs::File::from(input_write),
-            plan.to_cmdline(),
-            spec.timeout,
-        ));
-        Ok(qemu_started(spawned, output))
-    }
-}
-
-impl Instance for VmInstance<'_> {
-    fn image_files(&self) -> Vec<PathBuf> {
-        vec![self.vm.kernel.image.clone(), self.vm.initramfs.clone()]
-    }
-
-    fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
-        if let Some(snap) = self.snapshot {
-            return self.start_restore(spec, snap);
-        }
-        let vm = self.vm;
-        let mut invocation = spec.invocation.clone();
-        invocation.data_dir = "/tmp".into();
-        let disk = vm
-            .disk
-            .as_ref()
-            .filter(|_| spec.invocation.workload.needs_data_dir());
-        let net = spec.net.and_then(|w| w.vm.as_ref());
-        let plan = Plan {
-            args: invocation.to_args(),
-            disk: disk.map(|_| "/dev/vda".to_string()),
-            nics: net.map(guest_nics).unwrap_or_default(),
-            ..Plan::default()
-        };
-        let config = qemu_config(
+            .ok_or(EnvError::NotPrepared(self.kind()))?;
+        Ok(Box::new(VmInstance::new(
             vm,
             self.accel,
-            spec.cpus.map_or(1, <[usize]>::len),
-            spec.memory_mib,
-            &plan,
-            disk.map(|d| d.as_ref()),
-            net,
-        );
-        let cache = if vm.disk_direct { "none" } else { "writeback" };
-        self.io_path = Some(match disk {
-            Some(_) => format!(
-                "virtio-blk ({}) + guest ext4, host image on {} with cache={cache}",
-                vm.machine.name(),
-                crate::env::filesystem_of(spec.data_dir),
-            ),
-            None => "guest tmpfs (no disk attached)".into(),
-        });
-        let exe = vm.qemu.display().to_string();
-        let (output, output_write) = process::pipe()?;
-        let spawned = process::spawn(
-            Program {
-                exe: &exe,
-                args: &qemu::args(&config),
-                env: &process::host_env(),
-                steps: process::host_child_steps(spec.cpus),
-                clone: CloneMode::Vfork,
-                after_clone: None,
-                input: None,
-            },
-            output_write,
-        )?;
-        Ok(qemu_started(spawned, output))
-    }
-
-    fn after_start(&mut self, started: &Started, outcome: &mut Outcome) -> Result<(), EnvError> {
-        let Some((restore, console, plan, timeout)) = self.restore.as_mut() else {
-            return Ok(());
-        };
-        let state = &self.snapshot.expect("restoring").state;
-        let deadline = started.t0 + *timeout;
-        let (migrated, resumed) = restore
-            .resume(state, started.t0, deadline)
-            .map_err(|e| EnvError::Setup(format!("restoring the snapshot: {e}")))?;
-        outcome.phases.insert(
-            crate::ids::Phase::MigrationCompleted,
-            migrated.as_nanos() as u64,
-        );
-        outcome
-            .phases
-            .insert(crate::ids::Phase::Resumed, resumed.as_nanos() as u64);
-        use std::io::Write;
-        writeln!(console, "{plan}")
-            .map_err(|e| EnvError::Setup(format!("send the plan on the console: {e}")))?;
-        outcome.phases.insert(
-            crate::ids::Phase::PlanSent,
-            started.t0.elapsed().as_nanos() as u64,
-        );
-        Ok(())
-    }
-
-    fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
-        self.restore = None;
-        outcome.io_path = self.io_path.take();
-        // The guest kernel says so on its console when it runs out of memory or panics (its
-        // messages of that level pass `quiet`).
-        outcome.exit.oom = outcome.observed.out_of_memory;
-        if let Some(why) = outcome.observed.kernel_panic.clone() {
-            outcome
-                .observed
-                .errors
-                .push(format!("the guest kernel panicked: {why}"));
-        }
-        // Guest phases on the host's timeline, estimated from the guest's own clock: the guest
-        // kernel started `uptime` before `ready` arrived, `/init` `init_uptime_s` after it.
-        // The two clocks differ, so each estimate is held between the phases the host saw
-        // (QEMU's exec and the first console byte; the first byte and `ready`), in order.
-        if let Some((ready_at, view)) = &outcome.observed.ready {
-            let phases = guest_phases(
-                outcome
-                    .phases
-                    .get(&crate::ids::Phase::QemuExec)
-                    .copied()
-                    .unwrap_or(0),
-                outcome.phases.get(&crate::ids::Phase::FirstOutput).copied(),
-                ready_at.as_nanos() as u64,
-                view,
-            );
-            outcome.phases.extend(phases);
-        }
-        Ok(())
-    }
-}
-
-/// The guest kernel's start and `/init`'s start on the host's timeline (ns since launch),
-/// from the guest clock, each clamped between the host-seen phases around it. None for a
-/// restored guest: its clock ran before this launch.
-fn guest_phases(
-    qemu_exec: u64,
-    first_output: Option<u64>,
-    ready: u64,
-    view: &vmbench_workload::GuestView,
-) -> Vec<(crate::ids::Phase, u64)> {
-    let kernel_start = ready as i128 - (view.uptime_s * 1e9) as i128;
-    if kernel_start <= 0 {
-        return Vec::new();
-    }
-    let first = first_output.unwrap_or(ready).min(ready);
-    let kernel = (kernel_start as u64).clamp(qemu_exec, first);
-    let mut out = vec![(crate::ids::Phase::GuestKernelStartEst, kernel)];
-    if let Some(agent) = &view.agent {
-        let init = kernel_start as u64 + (agent.init_uptime_s * 1e9) as u64;
-        out.push((crate::ids::Phase::GuestInitEst, init.clamp(first, ready)));
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn guest_phase_estimates_stay_in_order_with_what_the_host_saw() {
-        let view = vmbench_workload::GuestView {
-            uptime_s: 1.2,
-            agent: Some(vmbench_workload::protocol::AgentBoot {
-                init_uptime_s: 1.1,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        // ready at 1.5 s, first console byte at 0.9 s: the guest clock puts the kernel's start
-        // at 0.3 s and /init at 1.4 s.
-        let p = super::guest_phases(270_000, Some(900_000_000), 1_500_000_000, &view);
-        assert_eq!(p[0].1, 300_000_000);
-        assert_eq!(p[1].1, 1_400_000_000);
-        // A guest clock running ahead would put /init before the first byte: held at it.
-        let early = vmbench_workload::GuestView {
-            uptime_s: 1.45,
-            ..view.clone()
-        };
-        let p = super::guest_phases(270_000, Some(900_000_000), 1_500_000_000, &early);
-        assert!(p[0].1 <= 900_000_000 && p[1].1 >= 900_000_000, "{p:?}");
-        // A restored guest booted long before this launch: no estimate.
-        let restored = vmbench_workload::GuestView {
-            uptime_s: 30.0,
-            ..view
-        };
-        assert!(super::guest_phases(270_000, Some(1), 150_000_000, &restored).is_empty());
-    }
-
-    #[test]
-    fn an_absent_qemu_is_named_with_its_package() {
-        let msg = super::VmError::NoQemu.to_string();
-        assert!(msg.contains("apt-get install qemu-system-x86") && msg.contains("--qemu"));
+            self.snapshot.as_ref(),
+        )))
     }
 }

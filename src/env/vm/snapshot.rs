@@ -8,6 +8,7 @@
 
 use super::qmp::{Qmp, QmpError};
 use super::VmError;
+use crate::error::io_at;
 pub use crate::results::SnapshotRecord;
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
@@ -60,14 +61,6 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
     Ok(hex(&h.finalize()))
 }
 
-fn io<'a>(what: &'static str, path: &'a Path) -> impl Fn(std::io::Error) -> VmError + 'a {
-    move |source| VmError::Io {
-        what,
-        path: path.to_path_buf(),
-        source,
-    }
-}
-
 fn qmp_failed(what: &'static str) -> impl Fn(QmpError) -> VmError {
     move |e| VmError::Tool {
         what,
@@ -106,15 +99,15 @@ pub fn ensure(
     }
     let _ = std::fs::remove_dir_all(&dir);
     let parent = cache.join("snapshot");
-    let building = crate::cache::staging(&parent).map_err(io("create a folder in", &parent))?;
+    let building = crate::cache::staging(&parent).map_err(io_at("create a folder in", &parent))?;
     let started = Instant::now();
     save(qemu, qemu_args, &building.path().join("state"), work_dir)?;
     let tmp_state = building.path().join("state");
     let record = SnapshotRecord {
         key,
-        sha256: sha256_of(&tmp_state).map_err(io("read", &tmp_state))?,
+        sha256: sha256_of(&tmp_state).map_err(io_at("read", &tmp_state))?,
         bytes: std::fs::metadata(&tmp_state)
-            .map_err(io("read", &tmp_state))?
+            .map_err(io_at("read", &tmp_state))?
             .len(),
         created_ms: started.elapsed().as_secs_f64() * 1e3,
         qemu_version: qemu_version.to_string(),
@@ -126,7 +119,7 @@ pub fn ensure(
         &record_tmp,
         serde_json::to_vec_pretty(&record).expect("json"),
     )
-    .map_err(io("write", &record_tmp))?;
+    .map_err(io_at("write", &record_tmp))?;
     let built = building.keep();
     if std::fs::rename(&built, &dir).is_err() {
         // Another run saved the same snapshot meanwhile: use theirs.

@@ -415,6 +415,28 @@ pub enum Version {
     Hybrid,
 }
 
+/// An accounting file of a cgroup, named per version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum File {
+    /// The memory charged now: `memory.usage_in_bytes` (v1) or `memory.current` (v2).
+    MemoryNow,
+    /// The CPU time used: `cpuacct.usage` (v1) or `cpu.stat` (v2).
+    Cpu,
+    /// The processes inside: `cgroup.procs` (the memory hierarchy's, on v1).
+    Procs,
+}
+
+impl File {
+    /// (the v1 controller whose hierarchy holds it, its v1 name, its v2 name).
+    fn names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            File::MemoryNow => ("memory", "memory.usage_in_bytes", "memory.current"),
+            File::Cpu => ("cpuacct", "cpuacct.usage", "cpu.stat"),
+            File::Procs => ("memory", "cgroup.procs", "cgroup.procs"),
+        }
+    }
+}
+
 /// The mounted cgroup hierarchies.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Layout {
@@ -490,6 +512,18 @@ impl Layout {
             unified,
             unified_controllers,
         })
+    }
+
+    /// `file` of the cgroup at `rel` (relative to each hierarchy's root) that a runtime or an
+    /// engine makes: in the v1 hierarchy of its controller where the memory controller is on
+    /// v1 (v1 and hybrid hosts), in the unified tree otherwise.
+    pub fn file(&self, rel: &str, file: File) -> PathBuf {
+        let (controller, v1, v2) = file.names();
+        let rel = rel.trim_start_matches('/');
+        match (self.v1.get(controller), self.v1.contains_key("memory")) {
+            (Some(mount), true) => mount.join(rel).join(v1),
+            _ => self.unified.clone().unwrap_or_default().join(rel).join(v2),
+        }
     }
 
     /// One line for reports: version and where each controller lives.
