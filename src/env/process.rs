@@ -131,43 +131,8 @@ pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
         env,
     );
     plan.input = program.input;
-    let mut stack = match program.clone {
-        CloneMode::Vfork => vec![0u8; 64 * 1024],
-        CloneMode::Namespaces { .. } => Vec::new(),
-    };
-    let all = nix::sys::signal::SigSet::all();
-    let mut old = nix::sys::signal::SigSet::empty();
-    nix::sys::signal::pthread_sigmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&all),
-        Some(&mut old),
-    )
-    .map_err(sys("block signals"))?;
-    plan.signal_mask = Some(*old.as_ref());
-    let t0 = Instant::now();
-    let mono0 = super::child::monotonic_ns();
-    let result = match program.clone {
-        CloneMode::Vfork => {
-            // SAFETY: the child shares our memory until it execs and runs `child_main`, which
-            // makes only system calls; the stack outlives the call (the parent is suspended
-            // until the child execs or exits).
-            unsafe {
-                nix::sched::clone(
-                    Box::new(|| child_main(&plan)),
-                    &mut stack,
-                    CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
-                    Some(libc::SIGCHLD),
-                )
-            }
-        }
-        CloneMode::Namespaces { flags, cgroup } => clone3(&plan, flags, cgroup),
-    };
+    let (t0, mono0, result) = clone_masked(&mut plan, program.clone)?;
     let cloned = t0.elapsed();
-    let _ = nix::sys::signal::pthread_sigmask(
-        nix::sys::signal::SigmaskHow::SIG_SETMASK,
-        Some(&old),
-        None,
-    );
     let pid = result.map_err(sys("clone the instance's first process"))?;
     let parent_failure = program.after_clone.and_then(|hook| hook(pid).err());
     // Our copies of the child's ends must go, or the pipes never report end of file.
@@ -196,6 +161,53 @@ pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
         }
     }
     Ok(spawned)
+}
+
+/// Clones the child with every signal blocked (no handler of the harness may run in it; it
+/// restores the mask just before its exec): the instant taken just before, the monotonic clock
+/// then (the child's marks are on it), and what the clone gave.
+fn clone_masked(
+    plan: &mut ChildPlan,
+    mode: CloneMode,
+) -> Result<(Instant, u64, Result<Pid, nix::errno::Errno>), EnvError> {
+    let mut stack = match mode {
+        CloneMode::Vfork => vec![0u8; 64 * 1024],
+        CloneMode::Namespaces { .. } => Vec::new(),
+    };
+    let all = nix::sys::signal::SigSet::all();
+    let mut old = nix::sys::signal::SigSet::empty();
+    nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&all),
+        Some(&mut old),
+    )
+    .map_err(sys("block signals"))?;
+    plan.signal_mask = Some(*old.as_ref());
+    let plan = &*plan;
+    let t0 = Instant::now();
+    let mono0 = super::child::monotonic_ns();
+    let result = match mode {
+        CloneMode::Vfork => {
+            // SAFETY: the child shares our memory until it execs and runs `child_main`, which
+            // makes only system calls; the stack outlives the call (the parent is suspended
+            // until the child execs or exits).
+            unsafe {
+                nix::sched::clone(
+                    Box::new(|| child_main(plan)),
+                    &mut stack,
+                    CloneFlags::CLONE_VM | CloneFlags::CLONE_VFORK,
+                    Some(libc::SIGCHLD),
+                )
+            }
+        }
+        CloneMode::Namespaces { flags, cgroup } => clone3(plan, flags, cgroup),
+    };
+    let _ = nix::sys::signal::pthread_sigmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&old),
+        None,
+    );
+    Ok((t0, mono0, result))
 }
 
 /// `clone3` with fork semantics: the child gets a copy of our memory and runs `child_main`.

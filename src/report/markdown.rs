@@ -17,81 +17,91 @@ impl Exporter for Markdown {
             across_table(&mut s, report, lang);
         }
         for run in &report.runs {
-            let h = &run.results.host;
-            let _ = writeln!(s, "## {}\n", run.label);
-            let _ = writeln!(
-                s,
-                "Host: {} ({} CPUs, {}), kernel {}, cgroups {}, accelerator {} ({}).\n",
-                h.cpu_model,
-                h.cores,
-                mib(h.memory_bytes),
-                h.kernel,
-                h.cgroup,
-                h.accelerator.as_deref().unwrap_or("—"),
-                h.accelerator_reason.as_deref().unwrap_or("")
-            );
-            if let Some(missing) = &run.incomplete {
-                let _ = writeln!(s, "> **Incomplete**: {missing}.\n");
-            }
-            if run.tcg {
-                let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
-            }
-            if run.results.config.demo {
-                let _ = writeln!(s, "> **{}**: {}\n", t(lang, "Demo", "시연"), t(lang, "3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));
-            }
-            let notes = super::notes::notes(run, lang, report.margin);
-            note(&mut s, lang, &notes.overview);
-            seen_table(&mut s, run, lang);
-            note(&mut s, lang, &notes.seen);
-            let _ = writeln!(
-                s,
-                "### {}\n",
-                t(lang, "Results per workload", "워크로드별 결과")
-            );
-            for w in &run.workloads {
-                workload_table(&mut s, w, report.baseline.is_some(), lang);
-            }
-            note(&mut s, lang, &notes.cpu);
-            note(&mut s, lang, &notes.accel);
-            startup_table(&mut s, run, lang);
-            note(&mut s, lang, &notes.startup);
-            if run
-                .start_split
-                .iter()
-                .any(|x| x.env.family() == crate::ids::Family::Container)
-            {
-                start_split_table(&mut s, run, lang);
-                note(&mut s, lang, &notes.start_split);
-            }
-            if run.spectrum.len() > 1 {
-                spectrum_table(&mut s, run, lang);
-                note(&mut s, lang, &notes.spectrum);
-            }
-            if run.results.image.is_some() {
-                image_table(&mut s, run, lang);
-                note(&mut s, lang, &notes.image);
-            }
-            if let Some(view) = &run.density {
-                density_table(&mut s, view, lang);
-                note(&mut s, lang, &notes.density);
-            }
-            if let Some(view) = &run.network {
-                network_table(&mut s, view, lang);
-                note(&mut s, lang, &notes.network);
-            }
-            memory_table(&mut s, run, lang);
-            note(&mut s, lang, &notes.memory_io);
-            quiet_table(&mut s, run, lang);
-            note(&mut s, lang, &notes.quiet);
-            let _ = writeln!(s, "### {}\n", t(lang, "How this was measured", "측정 방법"));
-            let _ = writeln!(s, "{}\n", notes.method);
-            for (env, reason) in &run.not_run {
-                let _ = writeln!(s, "- not run: **{env}**: {reason}");
-            }
-            let _ = writeln!(s);
+            run_sections(&mut s, run, report, lang);
         }
         Ok(s)
     }
+}
+
+/// The header of one run: the host, and the warnings a reader needs first.
+fn run_header(s: &mut String, run: &RunView, lang: Lang) {
+    let h = &run.results.host;
+    let _ = writeln!(s, "## {}\n", run.label);
+    let _ = writeln!(
+        s,
+        "Host: {} ({} CPUs, {}), kernel {}, cgroups {}, accelerator {} ({}).\n",
+        h.cpu_model,
+        h.cores,
+        mib(h.memory_bytes),
+        h.kernel,
+        h.cgroup,
+        h.accelerator.as_deref().unwrap_or("—"),
+        h.accelerator_reason.as_deref().unwrap_or("")
+    );
+    if let Some(missing) = &run.incomplete {
+        let _ = writeln!(s, "> **Incomplete**: {missing}.\n");
+    }
+    if run.tcg {
+        let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
+    }
+    if run.results.config.demo {
+        let _ = writeln!(s, "> **{}**: {}\n", t(lang, "Demo", "시연"), t(lang, "3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));
+    }
+}
+
+/// Every section of one run, each table followed by its lecture note.
+fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
+    run_header(s, run, lang);
+    let notes = super::notes::notes(run, lang, report.margin);
+    note(s, lang, &notes.overview);
+    seen_table(s, run, lang);
+    note(s, lang, &notes.seen);
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        t(lang, "Results per workload", "워크로드별 결과")
+    );
+    for w in &run.workloads {
+        workload_table(s, w, report.baseline.is_some(), lang);
+    }
+    note(s, lang, &notes.cpu);
+    note(s, lang, &notes.accel);
+    startup_table(s, run, lang);
+    note(s, lang, &notes.startup);
+    if run
+        .start_split
+        .iter()
+        .any(|x| x.env.family() == crate::ids::Family::Container)
+    {
+        start_split_table(s, run, lang);
+        note(s, lang, &notes.start_split);
+    }
+    if run.spectrum.len() > 1 {
+        spectrum_table(s, run, lang);
+        note(s, lang, &notes.spectrum);
+    }
+    if run.results.image.is_some() {
+        image_table(s, run, lang);
+        note(s, lang, &notes.image);
+    }
+    if let Some(view) = &run.density {
+        density_table(s, view, lang);
+        note(s, lang, &notes.density);
+    }
+    if let Some(view) = &run.network {
+        network_table(s, view, lang);
+        note(s, lang, &notes.network);
+    }
+    memory_table(s, run, lang);
+    note(s, lang, &notes.memory_io);
+    quiet_table(s, run, lang);
+    note(s, lang, &notes.quiet);
+    let _ = writeln!(s, "### {}\n", t(lang, "How this was measured", "측정 방법"));
+    let _ = writeln!(s, "{}\n", notes.method);
+    for (env, reason) in &run.not_run {
+        let _ = writeln!(s, "- not run: **{env}**: {reason}");
+    }
+    let _ = writeln!(s);
 }
 
 /// Several runs side by side: a column per run, and the runs that disagree.

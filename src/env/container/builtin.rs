@@ -3,7 +3,7 @@
 //! on cgroup v2, moving itself on v1), takes a cgroup namespace, mounts from the shared table,
 //! pivots into the image and execs the workload as the container's PID 1.
 
-use super::cgroup::{Cgroup, Limits};
+use super::cgroup::{Cgroup, Entry, Limits};
 use super::namespaces::{self, Attach, MountPlan, CLONE_NAMESPACES};
 use super::ContainerSettings;
 use crate::collector::Target;
@@ -13,7 +13,7 @@ use crate::env::{
 };
 use crate::ids::Phase;
 use crate::results::{AttachPath, HostInfo};
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -93,12 +93,9 @@ struct BuiltinInstance<'a> {
     io_path: Option<String>,
 }
 
-impl Instance for BuiltinInstance<'_> {
-    fn image_files(&self) -> Vec<std::path::PathBuf> {
-        vec![self.settings.image.rootfs.clone()]
-    }
-
-    fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
+impl BuiltinInstance<'_> {
+    /// The instance's cgroup, with the run's limits.
+    fn cgroup_of(&self, spec: &Spec) -> Result<Cgroup, EnvError> {
         let settings = self.settings;
         let limits = Limits {
             cpus: spec.cpus.map(<[usize]>::to_vec),
@@ -108,19 +105,18 @@ impl Instance for BuiltinInstance<'_> {
             memory_bytes: Some(spec.memory_mib << 20),
             pids_max: Some(settings.pids_max),
         };
-        let cgroup = Cgroup::create(
+        Ok(Cgroup::create(
             &settings.layout,
             &settings.own_cgroup,
             &super::instance_name(),
             &limits,
-        )?;
-        self.io_path = Some(format!(
-            "bind mount of a host {} directory",
-            crate::env::filesystem_of(spec.data_dir)
-        ));
-        let entry = cgroup.entry()?;
-        let (go_read, go_write) = process::pipe()?;
-        let (attach, clone_into) = match settings.attach {
+        )?)
+    }
+
+    /// How the child gets into its cgroup, and the cgroup descriptor for `clone3` when it is
+    /// created inside; the parent's migration (waiting on `go`) only where neither works.
+    fn way_in(&mut self, entry: &Entry, go: RawFd) -> (Attach, Option<RawFd>) {
+        let (attach, clone_into) = match self.settings.attach {
             AttachPath::Clone3IntoCgroup => (
                 Attach::Cloned,
                 entry.clone_into.as_ref().map(|fd| fd.as_raw_fd()),
@@ -129,12 +125,33 @@ impl Instance for BuiltinInstance<'_> {
                 Attach::SelfTasks(entry.tasks.iter().map(|fd| fd.as_raw_fd()).collect()),
                 None,
             ),
-            _ => (Attach::ByParent(go_read.as_raw_fd()), None),
+            AttachPath::SelfTasks | AttachPath::ParentProcs | AttachPath::Runtime => {
+                (Attach::ByParent(go), None)
+            }
         };
-        let by_parent = matches!(attach, Attach::ByParent(_));
-        if by_parent {
+        if matches!(attach, Attach::ByParent(_)) {
             self.attach = AttachPath::ParentProcs;
         }
+        (attach, clone_into)
+    }
+}
+
+impl Instance for BuiltinInstance<'_> {
+    fn image_files(&self) -> Vec<std::path::PathBuf> {
+        vec![self.settings.image.rootfs.clone()]
+    }
+
+    fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
+        let settings = self.settings;
+        let cgroup = self.cgroup_of(spec)?;
+        self.io_path = Some(format!(
+            "bind mount of a host {} directory",
+            crate::env::filesystem_of(spec.data_dir)
+        ));
+        let entry = cgroup.entry()?;
+        let (go_read, go_write) = process::pipe()?;
+        let (attach, clone_into) = self.way_in(&entry, go_read.as_raw_fd());
+        let by_parent = matches!(attach, Attach::ByParent(_));
         let mut invocation = spec.invocation.clone();
         invocation.data_dir = "/data".into();
         let mut steps = namespaces::setup_steps(&MountPlan {

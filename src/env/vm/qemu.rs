@@ -72,6 +72,56 @@ pub fn host_tsc_khz(cpuinfo: &str) -> Option<u64> {
     Some((mhz * 1000.0).round() as u64)
 }
 
+/// The wired guest's two NICs: a tap (vhost-net where asked) and slirp forwarding the
+/// workload's port from 127.0.0.1, restricted to the host.
+fn net_args(net: &crate::net::VmNics, machine: Machine) -> Vec<String> {
+    let (nic, romfile) = match machine {
+        Machine::Microvm => ("virtio-net-device", ""),
+        Machine::Q35 => ("virtio-net-pci", ",romfile="),
+    };
+    let vhost = if net.vhost { "on" } else { "off" };
+    vec![
+        "-netdev".into(),
+        format!(
+            "tap,id=tap0,ifname={},script=no,downscript=no,vhost={vhost}",
+            net.tap
+        ),
+        "-device".into(),
+        format!("{nic},netdev=tap0,mac={}{romfile}", crate::net::TAP_MAC),
+        "-netdev".into(),
+        format!(
+            "user,id=slirp0,net={},host={},dhcpstart={},ipv6=off,restrict=on,\
+             hostfwd=tcp:127.0.0.1:{}-{}:{}",
+            crate::net::SLIRP_NET,
+            crate::net::SLIRP_HOST,
+            crate::net::SLIRP_GUEST,
+            net.slirp_port,
+            crate::net::SLIRP_GUEST,
+            vmbench_workload::kernels::serve::PORT
+        ),
+        "-device".into(),
+        format!("{nic},netdev=slirp0,mac={}{romfile}", crate::net::SLIRP_MAC),
+    ]
+}
+
+/// The data disk as a virtio-blk device, uncached where the host allows O_DIRECT.
+fn disk_args(disk: &std::path::Path, direct: bool, machine: Machine) -> Vec<String> {
+    let cache = if direct { "none" } else { "writeback" };
+    let device = match machine {
+        Machine::Microvm => "virtio-blk-device,drive=data",
+        Machine::Q35 => "virtio-blk-pci,drive=data",
+    };
+    vec![
+        "-drive".into(),
+        format!(
+            "id=data,file={},format=raw,if=none,cache={cache},aio=threads",
+            disk.display()
+        ),
+        "-device".into(),
+        device.into(),
+    ]
+}
+
 /// The arguments after the program name.
 pub fn args(cfg: &QemuConfig) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
@@ -109,48 +159,10 @@ pub fn args(cfg: &QemuConfig) -> Vec<String> {
         &cfg.cmdline,
     ]);
     if let Some(net) = &cfg.net {
-        let (nic, romfile) = match cfg.machine {
-            Machine::Microvm => ("virtio-net-device", ""),
-            Machine::Q35 => ("virtio-net-pci", ",romfile="),
-        };
-        let vhost = if net.vhost { "on" } else { "off" };
-        push(&[
-            "-netdev",
-            &format!(
-                "tap,id=tap0,ifname={},script=no,downscript=no,vhost={vhost}",
-                net.tap
-            ),
-            "-device",
-            &format!("{nic},netdev=tap0,mac={}{romfile}", crate::net::TAP_MAC),
-            "-netdev",
-            &format!(
-                "user,id=slirp0,net={},host={},dhcpstart={},ipv6=off,restrict=on,\
-                 hostfwd=tcp:127.0.0.1:{}-{}:{}",
-                crate::net::SLIRP_NET,
-                crate::net::SLIRP_HOST,
-                crate::net::SLIRP_GUEST,
-                net.slirp_port,
-                crate::net::SLIRP_GUEST,
-                vmbench_workload::kernels::serve::PORT
-            ),
-            "-device",
-            &format!("{nic},netdev=slirp0,mac={}{romfile}", crate::net::SLIRP_MAC),
-        ]);
+        a.extend(net_args(net, cfg.machine));
     }
     if let Some((disk, direct)) = &cfg.disk {
-        let cache = if *direct { "none" } else { "writeback" };
-        push(&[
-            "-drive",
-            &format!(
-                "id=data,file={},format=raw,if=none,cache={cache},aio=threads",
-                disk.display()
-            ),
-        ]);
-        let device = match cfg.machine {
-            Machine::Microvm => "virtio-blk-device,drive=data",
-            Machine::Q35 => "virtio-blk-pci,drive=data",
-        };
-        push(&["-device", device]);
+        a.extend(disk_args(disk, *direct, cfg.machine));
     }
     a
 }

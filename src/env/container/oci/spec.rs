@@ -6,9 +6,10 @@ use crate::env::container::builtin::HOSTNAME;
 use crate::env::container::mounts::{Source, MOUNTS};
 use crate::env::Spec;
 use oci_spec::runtime::{
-    LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount, MountBuilder,
-    PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, SpecBuilder, UserBuilder,
+    Linux, LinuxBuilder, LinuxCpuBuilder, LinuxMemoryBuilder, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResourcesBuilder, Mount,
+    MountBuilder, PosixRlimitBuilder, PosixRlimitType, ProcessBuilder, RootBuilder, SpecBuilder,
+    UserBuilder,
 };
 use std::path::{Path, PathBuf};
 
@@ -79,14 +80,9 @@ pub struct Program<'a> {
     pub args: &'a [String],
 }
 
-/// The runtime spec of one instance running `program`, in the cgroup `cgroups_path`.
-pub fn config(
-    spec: &Spec,
-    program: Program,
-    cgroups_path: &str,
-    pids_limit: u64,
-) -> Result<oci_spec::runtime::Spec, SpecError> {
-    let process_args: Vec<String> = std::iter::once(program.workload.to_string())
+/// The process: the workload as root of its namespaces, no new privileges, 1024 files.
+fn process(program: Program) -> Result<oci_spec::runtime::Process, SpecError> {
+    let args: Vec<String> = std::iter::once(program.workload.to_string())
         .chain(program.args.iter().cloned())
         .collect();
     let rlimit = PosixRlimitBuilder::default()
@@ -97,7 +93,7 @@ pub fn config(
     let mut process = ProcessBuilder::default()
         .terminal(false)
         .user(UserBuilder::default().uid(0u32).gid(0u32).build()?)
-        .args(process_args)
+        .args(args)
         .env(vec!["PATH=/".to_string(), "HOME=/".to_string()])
         .cwd("/")
         .no_new_privileges(true)
@@ -112,22 +108,29 @@ pub fn config(
     process.set_scheduler(None);
     process.set_io_priority(None);
     process.set_exec_cpu_affinity(None);
+    Ok(process)
+}
+
+/// The shared mount table, then the cgroup tree read-only.
+fn mounts(data_dir: &Path) -> Result<Vec<Mount>, SpecError> {
     let mut mounts: Vec<Mount> = MOUNTS
         .iter()
-        .map(|m| mount(m, spec.data_dir))
+        .map(|m| mount(m, data_dir))
         .collect::<Result<_, _>>()?;
+    let options = ["nosuid", "noexec", "nodev", "relatime", "ro"].map(String::from);
     mounts.push(
         MountBuilder::default()
             .destination("/sys/fs/cgroup")
             .typ("cgroup")
             .source("cgroup")
-            .options(
-                ["nosuid", "noexec", "nodev", "relatime", "ro"]
-                    .map(String::from)
-                    .to_vec(),
-            )
+            .options(options.to_vec())
             .build()?,
     );
+    Ok(mounts)
+}
+
+/// The Linux part: the cgroup and its limits, the namespaces, the masked paths.
+fn linux(spec: &Spec, cgroups_path: &str, pids_limit: u64) -> Result<Linux, SpecError> {
     // A wired instance joins the namespace vmbench made; otherwise the runtime makes an empty one.
     let netns = spec
         .net
@@ -141,33 +144,34 @@ pub fn config(
         namespace(LinuxNamespaceType::Mount, None)?,
         namespace(LinuxNamespaceType::Cgroup, None)?,
     ];
-    let linux = LinuxBuilder::default()
+    let masked = ["/proc/kcore", "/proc/keys", "/proc/timer_list"].map(String::from);
+    LinuxBuilder::default()
         .cgroups_path(PathBuf::from(cgroups_path))
         .resources(resources(spec, pids_limit)?)
         .namespaces(namespaces)
-        .masked_paths(
-            ["/proc/kcore", "/proc/keys", "/proc/timer_list"]
-                .map(String::from)
-                .to_vec(),
-        )
-        .readonly_paths(
-            ["/proc/sys", "/proc/sysrq-trigger"]
-                .map(String::from)
-                .to_vec(),
-        )
+        .masked_paths(masked.to_vec())
+        .readonly_paths(vec!["/proc/sys".into(), "/proc/sysrq-trigger".into()])
+        .build()
+}
+
+/// The runtime spec of one instance running `program`, in the cgroup `cgroups_path`.
+pub fn config(
+    spec: &Spec,
+    program: Program,
+    cgroups_path: &str,
+    pids_limit: u64,
+) -> Result<oci_spec::runtime::Spec, SpecError> {
+    let root = RootBuilder::default()
+        .path(program.rootfs)
+        .readonly(true)
         .build()?;
     let mut config = SpecBuilder::default()
         .version("1.0.2")
-        .process(process)
-        .root(
-            RootBuilder::default()
-                .path(program.rootfs)
-                .readonly(true)
-                .build()?,
-        )
+        .process(process(program)?)
+        .root(root)
         .hostname(HOSTNAME)
-        .mounts(mounts)
-        .linux(linux)
+        .mounts(mounts(spec.data_dir)?)
+        .linux(linux(spec, cgroups_path, pids_limit)?)
         .build()?;
     config.set_annotations(None);
     Ok(config)
