@@ -20,6 +20,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The `--env` help: every name it takes, from the environment kinds themselves.
+fn env_help() -> String {
+    format!(
+        "Environments, comma separated: {} (vm: the best accelerator here; vm-snapshot: its guest restored from a snapshot)",
+        crate::ids::env_choices()
+    )
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -51,8 +59,8 @@ pub enum Command {
 /// Options of `vmbench density`.
 #[derive(Debug, Args, Clone)]
 pub struct DensityArgs {
-    /// Environments, comma separated (see `vmbench list`).
-    #[arg(long, value_name = "LIST", default_value = "native,container,container-crun,vm", value_delimiter = ',', value_parser = config::parse_env)]
+    /// Environments, comma separated (the list is in the help text).
+    #[arg(long, value_name = "LIST", default_value = "native,container,container-crun,vm", value_delimiter = ',', value_parser = config::parse_env, help = env_help())]
     pub env: Vec<EnvRequest>,
     /// Instances alive at once, one step per count, increasing.
     #[arg(long, value_name = "LIST", default_value = "1,2,4,8,16,32", value_parser = config::parse_counts)]
@@ -244,7 +252,7 @@ pub struct CompareArgs {
     #[arg(long, value_name = "LIST", default_value = DEFAULT_SUITE, value_delimiter = ',', value_parser = parse_workload)]
     pub workload: Vec<Workload>,
     /// Default suite: environments [default: every one this host can run].
-    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = config::parse_env)]
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = config::parse_env, help = format!("Default suite: environments [default: every one this host can run]: {}", crate::ids::env_choices()))]
     pub env: Vec<EnvRequest>,
     /// Default suite: amount of work per run, and how it is chosen.
     #[command(flatten)]
@@ -269,10 +277,8 @@ pub struct CompareArgs {
 /// Options of `vmbench run`.
 #[derive(Debug, Args, Clone)]
 pub struct RunArgs {
-    /// Environments, comma separated: native, container, container-runc, container-crun,
-    /// container-gvisor, container-podman, container-docker, vm (best accelerator), vm-kvm,
-    /// vm-tcg.
-    #[arg(long, value_name = "LIST", default_value = "native", value_delimiter = ',', value_parser = config::parse_env)]
+    /// Environments, comma separated (the list is in the help text).
+    #[arg(long, value_name = "LIST", default_value = "native", value_delimiter = ',', value_parser = config::parse_env, help = env_help())]
     pub env: Vec<EnvRequest>,
     /// Workloads, comma separated (see `vmbench list`), or `all`.
     #[arg(long, value_name = "LIST", default_value = "noop,cpu-int,mem-bw,syscall", value_delimiter = ',', value_parser = parse_workload)]

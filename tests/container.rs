@@ -18,14 +18,6 @@ use vmbench::results::{AttachPath, Results, Trial};
 use vmbench_workload::invocation::Fault;
 use vmbench_workload::Workload;
 
-fn root_or_skip(test: &str) -> bool {
-    common::capability(
-        test,
-        common::is_root(),
-        "containers need root (namespaces, cgroups, pivot_root)",
-    )
-}
-
 fn settings() -> (vmbench::results::BinaryInfo, ContainerSettings) {
     let binary = common::workload_binary();
     let settings = container::prepare(
@@ -46,47 +38,6 @@ fn env_with(kind: EnvKind, settings: &ContainerSettings) -> Box<dyn Environment>
         EnvKind::ContainerRunc => Box::new(container::oci::Oci::with(Runtime::Runc, settings)),
         _ => Box::new(container::oci::Oci::with(Runtime::Crun, settings)),
     }
-}
-
-/// Instance cgroups of this test process left in any hierarchy.
-fn leftover_cgroups() -> Vec<String> {
-    leftover_cgroups_named(&format!("vmbench-{}-", std::process::id()))
-}
-
-/// Instance cgroups of any vmbench process (a CLI run is another process).
-fn leftover_cgroups_of_any_run() -> Vec<String> {
-    leftover_cgroups_named("vmbench-")
-}
-
-fn leftover_cgroups_named(prefix: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let layout = container::cgroup::Layout::probe().unwrap();
-    let mut roots: Vec<&Path> = layout.v1_mounts.iter().map(|p| p.as_path()).collect();
-    if let Some(u) = &layout.unified {
-        roots.push(u);
-    }
-    fn walk(dir: &Path, depth: usize, prefix: &str, found: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            let p = e.path();
-            if !p.is_dir() {
-                continue;
-            }
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(prefix) {
-                found.push(p.display().to_string());
-            }
-            if depth > 0 {
-                walk(&p, depth - 1, prefix, found);
-            }
-        }
-    }
-    for r in roots {
-        walk(r, 4, prefix, &mut found);
-    }
-    found
 }
 
 fn mounts_of(rootfs: &Path) -> usize {
@@ -153,7 +104,10 @@ fn assert_isolated(t: &Trial, sha256: &str) {
 #[test]
 #[serial]
 fn builtin_container_isolates_and_limits() {
-    if !root_or_skip("builtin_container_isolates_and_limits") {
+    if !common::root(
+        "builtin_container_isolates_and_limits",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let (binary, settings) = settings();
@@ -188,14 +142,21 @@ fn builtin_container_isolates_and_limits() {
         );
     }
     assert!(t.cgroup.as_ref().unwrap().memory_peak_bytes.unwrap() > 0);
-    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert!(
+        common::leftovers(std::process::id()).is_empty(),
+        "{:?}",
+        common::leftovers(std::process::id())
+    );
     assert_eq!(mounts_of(&settings.image.rootfs), 0);
 }
 
 #[test]
 #[serial]
 fn allocation_past_the_memory_limit_is_oom_killed_and_recorded() {
-    if !root_or_skip("allocation_past_the_memory_limit_is_oom_killed_and_recorded") {
+    if !common::root(
+        "allocation_past_the_memory_limit_is_oom_killed_and_recorded",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let (binary, settings) = settings();
@@ -223,13 +184,20 @@ fn allocation_past_the_memory_limit_is_oom_killed_and_recorded() {
         Duration::from_secs(60),
     );
     assert_eq!(next.error, None);
-    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert!(
+        common::leftovers(std::process::id()).is_empty(),
+        "{:?}",
+        common::leftovers(std::process::id())
+    );
 }
 
 #[test]
 #[serial]
 fn a_fork_loop_stops_at_the_pids_limit() {
-    if !root_or_skip("a_fork_loop_stops_at_the_pids_limit") {
+    if !common::root(
+        "a_fork_loop_stops_at_the_pids_limit",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let (binary, mut settings) = settings();
@@ -246,13 +214,20 @@ fn a_fork_loop_stops_at_the_pids_limit() {
     let err = t.error.unwrap();
     // PID 1 itself counts: at most 31 children fit.
     assert!(err.contains("fork stopped after 31 children"), "{err}");
-    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert!(
+        common::leftovers(std::process::id()).is_empty(),
+        "{:?}",
+        common::leftovers(std::process::id())
+    );
 }
 
 #[test]
 #[serial]
 fn crashes_and_timeouts_leave_nothing_behind() {
-    if !root_or_skip("crashes_and_timeouts_leave_nothing_behind") {
+    if !common::root(
+        "crashes_and_timeouts_leave_nothing_behind",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let (binary, settings) = settings();
@@ -291,7 +266,11 @@ fn crashes_and_timeouts_leave_nothing_behind() {
         Duration::from_millis(700),
     );
     assert!(hung.exit.timed_out && hung.error.unwrap().contains("timed out"));
-    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert!(
+        common::leftovers(std::process::id()).is_empty(),
+        "{:?}",
+        common::leftovers(std::process::id())
+    );
     assert_eq!(mounts_of(&settings.image.rootfs), 0);
 }
 
@@ -338,7 +317,11 @@ fn oci_runtimes_run_the_same_image() {
         assert!(hung.exit.timed_out, "{program}: {hung:?}");
         // The runtime's cgroups, in every hierarchy (named ones too), are gone; the shared
         // parent stays while a run may use it, and goes once none is alive.
-        assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+        assert!(
+            common::leftovers(std::process::id()).is_empty(),
+            "{:?}",
+            common::leftovers(std::process::id())
+        );
         vmbench::state::clean(false);
         let layout = container::cgroup::Layout::probe().unwrap();
         for mount in &layout.v1_mounts {
@@ -351,13 +334,15 @@ fn oci_runtimes_run_the_same_image() {
 #[test]
 #[serial]
 fn run_through_the_cli_and_interrupt_keeps_finished_trials() {
-    if !root_or_skip("run_through_the_cli_and_interrupt_keeps_finished_trials") {
+    if !common::root(
+        "run_through_the_cli_and_interrupt_keeps_finished_trials",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let dir = common::scratch();
     let out = dir.path().join("r.json");
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
-        .env("VMBENCH_CACHE", common::cache_dir())
+    let mut child = common::process()
         .args([
             "run",
             "--env",
@@ -400,16 +385,19 @@ fn run_through_the_cli_and_interrupt_keeps_finished_trials() {
         .iter()
         .any(|t| t.env == EnvKind::Container && t.error.is_none()));
     assert!(
-        leftover_cgroups_of_any_run().is_empty(),
+        common::leftovers_of(common::Owner::Any).is_empty(),
         "{:?}",
-        leftover_cgroups_of_any_run()
+        common::leftovers_of(common::Owner::Any)
     );
 }
 
 #[test]
 #[serial]
 fn a_cpu_quota_is_visible_inside_and_throttles() {
-    if !root_or_skip("a_cpu_quota_is_visible_inside_and_throttles") {
+    if !common::root(
+        "a_cpu_quota_is_visible_inside_and_throttles",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let dir = common::scratch();
@@ -455,7 +443,10 @@ fn a_cpu_quota_is_visible_inside_and_throttles() {
 #[test]
 #[serial]
 fn the_child_enters_its_cgroup_itself_and_the_slow_path_still_works() {
-    if !root_or_skip("the_child_enters_its_cgroup_itself_and_the_slow_path_still_works") {
+    if !common::root(
+        "the_child_enters_its_cgroup_itself_and_the_slow_path_still_works",
+        "containers (namespaces, cgroups, pivot_root)",
+    ) {
         return;
     }
     let (binary, settings) = settings();
@@ -497,7 +488,11 @@ fn the_child_enters_its_cgroup_itself_and_the_slow_path_still_works() {
         t.guest_view.unwrap().limits.memory_max_bytes,
         Some(256 << 20)
     );
-    assert!(leftover_cgroups().is_empty(), "{:?}", leftover_cgroups());
+    assert!(
+        common::leftovers(std::process::id()).is_empty(),
+        "{:?}",
+        common::leftovers(std::process::id())
+    );
 }
 
 #[test]

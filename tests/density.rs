@@ -7,7 +7,7 @@ mod common;
 
 use serial_test::serial;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use vmbench::results::Results;
 
@@ -23,8 +23,7 @@ fn ksm_settings() -> Option<String> {
 }
 
 fn density(args: &[&str], out: &Path) -> (Option<i32>, String, u32) {
-    let child = Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
-        .env("VMBENCH_CACHE", common::cache_dir())
+    let child = common::process()
         .arg("density")
         .args(args)
         .arg("--out")
@@ -155,8 +154,7 @@ fn a_vm_step_runs_with_ksm_off_and_on_and_the_hosts_setting_comes_back() {
 /// pid and the exit code.
 fn interrupt_merging(signal: nix::sys::signal::Signal) -> (u32, Option<i32>) {
     let dir = common::scratch();
-    let mut child = Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
-        .env("VMBENCH_CACHE", common::cache_dir())
+    let mut child = common::process()
         .args([
             "density", "--env", "vm", "--counts", "2,4", "--ksm", "on", "--out",
         ])

@@ -16,9 +16,8 @@ fn has(program: &str) -> bool {
 
 /// Runs vmbench to its end with its own registry; returns (pid, status, stderr).
 fn run(args: &[&str], state: &Path, envs: &[(&str, &str)]) -> (u32, Option<i32>, String) {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("vmbench"));
-    cmd.env("VMBENCH_CACHE", common::cache_dir())
-        .env("VMBENCH_STATE", state)
+    let mut cmd = common::process();
+    cmd.env("VMBENCH_STATE", state)
         .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -33,37 +32,6 @@ fn run(args: &[&str], state: &Path, envs: &[(&str, &str)]) -> (u32, Option<i32>,
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-/// Containers and cgroups a run with this pid left behind.
-fn leftovers(pid: u32) -> Vec<String> {
-    let name = format!("vmbench-{pid}-");
-    let mut found = Vec::new();
-    for engine in ["docker", "podman"] {
-        if !has(engine) {
-            continue;
-        }
-        let out = Command::new(engine)
-            .args(["ps", "--all", "--format", "{{.Names}}"])
-            .output()
-            .unwrap();
-        found.extend(
-            String::from_utf8_lossy(&out.stdout)
-                .lines()
-                .filter(|l| l.starts_with(&name))
-                .map(|l| format!("{engine} container {l}")),
-        );
-    }
-    let layout = vmbench::env::container::cgroup::Layout::probe().unwrap();
-    for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
-        let parent = mount.join(vmbench::env::container::cgroup::PARENT);
-        for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
-            if e.file_name().to_string_lossy().starts_with(&name) {
-                found.push(e.path().display().to_string());
-            }
-        }
-    }
-    found
 }
 
 fn engines_present(test: &str) -> bool {
@@ -160,7 +128,7 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
         "{:?}",
         docker.phases
     );
-    assert_eq!(leftovers(pid), Vec::<String>::new());
+    assert_eq!(common::leftovers(pid), Vec::<String>::new());
 }
 
 #[test]
@@ -212,7 +180,7 @@ fn every_image_runs_in_every_container_environment() {
             image == "busybox",
             "{image}: {root:?}"
         );
-        assert_eq!(leftovers(pid), Vec::<String>::new(), "{image}");
+        assert_eq!(common::leftovers(pid), Vec::<String>::new(), "{image}");
     }
 }
 
@@ -439,7 +407,11 @@ fn a_dead_runs_engine_container_is_removed_by_the_next_clean() {
         "{}",
         String::from_utf8_lossy(&started.stderr)
     );
-    assert_eq!(leftovers(dead).len(), 1, "the planted container is there");
+    assert_eq!(
+        common::leftovers(dead).len(),
+        1,
+        "the planted container is there"
+    );
     let out = common::vmbench()
         .env("VMBENCH_STATE", dir.path().join("state"))
         .arg("clean")
@@ -450,5 +422,5 @@ fn a_dead_runs_engine_container_is_removed_by_the_next_clean() {
         String::from_utf8_lossy(&out.stdout).contains(&name),
         "clean names it"
     );
-    assert_eq!(leftovers(dead), Vec::<String>::new());
+    assert_eq!(common::leftovers(dead), Vec::<String>::new());
 }

@@ -11,9 +11,8 @@ use std::time::{Duration, Instant};
 use vmbench::results::Results;
 
 fn vmbench_cmd(state: &Path) -> Command {
-    let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("vmbench"));
-    cmd.env("VMBENCH_CACHE", common::cache_dir())
-        .env("VMBENCH_STATE", state)
+    let mut cmd = common::process();
+    cmd.env("VMBENCH_STATE", state)
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
     cmd
@@ -30,10 +29,6 @@ fn wait_for_trials(out: &Path, n: usize, limit: Duration) {
     panic!("{n} trials did not appear in {}", out.display());
 }
 
-fn root_or_skip(test: &str) -> bool {
-    common::capability(test, common::is_root(), "needs root (containers, cgroups)")
-}
-
 fn finish(child: Child) -> (Option<i32>, String) {
     let out = child.wait_with_output().unwrap();
     (
@@ -45,7 +40,10 @@ fn finish(child: Child) -> (Option<i32>, String) {
 #[test]
 #[serial]
 fn three_concurrent_container_runs_lose_no_trial() {
-    if !root_or_skip("three_concurrent_container_runs_lose_no_trial") {
+    if !common::root(
+        "three_concurrent_container_runs_lose_no_trial",
+        "this scenario (containers, cgroups)",
+    ) {
         return;
     }
     let state = common::scratch();
@@ -176,7 +174,10 @@ fn a_second_run_is_refused_while_one_runs_and_the_same_out_is_never_shared() {
 #[test]
 #[serial]
 fn sigkill_leaves_nothing_the_next_run_does_not_remove() {
-    if !root_or_skip("sigkill_leaves_nothing_the_next_run_does_not_remove") {
+    if !common::root(
+        "sigkill_leaves_nothing_the_next_run_does_not_remove",
+        "this scenario (containers, cgroups)",
+    ) {
         return;
     }
     let has_crun = vmbench::tool::which("crun").is_some();
@@ -410,8 +411,12 @@ fn bad_vm_inputs_are_refused_before_anything_starts() {
         a.extend_from_slice(extra);
         a
     };
-    if vmbench::env::vm::find_qemu(None).is_err() {
-        eprintln!("SKIP bad_vm_inputs_are_refused_before_anything_starts: no qemu");
+    let qemu = vmbench::env::vm::find_qemu(None).is_ok();
+    if !common::capability(
+        "bad_vm_inputs_are_refused_before_anything_starts",
+        qemu,
+        "needs QEMU (apt-get install qemu-system-x86)",
+    ) {
         return;
     }
     one_line_exit_2(
@@ -745,7 +750,7 @@ fn a_large_results_file_renders_in_little_memory() {
     r.save(&path).unwrap();
     let size = std::fs::metadata(&path).unwrap().len();
     assert!(size > 40 << 20, "{size}");
-    let child = Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
+    let child = common::process()
         .arg("compare")
         .arg(&path)
         .arg("--out")

@@ -446,7 +446,7 @@ fn a_pod_in_its_own_cgroup_namespace_joins_the_hosts_and_runs_containers() {
     let out = dir.path().join("node.json");
     let o = Command::new("unshare")
         .arg("--cgroup")
-        .arg(assert_cmd::cargo::cargo_bin("vmbench"))
+        .arg(common::binary())
         .args([
             "fleet",
             "node",

@@ -8,7 +8,7 @@ mod common;
 
 use serial_test::serial;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 use vmbench::env::EnvKind;
 use vmbench::net::NetPath;
@@ -38,8 +38,7 @@ fn net_capable(test: &str, vm: bool) -> bool {
 }
 
 fn background(args: &[&str], out: &Path) -> std::process::Child {
-    Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
-        .env("VMBENCH_CACHE", common::cache_dir())
+    common::process()
         .arg("run")
         .args(args)
         .args(["--quiet", "--out"])
@@ -81,8 +80,7 @@ fn every_path_is_measured_and_recorded_and_nothing_is_left() {
     let dir = common::scratch();
     let out = dir.path().join("net.json");
     // The issue's own command.
-    let child = Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
-        .env("VMBENCH_CACHE", common::cache_dir())
+    let child = common::process()
         .args([
             "run",
             "--env",

@@ -209,8 +209,7 @@ fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 
 /// Starts `vmbench run --env ENV --workload W --reps N EXTRA --warmup 0` in the background.
 fn background(a: &[&str], out: &std::path::Path) -> std::process::Child {
-    std::process::Command::new(assert_cmd::cargo::cargo_bin("vmbench"))
-        .env("VMBENCH_CACHE", common::cache_dir())
+    common::process()
         .args([
             "run",
             "--env",

@@ -40,13 +40,8 @@ pub fn prepared(
     );
     let mut out = Vec::new();
     for &kind in kinds {
-        let mut e = env::environment(kind);
-        if let Err(why) = e.availability(shared.host) {
-            println!("skip {kind}: {why}");
-            continue;
-        }
-        match e.prepare(&mut shared) {
-            Ok(_) => out.push(e),
+        match env::prepare_one(kind, &mut shared) {
+            Ok((e, _)) => out.push(e),
             Err(err) => println!("skip {kind}: {}", vmbench::error_chain(&err)),
         }
     }

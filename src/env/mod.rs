@@ -325,19 +325,8 @@ impl Environments {
         let mut envs = Vec::new();
         let mut statuses = Vec::new();
         for &kind in &shared.config.envs {
-            let mut env = environment(kind);
-            let detail = env
-                .availability(shared.host)
-                .map_err(|why| EnvError::Unavailable { env: kind, why })?;
-            let footprint = env.prepare(shared)?;
-            statuses.push(EnvStatus {
-                env: kind,
-                available: true,
-                reason: detail,
-                fix: None,
-                footprint_bytes: footprint.as_ref().map(|f| f.bytes),
-                footprint: footprint.map(|f| f.what),
-            });
+            let (env, status) = prepare_one(kind, shared)?;
+            statuses.push(status);
             envs.push(env);
         }
         Ok((Environments { envs }, statuses))
@@ -350,6 +339,28 @@ impl Environments {
             .find(|e| e.kind() == kind)
             .map(|e| e.as_ref())
     }
+}
+
+/// The environment of `kind` checked for this host and prepared over the run's shared parts,
+/// with its status for the results.
+pub fn prepare_one(
+    kind: EnvKind,
+    shared: &mut Shared,
+) -> Result<(Box<dyn Environment>, EnvStatus), EnvError> {
+    let mut env = environment(kind);
+    let detail = env
+        .availability(shared.host)
+        .map_err(|why| EnvError::Unavailable { env: kind, why })?;
+    let footprint = env.prepare(shared)?;
+    let status = EnvStatus {
+        env: kind,
+        available: true,
+        reason: detail,
+        fix: None,
+        footprint_bytes: footprint.as_ref().map(|f| f.bytes),
+        footprint: footprint.map(|f| f.what),
+    };
+    Ok((env, status))
 }
 
 /// Every environment this host cannot run, with the reason, for the results.

@@ -612,3 +612,107 @@ pub fn host_child_steps(cpus: Option<&[usize]>) -> Vec<Step> {
     }
     steps
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    /// A plain shell command as an instance: what every environment shares, without root.
+    struct Shell {
+        script: &'static str,
+        finished: bool,
+    }
+
+    impl Instance for Shell {
+        fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
+            let args = vec!["-c".to_string(), self.script.to_string()];
+            let (output, output_write) = pipe()?;
+            let spawned = spawn(Program::host("/bin/sh", &args, spec.cpus), output_write)?;
+            let target = Target::process(spawned.pid.as_raw());
+            Ok(Started::from_spawned(
+                spawned,
+                output.into(),
+                target,
+                true,
+                Phase::Spawn,
+            ))
+        }
+
+        fn finish(&mut self, _outcome: &mut Outcome) -> Result<(), EnvError> {
+            self.finished = true;
+            Ok(())
+        }
+    }
+
+    fn spec(timeout: Duration) -> Spec<'static> {
+        Spec {
+            binary: Path::new("/bin/sh"),
+            invocation: vmbench_workload::Invocation {
+                workload: vmbench_workload::Workload::Noop,
+                size: vmbench_workload::Size::Small,
+                runs: 1,
+                data_dir: "/tmp".into(),
+                fault: None,
+                identity: false,
+                bind: vmbench_workload::default_bind(),
+            },
+            cpus: None,
+            memory_mib: 64,
+            cpu_quota: None,
+            timeout,
+            data_dir: Path::new("/tmp"),
+            sample_interval: Some(Duration::from_millis(5)),
+            page_cache: Default::default(),
+            net: None,
+        }
+    }
+
+    fn alive(pid: i32) -> bool {
+        nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+    }
+
+    #[test]
+    fn an_instance_is_watched_reaped_and_finished_with_its_exit_status() {
+        let mut shell = Shell {
+            script: "echo '@vmbench not json'; echo hello; exit 3",
+            finished: false,
+        };
+        let outcome = run(&mut shell, &spec(Duration::from_secs(20))).unwrap();
+        assert!(shell.finished, "the environment's finish ran");
+        assert_eq!(outcome.exit.code, Some(3));
+        assert!(!outcome.exit.timed_out);
+        assert!(outcome.observed.ready.is_none());
+        assert!(outcome.lifetime.is_some_and(|l| l < Duration::from_secs(20)));
+        assert!(outcome.phases.contains_key(&Phase::Spawn));
+        assert!(outcome.host_rusage.is_some());
+    }
+
+    #[test]
+    fn a_timeout_kills_the_whole_process_group() {
+        // The shell leaves a grandchild that would outlive it, and reports its pid first.
+        let mut shell = Shell {
+            script: "sleep 30 & echo $!; wait",
+            finished: false,
+        };
+        let started = Instant::now();
+        let outcome = run(&mut shell, &spec(Duration::from_millis(300))).unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10), "the deadline held");
+        assert!(outcome.exit.timed_out && outcome.observed.timed_out);
+        assert_eq!(outcome.exit.signal, Some(libc::SIGKILL));
+        assert!(shell.finished);
+        let grandchild: i32 = outcome
+            .observed
+            .noise_tail(5)
+            .split_whitespace()
+            .find_map(|w| w.parse().ok())
+            .expect("the grandchild's pid was printed");
+        let gone = (0..50).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            !alive(grandchild)
+                || std::fs::read_to_string(format!("/proc/{grandchild}/stat"))
+                    .is_ok_and(|s| s.contains(") Z "))
+        });
+        assert!(gone, "the grandchild {grandchild} outlived the timeout");
+    }
+}

@@ -37,10 +37,31 @@ pub fn scratch() -> tempfile::TempDir {
 }
 
 /// The vmbench binary under test.
+pub fn binary() -> PathBuf {
+    assert_cmd::cargo::cargo_bin("vmbench")
+}
+
+/// The vmbench binary under test, to run to its end and check (`assert_cmd`), with the tests'
+/// shared cache.
 pub fn vmbench() -> assert_cmd::Command {
-    let mut cmd = assert_cmd::Command::cargo_bin("vmbench").unwrap();
+    let mut cmd = assert_cmd::Command::new(binary());
     cmd.env("VMBENCH_CACHE", cache_dir());
     cmd
+}
+
+/// The vmbench binary under test as a process to start, signal and wait for, with the tests'
+/// shared cache, its standard output discarded and its standard error kept.
+pub fn process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(binary());
+    cmd.env("VMBENCH_CACHE", cache_dir())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    cmd
+}
+
+/// Whether the tests run as root; otherwise a SKIP (or, in CI, a failure) saying what needs it.
+pub fn root(test: &str, what: &str) -> bool {
+    capability(test, is_root(), &format!("{what} needs root"))
 }
 
 /// A cache shared by the tests of one build.
@@ -75,9 +96,7 @@ pub fn prepared(kind: vmbench::env::EnvKind) -> Box<dyn vmbench::env::Environmen
     let mut host = vmbench::session::host_facts();
     let mut shared =
         vmbench::env::Shared::new(&config, &binary, cache_dir(), work_dir(), &mut host);
-    let mut env = vmbench::env::environment(kind);
-    env.prepare(&mut shared).unwrap();
-    env
+    vmbench::env::prepare_one(kind, &mut shared).unwrap().0
 }
 
 /// A spec for one instance of `workload` (small size), with a deliberate fault if given.
@@ -137,44 +156,48 @@ pub fn docker_answers() -> bool {
         .is_ok_and(|s| s.success())
 }
 
-/// Everything a run with this pid could have left: cgroups, work folders, processes, and
-/// network interfaces, namespaces and NAT rules.
-pub fn leftovers(pid: u32) -> Vec<String> {
+/// Whose leftovers to look for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    /// The run with this pid (a test's own process, or a vmbench it started).
+    Run(u32),
+    /// Any vmbench run (one whose pid the test does not know).
+    Any,
+}
+
+impl Owner {
+    /// The prefix of the names a run gives its cgroups and engine containers.
+    fn prefix(self) -> String {
+        match self {
+            Owner::Run(pid) => format!("vmbench-{pid}-"),
+            Owner::Any => "vmbench-".into(),
+        }
+    }
+}
+
+/// Directories under `dir`, `depth` levels down, whose name starts with `prefix`.
+fn dirs_named(dir: &std::path::Path, depth: usize, prefix: &str, found: &mut Vec<String>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        if e.file_name().to_string_lossy().starts_with(prefix) {
+            found.push(e.path().display().to_string());
+        }
+        if depth > 0 {
+            dirs_named(&e.path(), depth - 1, prefix, found);
+        }
+    }
+}
+
+/// vmbench's processes that outlived their run: children of the run, QEMU orphans, workload
+/// instances, gVisor's runsc processes (runsc, runsc-gofer, runsc-sandbox), each with its
+/// command line.
+pub fn processes_left(owner: Owner) -> Vec<String> {
     let mut found = Vec::new();
-    let prefix = format!("vmbench-{pid}-");
-    let layout = vmbench::env::container::cgroup::Layout::probe().unwrap();
-    fn walk(dir: &std::path::Path, depth: usize, prefix: &str, found: &mut Vec<String>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in entries.flatten() {
-            if !e.file_type().is_ok_and(|t| t.is_dir()) {
-                continue;
-            }
-            if e.file_name().to_string_lossy().starts_with(prefix) {
-                found.push(e.path().display().to_string());
-            }
-            if depth > 0 {
-                walk(&e.path(), depth - 1, prefix, found);
-            }
-        }
-    }
-    for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
-        walk(mount, 5, &prefix, &mut found);
-    }
-    for dir in ["/var/tmp", "/tmp"] {
-        for e in std::fs::read_dir(dir).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(&format!("vmbench-run-{pid}-")) {
-                found.push(e.path().display().to_string());
-            }
-        }
-    }
-    for left in vmbench::net::leftovers() {
-        if left.owner == pid as i32 {
-            found.push(left.what);
-        }
-    }
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
             continue;
@@ -183,17 +206,80 @@ pub fn leftovers(pid: u32) -> Vec<String> {
         let ppid = after.split_whitespace().nth(1).unwrap_or("");
         let comm = std::fs::read_to_string(e.path().join("comm")).unwrap_or_default();
         let comm = comm.trim();
-        if ppid == pid.to_string()
+        let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        let program = line.split(' ').next().unwrap_or("");
+        let runsc = program.rsplit('/').next().unwrap_or("").starts_with("runsc");
+        let child = matches!(owner, Owner::Run(pid) if ppid == pid.to_string());
+        if child
             || (comm.starts_with("qemu-system") && ppid == "1")
             || comm.starts_with("vmbench-workloa")
+            || runsc
         {
             found.push(format!(
-                "process {} ({comm})",
-                e.file_name().to_string_lossy()
+                "process {} ({comm}: {})",
+                e.file_name().to_string_lossy(),
+                line.trim()
             ));
         }
     }
     found
+}
+
+/// Containers named like a run's in each engine that answers, and gVisor's sandboxes.
+fn containers_left(owner: Owner) -> Vec<String> {
+    let prefix = owner.prefix();
+    let mut found = Vec::new();
+    let listings: [(&str, &[&str]); 3] = [
+        ("docker", &["ps", "--all", "--format", "{{.Names}}"]),
+        ("podman", &["ps", "--all", "--format", "{{.Names}}"]),
+        ("runsc", &["list", "-quiet"]),
+    ];
+    for (program, args) in listings {
+        if vmbench::tool::which(program).is_none() {
+            continue;
+        }
+        let Ok(out) = std::process::Command::new(program).args(args).output() else {
+            continue;
+        };
+        found.extend(
+            String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .filter(|l| l.starts_with(&prefix))
+                .map(|l| format!("{program} container {l}")),
+        );
+    }
+    found
+}
+
+/// Everything a run could have left: cgroups, work folders, network interfaces, namespaces
+/// and NAT rules, processes, engine containers and gVisor sandboxes.
+pub fn leftovers_of(owner: Owner) -> Vec<String> {
+    let mut found = Vec::new();
+    let layout = vmbench::env::container::cgroup::Layout::probe().unwrap();
+    for mount in layout.v1_mounts.iter().chain(layout.unified.iter()) {
+        dirs_named(mount, 5, &owner.prefix(), &mut found);
+    }
+    let work = match owner {
+        Owner::Run(pid) => format!("vmbench-run-{pid}-"),
+        Owner::Any => "vmbench-run-".into(),
+    };
+    for dir in ["/var/tmp", "/tmp"] {
+        dirs_named(std::path::Path::new(dir), 0, &work, &mut found);
+    }
+    for left in vmbench::net::leftovers() {
+        if owner == Owner::Any || owner == Owner::Run(left.owner as u32) {
+            found.push(left.what);
+        }
+    }
+    found.extend(processes_left(owner));
+    found.extend(containers_left(owner));
+    found
+}
+
+/// Everything a run with this pid could have left.
+pub fn leftovers(pid: u32) -> Vec<String> {
+    leftovers_of(Owner::Run(pid))
 }
 
 /// Leftovers once dying processes had up to five seconds to finish dying.

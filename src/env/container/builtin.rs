@@ -36,8 +36,12 @@ impl Builtin {
 }
 
 /// Why a container environment cannot run here, if it cannot.
-pub fn needs_root_and_cgroups(what: &str, host: &HostInfo) -> Result<(), Unavailable> {
-    if !host.root {
+pub fn needs_root_and_cgroups(
+    kind: EnvKind,
+    what: &str,
+    host: &HostInfo,
+) -> Result<(), Unavailable> {
+    if kind.needs_root() && !host.root {
         return Err(Unavailable::new(
             format!("{what} needs root"),
             "run vmbench as root (sudo)",
@@ -58,7 +62,7 @@ impl Environment for Builtin {
     }
 
     fn availability(&self, host: &HostInfo) -> Availability {
-        needs_root_and_cgroups("the builtin container", host)?;
+        needs_root_and_cgroups(EnvKind::Container, "the builtin container", host)?;
         Ok(format!(
             "namespaces + cgroups ({})",
             host.cgroup.split(' ').next().unwrap_or("?")

@@ -158,7 +158,7 @@ impl Environment for Engine {
                 format!("apt-get install {}", self.engine.package()),
             )
         })?;
-        needs_root_and_cgroups(program, host)?;
+        needs_root_and_cgroups(self.kind(), program, host)?;
         match self.engine {
             EngineKind::Docker => {
                 let version = query(

@@ -110,7 +110,7 @@ impl Environment for Oci {
     fn availability(&self, host: &HostInfo) -> Availability {
         let program = self.runtime.program();
         let path = which(program).ok_or_else(|| not_installed(program))?;
-        needs_root_and_cgroups(program, host)?;
+        needs_root_and_cgroups(self.kind(), program, host)?;
         let version = host
             .runtimes
             .get(program)
