@@ -73,6 +73,7 @@ fn synthetic() -> Results {
         skipped: Vec::new(),
         fleet: None,
         density: None,
+        adaptive: None,
         snapshot: None,
     }
 }

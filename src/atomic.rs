@@ -14,6 +14,15 @@ pub enum WriteError {
     /// The destination is a directory.
     #[error("{0} is a directory: give a file name")]
     IsDirectory(PathBuf),
+    /// The destination exists and is not a regular file: a device, a FIFO, a socket or a
+    /// symbolic link, which a rename would replace (`--out /dev/null` would break the host).
+    #[error("{} is {kind}, not a regular file: give the path of a file to write", path.display())]
+    NotAFile {
+        /// The destination.
+        path: PathBuf,
+        /// What it is.
+        kind: &'static str,
+    },
     /// Writing failed.
     #[error("cannot write {path}")]
     Io {
@@ -33,7 +42,24 @@ pub fn folder_of(path: &Path) -> &Path {
     }
 }
 
-/// Writes `path` atomically with mode 0644; `fill` writes the content.
+/// Refuses a destination that exists and is not a regular file (its link itself, not what
+/// it points to, is looked at: a rename replaces the link).
+fn refuse_special(path: &Path) -> Result<(), WriteError> {
+    let Ok(meta) = std::fs::symlink_metadata(path) else {
+        return Ok(());
+    };
+    match crate::input::kind_of(meta.file_type()) {
+        None => Ok(()),
+        Some(_) if meta.is_dir() => Err(WriteError::IsDirectory(path.to_path_buf())),
+        Some(kind) => Err(WriteError::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        }),
+    }
+}
+
+/// Writes `path` atomically with mode 0644; `fill` writes the content. A destination that
+/// exists and is not a regular file is refused, checked again just before the rename.
 pub fn write(
     path: &Path,
     fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
@@ -46,6 +72,7 @@ pub fn write(
     if !folder.is_dir() {
         return Err(WriteError::NoFolder(folder.to_path_buf()));
     }
+    refuse_special(path)?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".vmbench-")
         .suffix(".tmp")
@@ -62,15 +89,14 @@ pub fn write(
         .set_permissions(std::fs::Permissions::from_mode(0o644))
         .map_err(io)?;
     tmp.as_file().sync_all().map_err(io)?;
+    refuse_special(path)?;
     tmp.persist(path).map_err(|e| io(e.error))?;
     Ok(())
 }
 
 /// Checks early that `path` can be written, so a bad destination fails before any work.
 pub fn check_writable(path: &Path) -> Result<(), WriteError> {
-    if path.is_dir() {
-        return Err(WriteError::IsDirectory(path.to_path_buf()));
-    }
+    refuse_special(path)?;
     let folder = folder_of(path);
     if !folder.is_dir() {
         return Err(WriteError::NoFolder(folder.to_path_buf()));
@@ -88,6 +114,7 @@ pub fn check_writable(path: &Path) -> Result<(), WriteError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::FileTypeExt;
 
     #[test]
     fn a_write_replaces_the_file_and_leaves_nothing_else() {
@@ -102,6 +129,38 @@ mod tests {
         assert!(failed.is_err());
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "two");
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_destination_that_is_not_a_regular_file_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("fifo");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::S_IRWXU).unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, "keep").unwrap();
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        for (path, kind) in [
+            (fifo.as_path(), "a FIFO"),
+            (link.as_path(), "a symbolic link"),
+            (Path::new("/dev/null"), "a character device"),
+        ] {
+            let err = check_writable(path).unwrap_err().to_string();
+            assert!(err.contains(kind), "{err}");
+            let err = write(path, |w| w.write_all(b"x")).unwrap_err().to_string();
+            assert!(err.contains("not a regular file"), "{err}");
+        }
+        assert!(std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo());
+        assert!(std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep");
+        // Nothing was left beside them.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 3);
     }
 
     #[test]

@@ -379,22 +379,24 @@ pub struct SizeArgs {
 }
 
 /// How many repetitions: a fixed number (`--reps N`), or, by default, an adaptive plan that
-/// adds repetitions to each environment until its ratio to native is known to `--target-ci`.
+/// adds rounds to each pair until its verdict is decided, within a time budget.
 #[derive(Debug, Args, Clone)]
 pub struct Repetitions {
     /// Measured repetitions per workload and environment; given alone, a fixed plan [default:
-    /// adaptive, at least 5].
+    /// adaptive: at least 5, 3 for a pair whose trials are dear, planned to fit --max-time].
     #[arg(long, value_name = "N", allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub reps: Option<u32>,
-    /// Adaptive plan: add repetitions to each environment until the 95% CI of its ratio to
-    /// native is within ±PCT percent [default: 3, unless --reps alone asks for a fixed plan].
+    /// Adaptive plan: the half-width a ratio's 95% CI must reach to count as converged (rounds
+    /// go to pairs until their verdict is decided: CI inside ±--equivalence, or wholly beyond
+    /// it) [default: 3, unless --reps alone asks for a fixed plan].
     #[arg(long, value_name = "PCT", allow_negative_numbers = true, value_parser = config::parse_percent)]
     pub target_ci: Option<f64>,
     /// Adaptive plan: most measured repetitions per environment.
     #[arg(long, value_name = "N", default_value_t = 50, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_reps: u32,
-    /// Adaptive plan: time budget of the whole run, seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 600.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
+    /// Adaptive plan: time budget of the whole run (warm-ups, minimum and extra rounds),
+    /// seconds; the minimum is planned to take at most 60% of it.
+    #[arg(long, value_name = "SECS", default_value_t = 400.0, allow_negative_numbers = true, value_parser = config::parse_seconds)]
     pub max_time: f64,
     /// Verdicts: a ratio whose 95% CI stays within ±PCT percent of 1 is "the same".
     #[arg(long, value_name = "PCT", default_value_t = 3.0, allow_negative_numbers = true, value_parser = config::parse_percent)]

@@ -9,6 +9,14 @@ use std::path::PathBuf;
 use std::time::Duration;
 use vmbench_workload::{Size, Workload};
 
+/// The fewest repetitions of an adaptive plan's pair: enough for an interval that can
+/// decide a large difference.
+pub const FEWEST_REPS: u32 = 3;
+
+/// The share of an adaptive plan's budget its minimum rounds may take; the rest goes to the
+/// pairs the minimum left undecided.
+pub const MINIMUM_SHARE: f64 = 0.6;
+
 /// The longest timeout or time budget accepted: a week.
 pub const MAX_SECONDS: f64 = 7.0 * 24.0 * 3600.0;
 

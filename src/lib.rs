@@ -16,6 +16,7 @@ pub mod error;
 pub mod fleet;
 pub mod host;
 pub mod ids;
+pub mod input;
 pub mod interrupt;
 pub mod net;
 pub mod noise;

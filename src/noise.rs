@@ -61,6 +61,29 @@ pub fn procs_running(stat: &str) -> Option<u64> {
         .ok()
 }
 
+/// Waits, at most `limit`, until nothing but the harness is runnable on the host for two
+/// readings in a row, 5 ms apart: an engine's clean-up or a guest's exit after the previous
+/// instance then no longer runs beside the next one's start (in an interleaved suite it
+/// otherwise lands on whichever environment comes next). Returns how long it waited.
+pub fn settle(limit: Duration) -> Duration {
+    let start = std::time::Instant::now();
+    let mut quiet = 0;
+    while start.elapsed() < limit && quiet < 2 {
+        let running = std::fs::read_to_string("/proc/stat")
+            .ok()
+            .and_then(|s| procs_running(&s));
+        quiet = if running.is_some_and(|n| n <= 1) {
+            quiet + 1
+        } else {
+            0
+        };
+        if quiet < 2 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    start.elapsed()
+}
+
 /// A reading of the host's CPU counters at the start of a trial.
 #[derive(Debug, Clone)]
 pub struct Probe {

@@ -7,6 +7,8 @@ use crate::results::Trial;
 pub struct Progress {
     quiet: bool,
     bar: Option<indicatif::ProgressBar>,
+    /// Pairs decided so far, of how many, once an adaptive plan has ratios.
+    decided: std::cell::Cell<Option<(usize, usize)>>,
 }
 
 impl Progress {
@@ -16,14 +18,18 @@ impl Progress {
             let bar = indicatif::ProgressBar::new(0);
             bar.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{elapsed_precise} [{bar:30}] {pos}/{len} eta {eta} {msg}",
+                    "{elapsed_precise} [{bar:30}] {pos}/{len} {prefix} {msg}",
                 )
                 .expect("valid template")
                 .progress_chars("=> "),
             );
             bar
         });
-        Progress { quiet, bar }
+        Progress {
+            quiet,
+            bar,
+            decided: std::cell::Cell::new(None),
+        }
     }
 
     /// Clears the bar.
@@ -43,6 +49,13 @@ impl crate::session::Observer for Progress {
 
     fn warn(&self, line: &str) {
         eprintln!("vmbench: {line}");
+    }
+
+    fn decided(&self, decided: usize, pairs: usize) {
+        self.decided.set(Some((decided, pairs)));
+        if let Some(bar) = &self.bar {
+            bar.set_prefix(format!("decided {decided}/{pairs}"));
+        }
     }
 
     fn trial(&self, trial: &Trial, done: usize, total: usize) {
@@ -68,7 +81,10 @@ impl crate::session::Observer for Progress {
                 }
                 bar.set_message(line);
             }
-            None => eprintln!("[{done}/{total}] {line}"),
+            None => match self.decided.get() {
+                Some((d, p)) => eprintln!("[{done}/{total}, decided {d}/{p}] {line}"),
+                None => eprintln!("[{done}/{total}] {line}"),
+            },
         }
     }
 }

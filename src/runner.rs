@@ -5,11 +5,14 @@
 use crate::config::{Mode, RunConfig};
 use crate::env::{EnvError, Environments, Outcome, Spec};
 use crate::ids::EnvKind;
-use crate::plan::{Plan, Schedule, Step};
+use crate::plan::{Costs, Minimum, Plan, Schedule, Step};
 use crate::results::{CollectorInfo, Results, ResultsError, Trial};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vmbench_workload::{Better, Invocation, Metric, Size, Workload};
+
+/// The longest a trial waits for the host to settle after the previous instance.
+const SETTLE_LIMIT: Duration = Duration::from_millis(200);
 
 /// Why a run could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -54,6 +57,8 @@ pub trait Observer {
     fn warn(&self, line: &str);
     /// A trial was recorded: `done` of an expected `total`.
     fn trial(&self, trial: &Trial, done: usize, total: usize);
+    /// After a measured trial of an adaptive plan: how many pairs are decided, of how many.
+    fn decided(&self, _decided: usize, _pairs: usize) {}
 }
 
 /// An observer that tells no one: a run in a test or a bench.
@@ -68,8 +73,11 @@ impl Observer for Silent {
 /// Runs the plan of `ctx.config`, appending trials to `results` and saving them after each
 /// one; the observer sees each trial as it is recorded, with the count done and the expected
 /// total. Stops early, keeping what finished, when the user interrupts.
+///
+/// Every workload's warm-ups come first (with sizing, the first round is the probe that picks
+/// the size); then the minimum rounds, planned against the time left from what the warm-ups
+/// cost; then, for an adaptive plan, extra rounds for the pairs not decided yet.
 pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
-    let config = ctx.config;
     let data = tempfile::Builder::new()
         .prefix("data-")
         .tempdir_in(ctx.work_dir)
@@ -77,17 +85,18 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
             path: ctx.work_dir.to_path_buf(),
             source,
         })?;
-    let plan = Plan::from_config(config);
-    let mut schedule = Schedule::new(&plan);
+    let plan = Plan::from_config(ctx.config);
     let started = Instant::now();
-    let mut done = 0usize;
     let mut launcher = Launcher {
         ctx,
         data: data.path(),
         cost: crate::collector::Cost::default(),
+        done: 0,
+        before: 0,
     };
-    let probe_round =
-        crate::sizing::enabled(config) && config.mode == Mode::Cold && config.warmup > 0;
+    launcher.warm_up(results, &plan)?;
+    let minimum = launcher.minimum(results, &plan, started);
+    let mut schedule = Schedule::new(&plan, minimum, Costs::predict(results));
     while let Some(step) = schedule.next(results, started.elapsed()) {
         if crate::interrupt::interrupted() {
             break;
@@ -95,22 +104,29 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         if skipped(ctx, results, &step) {
             continue;
         }
-        let size = if probe_round && step.rep == 0 {
-            Size::Small
-        } else {
-            let mut probed = |trial: &Trial| {
-                done += 1;
-                ctx.observer.trial(trial, done, schedule.total().max(done));
-            };
-            size_of(&mut launcher, results, step.workload, &mut probed)?
-        };
+        let size = size_of(&mut launcher, results, step.workload)?;
         let trials = launcher.launch(results, &step, size);
-        for trial in trials {
-            done += 1;
-            ctx.observer.trial(&trial, done, schedule.total().max(done));
-            results.record(trial);
+        launcher.record(results, trials, schedule.total());
+        if plan.adaptive.is_some() {
+            let (decided, pairs) = schedule.decided(results);
+            ctx.observer.decided(decided, pairs);
         }
         results.updated_at = crate::now_rfc3339();
+        results.save(ctx.out)?;
+    }
+    if let Some(adaptive) = plan.adaptive.filter(|_| plan.mode == Mode::Cold) {
+        let left = adaptive.max_time.saturating_sub(started.elapsed());
+        let minimum = schedule.minimum();
+        results.adaptive = Some(crate::results::AdaptiveRecord {
+            budget_s: adaptive.max_time.as_secs_f64(),
+            minimum_predicted_s: minimum.predicted.as_secs_f64(),
+            shrunk: minimum.shrunk.clone(),
+            stopped: match schedule.stopped() {
+                Some(stop) => stop.words().to_string(),
+                None => "interrupted".to_string(),
+            },
+            pairs: crate::plan::schedule::pairs_record(&plan, &schedule, results, left),
+        });
         results.save(ctx.out)?;
     }
     Ok(())
@@ -135,14 +151,95 @@ fn skipped(ctx: &Context, results: &mut Results, step: &Step) -> bool {
     true
 }
 
-/// Launches instances and turns them into trials, keeping the collector's running cost.
+/// Launches instances and turns them into trials, keeping the collector's running cost and
+/// the count of trials recorded.
 struct Launcher<'a> {
     ctx: &'a Context<'a>,
     data: &'a Path,
     cost: crate::collector::Cost,
+    /// Trials recorded so far.
+    done: usize,
+    /// Trials recorded before the measured ones (warm-ups and probes).
+    before: usize,
 }
 
 impl Launcher<'_> {
+    /// Records `trials`, telling the observer of each against `measured` expected measured
+    /// trials after the warm-ups.
+    fn record(&mut self, results: &mut Results, trials: Vec<Trial>, measured: usize) {
+        for trial in trials {
+            self.done += 1;
+            let total = (self.before + measured).max(self.done);
+            self.ctx.observer.trial(&trial, self.done, total);
+            results.record(trial);
+        }
+    }
+
+    /// Every workload's warm-up rounds, each workload's size chosen after its probe (the
+    /// first round at the small size), then the size of every workload not yet sized.
+    fn warm_up(&mut self, results: &mut Results, plan: &Plan) -> Result<(), RunError> {
+        let config = self.ctx.config;
+        let warm_ups = plan.warm_ups();
+        self.before = warm_ups.len();
+        for step in warm_ups {
+            if crate::interrupt::interrupted() {
+                return Ok(());
+            }
+            if skipped(self.ctx, results, &step) {
+                continue;
+            }
+            let size = if crate::sizing::enabled(config) && step.rep == 0 {
+                Size::Small
+            } else {
+                size_of(self, results, step.workload)?
+            };
+            let trials = self.launch(results, &step, size);
+            let expected = plan.workloads.len() * plan.envs.len() * plan.reps as usize;
+            self.record(results, trials, expected);
+            results.save(self.ctx.out)?;
+        }
+        for &w in &plan.workloads {
+            if crate::interrupt::interrupted() {
+                return Ok(());
+            }
+            size_of(self, results, w)?;
+        }
+        self.before = self.done;
+        Ok(())
+    }
+
+    /// The minimum rounds: planned against the time the budget has left from the warm-ups'
+    /// costs (an adaptive cold plan), else the plan's repetitions.
+    fn minimum(&self, results: &mut Results, plan: &Plan, started: Instant) -> Minimum {
+        let Some(adaptive) = plan.adaptive.filter(|_| plan.mode == Mode::Cold) else {
+            return Minimum::fixed(plan);
+        };
+        let envs = self.ctx.envs;
+        let runs = |w: Workload, e: EnvKind| envs.get(e).is_some_and(|env| env.supports(w).is_ok());
+        let left = adaptive.max_time.saturating_sub(started.elapsed());
+        let minimum = Minimum::plan(plan, &Costs::predict(results), results, left, &runs);
+        for (&w, &size) in &minimum.lowered {
+            if let Some(choice) = results.sizes.get_mut(&w) {
+                choice.fitted_from = Some(choice.size);
+                choice.size = size;
+                self.ctx
+                    .observer
+                    .announce(&format!("size of {w}: {}", choice.explain()));
+            }
+        }
+        if let Some(why) = &minimum.shrunk {
+            self.ctx
+                .observer
+                .announce(&format!("minimum rounds shrunk to fit: {why}"));
+        }
+        for (env, w, why) in &minimum.left_out {
+            self.ctx
+                .observer
+                .announce(&format!("{env} {w} left out: {why}"));
+        }
+        minimum
+    }
+
     /// Runs one step at `size`: its trials, with the collector's cost recorded in `results`.
     fn launch(&mut self, results: &mut Results, step: &Step, size: Size) -> Vec<Trial> {
         let config = self.ctx.config;
@@ -167,6 +264,7 @@ impl Launcher<'_> {
             net: None,
         };
         let others = (self.ctx.others_alive)();
+        crate::noise::settle(SETTLE_LIMIT);
         let (mut outcome, net) = match self.ctx.envs.get(step.env) {
             Some(env) if step.workload.crosses_network() => launch_wired(env, spec.clone()),
             Some(env) => (env.launch(&spec), None),
@@ -251,7 +349,6 @@ fn size_of(
     launcher: &mut Launcher,
     results: &mut Results,
     workload: Workload,
-    probed: &mut dyn FnMut(&Trial),
 ) -> Result<Size, RunError> {
     let config = launcher.ctx.config;
     if !crate::sizing::enabled(config) {
@@ -278,10 +375,8 @@ fn size_of(
                 runs: 1,
                 warmup: 1,
             };
-            for trial in launcher.launch(results, &step, Size::Small) {
-                probed(&trial);
-                results.record(trial);
-            }
+            let trials = launcher.launch(results, &step, Size::Small);
+            launcher.record(results, trials, 0);
             results.save(launcher.ctx.out)?;
         }
     }
@@ -625,6 +720,10 @@ mod tests {
 
         type Value = fn(EnvKind, Workload, usize, u32) -> f64;
 
+        /// Deviations from 1 of a pair whose rounds scatter ±6% around native, centred from
+        /// the first rounds on.
+        const SPREAD: [f64; 9] = [0.0, -0.06, 0.06, -0.03, 0.03, -0.045, 0.045, -0.015, 0.015];
+
         /// What a test run told its observer: the announced lines and each expected total.
         #[derive(Default)]
         struct Record {
@@ -787,14 +886,12 @@ mod tests {
             assert_eq!(log.len(), 2 * 3 * 4);
             for (i, (env, workload, runs)) in log.iter().enumerate() {
                 assert_eq!(*env, envs[i % 3], "A B C A B C ...");
-                assert_eq!(
-                    *workload,
-                    if i < 12 {
-                        Workload::CpuInt
-                    } else {
-                        Workload::Syscall
-                    }
-                );
+                // Every workload's warm-up round first, then each workload's measured rounds.
+                let expected = match i {
+                    0..3 | 6..15 => Workload::CpuInt,
+                    _ => Workload::Syscall,
+                };
+                assert_eq!(*workload, expected, "step {i}");
                 assert_eq!(*runs, 1);
             }
             assert_eq!(results.trials.len(), 2 * 3 * 3);
@@ -833,44 +930,70 @@ mod tests {
         }
 
         #[test]
-        fn adaptive_runs_stop_when_converged_and_go_on_while_noisy() {
+        fn adaptive_runs_stop_when_decided_and_go_on_while_undecided() {
             let mut c = config(&[EnvKind::Native, EnvKind::Container], 5, 0);
             c.target_ci_pct = Some(3.0);
             c.max_reps = Some(30);
-            // Identical figures everywhere: converged at the minimum.
+            // Identical figures everywhere: the same, decided at the minimum.
             let (steady, _, _) = run_fakes(&c, |_, _, _, _| 50.0);
             assert_eq!(steady.trials.len(), 2 * 2 * 5);
-            // The container's figures swing by a factor of two: never converges.
-            let (noisy, _, totals) = run_fakes(&c, |env, _, i, _| match env {
-                EnvKind::Container => 50.0 * (1.0 + ((i * 7919) % 13) as f64 / 13.0),
+            let record = steady.adaptive.as_ref().unwrap();
+            assert_eq!(record.decided(), (2, 2));
+            assert_eq!(record.stopped, "every pair was decided");
+            // Twice as slow in every round: a difference, decided at the minimum too.
+            let (slow, _, _) = run_fakes(&c, |env, _, _, _| match env {
+                EnvKind::Container => 100.0,
                 _ => 50.0,
             });
-            assert_eq!(noisy.trials.len(), 2 * 2 * 30, "stops at --max-reps");
+            assert_eq!(slow.trials.len(), 2 * 2 * 5);
+            // The container swings ±15% around native: deciding it would take more rounds
+            // than --max-reps allows, so it gets none past the minimum, and says why.
+            let (noisy, _, totals) = run_fakes(&c, |env, _, i, _| match env {
+                EnvKind::Container => 50.0 * (1.0 + 2.5 * SPREAD[i % SPREAD.len()]),
+                _ => 50.0,
+            });
+            assert!(
+                noisy.trials.len() < 2 * 2 * 10,
+                "no rounds past where none is predicted to decide: {}",
+                noisy.trials.len()
+            );
             assert_eq!(*totals.last().unwrap(), noisy.trials.len());
+            let record = noisy.adaptive.as_ref().unwrap();
+            assert_eq!(record.decided(), (0, 2));
+            assert!(
+                record
+                    .pairs
+                    .iter()
+                    .any(|p| p.why.as_deref().unwrap().contains("--max-reps")),
+                "{record:?}"
+            );
         }
 
         #[test]
-        fn adaptive_rounds_repeat_only_the_pairs_that_are_not_known_yet() {
+        fn adaptive_rounds_repeat_only_the_pairs_not_decided_yet() {
             let envs = [EnvKind::Native, EnvKind::Container, EnvKind::VmTcg];
             let mut c = config(&envs, 5, 0);
             c.workloads = vec![Workload::CpuInt];
             c.target_ci_pct = Some(3.0);
             c.max_reps = Some(20);
-            // The container matches native exactly; the VM swings by a factor of two.
+            // The VM swings by a factor of two but far below native: decided at once. The
+            // container swings ±6% around native: it is the one that needs rounds.
             let (results, log, _) = run_fakes(&c, |env, _, i, _| match env {
                 EnvKind::VmTcg if i % 4 < 2 => 5.0,
                 EnvKind::VmTcg => 10.0,
+                EnvKind::Container => 50.0 * (1.0 + SPREAD[i % SPREAD.len()]),
                 _ => 50.0,
             });
             let count = |e: EnvKind| results.trials.iter().filter(|t| t.env == e).count();
-            assert_eq!(count(EnvKind::Container), 5, "known at the minimum");
-            assert_eq!(count(EnvKind::VmTcg), 20, "repeated up to --max-reps");
-            assert_eq!(count(EnvKind::Native), 20, "native joins every round");
-            // Past the minimum, rounds interleave native and the VM only.
+            assert_eq!(count(EnvKind::VmTcg), 5, "decided at the minimum");
+            let rounds = count(EnvKind::Container);
+            assert!(rounds > 5, "the container's pair got rounds: {rounds}");
+            assert_eq!(count(EnvKind::Native), rounds, "native joins every round");
+            // Past the minimum, rounds interleave native and the container only.
             let late: Vec<EnvKind> = log[15..].iter().map(|l| l.0).collect();
             assert!(
                 late.chunks(2)
-                    .all(|r| r == [EnvKind::Native, EnvKind::VmTcg]),
+                    .all(|r| r == [EnvKind::Native, EnvKind::Container]),
                 "{late:?}"
             );
         }

@@ -19,17 +19,15 @@ pub const UNBUDGETED_LIMIT: Duration = Duration::from_secs(60);
 /// Part of the timeout a predicted trial may use: predictions from one small probe are rough.
 const TIMEOUT_SHARE: f64 = 0.5;
 
-/// A workload's minimum rounds may use up to this many times their even share of the time
-/// budget: most workloads' slowest environments stay far below it.
-const BUDGET_OVERRUN: f64 = 2.0;
-
 /// Whether `config` sizes its workloads from a probe: asked for, and larger than small.
 pub fn enabled(config: &RunConfig) -> bool {
     config.auto_size && config.size != Size::Small
 }
 
 /// The longest a trial should be predicted to take: half the timeout, and, with a time
-/// budget, twice each workload round's even share of it (else [`UNBUDGETED_LIMIT`]).
+/// budget, twice what lets the slowest environment's warm-ups and fewest rounds of every
+/// workload fit the minimum's share of it (else [`UNBUDGETED_LIMIT`]): the minimum's planner
+/// lowers the dearest workloads further when the whole does not fit.
 pub fn trial_limit(config: &RunConfig) -> Duration {
     if let Some(s) = config.trial_limit_s {
         return Duration::from_secs_f64(s.max(0.0));
@@ -37,9 +35,9 @@ pub fn trial_limit(config: &RunConfig) -> Duration {
     let from_timeout = config.timeout().mul_f64(TIMEOUT_SHARE);
     let share = match config.adaptive() {
         Some(a) => {
-            let rounds =
-                (config.workloads.len().max(1) as u32) * (config.warmup + config.reps).max(1);
-            (a.max_time / rounds).mul_f64(BUDGET_OVERRUN)
+            let fewest = config.reps.min(crate::config::FEWEST_REPS);
+            let rounds = (config.workloads.len().max(1) as u32) * (config.warmup + fewest).max(1);
+            (a.max_time / rounds).mul_f64(2.0 * crate::config::MINIMUM_SHARE)
         }
         None => UNBUDGETED_LIMIT,
     };
@@ -53,13 +51,19 @@ fn factor(size: Size) -> f64 {
 
 /// A trial's predicted length at `size` from a successful probe at the small size.
 pub fn predict(probe: &Trial, size: Size) -> Option<f64> {
-    if probe.error.is_some() {
+    predict_from(probe, Size::Small, size)
+}
+
+/// A trial's predicted length at `size` from a successful trial that ran at `ran`: its
+/// startup and teardown as they were, its working time scaled by the sizes' ratio.
+pub fn predict_from(trial: &Trial, ran: Size, size: Size) -> Option<f64> {
+    if trial.error.is_some() {
         return None;
     }
-    let life = probe.lifetime_ns? as f64 / 1e9;
-    let fixed = (probe.startup_ns.unwrap_or(0) + probe.teardown_ns.unwrap_or(0)) as f64 / 1e9;
+    let life = trial.lifetime_ns? as f64 / 1e9;
+    let fixed = (trial.startup_ns.unwrap_or(0) + trial.teardown_ns.unwrap_or(0)) as f64 / 1e9;
     let work = (life - fixed).max(0.0);
-    Some(fixed + work * factor(size))
+    Some(fixed + work * factor(size) / factor(ran))
 }
 
 /// The largest size up to `requested` whose predicted trial fits `limit` in every
@@ -95,6 +99,7 @@ pub fn choose(requested: Size, limit: Duration, probes: &[&Trial]) -> SizeChoice
         limit_s: limit.as_secs_f64(),
         predicted_s: predicted,
         slowest,
+        fitted_from: None,
     }
 }
 
@@ -159,8 +164,8 @@ mod tests {
             max_time_s: Some(600.0),
             ..RunConfig::default()
         };
-        // 600 s over 10 workloads × 6 rounds, twice over.
-        assert_eq!(trial_limit(&config), Duration::from_secs(20));
+        // 60% of 600 s over 10 workloads × (1 warm-up + 3 rounds), twice over.
+        assert_eq!(trial_limit(&config), Duration::from_secs(18));
         config.target_ci_pct = None;
         assert_eq!(trial_limit(&config), UNBUDGETED_LIMIT);
         config.timeout_s = 30.0;

@@ -234,14 +234,7 @@ pub fn ratio_of_medians(num: &[f64], den: &[f64]) -> Option<Ratio> {
 /// slower host for a while) cancels out, with a percentile-bootstrap interval over rounds.
 /// With fewer than two rounds holding both, the ratio of the medians.
 pub fn paired_ratio(num: &[(u32, f64)], den: &[(u32, f64)]) -> Option<Ratio> {
-    let ratios: Vec<f64> = num
-        .iter()
-        .filter_map(|(round, x)| {
-            let (_, y) = den.iter().find(|(r, _)| r == round)?;
-            Some(x / y)
-        })
-        .filter(|r| r.is_finite())
-        .collect();
+    let ratios = round_ratios(num, den);
     if ratios.len() < 2 {
         let values = |xs: &[(u32, f64)]| xs.iter().map(|(_, x)| *x).collect::<Vec<f64>>();
         return ratio_of_medians(&values(num), &values(den));
@@ -250,6 +243,17 @@ pub fn paired_ratio(num: &[(u32, f64)], den: &[(u32, f64)]) -> Option<Ratio> {
         value: median(&ratios)?,
         ci: bootstrap_median_ci(&ratios, 0.95, BOOTSTRAP_RESAMPLES, seed_of(&ratios)),
     })
+}
+
+/// The ratio of each round that both series measured (a round is a repetition number).
+pub fn round_ratios(num: &[(u32, f64)], den: &[(u32, f64)]) -> Vec<f64> {
+    num.iter()
+        .filter_map(|(round, x)| {
+            let (_, y) = den.iter().find(|(r, _)| r == round)?;
+            Some(x / y)
+        })
+        .filter(|r| r.is_finite())
+        .collect()
 }
 
 /// The default equivalence margin: a ratio whose CI stays within ±3% of 1 is "the same".
@@ -316,10 +320,114 @@ pub fn verdict(ratio: &Ratio, better: Better, margin: f64) -> Verdict {
     }
 }
 
+/// Whether a ratio's verdict can still change kind with more repetitions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Decision {
+    /// The whole CI lies within the margin: the same, and more repetitions only confirm it.
+    Same,
+    /// The whole CI lies beyond the margin on one side: a difference however wide the CI
+    /// ("5.5× worse [5.2, 5.9]" needs no more repetitions).
+    Different,
+    /// The CI reaches into the margin, or past it on both sides: more repetitions could
+    /// still make it a difference or the same.
+    Undecided,
+}
+
+/// The decision on a ratio with margin `margin`: the same rule as [`verdict`], asked whether
+/// its kind is settled.
+pub fn decision(ratio: &Ratio, margin: f64) -> Decision {
+    let Some(ci) = ratio.ci else {
+        return Decision::Undecided;
+    };
+    if ci.lo >= 1.0 - margin && ci.hi <= 1.0 + margin {
+        Decision::Same
+    } else if ci.lo > 1.0 + margin || ci.hi < 1.0 - margin {
+        Decision::Different
+    } else {
+        Decision::Undecided
+    }
+}
+
+/// About how many rounds in all a paired ratio needs before its decision is settled, from
+/// its per-round ratios: their robust spread (1.4826 × MAD, which one wild round barely
+/// moves, where the percentile interval of a few rounds is their whole range), as the
+/// half-width of a median's 95% interval at n rounds (1.96 × 1.2533 × σ / √n), against the
+/// distance from the ratio to the margin's nearer edge. `None` when no number of rounds
+/// would settle it (the ratio sits on the edge); at least one more round while it is not.
+pub fn rounds_to_decide(ratio: &Ratio, per_round: &[f64], margin: f64) -> Option<u32> {
+    let rounds = per_round.len() as u32;
+    if decision(ratio, margin) != Decision::Undecided {
+        return Some(rounds);
+    }
+    let sigma = 1.4826 * mad(per_round)?;
+    let room = ((ratio.value - 1.0).abs() - margin).abs();
+    if room <= 1e-9 {
+        return None;
+    }
+    let needed = (1.96 * 1.2533 * sigma / room).powi(2);
+    let needed = needed.ceil().min(f64::from(u32::MAX)) as u32;
+    Some(needed.max(rounds + 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use rand_distr::{Distribution, Normal};
+
+    fn ratio(value: f64, lo: f64, hi: f64) -> Ratio {
+        Ratio {
+            value,
+            ci: Some(Interval { lo, hi }),
+        }
+    }
+
+    #[test]
+    fn a_decision_is_settled_only_when_no_more_rounds_could_change_its_kind() {
+        let m = 0.03;
+        assert_eq!(decision(&ratio(1.0, 0.98, 1.02), m), Decision::Same);
+        assert_eq!(decision(&ratio(5.5, 5.2, 5.9), m), Decision::Different);
+        assert_eq!(decision(&ratio(0.5, 0.4, 0.6), m), Decision::Different);
+        // A worse verdict whose CI still reaches into the margin could become "the same".
+        assert_eq!(decision(&ratio(1.03, 1.01, 1.05), m), Decision::Undecided);
+        assert_eq!(decision(&ratio(1.0, 0.9, 1.1), m), Decision::Undecided);
+        assert_eq!(
+            decision(
+                &Ratio {
+                    value: 1.0,
+                    ci: None
+                },
+                m
+            ),
+            Decision::Undecided
+        );
+        // Rounds to decide, from the rounds' robust spread: σ = 1.4826 × MAD.
+        let spread = [0.96, 0.98, 1.0, 1.02, 1.04, 1.3];
+        let sigma = 1.4826 * mad(&spread).unwrap();
+        let expected = (1.96 * 1.2533 * sigma / 0.03).powi(2).ceil() as u32;
+        assert_eq!(
+            rounds_to_decide(&ratio(1.0, 0.96, 1.3), &spread, m),
+            Some(expected),
+            "a wild round barely moves it"
+        );
+        assert!((10..30).contains(&expected), "{expected}");
+        assert_eq!(
+            rounds_to_decide(&ratio(1.03, 1.0, 1.06), &spread, m),
+            None,
+            "on the edge"
+        );
+        assert_eq!(
+            rounds_to_decide(&ratio(5.5, 5.2, 5.9), &[5.5; 3], m),
+            Some(3),
+            "decided"
+        );
+        // Still undecided with a spread already small enough: one more round.
+        let tight = [1.0, 1.001, 0.999, 1.0];
+        assert_eq!(
+            rounds_to_decide(&ratio(1.0, 0.96, 1.04), &tight, m),
+            Some(5)
+        );
+    }
 
     #[test]
     fn order_statistics() {

@@ -20,6 +20,9 @@ pub enum BinaryError {
         #[source]
         source: std::io::Error,
     },
+    /// The binary named is not a regular file of a sane size.
+    #[error("--workload-bin: {0}")]
+    Input(#[from] crate::input::InputError),
     /// The binary is dynamically linked and would not run in an empty rootfs or as `/init`.
     #[error(
         "workload binary {0} is not statically linked: build it with -C target-feature=+crt-static"
@@ -48,10 +51,7 @@ pub fn resolve(explicit: Option<&Path>, cache: &Path) -> Result<BinaryInfo, Bina
         .or_else(|| std::env::var_os("VMBENCH_WORKLOAD_BIN").map(PathBuf::from));
     let (path, bytes) = match explicit {
         Some(path) => {
-            let bytes = std::fs::read(&path).map_err(|source| BinaryError::Io {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = crate::input::read(&path)?;
             (path, bytes)
         }
         None => (extract(cache)?, EMBEDDED.to_vec()),

@@ -142,11 +142,8 @@ fn builtin_container_isolates_and_limits() {
         );
     }
     assert!(t.cgroup.as_ref().unwrap().memory_peak_bytes.unwrap() > 0);
-    assert!(
-        common::leftovers(std::process::id()).is_empty(),
-        "{:?}",
-        common::leftovers(std::process::id())
-    );
+    let left = common::settled_leftovers(std::process::id());
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(mounts_of(&settings.image.rootfs), 0);
 }
 
@@ -184,11 +181,8 @@ fn allocation_past_the_memory_limit_is_oom_killed_and_recorded() {
         Duration::from_secs(60),
     );
     assert_eq!(next.error, None);
-    assert!(
-        common::leftovers(std::process::id()).is_empty(),
-        "{:?}",
-        common::leftovers(std::process::id())
-    );
+    let left = common::settled_leftovers(std::process::id());
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -214,11 +208,8 @@ fn a_fork_loop_stops_at_the_pids_limit() {
     let err = t.error.unwrap();
     // PID 1 itself counts: at most 31 children fit.
     assert!(err.contains("fork stopped after 31 children"), "{err}");
-    assert!(
-        common::leftovers(std::process::id()).is_empty(),
-        "{:?}",
-        common::leftovers(std::process::id())
-    );
+    let left = common::settled_leftovers(std::process::id());
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -266,11 +257,8 @@ fn crashes_and_timeouts_leave_nothing_behind() {
         Duration::from_millis(700),
     );
     assert!(hung.exit.timed_out && hung.error.unwrap().contains("timed out"));
-    assert!(
-        common::leftovers(std::process::id()).is_empty(),
-        "{:?}",
-        common::leftovers(std::process::id())
-    );
+    let left = common::settled_leftovers(std::process::id());
+    assert!(left.is_empty(), "{left:?}");
     assert_eq!(mounts_of(&settings.image.rootfs), 0);
 }
 
@@ -317,11 +305,8 @@ fn oci_runtimes_run_the_same_image() {
         assert!(hung.exit.timed_out, "{program}: {hung:?}");
         // The runtime's cgroups, in every hierarchy (named ones too), are gone; the shared
         // parent stays while a run may use it, and goes once none is alive.
-        assert!(
-            common::leftovers(std::process::id()).is_empty(),
-            "{:?}",
-            common::leftovers(std::process::id())
-        );
+        let left = common::settled_leftovers(std::process::id());
+        assert!(left.is_empty(), "{left:?}");
         vmbench::state::clean(false);
         let layout = container::cgroup::Layout::probe().unwrap();
         for mount in &layout.v1_mounts {
@@ -384,11 +369,8 @@ fn run_through_the_cli_and_interrupt_keeps_finished_trials() {
         .trials
         .iter()
         .any(|t| t.env == EnvKind::Container && t.error.is_none()));
-    assert!(
-        common::leftovers_of(common::Owner::Any).is_empty(),
-        "{:?}",
-        common::leftovers_of(common::Owner::Any)
-    );
+    let left = common::settled_leftovers_of(common::Owner::Any);
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -488,11 +470,8 @@ fn the_child_enters_its_cgroup_itself_and_the_slow_path_still_works() {
         t.guest_view.unwrap().limits.memory_max_bytes,
         Some(256 << 20)
     );
-    assert!(
-        common::leftovers(std::process::id()).is_empty(),
-        "{:?}",
-        common::leftovers(std::process::id())
-    );
+    let left = common::settled_leftovers(std::process::id());
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]

@@ -128,7 +128,7 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
         "{:?}",
         docker.phases
     );
-    assert_eq!(common::leftovers(pid), Vec::<String>::new());
+    assert_eq!(common::settled_leftovers(pid), Vec::<String>::new());
 }
 
 #[test]
@@ -180,7 +180,11 @@ fn every_image_runs_in_every_container_environment() {
             image == "busybox",
             "{image}: {root:?}"
         );
-        assert_eq!(common::leftovers(pid), Vec::<String>::new(), "{image}");
+        assert_eq!(
+            common::settled_leftovers(pid),
+            Vec::<String>::new(),
+            "{image}"
+        );
     }
 }
 

@@ -87,11 +87,8 @@ fn three_concurrent_container_runs_lose_no_trial() {
         );
     }
     for pid in pids {
-        assert!(
-            common::leftovers(pid).is_empty(),
-            "{:?}",
-            common::leftovers(pid)
-        );
+        let left = common::settled_leftovers(pid);
+        assert!(left.is_empty(), "{left:?}");
     }
 }
 
@@ -292,12 +289,8 @@ fn sigterm_during_set_up_exits_1_and_leaves_nothing() {
         .unwrap();
         let (code, stderr) = finish(child);
         assert_eq!(code, Some(1), "after {delay_ms} ms: {stderr}");
-        std::thread::sleep(Duration::from_millis(200));
-        assert!(
-            common::leftovers(pid).is_empty(),
-            "after {delay_ms} ms: {:?}",
-            common::leftovers(pid)
-        );
+        let left = common::settled_leftovers(pid);
+        assert!(left.is_empty(), "after {delay_ms} ms: {left:?}");
     }
 }
 

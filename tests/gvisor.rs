@@ -126,11 +126,8 @@ fn gvisor_runs_the_same_binary_on_its_own_kernel_and_its_syscalls_lower_the_size
         "namespaces cost a syscall nothing: {}",
         builtin.value
     );
-    assert!(
-        common::leftovers(pid).is_empty(),
-        "{:?}",
-        common::leftovers(pid)
-    );
+    let left = common::settled_leftovers(pid);
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -155,11 +152,8 @@ fn a_hung_sandbox_is_killed_at_the_timeout_and_leaves_nothing() {
     assert!(t.exit.timed_out, "{t:?}");
     assert!(t.error.unwrap().contains("timed out"));
     drop(env);
-    assert!(
-        common::leftovers(std::process::id()).is_empty(),
-        "{:?}",
-        common::leftovers(std::process::id())
-    );
+    let left = common::settled_leftovers(std::process::id());
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -217,9 +211,6 @@ fn ctrl_c_during_a_sandboxed_trial_leaves_nothing_of_runsc() {
     );
     let r = Results::load(&out).unwrap();
     assert!(!r.complete);
-    assert!(
-        common::leftovers(pid).is_empty(),
-        "{:?}",
-        common::leftovers(pid)
-    );
+    let left = common::settled_leftovers(pid);
+    assert!(left.is_empty(), "{left:?}");
 }

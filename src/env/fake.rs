@@ -112,10 +112,11 @@ impl Environment for Fake {
 
     fn launch(&self, spec: &Spec) -> Result<Outcome, EnvError> {
         let workload = spec.invocation.workload;
+        // This kind's own launch count: a fake's figures follow its own rounds.
         let index = {
             let mut log = self.log.borrow_mut();
             log.push((self.kind, workload, spec.invocation.runs));
-            log.len() - 1
+            log.iter().filter(|l| l.0 == self.kind).count() - 1
         };
         let values: Vec<f64> = (0..spec.invocation.runs)
             .map(|run| (self.value)(self.kind, workload, index, run))

@@ -683,7 +683,9 @@ mod tests {
         assert_eq!(outcome.exit.code, Some(3));
         assert!(!outcome.exit.timed_out);
         assert!(outcome.observed.ready.is_none());
-        assert!(outcome.lifetime.is_some_and(|l| l < Duration::from_secs(20)));
+        assert!(outcome
+            .lifetime
+            .is_some_and(|l| l < Duration::from_secs(20)));
         assert!(outcome.phases.contains_key(&Phase::Spawn));
         assert!(outcome.host_rusage.is_some());
     }
@@ -697,7 +699,10 @@ mod tests {
         };
         let started = Instant::now();
         let outcome = run(&mut shell, &spec(Duration::from_millis(300))).unwrap();
-        assert!(started.elapsed() < Duration::from_secs(10), "the deadline held");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the deadline held"
+        );
         assert!(outcome.exit.timed_out && outcome.observed.timed_out);
         assert_eq!(outcome.exit.signal, Some(libc::SIGKILL));
         assert!(shell.finished);

@@ -23,14 +23,18 @@ fn labels(lang: Lang) -> Value {
             "seen": "What the instance sees", "seen_what": "seen from inside",
             "size_label": "amount of work", "spectrum": "The isolation spectrum", "tier": "where system calls go",
             "kernel": "kernel it reports", "syscall": "one system call (ns)", "cpu_per_instance": "host CPU per instance (ms)",
-            "memory_per_instance": "memory per instance", "network": "Network path"
+            "memory_per_instance": "memory per instance", "network": "Network path",
+            "verdicts": "Verdicts", "decided": "pairs decided", "undecided": "Undecided, with the interval they reached",
+            "verdict": "verdict", "why": "why", "stopped": "Rounds stopped because", "workload": "workload"
         }),
         Lang::Ko => json!({
             "demo_banner": "시연용 측정(--quick)입니다. noop과 cpu-int를 작은 크기로 3번씩 반복했습니다. 판정 규칙은 전체 측정과 같으므로, 반복이 적어 \"차이를 찾지 못함\"이 많이 나옵니다. 인용할 수치는 전체 스위트로 얻으세요.",
             "seen": "인스턴스 안에서 보이는 것", "seen_what": "안에서 본 것",
             "size_label": "작업량", "spectrum": "격리의 스펙트럼", "tier": "시스템 콜이 가는 곳",
             "kernel": "인스턴스가 보고한 커널", "syscall": "시스템 콜 한 번 (ns)", "cpu_per_instance": "인스턴스당 호스트 CPU (ms)",
-            "memory_per_instance": "인스턴스당 메모리", "network": "네트워크 경로"
+            "memory_per_instance": "인스턴스당 메모리", "network": "네트워크 경로",
+            "verdicts": "판정", "decided": "쌍의 판정이 결정됨", "undecided": "결정되지 않은 쌍과 도달한 구간",
+            "verdict": "판정", "why": "이유", "stopped": "반복을 멈춘 이유", "workload": "워크로드"
         }),
     };
     if let (Some(l), Value::Object(m)) = (labels.as_object_mut(), more) {
@@ -291,6 +295,26 @@ fn workload_tables(run: &RunView, lang: Lang) -> Vec<Value> {
         .collect()
 }
 
+/// The verdicts section: how many pairs were decided, each decided one, then each undecided
+/// one with the interval it reached and why.
+fn verdict_rows(run: &RunView, lang: Lang) -> Value {
+    let v = &run.verdicts;
+    let (decided, pairs) = v.count();
+    let row = |r: &super::model::VerdictRow| {
+        json!({
+            "workload": r.workload, "env": r.env, "ratio": ratio_text(&r.ratio),
+            "words": verdict_words(r.verdict, r.better, lang), "n": r.n,
+            "why": r.why.clone().unwrap_or_default(),
+        })
+    };
+    json!({
+        "decided": decided, "pairs": pairs,
+        "stopped": v.stopped.as_ref().map(|(why, budget)| format!("{why} ({budget:.0} s)")),
+        "decided_rows": v.decided.iter().map(row).collect::<Vec<_>>(),
+        "undecided_rows": v.undecided.iter().map(row).collect::<Vec<_>>(),
+    })
+}
+
 fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportError> {
     let startup: Vec<Value> = run
         .startup
@@ -326,6 +350,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "tcg": run.tcg,
         "incomplete": run.incomplete,
         "workloads": workload_tables(run, lang),
+        "verdicts": verdict_rows(run, lang),
         "startup": startup,
         "memory": memory,
         "density": run.density.as_ref().map(density_rows),

@@ -54,6 +54,7 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
     run_header(s, run, lang);
     let notes = super::notes::notes(run, lang, report.margin);
     note(s, lang, &notes.overview);
+    verdicts_table(s, run, lang);
     seen_table(s, run, lang);
     note(s, lang, &notes.seen);
     let _ = writeln!(
@@ -100,6 +101,72 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
     let _ = writeln!(s, "{}\n", notes.method);
     for (env, reason) in &run.not_run {
         let _ = writeln!(s, "- not run: **{env}**: {reason}");
+    }
+    let _ = writeln!(s);
+}
+
+/// The run's verdicts, decided first, then the undecided with the interval they reached.
+fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
+    let v = &run.verdicts;
+    let (decided, pairs) = v.count();
+    if pairs == 0 {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        match lang {
+            Lang::En => format!("Verdicts: {decided} of {pairs} pairs decided"),
+            Lang::Ko => format!("판정: {pairs}쌍 중 {decided}쌍 결정됨"),
+        }
+    );
+    if let Some((why, budget)) = &v.stopped {
+        let _ = writeln!(
+            s,
+            "{} {why} ({budget:.0} s).\n",
+            t(lang, "Rounds stopped because", "반복을 멈춘 이유:")
+        );
+    }
+    let _ = writeln!(
+        s,
+        "| workload | env | vs native [95% CI] | {} | n |\n|---|---|---|---|---:|",
+        t(lang, "verdict", "판정")
+    );
+    for r in &v.decided {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            r.workload,
+            r.env,
+            ratio_text(&r.ratio),
+            verdict_words(r.verdict, r.better, lang),
+            r.n
+        );
+    }
+    if v.undecided.is_empty() {
+        let _ = writeln!(s);
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "\n{}\n\n| workload | env | vs native [95% CI] | n | {} |\n|---|---|---|---:|---|",
+        t(
+            lang,
+            "Undecided, with the interval they reached:",
+            "결정되지 않은 쌍과 도달한 구간:"
+        ),
+        t(lang, "why", "이유")
+    );
+    for r in &v.undecided {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} |",
+            r.workload,
+            r.env,
+            ratio_text(&r.ratio),
+            r.n,
+            r.why.as_deref().unwrap_or("—")
+        );
     }
     let _ = writeln!(s);
 }

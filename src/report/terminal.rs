@@ -23,6 +23,7 @@ pub fn render(run: &RunView) -> String {
     for w in &run.workloads {
         workload(&mut s, w);
     }
+    verdicts(&mut s, run);
     if !run.startup.is_empty() {
         let _ = writeln!(s, "startup (host-measured, launch to ready), ms:");
         let _ = writeln!(
@@ -60,6 +61,33 @@ pub fn render(run: &RunView) -> String {
         let _ = writeln!(s, "not run: {env}: {reason}");
     }
     s
+}
+
+/// How many pairs are decided, why the run stopped, and each undecided pair with the
+/// interval it reached.
+fn verdicts(s: &mut String, run: &RunView) {
+    let v = &run.verdicts;
+    let (decided, pairs) = v.count();
+    if pairs == 0 {
+        return;
+    }
+    let stopped = v
+        .stopped
+        .as_ref()
+        .map(|(why, budget)| format!(" ({why}; budget {budget:.0} s)"))
+        .unwrap_or_default();
+    let _ = writeln!(s, "verdicts: {decided} of {pairs} pairs decided{stopped}");
+    for row in &v.undecided {
+        let why = row.why.as_deref().unwrap_or("too few repetitions");
+        let _ = writeln!(
+            s,
+            "  undecided: {} {}: {} after {} rounds: {why}",
+            row.env,
+            row.workload,
+            super::format::ratio_text(&row.ratio),
+            row.n
+        );
+    }
 }
 
 /// One workload's block: its headline, size, then a row per environment with its ratio.
@@ -103,7 +131,9 @@ fn workload(s: &mut String, w: &WorkloadView) {
         if row.cv > crate::stats::NOISY_CV {
             notes.push("noisy".to_string());
         }
-        if row.converged == Some(false) {
+        if row.decision == Some(crate::stats::Decision::Undecided) {
+            notes.push("undecided".to_string());
+        } else if row.converged == Some(false) {
             notes.push("not converged".to_string());
         }
         if row.noisy > 0 {

@@ -45,6 +45,14 @@ impl Results {
             .collect()
     }
 
+    /// The ratio to native of each round `env` and native both measured for `workload`.
+    pub fn round_ratios(&self, workload: Workload, env: EnvKind) -> Vec<f64> {
+        stats::round_ratios(
+            &self.values_by_round(workload, env),
+            &self.values_by_round(workload, EnvKind::Native),
+        )
+    }
+
     /// An environment's figure relative to native for `workload`. Cold plans interleave the
     /// environments round by round, so each round's ratio is taken and drift cancels; warm
     /// plans run each environment's repetitions in one go, so medians are compared.

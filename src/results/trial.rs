@@ -266,6 +266,10 @@ pub struct SizeChoice {
     /// The environment that decided: the slowest one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slowest: Option<EnvKind>,
+    /// The size the per-trial limit allowed, when the adaptive plan lowered it further so
+    /// that its minimum rounds fit the time budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fitted_from: Option<vmbench_workload::Size>,
 }
 
 impl SizeChoice {
@@ -276,6 +280,18 @@ impl SizeChoice {
 
     /// One line saying what was chosen and why.
     pub fn explain(&self) -> String {
+        match self.fitted_from {
+            Some(from) => format!(
+                "{} instead of {from}: the minimum rounds at {from} would not fit the time budget (the per-trial limit allowed {from}: {})",
+                self.size,
+                self.explain_limit(from)
+            ),
+            None => self.explain_limit(self.size),
+        }
+    }
+
+    /// What the per-trial limit chose: `size`.
+    fn explain_limit(&self, size: vmbench_workload::Size) -> String {
         let slowest = self.slowest.map_or_else(
             || "an environment whose probe failed".to_string(),
             |e| {
@@ -288,15 +304,15 @@ impl SizeChoice {
                 format!("{e} (predicted {s:.1} s at {})", self.requested)
             },
         );
-        if self.lowered() {
+        if size != self.requested {
             format!(
-                "{} instead of {}: the slowest environment, {slowest}, would pass the {:.0} s per-trial limit",
-                self.size, self.requested, self.limit_s
+                "{size} instead of {}: the slowest environment, {slowest}, would pass the {:.0} s per-trial limit",
+                self.requested, self.limit_s
             )
         } else {
             format!(
-                "{} as asked: the slowest environment, {slowest}, stays within the {:.0} s per-trial limit",
-                self.size, self.limit_s
+                "{size} as asked: the slowest environment, {slowest}, stays within the {:.0} s per-trial limit",
+                self.limit_s
             )
         }
     }

@@ -218,6 +218,7 @@ impl Prepared {
             snapshot: self.snapshot.take(),
             fleet: None,
             density: None,
+            adaptive: None,
         }
     }
 }

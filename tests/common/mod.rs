@@ -209,7 +209,11 @@ pub fn processes_left(owner: Owner) -> Vec<String> {
         let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
         let line = String::from_utf8_lossy(&cmdline).replace('\0', " ");
         let program = line.split(' ').next().unwrap_or("");
-        let runsc = program.rsplit('/').next().unwrap_or("").starts_with("runsc");
+        let runsc = program
+            .rsplit('/')
+            .next()
+            .unwrap_or("")
+            .starts_with("runsc");
         let child = matches!(owner, Owner::Run(pid) if ppid == pid.to_string());
         if child
             || (comm.starts_with("qemu-system") && ppid == "1")
@@ -284,9 +288,14 @@ pub fn leftovers(pid: u32) -> Vec<String> {
 
 /// Leftovers once dying processes had up to five seconds to finish dying.
 pub fn settled_leftovers(pid: u32) -> Vec<String> {
+    settled_leftovers_of(Owner::Run(pid))
+}
+
+/// Leftovers of `owner` once dying processes had up to five seconds to finish dying.
+pub fn settled_leftovers_of(owner: Owner) -> Vec<String> {
     let start = std::time::Instant::now();
     loop {
-        let found = leftovers(pid);
+        let found = leftovers_of(owner);
         if found.is_empty() || start.elapsed() > std::time::Duration::from_secs(5) {
             return found;
         }

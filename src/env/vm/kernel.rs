@@ -108,8 +108,8 @@ fn cached(dir: &Path) -> Kernel {
 /// `vmlinux` whose loadable segments are all in the file (a truncated one is not).
 pub fn check_image(path: &Path) -> Result<(), crate::env::Unavailable> {
     let fix = "pass --kernel a bzImage or vmlinux (or unset VMBENCH_KERNEL to use the cached one)";
-    let bytes = std::fs::read(path).map_err(|e| {
-        crate::env::Unavailable::new(format!("cannot read kernel {}: {e}", path.display()), fix)
+    let bytes = crate::input::read(path).map_err(|e| {
+        crate::env::Unavailable::new(format!("--kernel: {}", crate::error_chain(&e)), fix)
     })?;
     if bzimage_version(&bytes).is_some() || elf_complete(&bytes) {
         Ok(())
@@ -137,7 +137,7 @@ pub fn elf_complete(bytes: &[u8]) -> bool {
 
 /// A kernel given by path; modules are looked for beside it (`lib/modules/<version>`).
 fn from_path(path: &Path) -> Result<Kernel, VmError> {
-    let bytes = std::fs::read(path).map_err(io_at("read the kernel", path))?;
+    let bytes = crate::input::read(path)?;
     let version = bzimage_version(&bytes).unwrap_or_else(|| "unknown".into());
     let mut modules = None;
     for base in path.ancestors().skip(1).take(3) {

@@ -50,6 +50,9 @@ pub enum VmError {
     /// The guest kernel has no modules for what the run needs.
     #[error("guest kernel {0} has no modules directory with modules.dep: pass a kernel whose lib/modules/<version> sits beside it")]
     NoModules(String),
+    /// A kernel named by the user is not a regular file of a sane size.
+    #[error(transparent)]
+    Input(#[from] crate::input::InputError),
     /// A module could not be resolved.
     #[error("{0}")]
     Module(String),
@@ -70,11 +73,14 @@ pub fn find_qemu(explicit: Option<&Path>) -> Result<PathBuf, Unavailable> {
         });
     };
     let fix = "give the path of qemu-system-x86_64 with --qemu (or VMBENCH_QEMU)";
-    if !path.is_file() {
+    if !path.exists() {
         return Err(Unavailable::new(
             format!("QEMU {} does not exist", path.display()),
             fix,
         ));
+    }
+    if let Err(e) = crate::input::check(&path) {
+        return Err(Unavailable::new(format!("--qemu: {e}"), fix));
     }
     match crate::tool::version_of(&path) {
         Some(v) if v.contains("QEMU") => Ok(path),

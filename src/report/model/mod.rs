@@ -5,6 +5,7 @@
 
 mod across;
 mod instance;
+mod verdicts;
 mod workload;
 
 use crate::ids::{Accel, EnvKind, Family};
@@ -13,6 +14,7 @@ pub use across::{across, AcrossCell, AcrossRow};
 use instance::{memory_view, quiet_view, startup_view, timeline, timeline_workload};
 pub use instance::{MemoryView, QuietView, StartSplit, StartupView, Timeline};
 use serde::Serialize;
+pub use verdicts::{VerdictRow, Verdicts};
 use vmbench_workload::Workload;
 use workload::workload_view;
 pub use workload::{Change, EnvRow, WorkloadView};
@@ -28,6 +30,8 @@ pub struct RunView {
     pub envs: Vec<EnvKind>,
     /// Workload sections.
     pub workloads: Vec<WorkloadView>,
+    /// Every pair's verdict, decided ones first.
+    pub verdicts: Verdicts,
     /// Startup per environment.
     pub startup: Vec<StartupView>,
     /// Where the start of native and of each container environment goes.
@@ -200,6 +204,7 @@ impl RunView {
         let spectrum = super::spectrum::rows(results, &envs, &startup_ms, &syscall_ns);
         RunView {
             label: label.to_string(),
+            verdicts: Verdicts::of(&workloads, results),
             spectrum,
             seen: super::seen::views(results, &envs),
             network: super::network::NetworkView::of(results, &envs, margin),

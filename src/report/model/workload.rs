@@ -28,6 +28,8 @@ pub struct EnvRow {
     pub verdict: Option<Verdict>,
     /// Adaptive runs: whether the ratio's CI reached the target half-width.
     pub converged: Option<bool>,
+    /// Whether more repetitions could still change what the ratio says.
+    pub decision: Option<stats::Decision>,
     /// Change against the baseline run, when one was given.
     pub baseline: Option<Change>,
     /// Failed trials.
@@ -135,6 +137,7 @@ pub(super) fn workload_view(
             cv: sum.as_ref().map_or(0.0, |s| s.cv),
             outliers: sum.as_ref().map_or(0, |s| s.outliers.len()),
             verdict: ratio.map(|r| stats::verdict(&r, head.better, margin)),
+            decision: ratio.map(|r| stats::decision(&r, margin)),
             converged: target.and_then(|t| {
                 let half = ratio?.ci?.relative_half_width(ratio?.value);
                 Some(half * 100.0 <= t)
