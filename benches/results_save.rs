@@ -15,6 +15,7 @@ fn synthetic() -> Results {
         workload: Workload::CpuInt,
         rep: i,
         warmup: false,
+        probe: false,
         size: None,
         startup_ns: Some(2_000_000),
         lifetime_ns: Some(300_000_000),

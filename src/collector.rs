@@ -38,10 +38,14 @@ pub struct Target {
     pub proc_root: PathBuf,
     /// cgroup file holding the memory charged now, for containers.
     pub cgroup_memory: Option<PathBuf>,
+    /// cgroup file holding the highest memory charged so far (`memory.max_usage_in_bytes`,
+    /// `memory.peak`): a peak between two samples is kept.
+    pub cgroup_memory_peak: Option<PathBuf>,
     /// cgroup file holding the CPU time used (`cpuacct.usage` or `cpu.stat`), for containers.
     pub cgroup_cpu: Option<PathBuf>,
     /// A cgroup's `cgroup.procs` whose first process is the workload, when `pid` is not (an
-    /// OCI runtime): its CPU time is the one sampled.
+    /// OCI runtime, an engine's client): the workload's process is the one sampled, and `pid`
+    /// (the launcher) only for its own memory.
     pub workload_in: Option<PathBuf>,
     /// Read CPU time from the process CPU clock instead of a perf counter: for QEMU, whose
     /// several threads make each perf read cost an inter-processor interrupt per running
@@ -56,9 +60,19 @@ impl Target {
             pid,
             proc_root: PathBuf::from("/proc"),
             cgroup_memory: None,
+            cgroup_memory_peak: None,
             cgroup_cpu: None,
             workload_in: None,
             cheap_cpu: false,
+        }
+    }
+
+    /// The process to sample: the workload where it is not the launched process (found in
+    /// its cgroup, `None` until the launcher has put it there), else the launched process.
+    pub fn workload_pid(&self) -> Option<i32> {
+        match &self.workload_in {
+            Some(procs) => first_pid_in(procs),
+            None => Some(self.pid),
         }
     }
 }
@@ -157,6 +171,14 @@ fn sleep_until(deadline: Instant, now: Instant) {
     };
 }
 
+/// Whether the launched process of `target` still has an address space (not gone, not a zombie).
+fn alive(target: &Target) -> bool {
+    std::fs::read_to_string(target.proc_root.join(target.pid.to_string()).join("statm"))
+        .ok()
+        .and_then(|t| parse_statm(&t))
+        .is_some_and(|(size, _)| size > 0)
+}
+
 /// The sampling thread's loop over one target.
 struct Sampling {
     target: Target,
@@ -197,11 +219,13 @@ impl Sampling {
             }
             let taken = Instant::now();
             let full = at_ready || taken >= next_full;
-            match sampler
-                .as_mut()
-                .and_then(|s| s.sample(self.t0, cpu.as_mut(), full))
-            {
-                Some(s) => samples.push(s),
+            match sampler.as_mut() {
+                Some(s) => match s.sample(self.t0, cpu.as_mut(), full) {
+                    Some(sample) => samples.push(sample),
+                    None => break,
+                },
+                // The workload is not in its cgroup yet: wait for it while its launcher lives.
+                None if self.target.workload_in.is_some() && alive(&self.target) => {}
                 None => break,
             }
             if full {
@@ -294,10 +318,13 @@ pub struct Sampler {
     smaps: Option<std::fs::File>,
     status: Option<std::fs::File>,
     cgroup_memory: Option<std::fs::File>,
+    cgroup_memory_peak: Option<std::fs::File>,
     cgroup_cpu: Option<std::fs::File>,
-    /// The cgroup files' paths, opened again at full samples until they exist (a runtime or
-    /// an engine makes the cgroup after the launch).
-    cgroup_paths: (Option<PathBuf>, Option<PathBuf>),
+    /// The cgroup files' paths (now, peak, CPU), opened again at full samples until they
+    /// exist (a runtime or an engine makes the cgroup after the launch).
+    cgroup_paths: [Option<PathBuf>; 3],
+    /// The launcher's `statm`, where the sampled process is a workload it started.
+    launcher: Option<std::fs::File>,
     buf: Vec<u8>,
     tick_ns: u64,
     page_bytes: u64,
@@ -331,24 +358,32 @@ pub fn parse_stat(text: &str) -> Option<(char, u64, u64, u64, u64, u64, u64)> {
 }
 
 impl Sampler {
-    /// Opens the target's files; `None` when the process is already gone.
+    /// Opens the target's files; `None` when the process is already gone, or its workload is
+    /// not in its cgroup yet.
     pub fn open(target: &Target) -> Option<Sampler> {
-        let dir = target.proc_root.join(target.pid.to_string());
+        let pid = target.workload_pid()?;
+        let dir = target.proc_root.join(pid.to_string());
+        let open = |p: &Option<PathBuf>| p.as_ref().and_then(|p| std::fs::File::open(p).ok());
         Some(Sampler {
             statm: std::fs::File::open(dir.join("statm")).ok()?,
             last_stat: (0, 0, 0, 0, 0),
             stat: std::fs::File::open(dir.join("stat")).ok()?,
             smaps: std::fs::File::open(dir.join("smaps_rollup")).ok(),
             status: std::fs::File::open(dir.join("status")).ok(),
-            cgroup_cpu: target
-                .cgroup_cpu
-                .as_ref()
-                .and_then(|p| std::fs::File::open(p).ok()),
-            cgroup_memory: target
-                .cgroup_memory
-                .as_ref()
-                .and_then(|p| std::fs::File::open(p).ok()),
-            cgroup_paths: (target.cgroup_memory.clone(), target.cgroup_cpu.clone()),
+            cgroup_cpu: open(&target.cgroup_cpu),
+            cgroup_memory: open(&target.cgroup_memory),
+            cgroup_memory_peak: open(&target.cgroup_memory_peak),
+            cgroup_paths: [
+                target.cgroup_memory.clone(),
+                target.cgroup_memory_peak.clone(),
+                target.cgroup_cpu.clone(),
+            ],
+            launcher: (pid != target.pid)
+                .then(|| {
+                    let statm = target.proc_root.join(target.pid.to_string()).join("statm");
+                    std::fs::File::open(statm).ok()
+                })
+                .flatten(),
             buf: Vec::with_capacity(4096),
             tick_ns: 1_000_000_000 / procfs::ticks_per_second(),
             page_bytes: procfs::page_size(),
@@ -383,6 +418,7 @@ impl Sampler {
         if full {
             self.full_sample(&mut sample)?;
         }
+        self.cgroup_sample(&mut sample);
         let (utime, stime, minflt, majflt, threads) = self.last_stat;
         sample.cpu_user_ns = utime * self.tick_ns;
         sample.cpu_sys_ns = stime * self.tick_ns;
@@ -402,12 +438,17 @@ impl Sampler {
         }
         self.last_stat = (utime, stime, minflt, majflt, threads);
         let open = |path: &Option<PathBuf>| path.as_ref().and_then(|p| std::fs::File::open(p).ok());
+        let [memory, peak, cpu] = &self.cgroup_paths;
         if self.cgroup_memory.is_none() {
-            self.cgroup_memory = open(&self.cgroup_paths.0);
+            self.cgroup_memory = open(memory);
+        }
+        if self.cgroup_memory_peak.is_none() {
+            self.cgroup_memory_peak = open(peak);
         }
         if self.cgroup_cpu.is_none() {
-            self.cgroup_cpu = open(&self.cgroup_paths.1);
+            self.cgroup_cpu = open(cpu);
         }
+        let page_bytes = self.page_bytes;
         let mut read = |file: Option<&std::fs::File>| -> Option<String> {
             let n = pread_all(file?, &mut self.buf)?;
             Some(String::from_utf8_lossy(&self.buf[..n]).into_owned())
@@ -415,10 +456,24 @@ impl Sampler {
         sample.context_switches = read(self.status.as_ref()).and_then(|t| context_switches_of(&t));
         sample.pss_bytes = read(self.smaps.as_ref())
             .and_then(|t| vmbench_workload::view::meminfo_field(&t, "Pss:"));
+        sample.launcher_rss_bytes = read(self.launcher.as_ref())
+            .and_then(|t| parse_statm(&t))
+            .map(|(_, resident)| resident * page_bytes);
+        Some(())
+    }
+
+    /// The cgroup's accounting, read at every sample (three small reads): a runtime removes
+    /// the cgroup when its container ends, so what is not read meanwhile is lost.
+    fn cgroup_sample(&mut self, sample: &mut Sample) {
+        let mut read = |file: Option<&std::fs::File>| -> Option<String> {
+            let n = pread_all(file?, &mut self.buf)?;
+            Some(String::from_utf8_lossy(&self.buf[..n]).into_owned())
+        };
         sample.cgroup_cpu_ns = read(self.cgroup_cpu.as_ref()).and_then(|t| cgroup_cpu_of(&t));
         sample.cgroup_memory_bytes =
             read(self.cgroup_memory.as_ref()).and_then(|t| t.trim().parse().ok());
-        Some(())
+        sample.cgroup_memory_peak_bytes =
+            read(self.cgroup_memory_peak.as_ref()).and_then(|t| t.trim().parse().ok());
     }
 }
 
@@ -444,10 +499,7 @@ impl CpuCounter {
         if target.proc_root != std::path::Path::new("/proc") {
             return None;
         }
-        let pid = match &target.workload_in {
-            Some(procs) => first_pid_in(procs)?,
-            None => target.pid,
-        };
+        let pid = target.workload_pid()?;
         let perf = (!target.cheap_cpu).then(|| {
             perf_event::Builder::new(perf_event::events::Software::TASK_CLOCK)
                 .observe_pid(pid)
@@ -483,26 +535,37 @@ impl CpuCounter {
     }
 }
 
-/// The first process of the cgroup whose `cgroup.procs` is `procs`, or, when it has none (an
-/// engine's cgroup parent), of its first child cgroup that has one.
-pub fn first_pid_in(procs: &std::path::Path) -> Option<i32> {
-    let first = |p: &std::path::Path| -> Option<i32> {
+/// Every process of the cgroup whose `cgroup.procs` is `procs` and of its child cgroups (an
+/// engine's cgroup parent holds its container's cgroup, and sometimes a helper: Podman's
+/// conmon).
+pub fn pids_in(procs: &std::path::Path) -> Vec<i32> {
+    let pids_of = |p: &std::path::Path| -> Vec<i32> {
         std::fs::read_to_string(p)
-            .ok()?
-            .lines()
-            .next()?
-            .trim()
-            .parse()
-            .ok()
+            .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
     };
-    first(procs).or_else(|| {
-        let dir = procs.parent()?;
-        let name = procs.file_name()?;
-        std::fs::read_dir(dir)
-            .ok()?
+    let mut pids = pids_of(procs);
+    if let (Some(dir), Some(name)) = (procs.parent(), procs.file_name()) {
+        let mut children: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+            .into_iter()
+            .flatten()
             .flatten()
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-            .find_map(|e| first(&e.path().join(name)))
+            .map(|e| e.path().join(name))
+            .collect();
+        children.sort();
+        pids.extend(children.iter().flat_map(|c| pids_of(c)));
+    }
+    pids
+}
+
+/// The process running the workload binary in that cgroup tree, once it has exec'd it: a
+/// runtime's init process is in the cgroup before its exec, and files opened on it then
+/// stop answering after it.
+pub fn first_pid_in(procs: &std::path::Path) -> Option<i32> {
+    pids_in(procs).into_iter().find(|pid| {
+        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+            .is_ok_and(|c| c.starts_with("vmbench-workl"))
     })
 }
 
@@ -540,7 +603,12 @@ pub fn summarise(samples: &[Sample]) -> Option<TrialSummary> {
         peak_rss_bytes: rss.iter().copied().max().unwrap_or(0),
         mean_rss_bytes: rss.iter().sum::<u64>() / rss.len() as u64,
         peak_pss_bytes: samples.iter().filter_map(|s| s.pss_bytes).max(),
-        peak_cgroup_memory_bytes: samples.iter().filter_map(|s| s.cgroup_memory_bytes).max(),
+        peak_cgroup_memory_bytes: samples
+            .iter()
+            .flat_map(|s| [s.cgroup_memory_bytes, s.cgroup_memory_peak_bytes])
+            .flatten()
+            .max(),
+        peak_launcher_rss_bytes: samples.iter().filter_map(|s| s.launcher_rss_bytes).max(),
         cpu_ns,
         cpu_utilisation: if span == 0 {
             0.0
@@ -618,6 +686,7 @@ mod tests {
             pid: 4242,
             proc_root: root.path().to_path_buf(),
             cgroup_memory: None,
+            cgroup_memory_peak: None,
             cgroup_cpu: None,
             workload_in: None,
             cheap_cpu: false,

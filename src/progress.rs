@@ -67,7 +67,11 @@ impl crate::session::Observer for Progress {
             (None, Some(m)) => format!("{:.4} {}", m.value, m.unit),
             (None, None) => "no result".into(),
         };
-        let warm = if trial.warmup { " (warm-up)" } else { "" };
+        let warm = match (trial.probe, trial.warmup) {
+            (true, _) => " (size probe)",
+            (false, true) => " (warm-up)",
+            (false, false) => "",
+        };
         let line = format!(
             "{} {} rep {}{warm}: {what}",
             trial.env, trial.workload, trial.rep

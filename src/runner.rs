@@ -93,6 +93,7 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         cost: crate::collector::Cost::default(),
         done: 0,
         before: 0,
+        expected: plan.workloads.len() * plan.envs.len() * plan.reps as usize,
     };
     launcher.warm_up(results, &plan)?;
     let minimum = launcher.minimum(results, &plan, started);
@@ -161,6 +162,9 @@ struct Launcher<'a> {
     done: usize,
     /// Trials recorded before the measured ones (warm-ups and probes).
     before: usize,
+    /// Measured trials expected while the warm-ups and probes run (before the minimum is
+    /// planned).
+    expected: usize,
 }
 
 impl Launcher<'_> {
@@ -180,7 +184,14 @@ impl Launcher<'_> {
     fn warm_up(&mut self, results: &mut Results, plan: &Plan) -> Result<(), RunError> {
         let config = self.ctx.config;
         let warm_ups = plan.warm_ups();
-        self.before = warm_ups.len();
+        // Without a warm-up round to probe it, each sized workload is probed once per
+        // environment: counted from the start.
+        let probes = if crate::sizing::enabled(config) && warm_ups.is_empty() {
+            plan.workloads.len() * plan.envs.len()
+        } else {
+            0
+        };
+        self.before = warm_ups.len() + probes;
         for step in warm_ups {
             if crate::interrupt::interrupted() {
                 return Ok(());
@@ -194,8 +205,7 @@ impl Launcher<'_> {
                 size_of(self, results, step.workload)?
             };
             let trials = self.launch(results, &step, size);
-            let expected = plan.workloads.len() * plan.envs.len() * plan.reps as usize;
-            self.record(results, trials, expected);
+            self.record(results, trials, self.expected);
             results.save(self.ctx.out)?;
         }
         for &w in &plan.workloads {
@@ -253,6 +263,7 @@ impl Launcher<'_> {
                 fault: None,
                 identity: true,
                 bind: vmbench_workload::default_bind(),
+                watch_stdin: true,
             },
             cpus: config.cpus.as_deref(),
             memory_mib: config.memory_mib,
@@ -375,8 +386,11 @@ fn size_of(
                 runs: 1,
                 warmup: 1,
             };
-            let trials = launcher.launch(results, &step, Size::Small);
-            launcher.record(results, trials, 0);
+            let mut trials = launcher.launch(results, &step, Size::Small);
+            for t in &mut trials {
+                t.probe = true;
+            }
+            launcher.record(results, trials, launcher.expected);
             results.save(launcher.ctx.out)?;
         }
     }
@@ -829,6 +843,11 @@ mod tests {
             };
             run(&ctx, &mut results).unwrap();
             assert_eq!(record.announced.borrow().len(), config.workloads.len());
+            let totals = record.totals.borrow();
+            assert!(
+                totals.iter().all(|&t| t == totals.len()),
+                "every trial, probes included, counted from the start: {totals:?}"
+            );
             let log = log.borrow().clone();
             (results, log)
         }
@@ -874,6 +893,8 @@ mod tests {
                 2 * 2,
                 "the probes, kept as warm-ups"
             );
+            assert!(results.warmup_trials.iter().all(|t| t.probe && t.warmup));
+            assert!(results.trials.iter().all(|t| !t.probe));
             assert_eq!(results.size_of(Workload::CpuInt), Size::Small);
             assert_eq!(results.trials.len(), 2 * 2 * 2);
         }

@@ -78,6 +78,57 @@ fn try_lock(file: File, arg: FlockArg) -> Option<Flock<File>> {
     Flock::lock(file, arg).ok()
 }
 
+/// How the lock files of results files are named (`out-<hash>.lock`).
+const OUT_LOCK_PREFIX: &str = "out-";
+
+/// Takes the exclusive lock of `path` as a file still linked there: whoever holds such a lock
+/// may remove the file (as `clean` does with dead runs' locks), so a lock taken on a file that
+/// was unlinked meanwhile is dropped and taken again on the new one. `None` when a live holder
+/// has it.
+fn lock_linked(path: &Path) -> Result<Option<Flock<File>>, StateError> {
+    use std::os::unix::fs::MetadataExt;
+    loop {
+        let Some(lock) = try_lock(lock_file(path)?, FlockArg::LockExclusiveNonblock) else {
+            return Ok(None);
+        };
+        let held = lock.metadata().map_err(io(path))?;
+        match std::fs::metadata(path) {
+            Ok(linked) if (linked.dev(), linked.ino()) == (held.dev(), held.ino()) => {
+                return Ok(Some(lock))
+            }
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(path)(e)),
+        }
+    }
+}
+
+/// Removes (or with `dry_run` only lists) the results-file locks no live run holds.
+fn remove_stale_locks(state: &Path, dry_run: bool) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(state) else {
+        return Vec::new();
+    };
+    let mut report = Vec::new();
+    for entry in dir.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(OUT_LOCK_PREFIX) && name.ends_with(".lock")) {
+            continue;
+        }
+        let path = entry.path();
+        // Held while unlinking: a run that opened the file meanwhile sees it gone and retries.
+        let Ok(Some(lock)) = lock_linked(&path) else {
+            continue;
+        };
+        report.push(format!("stale results-file lock {}", path.display()));
+        if !dry_run {
+            let _ = std::fs::remove_file(&path);
+        }
+        drop(lock);
+    }
+    report
+}
+
 /// A registered run: its locks, its registry entry and its work directory, all released or
 /// removed when it drops.
 pub struct Run {
@@ -115,9 +166,9 @@ impl Run {
                 });
             }
         }
-        let out_lock = state.join(format!("out-{}.lock", path_key(out)));
-        let out_guard = try_lock(lock_file(&out_lock)?, FlockArg::LockExclusiveNonblock)
-            .ok_or_else(|| StateError::OutBusy(out.to_path_buf()))?;
+        let out_lock = state.join(format!("{OUT_LOCK_PREFIX}{}.lock", path_key(out)));
+        let out_guard =
+            lock_linked(&out_lock)?.ok_or_else(|| StateError::OutBusy(out.to_path_buf()))?;
         let pid = std::process::id();
         let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S%.6f");
         let name = format!("{pid}-{stamp}");
@@ -173,11 +224,12 @@ impl Drop for Run {
         let _ = std::fs::remove_dir_all(&self.entry);
         // Shared leftovers go only when no other run is alive: drop our shared lock and try
         // for the exclusive one.
+        // The results file's lock goes while still held (see `lock_linked`).
+        let _ = std::fs::remove_file(&self.out_lock);
         drop(self.host.take());
         if let Ok(file) = lock_file(&self.state.join("host.lock")) {
             if let Some(exclusive) = try_lock(file, FlockArg::LockExclusiveNonblock) {
                 remove_shared(&mut Vec::new(), false);
-                let _ = std::fs::remove_file(&self.out_lock);
                 drop(exclusive);
             }
         }
@@ -249,6 +301,7 @@ pub fn clean(dry_run: bool) -> Vec<String> {
             let _ = std::fs::remove_dir_all(&entry);
         }
     }
+    report.extend(remove_stale_locks(&state, dry_run));
     report.extend(crate::density::ksm::restore_dead(
         Path::new(crate::density::ksm::HOST),
         Path::new(crate::density::ksm::SAVED),
@@ -324,5 +377,42 @@ mod tests {
         assert_eq!(owner_of("other"), None);
         assert!(pid_alive(std::process::id() as i32));
         assert!(!pid_alive(-1));
+    }
+
+    #[test]
+    fn only_locks_no_run_holds_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let stale = dir.path().join("out-stale.lock");
+        let held_path = dir.path().join("out-held.lock");
+        let other = dir.path().join("alive.lock");
+        std::fs::write(&stale, "").unwrap();
+        std::fs::write(&other, "").unwrap();
+        let held = lock_linked(&held_path).unwrap().unwrap();
+        assert!(
+            lock_linked(&held_path).unwrap().is_none(),
+            "a held lock is not taken twice"
+        );
+        let listed = remove_stale_locks(dir.path(), true);
+        assert_eq!(listed.len(), 1, "{listed:?}");
+        assert!(stale.exists(), "a dry run removes nothing");
+        remove_stale_locks(dir.path(), false);
+        assert!(!stale.exists());
+        assert!(held_path.exists() && other.exists());
+        drop(held);
+    }
+
+    #[test]
+    fn a_lock_unlinked_while_taken_is_taken_again_on_the_new_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out-x.lock");
+        let first = lock_linked(&path).unwrap().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // The first holder's file is gone: a newcomer locks a new file, not the old one.
+        let second = lock_linked(&path).unwrap().expect("the new file is free");
+        use std::os::unix::fs::MetadataExt;
+        assert_ne!(
+            first.metadata().unwrap().ino(),
+            second.metadata().unwrap().ino()
+        );
     }
 }

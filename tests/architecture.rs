@@ -17,13 +17,21 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("ids", &[]),
     ("stats", &[]),
     ("units", &[]),
-    ("results", &["atomic", "config", "ids", "stats"]),
+    ("error", &[]),
+    ("input", &["error"]),
+    ("atomic", &["error", "input"]),
+    (
+        "results",
+        &["atomic", "config", "error", "ids", "input", "stats"],
+    ),
     (
         "report",
         &[
             "atomic",
             "config",
+            "error",
             "ids",
+            "input",
             "now_rfc3339",
             "results",
             "stats",

@@ -279,3 +279,85 @@ fn bad_density_options_are_one_line_naming_them() {
         assert!(err.contains(needle), "{err}");
     }
 }
+
+/// Names of `engine`'s running containers whose name starts with `prefix`.
+fn running(engine: &str, prefix: &str) -> Vec<String> {
+    let out = std::process::Command::new(engine)
+        .args([
+            "ps",
+            "--filter",
+            &format!("name={prefix}"),
+            "--format",
+            "{{.Names}}",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|n| n.starts_with(prefix))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+#[serial]
+fn engine_instances_of_a_sigkilled_density_step_end_with_it() {
+    let test = "engine_instances_of_a_sigkilled_density_step_end_with_it";
+    if !common::root(test, "engines")
+        || !common::capability(test, common::docker_answers(), "no Docker daemon answers")
+        || !common::capability(
+            test,
+            vmbench::tool::which("podman").is_some(),
+            "podman is not installed",
+        )
+    {
+        return;
+    }
+    for (env, engine) in [
+        ("container-docker", "docker"),
+        ("container-podman", "podman"),
+    ] {
+        let dir = common::scratch();
+        let mut child = common::process()
+            .args(["density", "--env", env, "--counts", "2", "--out"])
+            .arg(dir.path().join("d.json"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let prefix = format!("vmbench-{pid}-");
+        let start = Instant::now();
+        while running(engine, &prefix).len() < 2 {
+            assert!(
+                child.try_wait().unwrap().is_none(),
+                "{env}: the sweep ended before its instances ran"
+            );
+            assert!(
+                start.elapsed() < Duration::from_secs(120),
+                "{env}: no instances"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
+        child.wait().unwrap();
+        std::thread::sleep(Duration::from_secs(1));
+        assert_eq!(
+            running(engine, &prefix),
+            Vec::<String>::new(),
+            "{env}: instances still running 1 s after their run was killed"
+        );
+        let workloads: Vec<String> = common::processes_left(common::Owner::Run(pid))
+            .into_iter()
+            .filter(|p| p.contains("vmbench-workload"))
+            .collect();
+        assert!(workloads.is_empty(), "{env}: {workloads:?}");
+        let o = common::vmbench().arg("clean").output().unwrap();
+        assert!(o.status.success());
+        assert!(common::settled_leftovers(pid).is_empty(), "{env}");
+    }
+}

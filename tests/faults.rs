@@ -210,6 +210,15 @@ fn sigkill_leaves_nothing_the_next_run_does_not_remove() {
     )
     .unwrap();
     let _ = finish(child);
+    let locks = || -> Vec<String> {
+        std::fs::read_dir(state.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("out-"))
+            .collect()
+    };
+    assert_eq!(locks().len(), 1, "the killed run's results-file lock");
     let cleaned = vmbench_cmd(state.path()).arg("clean").output().unwrap();
     assert!(cleaned.status.success());
     // QEMU and the workloads die with vmbench (parent-death signal): a large QEMU takes a
@@ -222,6 +231,11 @@ fn sigkill_leaves_nothing_the_next_run_does_not_remove() {
             .count()
             == 0,
         "registry entry of the dead run removed"
+    );
+    assert!(
+        locks().is_empty(),
+        "stale results-file locks: {:?}",
+        locks()
     );
 }
 
@@ -764,4 +778,161 @@ fn a_large_results_file_renders_in_little_memory() {
         rusage.max_rss_bytes >> 20,
         size >> 20
     );
+}
+
+/// Runs `args` with a deadline: its exit code, stderr, how long it took and its peak RSS.
+fn bounded(state: &Path, args: &[&std::ffi::OsStr]) -> (Option<i32>, String, Duration, u64) {
+    use std::io::Read;
+    let start = Instant::now();
+    // Reaped below by wait4, which also gives its peak RSS.
+    #[allow(clippy::zombie_processes)]
+    let mut child = vmbench_cmd(state).args(args).spawn().unwrap();
+    let pid = child.id() as libc::pid_t;
+    let mut stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = start + Duration::from_secs(20);
+    let (status, rusage) = loop {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to fill.
+        let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our own child; both out-pointers live across the call.
+        let got = unsafe { libc::wait4(pid, &mut status, libc::WNOHANG, &mut rusage) };
+        if got == pid {
+            break (status, rusage);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{args:?} still running after 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    let took = start.elapsed();
+    let code = libc::WIFEXITED(status).then(|| libc::WEXITSTATUS(status));
+    (
+        code,
+        reader.join().unwrap(),
+        took,
+        rusage.ru_maxrss as u64 * 1024,
+    )
+}
+
+/// What a path is, to see that it was left as it was.
+fn identity(path: &Path) -> (u32, u64, Option<PathBuf>) {
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::symlink_metadata(path).unwrap();
+    (meta.mode(), meta.ino(), std::fs::read_link(path).ok())
+}
+
+#[test]
+fn special_files_and_endless_inputs_are_refused_untouched() {
+    use std::ffi::OsStr;
+    if !common::root(
+        "special_files_and_endless_inputs_are_refused_untouched",
+        "making a device node",
+    ) {
+        return;
+    }
+    let state = common::scratch();
+    let dir = common::scratch();
+    let fifo = dir.path().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let device = dir.path().join("null");
+    nix::sys::stat::mknod(
+        &device,
+        nix::sys::stat::SFlag::S_IFCHR,
+        nix::sys::stat::Mode::from_bits_truncate(0o666),
+        nix::sys::stat::makedev(1, 3),
+    )
+    .unwrap();
+    let target = dir.path().join("target.json");
+    std::fs::write(&target, "kept").unwrap();
+    let link = dir.path().join("link.json");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let endless = dir.path().join("zero");
+    std::os::unix::fs::symlink("/dev/zero", &endless).unwrap();
+    let sample = dir.path().join("sample.json");
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(
+            std::fs::File::open("tests/fixtures/reports/sample.json.gz").unwrap(),
+        ),
+        &mut json,
+    )
+    .unwrap();
+    std::fs::write(&sample, json).unwrap();
+
+    let outputs: [&Path; 3] = [&fifo, &device, &link];
+    let inputs: [&Path; 4] = [&fifo, &device, Path::new("/dev/zero"), &endless];
+    let mut cases: Vec<Vec<&OsStr>> = Vec::new();
+    for out in outputs {
+        let out = out.as_os_str();
+        for command in [&["run", "--workload", "noop"][..], &["density"]] {
+            let mut args: Vec<&OsStr> = command.iter().map(OsStr::new).collect();
+            args.extend([OsStr::new("--out"), out]);
+            cases.push(args);
+        }
+        cases.push(vec![
+            OsStr::new("compare"),
+            sample.as_os_str(),
+            OsStr::new("--out"),
+            out,
+        ]);
+    }
+    let qemu = common::capability(
+        "special_files_and_endless_inputs_are_refused_untouched (--kernel, --qemu)",
+        vmbench::env::vm::find_qemu(None).is_ok(),
+        "needs QEMU (apt-get install qemu-system-x86)",
+    );
+    for input in inputs {
+        let input = input.as_os_str();
+        let run = |flag: &'static str, env: &'static str| -> Vec<&OsStr> {
+            ["run", "--env", env, "--workload", "noop", flag]
+                .into_iter()
+                .map(OsStr::new)
+                .chain([input])
+                .collect()
+        };
+        cases.push(run("--workload-bin", "native"));
+        if qemu {
+            cases.push(run("--kernel", "vm-tcg"));
+            cases.push(run("--qemu", "vm-tcg"));
+        }
+        cases.push(vec![OsStr::new("compare"), input]);
+        cases.push(vec![
+            OsStr::new("compare"),
+            sample.as_os_str(),
+            OsStr::new("--baseline"),
+            input,
+        ]);
+    }
+    let before: Vec<_> = [&fifo, &device, &link, &target]
+        .map(|p| identity(p))
+        .to_vec();
+    for args in &cases {
+        let (code, stderr, took, rss) = bounded(state.path(), args);
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{args:?}: {stderr}");
+        assert!(
+            [
+                "not a regular file",
+                "a character device",
+                "a FIFO",
+                "a symbolic link"
+            ]
+            .iter()
+            .any(|n| stderr.contains(n)),
+            "{args:?}: {stderr}"
+        );
+        assert!(took < Duration::from_secs(1), "{args:?} took {took:?}");
+        assert!(rss < 64 << 20, "{args:?} grew to {rss} bytes");
+    }
+    let after: Vec<_> = [&fifo, &device, &link, &target]
+        .map(|p| identity(p))
+        .to_vec();
+    assert_eq!(before, after, "a special file was replaced");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept");
 }

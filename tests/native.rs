@@ -89,3 +89,27 @@ fn a_hanging_workload_is_killed_at_the_timeout() {
     assert_eq!(t.exit.signal, Some(libc::SIGKILL));
     assert!(t.error.unwrap().contains("timed out"));
 }
+
+#[test]
+fn without_warm_ups_the_size_probes_are_said_and_counted() {
+    let dir = common::scratch();
+    let out = dir.path().join("r.json");
+    let run = common::vmbench()
+        .args(["run", "--env", "native", "--workload", "noop,cpu-int"])
+        .args(["--reps", "2", "--warmup", "0", "--out"])
+        .arg(&out)
+        .assert()
+        .success();
+    let stderr = String::from_utf8_lossy(&run.get_output().stderr).into_owned();
+    let lines: Vec<&str> = stderr.lines().filter(|l| l.starts_with('[')).collect();
+    assert_eq!(lines.len(), 6, "{stderr}");
+    for (i, line) in lines.iter().enumerate() {
+        assert!(line.starts_with(&format!("[{}/6]", i + 1)), "{stderr}");
+        assert_eq!(line.contains("(size probe)"), i < 2, "{line}");
+        assert!(!line.contains("warm-up"), "{line}");
+    }
+    let results = Results::load(&out).unwrap();
+    assert!(results.warmup_trials.iter().all(|t| t.probe));
+    assert_eq!(results.warmup_trials.len(), 2);
+    assert!(results.trials.iter().all(|t| !t.probe));
+}

@@ -663,3 +663,71 @@ fn hostile_strings_in_a_results_file_never_become_live_markup() {
         }
     }
 }
+
+#[test]
+fn hostile_strings_stay_text_in_the_markdown_report() {
+    use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let text = std::fs::read_to_string(fixtures.join("results-v1-before-env-trait.json")).unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let hostile = "MARK<script>alert(1)</script> | `code` *em* [l](x) &amp; <img src=x onerror=alert(1)>\n# injected\n<script>bad()</script>\n| a | b |";
+    poison(&mut value, "", hostile);
+    let dir = common::scratch();
+    let path = dir.path().join("hostile.json");
+    std::fs::write(&path, serde_json::to_vec(&value).unwrap()).unwrap();
+    let shown = hostile.replace('\n', " ");
+    for lang in ["en", "ko"] {
+        let markdown = compare(&["--lang", lang], &[&path], &dir.path().join("r.md"));
+        assert!(markdown.contains("MARK"), "the strings are shown");
+        let mut open: Vec<String> = Vec::new();
+        let mut tables = 0;
+        for event in Parser::new_ext(&markdown, Options::ENABLE_TABLES) {
+            match event {
+                Event::Html(h) | Event::InlineHtml(h) => {
+                    panic!("raw HTML in the {lang} Markdown: {h}")
+                }
+                Event::Start(tag) => {
+                    if let Tag::Heading { .. } = tag {
+                        open.push("heading: ".into());
+                    } else {
+                        open.push(String::new());
+                    }
+                    tables += usize::from(matches!(tag, Tag::Table(_)));
+                }
+                Event::Text(t) | Event::Code(t) => {
+                    if let Some(top) = open.last_mut() {
+                        top.push_str(&t);
+                    }
+                }
+                Event::SoftBreak | Event::HardBreak => {
+                    if let Some(top) = open.last_mut() {
+                        top.push(' ');
+                    }
+                }
+                Event::End(end) => {
+                    let text = open.pop().unwrap();
+                    let leaf = matches!(
+                        end,
+                        TagEnd::TableCell | TagEnd::Heading(_) | TagEnd::Paragraph
+                    );
+                    if leaf && text.contains("MARK") {
+                        assert!(
+                            text.contains(&shown),
+                            "a hostile string was cut or became markup in the {lang} Markdown: {text}"
+                        );
+                    }
+                    assert!(
+                        !text.starts_with("heading: injected"),
+                        "an injected heading"
+                    );
+                    // What a cell held stays in its cell: the row above keeps it.
+                    if let Some(parent) = open.last_mut() {
+                        parent.push_str(&text);
+                    }
+                }
+                _ => {}
+            }
+        }
+        assert!(tables > 3, "the tables are still tables ({tables})");
+    }
+}

@@ -67,6 +67,7 @@ pub fn spec<'a>(
             fault: None,
             identity: true,
             bind: vmbench_workload::default_bind(),
+            watch_stdin: true,
         },
         cpus,
         memory_mib: 512,

@@ -51,13 +51,13 @@ fn processes(target: &Target) -> (Vec<i32>, Option<i32>) {
             .and_then(|f| f.parent().map(|d| d.join("cgroup.procs")))
     });
     let in_cgroup: Vec<i32> = procs_file
-        .and_then(|f| std::fs::read_to_string(f).ok())
-        .map(|t| t.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        .as_deref()
+        .map(crate::collector::pids_in)
         .unwrap_or_default();
     let workload = target
         .workload_in
-        .as_ref()
-        .and_then(|_| in_cgroup.first().copied());
+        .as_deref()
+        .and_then(crate::collector::first_pid_in);
     let mut all: BTreeSet<i32> = in_cgroup.into_iter().collect();
     all.insert(target.pid);
     (all.into_iter().collect(), workload)

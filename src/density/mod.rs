@@ -91,6 +91,7 @@ fn hold_spec<'a>(ctx: &'a Context, data: &'a Path) -> Spec<'a> {
             fault: Some(Fault::Hang),
             identity: true,
             bind: vmbench_workload::default_bind(),
+            watch_stdin: true,
         },
         cpus: ctx.config.cpus.as_deref(),
         memory_mib: ctx.config.memory_mib,

@@ -96,6 +96,9 @@ pub struct Spawned {
     pub marks: Vec<(Mark, Duration)>,
     /// A child step or the exec failed: what and why.
     pub failure: Option<String>,
+    /// The write end of its standard input, when the caller gave none: held while the
+    /// instance lives, closed when vmbench dies (the instance's `--watch-stdin` ends it).
+    pub stdin: Option<OwnedFd>,
 }
 
 fn sys(what: &str) -> impl FnOnce(nix::errno::Errno) -> EnvError + '_ {
@@ -130,7 +133,14 @@ pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
         program.args,
         env,
     );
-    plan.input = program.input;
+    // Without an input of the caller's, a pipe vmbench holds: its end is the instance's.
+    let held = match program.input {
+        Some(_) => None,
+        None => Some(pipe()?),
+    };
+    plan.input = program
+        .input
+        .or(held.as_ref().map(|(read, _)| read.as_raw_fd()));
     let (t0, mono0, result) = clone_masked(&mut plan, program.clone)?;
     let cloned = t0.elapsed();
     let pid = result.map_err(sys("clone the instance's first process"))?;
@@ -147,6 +157,7 @@ pub fn spawn(program: Program, output: OwnedFd) -> Result<Spawned, EnvError> {
         exec_seen,
         marks: Vec::new(),
         failure: parent_failure,
+        stdin: held.map(|(_, write)| write),
     };
     for record in Record::decode_all(&bytes) {
         match record {
@@ -275,6 +286,8 @@ pub struct Started {
     pub phases: BTreeMap<Phase, u64>,
     /// A setup failure the child reported before its exec.
     pub failure: Option<String>,
+    /// The write end of its standard input, held while it lives.
+    pub stdin: Option<OwnedFd>,
 }
 
 impl Started {
@@ -301,6 +314,7 @@ impl Started {
             target,
             phases,
             failure: spawned.failure,
+            stdin: spawned.stdin,
         }
     }
 }
@@ -656,6 +670,7 @@ mod tests {
                 fault: None,
                 identity: false,
                 bind: vmbench_workload::default_bind(),
+                watch_stdin: false,
             },
             cpus: None,
             memory_mib: 64,

@@ -96,9 +96,15 @@ impl Tier {
 pub enum MemoryAccounting {
     /// The process is the only thing the instance is: its RSS.
     Process,
-    /// The process is inside the cgroup (the builtin container's PID 1): the larger of the two.
+    /// The sampled process is the workload, inside its cgroup: the larger of the two.
     ProcessInCgroup,
-    /// The process is outside the cgroup (a runtime, an engine client): the two add up.
+    /// The sampled process is the workload, inside its cgroup (the larger of the two), and a
+    /// launcher vmbench started stays beside it (an OCI runtime, an engine's client): its RSS
+    /// adds up. Results recorded before vmbench sampled the workload here (no launcher figure)
+    /// hold the launcher's RSS as the process's and a wrong cgroup peak: no memory figure.
+    WorkloadBesideLauncher,
+    /// The sampled process is outside the cgroup (gVisor's runtime, the workload inside its
+    /// sandbox): the two add up.
     ProcessBesideCgroup,
 }
 
@@ -277,9 +283,9 @@ impl EnvKind {
             EnvKind::Container => MemoryAccounting::ProcessInCgroup,
             EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
-            | EnvKind::ContainerGvisor
             | EnvKind::ContainerPodman
-            | EnvKind::ContainerDocker => MemoryAccounting::ProcessBesideCgroup,
+            | EnvKind::ContainerDocker => MemoryAccounting::WorkloadBesideLauncher,
+            EnvKind::ContainerGvisor => MemoryAccounting::ProcessBesideCgroup,
         }
     }
 

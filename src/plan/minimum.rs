@@ -65,21 +65,23 @@ impl Minimum {
         budget: Duration,
         runs: &dyn Fn(Workload, EnvKind) -> bool,
     ) -> Minimum {
-        let mut sizes: BTreeMap<Workload, Size> = plan
-            .workloads
-            .iter()
-            .map(|&w| (w, results.size_of(w)))
-            .collect();
-        let expensive = |w: Workload, e: EnvKind, sizes: &BTreeMap<Workload, Size>| {
-            let c = costs.at(w, e, sizes[&w]);
-            c > EXPENSIVE_TRIAL && c > costs.at(w, EnvKind::Native, sizes[&w]) * EXPENSIVE_FACTOR
+        let mut fit = Fit {
+            plan,
+            costs,
+            results,
+            sizes: plan
+                .workloads
+                .iter()
+                .map(|&w| (w, results.size_of(w)))
+                .collect(),
+            fewest: plan.reps.min(FEWEST),
+            share: budget.mul_f64(MINIMUM_SHARE),
         };
-        let fewest = plan.reps.min(FEWEST);
         let mut m = Minimum {
             reps: pairs(plan, runs)
                 .map(|(w, e)| {
-                    let reps = if expensive(w, e, &sizes) {
-                        fewest
+                    let reps = if fit.expensive(w, e) {
+                        fit.fewest
                     } else {
                         plan.reps
                     };
@@ -89,68 +91,18 @@ impl Minimum {
             alone: plan.reps,
             ..Minimum::default()
         };
-        let share = budget.mul_f64(MINIMUM_SHARE);
-        let time = |m: &Minimum, sizes: &BTreeMap<Workload, Size>| {
-            m.time(plan, &|w, e| costs.at(w, e, sizes[&w]))
-        };
-        let asked = time(&m, &sizes);
-        let mut steps = Vec::new();
-        // The dearest workloads run at a smaller size first...
-        while time(&m, &sizes) > share {
-            let dearest = plan
-                .workloads
-                .iter()
-                // Only a size the run chose may change (not one the user fixed).
-                .filter(|w| results.sizes.contains_key(*w) && smaller(sizes[*w]).is_some())
-                .max_by_key(|&&w| m.workload_time(w, &|w, e| costs.at(w, e, sizes[&w])));
-            let Some(&w) = dearest else { break };
-            let size = smaller(sizes[&w]).expect("filtered");
-            sizes.insert(w, size);
-            m.lowered.insert(w, size);
-        }
-        if !m.lowered.is_empty() {
-            let names: Vec<String> = m
-                .lowered
-                .iter()
-                .map(|(w, s)| format!("{w} at {s}"))
-                .collect();
-            steps.push(format!("ran {}", names.join(", ")));
-        }
-        // ...then cheap pairs give up repetitions, down to the fewest...
-        let mut cheap = plan.reps;
-        while time(&m, &sizes) > share && cheap > fewest {
-            cheap -= 1;
-            for ((w, e), reps) in m.reps.iter_mut() {
-                if !expensive(*w, *e, &sizes) {
-                    *reps = (*reps).min(cheap);
-                }
-            }
-        }
-        if cheap < plan.reps {
-            steps.push(format!(
-                "ran cheap pairs {cheap} repetitions instead of {}",
-                plan.reps
-            ));
-        }
-        // ...then the dearest pairs are left out until the rest fits.
-        while time(&m, &sizes) > share {
-            let cost = |w: Workload, e: EnvKind| costs.at(w, e, sizes[&w]);
-            let Some((&(w, e), _)) = m.reps.iter().max_by_key(|((w, e), r)| cost(*w, *e) * **r)
-            else {
-                break;
-            };
-            let why = format!(
-                "its fewest {fewest} repetitions ({:.0} s) did not fit the minimum's share of the budget ({:.0} s)",
-                (cost(w, e) * fewest).as_secs_f64(),
-                share.as_secs_f64()
-            );
-            m.reps.remove(&(w, e));
-            m.left_out.push((e, w, why));
-        }
-        if !m.left_out.is_empty() {
-            steps.push(format!("left {} pair(s) out", m.left_out.len()));
-        }
-        m.predicted = time(&m, &sizes);
+        let asked = fit.time(&m);
+        // The dearest workloads run at a smaller size first, then cheap pairs give up
+        // repetitions, down to the fewest, then the dearest pairs are left out.
+        let steps: Vec<String> = [
+            fit.lower_sizes(&mut m),
+            fit.fewer_cheap_reps(&mut m),
+            fit.leave_out(&mut m),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        m.predicted = fit.time(&m);
         if !steps.is_empty() {
             m.shrunk = Some(format!(
                 "the minimum would have taken {:.0} s, over {:.0}% of the {:.0} s left: it {}",
@@ -201,6 +153,100 @@ impl Minimum {
             .map(|((_, e), r)| cost(w, *e) * *r)
             .sum();
         envs + cost(w, EnvKind::Native) * self.rounds(w)
+    }
+}
+
+/// Fitting a minimum into its share of the budget: the sizes as lowered so far.
+struct Fit<'a> {
+    plan: &'a Plan,
+    costs: &'a Costs,
+    results: &'a Results,
+    sizes: BTreeMap<Workload, Size>,
+    fewest: u32,
+    share: Duration,
+}
+
+impl Fit<'_> {
+    /// A pair's predicted trial at its workload's size.
+    fn cost(&self, w: Workload, e: EnvKind) -> Duration {
+        self.costs.at(w, e, self.sizes[&w])
+    }
+
+    /// Whether a pair is dear: its trial long, and much longer than native's.
+    fn expensive(&self, w: Workload, e: EnvKind) -> bool {
+        let c = self.cost(w, e);
+        c > EXPENSIVE_TRIAL && c > self.cost(w, EnvKind::Native) * EXPENSIVE_FACTOR
+    }
+
+    /// The time `m` takes at the current sizes.
+    fn time(&self, m: &Minimum) -> Duration {
+        m.time(self.plan, &|w, e| self.cost(w, e))
+    }
+
+    /// Lowers the dearest workload's size until the minimum fits (only sizes the run chose,
+    /// not one the user fixed); what it did, if anything.
+    fn lower_sizes(&mut self, m: &mut Minimum) -> Option<String> {
+        while self.time(m) > self.share {
+            let dearest = self
+                .plan
+                .workloads
+                .iter()
+                .filter(|w| {
+                    self.results.sizes.contains_key(*w) && smaller(self.sizes[*w]).is_some()
+                })
+                .max_by_key(|&&w| m.workload_time(w, &|w, e| self.cost(w, e)));
+            let Some(&w) = dearest else { break };
+            let size = smaller(self.sizes[&w]).expect("filtered");
+            self.sizes.insert(w, size);
+            m.lowered.insert(w, size);
+        }
+        let names: Vec<String> = m
+            .lowered
+            .iter()
+            .map(|(w, s)| format!("{w} at {s}"))
+            .collect();
+        (!names.is_empty()).then(|| format!("ran {}", names.join(", ")))
+    }
+
+    /// Takes repetitions from the cheap pairs, down to the fewest, until the minimum fits.
+    fn fewer_cheap_reps(&self, m: &mut Minimum) -> Option<String> {
+        let mut cheap = self.plan.reps;
+        while self.time(m) > self.share && cheap > self.fewest {
+            cheap -= 1;
+            for ((w, e), reps) in m.reps.iter_mut() {
+                if !self.expensive(*w, *e) {
+                    *reps = (*reps).min(cheap);
+                }
+            }
+        }
+        (cheap < self.plan.reps).then(|| {
+            format!(
+                "ran cheap pairs {cheap} repetitions instead of {}",
+                self.plan.reps
+            )
+        })
+    }
+
+    /// Leaves the dearest pairs out, each with why, until the rest fits.
+    fn leave_out(&self, m: &mut Minimum) -> Option<String> {
+        while self.time(m) > self.share {
+            let Some((&(w, e), _)) = m
+                .reps
+                .iter()
+                .max_by_key(|((w, e), r)| self.cost(*w, *e) * **r)
+            else {
+                break;
+            };
+            let why = format!(
+                "its fewest {} repetitions ({:.0} s) did not fit the minimum's share of the budget ({:.0} s)",
+                self.fewest,
+                (self.cost(w, e) * self.fewest).as_secs_f64(),
+                self.share.as_secs_f64()
+            );
+            m.reps.remove(&(w, e));
+            m.left_out.push((e, w, why));
+        }
+        (!m.left_out.is_empty()).then(|| format!("left {} pair(s) out", m.left_out.len()))
     }
 }
 

@@ -333,6 +333,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         .map(|m| {
             json!({
                 "env": m.env, "rss": mib(m.process_peak_rss_bytes),
+                "launcher": m.launcher_peak_rss_bytes.map(mib).unwrap_or_default(),
                 "pss": m.process_peak_pss_bytes.map(mib).unwrap_or_default(),
                 "cgroup": m.cgroup_peak_bytes.map(mib).unwrap_or_default(),
                 "guest": m.guest_mem_total_bytes.map(mib).unwrap_or_default(),

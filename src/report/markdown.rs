@@ -26,20 +26,20 @@ impl Exporter for Markdown {
 /// The header of one run: the host, and the warnings a reader needs first.
 fn run_header(s: &mut String, run: &RunView, lang: Lang) {
     let h = &run.results.host;
-    let _ = writeln!(s, "## {}\n", run.label);
+    let _ = writeln!(s, "## {}\n", md(&run.label));
     let _ = writeln!(
         s,
         "Host: {} ({} CPUs, {}), kernel {}, cgroups {}, accelerator {} ({}).\n",
-        h.cpu_model,
+        md(&h.cpu_model),
         h.cores,
         mib(h.memory_bytes),
-        h.kernel,
-        h.cgroup,
-        h.accelerator.as_deref().unwrap_or("—"),
-        h.accelerator_reason.as_deref().unwrap_or("")
+        md(&h.kernel),
+        md(&h.cgroup),
+        md(h.accelerator.as_deref().unwrap_or("—")),
+        md(h.accelerator_reason.as_deref().unwrap_or(""))
     );
     if let Some(missing) = &run.incomplete {
-        let _ = writeln!(s, "> **Incomplete**: {missing}.\n");
+        let _ = writeln!(s, "> **Incomplete**: {}.\n", md(missing));
     }
     if run.tcg {
         let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
@@ -98,9 +98,9 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
     quiet_table(s, run, lang);
     note(s, lang, &notes.quiet);
     let _ = writeln!(s, "### {}\n", t(lang, "How this was measured", "측정 방법"));
-    let _ = writeln!(s, "{}\n", notes.method);
+    let _ = writeln!(s, "{}\n", md(&notes.method));
     for (env, reason) in &run.not_run {
-        let _ = writeln!(s, "- not run: **{env}**: {reason}");
+        let _ = writeln!(s, "- not run: **{env}**: {}", md(reason));
     }
     let _ = writeln!(s);
 }
@@ -123,8 +123,9 @@ fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
     if let Some((why, budget)) = &v.stopped {
         let _ = writeln!(
             s,
-            "{} {why} ({budget:.0} s).\n",
-            t(lang, "Rounds stopped because", "반복을 멈춘 이유:")
+            "{} {} ({budget:.0} s).\n",
+            t(lang, "Rounds stopped because", "반복을 멈춘 이유:"),
+            md(why)
         );
     }
     let _ = writeln!(
@@ -165,7 +166,7 @@ fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
             r.env,
             ratio_text(&r.ratio),
             r.n,
-            r.why.as_deref().unwrap_or("—")
+            md(r.why.as_deref().unwrap_or("—"))
         );
     }
     let _ = writeln!(s);
@@ -174,11 +175,12 @@ fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
 /// Several runs side by side: a column per run, and the runs that disagree.
 fn across_table(s: &mut String, report: &Report, lang: Lang) {
     let labels: Vec<&str> = report.runs.iter().map(|r| r.label.as_str()).collect();
+    let columns: Vec<String> = labels.iter().map(|l| md(l)).collect();
     let _ = writeln!(s, "## {}\n", t(lang, "Runs side by side", "실행 비교"));
     let _ = writeln!(
         s,
         "| workload | env | unit | {} | {} |",
-        labels.join(" | "),
+        columns.join(" | "),
         t(lang, "disagree", "어긋남")
     );
     let _ = writeln!(s, "|---|---|---|{}---|", "---:|".repeat(labels.len()));
@@ -193,9 +195,9 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
             "| {} | {} | {} | {} | {} |",
             row.workload,
             row.env,
-            row.unit,
+            md(&row.unit),
             cells.join(" | "),
-            super::format::disagreement(row, &labels)
+            md(&super::format::disagreement(row, &labels))
         );
     }
     let _ = writeln!(s);
@@ -212,7 +214,8 @@ fn network_table(s: &mut String, view: &super::network::NetworkView, lang: Lang)
     );
     let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
     for row in super::format::network_cells(view, lang) {
-        let _ = writeln!(s, "| {} |", row.join(" | "));
+        let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+        let _ = writeln!(s, "| {} |", cells.join(" | "));
     }
     let _ = writeln!(s);
 }
@@ -237,7 +240,7 @@ fn density_table(s: &mut String, view: &super::density::DensityView, lang: Lang)
             let _ = writeln!(
                 s,
                 "| {} | {} | {:.1} | {:.1} | {:.1} | {:+.1} | {:.1} | {} | {} |",
-                x.label,
+                md(&x.label),
                 p.count,
                 p.all_ready_ms,
                 p.startup_ms,
@@ -254,14 +257,14 @@ fn density_table(s: &mut String, view: &super::density::DensityView, lang: Lang)
         let _ = writeln!(
             s,
             "- {}: {} {} ({} PSS)",
-            x.label,
+            md(&x.label),
             t(lang, "one more instance costs", "인스턴스 하나를 더하면"),
             slope_text(x.marginal),
             slope_text(x.marginal_pss)
         );
     }
     for (env, why) in &view.stopped {
-        let _ = writeln!(s, "- {env}: {why}");
+        let _ = writeln!(s, "- {env}: {}", md(why));
     }
     let _ = writeln!(s);
 }
@@ -275,13 +278,15 @@ fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {
     let _ = writeln!(
         s,
         "### {} — {} ({}, {better} is better)\n",
-        w.name, w.metric, w.unit
+        w.name,
+        md(&w.metric),
+        md(&w.unit)
     );
     if let Some(note) = &w.size_note {
-        let _ = writeln!(s, "Size: {note}.\n");
+        let _ = writeln!(s, "Size: {}.\n", md(note));
     }
     if let Some(note) = &w.baseline_note {
-        let _ = writeln!(s, "**{note}.**\n");
+        let _ = writeln!(s, "**{}.**\n", md(note));
     }
     let _ = writeln!(
         s,
@@ -326,6 +331,25 @@ fn workload_table(s: &mut String, w: &WorkloadView, base: bool, lang: Lang) {
     let _ = writeln!(s);
 }
 
+/// Text from a results file (or built around it) made inert in Markdown: on one line, with
+/// every character that could open markup (inline HTML, an entity, emphasis, a code span, a
+/// link, a table cell) escaped with a backslash, which CommonMark allows before any ASCII
+/// punctuation.
+pub fn md(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '&' | '~' | '#' => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// The English or the Korean text.
 fn t(lang: Lang, en: &'static str, ko: &'static str) -> &'static str {
     match lang {
@@ -339,8 +363,9 @@ fn note(s: &mut String, lang: Lang, text: &str) {
     if !text.is_empty() {
         let _ = writeln!(
             s,
-            "> **{}.** {text}\n",
-            t(lang, "Lecture notes", "강의 노트")
+            "> **{}.** {}\n",
+            t(lang, "Lecture notes", "강의 노트"),
+            md(text)
         );
     }
 }
@@ -359,8 +384,8 @@ fn seen_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(s, "| | {} |", envs.join(" | "));
     let _ = writeln!(s, "|---|{}", "---|".repeat(envs.len()));
     for row in super::seen::rows(&run.seen, lang) {
-        let cells: Vec<String> = row.cells.iter().map(|c| c.replace('|', "\\|")).collect();
-        let _ = writeln!(s, "| {} | {} |", row.what, cells.join(" | "));
+        let cells: Vec<String> = row.cells.iter().map(|c| md(c)).collect();
+        let _ = writeln!(s, "| {} | {} |", md(row.what), cells.join(" | "));
     }
     let _ = writeln!(s);
 }
@@ -413,7 +438,7 @@ fn spectrum_table(s: &mut String, run: &RunView, lang: Lang) {
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.env,
             r.tier.name(),
-            r.kernel.as_deref().unwrap_or("—"),
+            md(r.kernel.as_deref().unwrap_or("—")),
             opt(r.startup_ms),
             opt(r.syscall_ns),
             opt(r.cpu_ms_per_instance),
@@ -447,7 +472,7 @@ fn start_split_table(s: &mut String, run: &RunView, lang: Lang) {
         let segments: Vec<String> = split
             .segments
             .iter()
-            .map(|(k, v)| format!("{} {}", k.replace('_', " "), num(*v)))
+            .map(|(k, v)| format!("{} {}", md(&k.replace('_', " ")), num(*v)))
             .collect();
         let _ = writeln!(
             s,
@@ -471,8 +496,8 @@ fn image_table(s: &mut String, run: &RunView, lang: Lang) {
 {} — {}: {:.2} MB in {} files, built in {:.1} s; page cache {:?} at every start.
 ",
         t(lang, "Image", "이미지"),
-        image.kind,
-        image.base,
+        md(&image.kind.to_string()),
+        md(&image.base),
         image.bytes as f64 / 1e6,
         image.files,
         image.build_ms / 1e3,
@@ -481,8 +506,9 @@ fn image_table(s: &mut String, run: &RunView, lang: Lang) {
     for (engine, e) in &image.engines {
         let _ = writeln!(
             s,
-            "- {engine}: {} ({:.2} MB), imported in {:.2} s",
-            e.tag,
+            "- {}: {} ({:.2} MB), imported in {:.2} s",
+            md(&engine.to_string()),
+            md(&e.tag),
             e.size_bytes as f64 / 1e6,
             e.import_ms / 1e3
         );
@@ -496,7 +522,7 @@ fn memory_table(s: &mut String, run: &RunView, lang: Lang) {
     }
     let _ = writeln!(
         s,
-        "### {}\n\n| env | process RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|",
+        "### {}\n\n| env | process RSS | runtime or client RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|---:|",
         t(
             lang,
             "Memory per instance (median peak)",
@@ -506,9 +532,10 @@ fn memory_table(s: &mut String, run: &RunView, lang: Lang) {
     for m in &run.memory {
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} |",
             m.env,
             mib(m.process_peak_rss_bytes),
+            m.launcher_peak_rss_bytes.map(mib).unwrap_or_default(),
             m.cgroup_peak_bytes.map(mib).unwrap_or_default(),
             m.guest_mem_total_bytes.map(mib).unwrap_or_default()
         );

@@ -410,6 +410,20 @@ fn quiet(run: &RunView, lang: Lang) -> String {
     }
 }
 
+/// A sentence naming the environments whose memory this run's file cannot give (recorded when
+/// vmbench sampled their launcher in the workload's place), or nothing.
+fn unsampled_memory(run: &RunView, lang: Lang) -> String {
+    let envs: Vec<&str> = run.memory_unsampled.iter().map(|e| e.name()).collect();
+    if envs.is_empty() {
+        return String::new();
+    }
+    let envs = envs.join(", ");
+    match lang {
+        Lang::En => format!(" No memory is shown for {envs}: this file was recorded by a vmbench that sampled the runtime or engine client in the workload's place; run it again for their figures."),
+        Lang::Ko => format!(" {envs}의 메모리는 싣지 않았습니다. 이 파일을 기록한 vmbench는 워크로드 대신 런타임이나 엔진 클라이언트를 샘플링했습니다. 다시 실행하면 수치를 얻을 수 있습니다."),
+    }
+}
+
 /// Writes the notes for a run, whose verdicts used the margin `margin` (a fraction).
 pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let margin = format!("{}", (margin * 1000.0).round() / 10.0);
@@ -425,6 +439,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let cpu_v = ratio(run, Workload::CpuInt, Family::Vm, lang);
     let sys_v = ratio(run, Workload::Syscall, Family::Vm, lang);
     let io_v = ratio(run, Workload::FileIo, Family::Vm, lang);
+    let unsampled = unsampled_memory(run, lang);
     let footprint = |family: Family| {
         run.footprints
             .iter()
@@ -445,7 +460,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
             startup: format!("Starting a process took {native} here; a container {container}; a virtual machine {vm}. A container start is a process start plus a few kernel calls: new namespaces, a cgroup, some mounts, pivot_root. There is no second operating system to boot. A VM must start QEMU, load a kernel, let it find its (virtual) hardware and run its init, so its start is measured in hundreds of milliseconds with KVM and in seconds under TCG.{}", snapshot(run, lang)),
             cpu: format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest computes at close to native speed, and system calls (syscall: {sys_v}) stay cheap because the guest kernel handles them without leaving the VM."),
-            memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself."),
+            memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself.{unsampled}"),
             accel: "With KVM the CPU itself runs guest code at full speed and traps only for privileged operations (hardware-assisted virtualisation). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation), which is typically 5–20 times slower for computation and slower still for system calls and page faults. TCG figures show what emulation costs, not what a VM with KVM costs.".into(),
             image: image_note,
             start_split: start_split_note,
@@ -460,7 +475,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
             startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 하므로 KVM으로는 수백 밀리초, TCG로는 수 초가 걸립니다.{}", snapshot(run, lang)),
             cpu: format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트도 네이티브에 가까운 속도로 계산하고, 시스템 콜(syscall: {sys_v})도 게스트 커널이 VM을 벗어나지 않고 처리하므로 싼 편입니다."),
-            memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다."),
+            memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다.{unsampled}"),
             accel: "KVM을 쓰면 CPU가 게스트 코드를 제 속도로 직접 실행하고, 특권 명령을 만날 때만 하이퍼바이저로 빠져나옵니다(하드웨어 지원 가상화). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역합니다(바이너리 변환). 계산은 보통 5~20배 느리고, 시스템 콜과 페이지 폴트는 더 느립니다. TCG 수치는 에뮬레이션의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다.".into(),
             image: image_note,
             start_split: start_split_note,

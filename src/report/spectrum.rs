@@ -31,12 +31,15 @@ pub struct SpectrumRow {
     pub memory_bytes: Option<u64>,
 }
 
-/// The peak host memory of one sampled instance: the process vmbench started (the workload,
-/// a runtime or engine client, QEMU) plus the cgroup's charge when that process is outside the
-/// cgroup (an OCI runtime's sandbox or container); the larger of the two when it is inside
-/// (the builtin container's PID 1). None without samples: `wait4`'s peak of a process started
-/// by vfork is the harness's own.
+/// The peak host memory of one sampled instance: the sampled process (the workload, gVisor's
+/// runtime, QEMU) plus the cgroup's charge when that process is outside the cgroup (gVisor's
+/// sandbox); the larger of the two when it is inside (every other container's workload); plus
+/// the launcher beside it, where vmbench started one (an OCI runtime, an engine's client).
+/// None without samples: `wait4`'s peak of a process started by vfork is the harness's own.
 pub fn instance_memory(t: &Trial) -> Option<u64> {
+    if !t.memory_sampled() {
+        return None;
+    }
     let process = t
         .summary
         .as_ref()
@@ -48,8 +51,15 @@ pub fn instance_memory(t: &Trial) -> Option<u64> {
         .and_then(|c| c.memory_peak_bytes)
         .or(t.summary.as_ref().and_then(|s| s.peak_cgroup_memory_bytes))
         .unwrap_or(0);
+    let launcher = t
+        .summary
+        .as_ref()
+        .and_then(|s| s.peak_launcher_rss_bytes)
+        .unwrap_or(0);
     Some(match t.env.memory_accounting() {
-        MemoryAccounting::ProcessInCgroup => process.max(cgroup),
+        MemoryAccounting::ProcessInCgroup | MemoryAccounting::WorkloadBesideLauncher => {
+            process.max(cgroup) + launcher
+        }
         MemoryAccounting::Process | MemoryAccounting::ProcessBesideCgroup => process + cgroup,
     })
 }

@@ -404,6 +404,7 @@ pub(crate) mod tests {
                 workload: Workload::Syscall,
                 rep: 0,
                 warmup: false,
+                probe: false,
                 size: None,
                 startup_ns: Some(1_000_000),
                 lifetime_ns: Some(2_000_000),

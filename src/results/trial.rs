@@ -19,6 +19,10 @@ pub struct Trial {
     pub rep: u32,
     /// A discarded warm-up trial.
     pub warmup: bool,
+    /// A trial run only to choose the workload's size (with no warm-up round to do it): kept
+    /// apart with the warm-ups, never measured.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub probe: bool,
     /// The amount of work, where the run chose it per workload (else the config's size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<vmbench_workload::Size>,
@@ -79,6 +83,17 @@ pub struct Trial {
 }
 
 impl Trial {
+    /// Whether the trial's memory figures are its instance's. Not where a launcher stands
+    /// beside the workload and the trial has no launcher figure: vmbench used to sample the
+    /// launcher in the workload's place, and to read the cgroup after it was gone.
+    pub fn memory_sampled(&self) -> bool {
+        self.env.memory_accounting() != crate::ids::MemoryAccounting::WorkloadBesideLauncher
+            || self
+                .summary
+                .as_ref()
+                .is_some_and(|s| s.peak_launcher_rss_bytes.is_some())
+    }
+
     /// An empty record of one repetition, filled in as the instance is observed.
     pub fn new(env: EnvKind, workload: Workload, rep: u32, warmup: bool) -> Trial {
         Trial {
@@ -86,6 +101,7 @@ impl Trial {
             workload,
             rep,
             warmup,
+            probe: false,
             size: None,
             startup_ns: None,
             lifetime_ns: None,
@@ -149,6 +165,13 @@ pub struct Sample {
     /// cgroup memory usage, for containers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cgroup_memory_bytes: Option<u64>,
+    /// The cgroup's highest memory charge so far, for containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup_memory_peak_bytes: Option<u64>,
+    /// RSS of the process vmbench started when it is not the workload (an OCI runtime, an
+    /// engine's client), read with PSS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub launcher_rss_bytes: Option<u64>,
     /// Minor page faults so far.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minor_faults: Option<u64>,
@@ -186,6 +209,10 @@ pub struct TrialSummary {
     pub peak_pss_bytes: Option<u64>,
     /// Highest cgroup memory charge, for containers.
     pub peak_cgroup_memory_bytes: Option<u64>,
+    /// Highest RSS of the launcher (a runtime or an engine's client), where it is not the
+    /// workload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_launcher_rss_bytes: Option<u64>,
     /// CPU time at the last sample (user + system).
     pub cpu_ns: u64,
     /// CPU time over the sampled wall time: 1.0 is one core busy.

@@ -118,6 +118,7 @@ pub fn spec<'a>(
             fault,
             identity: true,
             bind: vmbench_workload::default_bind(),
+            watch_stdin: true,
         },
         cpus: None,
         memory_mib,

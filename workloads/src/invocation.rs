@@ -36,6 +36,10 @@ pub struct Invocation {
     pub identity: bool,
     /// Where net-rr and net-stream listen for the host's peer (`address:port`).
     pub bind: String,
+    /// Exit as soon as standard input ends: the host holds it open, so an instance whose host
+    /// died (a runtime's or an engine's container, which no parent-death signal reaches)
+    /// ends with it.
+    pub watch_stdin: bool,
 }
 
 /// Where a network workload listens unless told otherwise: every address of the instance.
@@ -44,7 +48,7 @@ pub fn default_bind() -> String {
 }
 
 /// The usage line printed on bad arguments.
-pub const USAGE: &str = "usage: vmbench-workload --workload NAME [--size small|default|large] [--runs N] [--data-dir DIR] [--bind ADDR:PORT] [--identity]";
+pub const USAGE: &str = "usage: vmbench-workload --workload NAME [--size small|default|large] [--runs N] [--data-dir DIR] [--bind ADDR:PORT] [--identity] [--watch-stdin]";
 
 impl Invocation {
     /// Parses arguments (without the program name).
@@ -56,6 +60,7 @@ impl Invocation {
         let mut fault = None;
         let mut identity = false;
         let mut bind = default_bind();
+        let mut watch_stdin = false;
         let mut it = args.iter();
         while let Some(flag) = it.next() {
             let mut value = || {
@@ -76,6 +81,7 @@ impl Invocation {
                 "--data-dir" => data_dir = PathBuf::from(value()?),
                 "--fault" => fault = Some(parse_fault(&value()?)?),
                 "--identity" => identity = true,
+                "--watch-stdin" => watch_stdin = true,
                 "--bind" => bind = value()?,
                 other => return Err(format!("unknown argument '{other}'; {USAGE}")),
             }
@@ -89,6 +95,7 @@ impl Invocation {
             fault,
             identity,
             bind,
+            watch_stdin,
         })
     }
 
@@ -106,6 +113,9 @@ impl Invocation {
         ];
         if self.identity {
             args.push("--identity".into());
+        }
+        if self.watch_stdin {
+            args.push("--watch-stdin".into());
         }
         if self.workload.crosses_network() {
             args.extend(["--bind".to_string(), self.bind.clone()]);

@@ -42,6 +42,9 @@ pub fn run_invocation(args: &[String], view: GuestView) -> i32 {
             root_entries: view::root_entries(),
         });
     }
+    if inv.watch_stdin {
+        sys::exit_when_stdin_ends();
+    }
     if let Some(fault) = &inv.fault {
         return invocation::inject(fault);
     }

@@ -201,6 +201,7 @@ impl Instance for BuiltinInstance<'_> {
         let cloned = spawned.cloned;
         let target = Target {
             cgroup_memory: cgroup.memory_file(),
+            cgroup_memory_peak: cgroup.memory_peak_file(),
             cgroup_cpu: cgroup.cpu_file(),
             ..Target::process(spawned.pid.as_raw())
         };

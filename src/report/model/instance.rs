@@ -86,8 +86,10 @@ pub struct QuietView {
 pub struct MemoryView {
     /// Environment.
     pub env: EnvKind,
-    /// Median peak RSS of the instance process (workload, PID 1, runtime or QEMU), bytes.
+    /// Median peak RSS of the sampled process (the workload, gVisor's runtime, QEMU), bytes.
     pub process_peak_rss_bytes: u64,
+    /// Median peak RSS of the launcher beside the workload (an OCI runtime, an engine's client).
+    pub launcher_peak_rss_bytes: Option<u64>,
     /// Median peak PSS where sampled.
     pub process_peak_pss_bytes: Option<u64>,
     /// Median peak memory charged to the container's cgroup.
@@ -147,6 +149,11 @@ pub(super) fn startup_view(e: EnvKind, trials: &[&Trial]) -> Option<StartupView>
 
 /// Memory one instance of an environment holds, medians over its successful trials.
 pub(super) fn memory_view(e: EnvKind, trials: &[&Trial]) -> Option<MemoryView> {
+    let trials: Vec<&Trial> = trials
+        .iter()
+        .copied()
+        .filter(|t| t.memory_sampled())
+        .collect();
     let rss = median_u64(trials.iter().filter_map(|t| {
         t.summary
             .as_ref()
@@ -167,6 +174,11 @@ pub(super) fn memory_view(e: EnvKind, trials: &[&Trial]) -> Option<MemoryView> {
     Some(MemoryView {
         env: e,
         process_peak_rss_bytes: rss,
+        launcher_peak_rss_bytes: median_u64(
+            trials
+                .iter()
+                .filter_map(|t| t.summary.as_ref()?.peak_launcher_rss_bytes),
+        ),
         process_peak_pss_bytes: median_u64(
             trials
                 .iter()

@@ -38,6 +38,9 @@ pub struct RunView {
     pub start_split: Vec<StartSplit>,
     /// Memory per environment.
     pub memory: Vec<MemoryView>,
+    /// Environments that ran but whose memory this file cannot give (recorded when vmbench
+    /// sampled their launcher in the workload's place).
+    pub memory_unsampled: Vec<EnvKind>,
     /// Every environment placed by where its system calls go, with what each step costs.
     pub spectrum: Vec<super::spectrum::SpectrumRow>,
     /// What each environment's instance saw of its environment.
@@ -202,7 +205,16 @@ impl RunView {
             .flat_map(|w| w.rows.iter().filter(|r| r.n > 0).map(|r| (r.env, r.median)))
             .collect();
         let spectrum = super::spectrum::rows(results, &envs, &startup_ms, &syscall_ns);
+        let memory_unsampled = envs
+            .iter()
+            .copied()
+            .filter(|&e| {
+                let mut ok = results.succeeded(e).peekable();
+                ok.peek().is_some() && ok.all(|t| !t.memory_sampled())
+            })
+            .collect();
         RunView {
+            memory_unsampled,
             label: label.to_string(),
             verdicts: Verdicts::of(&workloads, results),
             spectrum,

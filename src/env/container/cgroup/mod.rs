@@ -157,6 +157,18 @@ impl Cgroup {
         }
     }
 
+    /// The file holding the highest memory charged (`memory.max_usage_in_bytes` or
+    /// `memory.peak`).
+    pub fn memory_peak_file(&self) -> Option<PathBuf> {
+        match self {
+            Cgroup::V1(c) => c
+                .dirs
+                .get("memory")
+                .map(|d| d.join("memory.max_usage_in_bytes")),
+            Cgroup::V2(c) => Some(c.dir.join("memory.peak")),
+        }
+    }
+
     /// The file holding the CPU time used (`cpuacct.usage` or `cpu.stat`).
     pub fn cpu_file(&self) -> Option<PathBuf> {
         match self {
@@ -420,6 +432,9 @@ pub enum Version {
 pub enum File {
     /// The memory charged now: `memory.usage_in_bytes` (v1) or `memory.current` (v2).
     MemoryNow,
+    /// The highest memory charged: `memory.max_usage_in_bytes` (v1) or `memory.peak` (v2,
+    /// Linux 5.19 and later).
+    MemoryPeak,
     /// The CPU time used: `cpuacct.usage` (v1) or `cpu.stat` (v2).
     Cpu,
     /// The processes inside: `cgroup.procs` (the memory hierarchy's, on v1).
@@ -431,6 +446,7 @@ impl File {
     fn names(self) -> (&'static str, &'static str, &'static str) {
         match self {
             File::MemoryNow => ("memory", "memory.usage_in_bytes", "memory.current"),
+            File::MemoryPeak => ("memory", "memory.max_usage_in_bytes", "memory.peak"),
             File::Cpu => ("cpuacct", "cpuacct.usage", "cpu.stat"),
             File::Procs => ("memory", "cgroup.procs", "cgroup.procs"),
         }

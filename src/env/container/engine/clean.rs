@@ -7,7 +7,10 @@ use crate::tool::which;
 /// Removes the containers of dead runs from every engine that answers; returns what went.
 pub fn remove_dead(dry_run: bool) -> Vec<String> {
     let mut removed = Vec::new();
-    for engine in [EngineKind::Docker, EngineKind::Podman] {
+    for engine in <EngineKind as strum::VariantArray>::VARIANTS
+        .iter()
+        .copied()
+    {
         let Some(client) = which(engine.program()) else {
             continue;
         };
@@ -24,12 +27,16 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
                 "--filter",
                 "name=vmbench-",
                 "--format",
-                "{{.Names}}",
+                "{{.Names}} {{.State}}",
             ],
         ) else {
             continue;
         };
-        for name in names.lines().map(str::trim) {
+        for line in names.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(name), state) = (fields.next(), fields.next().unwrap_or("unknown")) else {
+                continue;
+            };
             let Some(owner) = crate::owner::owner_of(name) else {
                 continue;
             };
@@ -37,7 +44,7 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
                 continue;
             }
             removed.push(format!(
-                "{} container {name} of a dead run",
+                "{} container {name} of a dead run ({state})",
                 engine.program()
             ));
             if !dry_run {

@@ -106,6 +106,9 @@ impl EngineInstance<'_> {
         args.extend(
             [
                 "run",
+                // Standard input attached: vmbench holds its other end, and the workload
+                // (--watch-stdin) ends when it closes, so a killed run leaves no container.
+                "--interactive",
                 "--name",
                 &self.name,
                 "--pull",
@@ -244,6 +247,7 @@ impl Instance for EngineInstance<'_> {
         let spawned = process::spawn(Program::host(&exe, &args, None), output_write)?;
         let target = Target {
             cgroup_memory: Some(self.cgroup_file(File::MemoryNow)),
+            cgroup_memory_peak: Some(self.cgroup_file(File::MemoryPeak)),
             cgroup_cpu: Some(self.cgroup_file(File::Cpu)),
             workload_in: Some(self.cgroup_file(File::Procs)),
             ..Target::process(spawned.pid.as_raw())
@@ -295,11 +299,8 @@ impl Instance for EngineInstance<'_> {
                 .ok()
                 .and_then(|t| crate::collector::cgroup_cpu_of(&t)),
             memory_bytes: None,
-            memory_peak_bytes: outcome
-                .samples
-                .iter()
-                .filter_map(|s| s.cgroup_memory_bytes)
-                .max(),
+            memory_peak_bytes: crate::collector::summarise(&outcome.samples)
+                .and_then(|s| s.peak_cgroup_memory_bytes),
             oom_kills: u64::from(outcome.exit.oom),
             nr_throttled: None,
             throttled_ns: None,

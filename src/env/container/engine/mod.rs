@@ -39,7 +39,7 @@ use std::time::Duration;
 const QUERY_LIMIT: Duration = Duration::from_secs(20);
 
 /// A container engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::VariantArray)]
 pub enum EngineKind {
     /// Docker Engine: a client talking to the `dockerd` daemon (containerd, shim, runc).
     Docker,

@@ -220,6 +220,7 @@ impl Instance for OciInstance<'_> {
         )?;
         let target = Target {
             cgroup_memory: Some(self.cgroup_file(File::MemoryNow)),
+            cgroup_memory_peak: Some(self.cgroup_file(File::MemoryPeak)),
             cgroup_cpu: Some(self.cgroup_file(File::Cpu)),
             // runsc's cgroup holds its gofer and sandbox, not the workload (it runs inside the
             // sandbox): its whole process tree is the instance, counted from the runtime down.
@@ -256,11 +257,8 @@ impl Instance for OciInstance<'_> {
         outcome.cgroup = Some(crate::results::CgroupUsage {
             cpu_ns: outcome.samples.iter().rev().find_map(|s| s.cgroup_cpu_ns),
             memory_bytes: None,
-            memory_peak_bytes: outcome
-                .samples
-                .iter()
-                .filter_map(|s| s.cgroup_memory_bytes)
-                .max(),
+            memory_peak_bytes: crate::collector::summarise(&outcome.samples)
+                .and_then(|s| s.peak_cgroup_memory_bytes),
             oom_kills,
             nr_throttled: None,
             throttled_ns: None,

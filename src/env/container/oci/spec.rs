@@ -192,6 +192,7 @@ mod tests {
             fault: None,
             identity: true,
             bind: vmbench_workload::default_bind(),
+            watch_stdin: false,
         };
         let spec = Spec {
             binary: Path::new("/bin/w"),
