@@ -10,6 +10,7 @@ use vmbench_workload::invocation::Fault;
 use vmbench_workload::Workload;
 
 #[test]
+#[serial_test::serial]
 fn run_writes_every_trial_with_startup_and_headline() {
     let dir = common::scratch();
     let out = dir.path().join("r.json");
@@ -91,6 +92,7 @@ fn a_hanging_workload_is_killed_at_the_timeout() {
 }
 
 #[test]
+#[serial_test::serial]
 fn without_warm_ups_the_size_probes_are_said_and_counted() {
     let dir = common::scratch();
     let out = dir.path().join("r.json");

@@ -62,7 +62,7 @@ pub enum ResultsError {
     },
     /// The file named is not a regular file of a sane size.
     #[error(transparent)]
-    Input(#[from] crate::input::InputError),
+    Input(crate::input::InputError),
     /// A value lies outside anything a measurement can be.
     #[error("{path}: {field} is {value}, which no measurement can be: the file is damaged or was not written by vmbench")]
     Implausible {
@@ -205,6 +205,18 @@ pub struct EnvStatus {
     /// What the footprint consists of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub footprint: Option<String>,
+}
+
+impl From<crate::input::InputError> for ResultsError {
+    fn from(e: crate::input::InputError) -> ResultsError {
+        match e {
+            crate::input::InputError::Io(io) => ResultsError::Read {
+                path: io.path,
+                source: io.source,
+            },
+            other => ResultsError::Input(other),
+        }
+    }
 }
 
 impl Results {

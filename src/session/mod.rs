@@ -96,10 +96,10 @@ struct Prepared {
 }
 
 impl<'r> Open<'r> {
-    /// Checks the destinations, cleans what dead runs left, registers this run and resolves
+    /// Checks the inputs and destinations, cleans what dead runs left, registers this run and resolves
     /// the workload binary: bad input is refused before anything is touched, cleaning included.
     fn register(request: &'r Request, observer: &dyn Observer) -> Result<Open<'r>> {
-        check_destinations(request)?;
+        check_inputs_and_destinations(request)?;
         let config = &request.config;
         let cache = crate::cache::writable_cache_dir().map_err(UsageError)?;
         let removed = crate::state::clean(false);
@@ -234,8 +234,13 @@ fn results_folder(out: &Path) -> &Path {
     }
 }
 
-/// Checks what can be checked before any work: the results file and the data directory.
-fn check_destinations(request: &Request) -> Result<(), UsageError> {
+/// Checks what can be checked before any work: the workload binary given, the results file
+/// and the data directory.
+fn check_inputs_and_destinations(request: &Request) -> Result<(), UsageError> {
+    if let Some(path) = &request.config.workload_bin {
+        crate::input::check(path)
+            .map_err(|e| UsageError(format!("--workload-bin: {}", crate::error_chain(&e))))?;
+    }
     let out = &request.out;
     let probe = results_folder(out).join(out.file_name().unwrap_or_default());
     crate::atomic::check_writable(&probe).map_err(|e| {

@@ -59,6 +59,29 @@ pub fn process() -> std::process::Command {
     cmd
 }
 
+/// Waits for `child`, reading its peak resident memory (`VmHWM`) every few milliseconds until
+/// it ends: its exit status and the last peak seen. (`wait4`'s peak is useless here: a child
+/// started by vfork inherits its parent's peak when it execs.)
+pub fn wait_with_peak(child: &mut std::process::Child) -> (std::process::ExitStatus, u64) {
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status) {
+            let hwm = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok());
+            if let Some(kib) = hwm {
+                peak = peak.max(kib * 1024);
+            }
+        }
+        if let Some(exit) = child.try_wait().unwrap() {
+            return (exit, peak);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+}
+
 /// Whether the tests run as root; otherwise a SKIP (or, in CI, a failure) saying what needs it.
 pub fn root(test: &str, what: &str) -> bool {
     capability(test, is_root(), &format!("{what} needs root"))
