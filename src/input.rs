@@ -2,7 +2,7 @@
 //! socket is refused before it is opened, so `--kernel /dev/zero` cannot read forever and a
 //! FIFO cannot block an `open` that no signal interrupts), it is opened without blocking in
 //! case one slips in between the check and the open, and its size is bounded. Destinations
-//! get the mirror check in [`crate::atomic`].
+//! get the mirror check in the `atomic` module.
 
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};

@@ -484,7 +484,11 @@ pub(crate) mod tests {
         let err = Results::load(&foreign).unwrap_err().to_string();
         assert!(err.contains("not a vmbench results file"), "{err}");
         let missing = Results::load(&dir.path().join("none.json")).unwrap_err();
-        assert!(matches!(missing, ResultsError::Input(_)), "{missing:?}");
+        assert!(matches!(missing, ResultsError::Read { .. }), "{missing:?}");
+        assert!(
+            missing.to_string().contains("cannot read results file"),
+            "{missing}"
+        );
         // A JSON array is not a results file, however it starts.
         let array = dir.path().join("array.json");
         std::fs::write(&array, "[1, 2]").unwrap();
