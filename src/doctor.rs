@@ -313,7 +313,8 @@ fn quiet_checks(host: &HostInfo) -> Vec<Check> {
             "virtualised host",
             Status::Warn,
             format!(
-                "this host is itself a virtual machine (the hypervisor took {steal:.1}% of its CPUs over 0.5 s): its figures carry the hypervisor's noise"
+                "this host is itself a virtual machine ({}; the hypervisor took {steal:.1}% of its CPUs over 0.5 s): its figures carry the hypervisor's noise",
+                host.hypervisor.as_deref().unwrap_or("hypervisor unnamed")
             ),
             "measure on bare metal for the tightest intervals; vmbench flags trials with steal as noisy",
         ));
@@ -406,7 +407,10 @@ fn vm_checks(host: &HostInfo) -> Vec<Check> {
         },
     });
     out.push(match env::vm::accel::kvm_usable() {
-        Ok(why) => Check::ok("kvm", format!("usable: {why}")),
+        Ok(why) => match host.nested_kvm() {
+            Some(nested) => Check::ok("kvm", format!("usable: {why}; {}", nested.describe())),
+            None => Check::ok("kvm", format!("usable: {why}")),
+        },
         Err(why) => Check::not_ok(
             "kvm",
             Status::Warn,

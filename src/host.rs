@@ -45,6 +45,12 @@ pub fn probe_at(root: &Path, cgroup: String) -> HostInfo {
             .unwrap_or(0),
         cpu_virt_flag: flags.iter().any(|f| *f == "vmx" || *f == "svm"),
         nested: flags.contains(&"hypervisor"),
+        hypervisor: flags.contains(&"hypervisor").then(|| {
+            hypervisor_name(
+                cpuid_signature(),
+                read("sys/class/dmi/id/sys_vendor").trim(),
+            )
+        }),
         cgroup,
         accelerator: None,
         accelerator_reason: None,
@@ -52,6 +58,48 @@ pub fn probe_at(root: &Path, cgroup: String) -> HostInfo {
         runtimes: BTreeMap::new(),
         engines: Default::default(),
         root: nix::unistd::geteuid().is_root(),
+    }
+}
+
+/// The hypervisor's CPUID signature (leaf 0x40000000), when the CPU gives one.
+#[cfg(target_arch = "x86_64")]
+fn cpuid_signature() -> Option<String> {
+    use raw_cpuid::Hypervisor;
+    let info = raw_cpuid::CpuId::new().get_hypervisor_info()?;
+    let name = match info.identify() {
+        Hypervisor::Xen => "Xen".into(),
+        Hypervisor::VMware => "VMware".into(),
+        Hypervisor::HyperV => "Hyper-V".into(),
+        Hypervisor::KVM => "KVM".into(),
+        Hypervisor::QEMU => crate::results::EMULATED.into(),
+        Hypervisor::Bhyve => "bhyve".into(),
+        Hypervisor::QNX => "QNX".into(),
+        Hypervisor::ACRN => "ACRN".into(),
+        Hypervisor::Unknown(b, c, d) => {
+            let bytes: Vec<u8> = [b, c, d].iter().flat_map(|r| r.to_le_bytes()).collect();
+            let text = String::from_utf8_lossy(&bytes);
+            let text = text.trim_matches(|c: char| c == '\0' || c.is_whitespace());
+            if text.is_empty() {
+                return None;
+            }
+            format!("unrecognised ({text})")
+        }
+    };
+    Some(name)
+}
+
+/// No CPUID off x86: the DMI vendor is all there is.
+#[cfg(not(target_arch = "x86_64"))]
+fn cpuid_signature() -> Option<String> {
+    None
+}
+
+/// The hypervisor's name from its CPUID signature, else the machine's DMI vendor.
+fn hypervisor_name(signature: Option<String>, dmi_vendor: &str) -> String {
+    match signature {
+        Some(name) => name,
+        None if !dmi_vendor.is_empty() => dmi_vendor.to_string(),
+        None => "unnamed".into(),
     }
 }
 
@@ -78,7 +126,15 @@ mod tests {
         assert_eq!(h.cores, 2);
         assert_eq!(h.memory_bytes, 1024 * 1024);
         assert!(h.nested && !h.cpu_virt_flag);
+        assert!(h.hypervisor.is_some(), "a guest names its hypervisor");
         assert_eq!(h.os, "Debian GNU/Linux 12 (bookworm)");
         assert_eq!(h.cgroup, "v2 (unified)");
+    }
+
+    #[test]
+    fn the_hypervisor_is_named_by_its_signature_then_by_dmi() {
+        assert_eq!(hypervisor_name(Some("KVM".into()), "QEMU"), "KVM");
+        assert_eq!(hypervisor_name(None, "Amazon EC2"), "Amazon EC2");
+        assert_eq!(hypervisor_name(None, ""), "unnamed");
     }
 }

@@ -18,6 +18,7 @@ pub mod host;
 pub mod ids;
 pub mod input;
 pub mod interrupt;
+pub mod matrix;
 pub mod net;
 pub mod noise;
 pub mod owner;

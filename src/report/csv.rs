@@ -33,6 +33,7 @@ impl Exporter for Csv {
             "verdict_words",
             "converged",
             "noisy_trials",
+            "accel_note",
         ])?;
         let opt = |v: Option<f64>| v.map(|x| x.to_string()).unwrap_or_default();
         for run in &report.runs {
@@ -69,6 +70,11 @@ impl Exporter for Csv {
                             .unwrap_or_default(),
                         r.converged.map(|c| c.to_string()).unwrap_or_default(),
                         r.noisy.to_string(),
+                        run.nested_kvm
+                            .as_ref()
+                            .filter(|_| r.env.accel() == Some(crate::ids::Accel::Kvm))
+                            .map(|n| super::format::nested_kvm_words(n, lang))
+                            .unwrap_or_default(),
                     ])?;
                 }
             }

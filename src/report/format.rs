@@ -17,6 +17,16 @@ pub fn tick(v: f64) -> String {
     }
 }
 
+/// What a KVM figure from a nested run is, in one sentence without a full stop.
+pub fn nested_kvm_words(nested: &crate::results::NestedKvm, lang: Lang) -> String {
+    use crate::results::NestedKvm;
+    match (nested, lang) {
+        (_, Lang::En) => nested.describe(),
+        (NestedKvm::InsideEmulated, Lang::Ko) => "에뮬레이션된 게스트 안의 중첩 KVM: 그 게스트의 네이티브 대비 비율이며, KVM의 절대 속도가 아닙니다".into(),
+        (NestedKvm::InsideGuest(h), Lang::Ko) => format!("{h}의 게스트 안의 중첩 KVM: 그 게스트의 네이티브 대비 비율이며, 물리 서버에서의 KVM 속도가 아닙니다"),
+    }
+}
+
 /// A ratio with its interval, `1.012× [0.998, 1.030]`.
 pub fn ratio_text(r: &crate::stats::Ratio) -> String {
     match r.ci {

@@ -191,15 +191,29 @@ fn captions(lang: Lang) -> Value {
 
 /// The host and configuration table of a run.
 fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
-    let h = &r.host;
     let mut rows: Vec<(&'static str, String)> =
         r.note.iter().map(|n| ("note", n.clone())).collect();
-    rows.extend([
+    rows.extend(machine_rows(&r.host));
+    rows.extend(config_rows(r));
+    rows
+}
+
+/// The machine and its software.
+fn machine_rows(h: &crate::results::HostInfo) -> Vec<(&'static str, String)> {
+    vec![
         ("kernel", h.kernel.clone()),
         ("os", h.os.clone()),
         ("cpu", format!("{} ({} logical CPUs)", h.cpu_model, h.cores)),
         ("memory", mib(h.memory_bytes)),
         ("cgroups", h.cgroup.clone()),
+        (
+            "hypervisor",
+            match (&h.hypervisor, h.nested) {
+                (Some(name), _) => name.clone(),
+                (None, true) => "one, not named (recorded before vmbench named it)".into(),
+                (None, false) => "none (bare metal)".into(),
+            },
+        ),
         (
             "accelerator",
             format!(
@@ -217,6 +231,12 @@ fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
                 .collect::<Vec<_>>()
                 .join("; "),
         ),
+    ]
+}
+
+/// How the run measured: repetitions, order, pinning, limits, collector, binary, version.
+fn config_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
+    vec![
         (
             "repetitions",
             format!(
@@ -265,8 +285,7 @@ fn host_rows(r: &crate::results::Results) -> Vec<(&'static str, String)> {
             "vmbench",
             format!("{} — run started {}", r.vmbench_version, r.created_at),
         ),
-    ]);
-    rows
+    ]
 }
 
 /// Each workload's table: a row per environment.
@@ -349,6 +368,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "label": run.label,
         "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
         "tcg": run.tcg,
+        "nested_kvm": run.nested_kvm.as_ref().map(|n| super::format::nested_kvm_words(n, lang)),
         "incomplete": run.incomplete,
         "workloads": workload_tables(run, lang),
         "verdicts": verdict_rows(run, lang),

@@ -42,7 +42,15 @@ fn run_header(s: &mut String, run: &RunView, lang: Lang) {
         let _ = writeln!(s, "> **Incomplete**: {}.\n", md(missing));
     }
     if run.tcg {
-        let _ = writeln!(s, "> **TCG**: the VM ran under software emulation; its CPU figures are not what KVM would show.\n");
+        let _ = writeln!(s, "> **TCG**: {}\n", t(lang, "the VM ran under software emulation; its CPU figures are not what KVM would show.", "가상 머신이 소프트웨어 에뮬레이션으로 실행되었습니다. CPU 수치는 KVM의 수치가 아닙니다."));
+    }
+    if let Some(nested) = &run.nested_kvm {
+        let _ = writeln!(
+            s,
+            "> **{}**: {}.\n",
+            t(lang, "Nested KVM", "중첩 KVM"),
+            md(&super::format::nested_kvm_words(nested, lang))
+        );
     }
     if run.results.config.demo {
         let _ = writeln!(s, "> **{}**: {}\n", t(lang, "Demo", "시연"), t(lang, "3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));

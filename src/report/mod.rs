@@ -139,6 +139,66 @@ mod tests {
     }
 
     #[test]
+    fn kvm_figures_from_a_nested_run_say_what_they_are_in_every_output() {
+        let nested = |hypervisor: &str, env: EnvKind| {
+            let mut r = three_verdicts();
+            r.host.nested = true;
+            r.host.hypervisor = Some(hypervisor.into());
+            for t in r.trials.iter_mut().filter(|t| t.env == EnvKind::Container) {
+                t.env = env;
+            }
+            r.config.envs = vec![EnvKind::Native, env];
+            Report::build(&[("r.json".into(), r)], None, 0.03)
+        };
+        let render = |report: &Report, format: Format, lang: Lang| {
+            super::exporter(format).render(report, lang).unwrap()
+        };
+        let emulated = nested(crate::results::EMULATED, EnvKind::VmKvm);
+        let words = "nested KVM inside an emulated guest: ratios to that guest's native, not KVM's absolute speed";
+        assert!(super::terminal::render(&emulated.runs[0]).contains(words));
+        for format in [Format::Md, Format::Html, Format::Csv] {
+            let text = render(&emulated, format, Lang::En);
+            assert!(
+                text.contains(&words.replace('\'', "&#x27;")) || text.contains(words),
+                "{format:?}"
+            );
+            let ko = render(&emulated, format, Lang::Ko);
+            assert!(
+                ko.contains("에뮬레이션된 게스트 안의 중첩 KVM"),
+                "{format:?} ko"
+            );
+        }
+        // Only the KVM rows carry it in the CSV.
+        let csv = render(&emulated, Format::Csv, Lang::En);
+        assert!(csv
+            .lines()
+            .filter(|l| l.contains(",native,"))
+            .all(|l| !l.contains("nested")));
+        let json = render(&emulated, Format::Json, Lang::En);
+        assert!(
+            json.contains(&format!("\"nested_kvm\": \"{words}\"")),
+            "{json}"
+        );
+        // A guest of a hardware hypervisor is named as such.
+        let on_kvm = nested("KVM", EnvKind::VmKvm);
+        let md = render(&on_kvm, Format::Md, Lang::En);
+        assert!(md.contains("nested KVM inside a guest of KVM") && md.contains("bare metal"));
+        // No KVM guest ran, or the host is bare metal: nothing is said.
+        let tcg_only = nested(crate::results::EMULATED, EnvKind::VmTcg);
+        assert!(!render(&tcg_only, Format::Md, Lang::En).contains("nested KVM"));
+        let mut bare = three_verdicts();
+        for t in bare
+            .trials
+            .iter_mut()
+            .filter(|t| t.env == EnvKind::Container)
+        {
+            t.env = EnvKind::VmKvm;
+        }
+        let bare = Report::build(&[("r.json".into(), bare)], None, 0.03);
+        assert!(!render(&bare, Format::Html, Lang::En).contains("nested KVM"));
+    }
+
+    #[test]
     fn a_noisy_cpu_figure_makes_the_note_say_the_run_could_not_tell() {
         let mut results = three_verdicts();
         // Widen cpu-int's container figures so the interval straddles 1 widely.

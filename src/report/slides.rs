@@ -62,7 +62,13 @@ pub fn write_charts(report: &Report, lang: Lang, dir: &Path) -> Result<Vec<PathB
         };
         for (section, svg) in super::html::charts_of(run, lang)? {
             let svg = svg.as_str().unwrap_or_default();
-            let caption = super::html::caption(&section, lang);
+            let mut caption = super::html::caption(&section, lang);
+            if let Some(nested) = &run.nested_kvm {
+                caption = format!(
+                    "{caption} ({})",
+                    super::format::nested_kvm_words(nested, lang)
+                );
+            }
             let name = format!("{prefix}{}", section.replace('_', "-"));
             let svg = with_caption(svg, &section, &caption);
             written.push(write(dir.join(format!("{name}.svg")), svg.as_bytes())?);

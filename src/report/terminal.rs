@@ -14,6 +14,10 @@ pub fn render(run: &RunView) -> String {
     if let Some(missing) = &run.incomplete {
         let _ = writeln!(s, "NOTE: {missing}");
     }
+    if let Some(nested) = &run.nested_kvm {
+        let words = super::format::nested_kvm_words(nested, super::lang::Lang::En);
+        let _ = writeln!(s, "NOTE: {words}");
+    }
     if run.results.config.demo {
         let _ = writeln!(
             s,

@@ -21,6 +21,18 @@ pub struct EngineInfo {
     pub security: Vec<String>,
 }
 
+/// The hypervisor name a QEMU guest without an accelerator reports: its CPU is emulated.
+pub const EMULATED: &str = "QEMU TCG";
+
+/// How a run's KVM guests relate to the hardware when the host is itself a guest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NestedKvm {
+    /// KVM inside a guest whose own CPU QEMU emulates (TCG): KVM's code path and shape only.
+    InsideEmulated,
+    /// KVM inside a guest of the named hypervisor: nested virtualisation, not bare-metal speed.
+    InsideGuest(String),
+}
+
 /// The machine and its software, as recorded in results.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct HostInfo {
@@ -40,6 +52,10 @@ pub struct HostInfo {
     pub cpu_virt_flag: bool,
     /// Whether the host itself runs under a hypervisor.
     pub nested: bool,
+    /// The hypervisor the host runs under, by its CPUID signature (or DMI vendor): `KVM`,
+    /// `QEMU TCG` (an emulated CPU), `Xen`, `Hyper-V`...; none on bare metal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hypervisor: Option<String>,
     /// cgroup layout, one line.
     pub cgroup: String,
     /// Accelerator a VM environment would use, and why.
@@ -168,6 +184,37 @@ impl Serialize for RuntimeFacts {
 impl<'de> Deserialize<'de> for RuntimeFacts {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(RuntimeFacts::parse(&String::deserialize(d)?))
+    }
+}
+
+/// Written as the sentence that says what it means.
+impl Serialize for NestedKvm {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.describe())
+    }
+}
+
+impl NestedKvm {
+    /// What a KVM figure from such a host is, in one sentence without a full stop.
+    pub fn describe(&self) -> String {
+        match self {
+            NestedKvm::InsideEmulated => "nested KVM inside an emulated guest: ratios to that guest's native, not KVM's absolute speed".into(),
+            NestedKvm::InsideGuest(h) => format!("nested KVM inside a guest of {h}: ratios to that guest's native, not KVM's speed on bare metal"),
+        }
+    }
+}
+
+impl HostInfo {
+    /// What a KVM guest on this host is, when the host is itself a guest; none on bare metal.
+    pub fn nested_kvm(&self) -> Option<NestedKvm> {
+        if !self.nested {
+            return None;
+        }
+        match self.hypervisor.as_deref() {
+            Some(EMULATED) => Some(NestedKvm::InsideEmulated),
+            Some(h) => Some(NestedKvm::InsideGuest(h.to_string())),
+            None => Some(NestedKvm::InsideGuest("an unnamed hypervisor".into())),
+        }
     }
 }
 

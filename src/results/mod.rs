@@ -17,7 +17,9 @@ use crate::config::RunConfig;
 use crate::ids::EnvKind;
 pub use adaptive::{AdaptiveRecord, PairRecord};
 pub use density::{DensityRecord, DensityStep};
-pub use host::{EngineInfo, GvisorPlatform, GvisorPlatforms, HostInfo, RuntimeFacts};
+pub use host::{
+    EngineInfo, GvisorPlatform, GvisorPlatforms, HostInfo, NestedKvm, RuntimeFacts, EMULATED,
+};
 pub use image::{EngineImage, ImageRecord, SnapshotRecord};
 pub use net::{NetPathRecord, NetRecord};
 use serde::{Deserialize, Serialize};

@@ -10,7 +10,7 @@ use std::process::Command;
 
 /// Module paths (relative to `lib/modules/<version>/`) kept in the cache: what a guest of
 /// vmbench can need, so the 400 MB module tree is not copied whole.
-const KEPT_MODULE_DIRS: [&str; 8] = [
+const KEPT_MODULE_DIRS: [&str; 15] = [
     "kernel/drivers/virtio",
     "kernel/drivers/block/virtio_blk.ko",
     "kernel/drivers/char/virtio_console.ko",
@@ -19,6 +19,14 @@ const KEPT_MODULE_DIRS: [&str; 8] = [
     "kernel/net/core/failover.ko",
     "kernel/fs",
     "kernel/lib",
+    // The host matrix's guests: the host's root over 9p, and KVM inside a TCG guest.
+    "kernel/net/9p/9pnet.ko",
+    "kernel/net/9p/9pnet_virtio.ko",
+    "kernel/arch/x86/kvm/kvm.ko",
+    "kernel/arch/x86/kvm/kvm-amd.ko",
+    "kernel/arch/x86/kvm/kvm-intel.ko",
+    "kernel/virt/lib/irqbypass.ko",
+    "kernel/drivers/crypto/ccp/ccp.ko",
 ];
 /// Single modules kept besides the directories above.
 const KEPT_MODULES: [&str; 1] = ["kernel/crypto/crc32c_generic.ko"];
@@ -295,6 +303,45 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
         dest.display()
     );
     Ok(kernel)
+}
+
+/// The guest kernel: `explicit` (`--kernel`), `VMBENCH_KERNEL` or the cache's, provisioned
+/// into the cache when there is none, and again when the cached one fails its checksums or
+/// lacks modules this version keeps (cached by an older vmbench).
+pub fn ensure(explicit: Option<&Path>, cache: &Path) -> Result<Kernel, VmError> {
+    let Some(k) = find(explicit, cache)? else {
+        eprintln!(
+            "vmbench: no guest kernel cached; provisioning the distribution kernel into {}",
+            cache.display()
+        );
+        return provision(cache);
+    };
+    let Some(dir) = k.cache_dir().map(Path::to_path_buf) else {
+        return Ok(k);
+    };
+    let why = match verify(&dir) {
+        Err(why) => format!("is corrupt ({why})"),
+        Ok(()) => match missing_module(&k) {
+            Some(rel) => format!("lacks {rel} (cached by an older vmbench)"),
+            None => return Ok(k),
+        },
+    };
+    eprintln!(
+        "vmbench: the cached guest kernel in {} {why}; provisioning it again",
+        dir.display(),
+    );
+    std::fs::remove_dir_all(&dir).map_err(io_at("remove the cached kernel", &dir))?;
+    provision(cache)
+}
+
+/// The first module path this version keeps that a cached kernel's tree lacks.
+fn missing_module(kernel: &Kernel) -> Option<&'static str> {
+    let modules = kernel.modules.as_ref()?;
+    KEPT_MODULE_DIRS
+        .iter()
+        .chain(KEPT_MODULES.iter())
+        .copied()
+        .find(|rel| !modules.join(rel).exists())
 }
 
 fn depmod() -> PathBuf {

@@ -74,35 +74,6 @@ fn make_disk(dir: &Path) -> Result<(tempfile::TempPath, bool), VmError> {
     Ok((path, direct))
 }
 
-/// The guest kernel: `--kernel`, `VMBENCH_KERNEL` or the cache's, provisioned into the cache
-/// when there is none, and again when the cached one fails its checksums.
-fn guest_kernel(config: &RunConfig, cache: &Path) -> Result<kernel::Kernel, VmError> {
-    match kernel::find(config.kernel.as_deref(), cache)? {
-        Some(k) => {
-            let Some(dir) = k.cache_dir().map(Path::to_path_buf) else {
-                return Ok(k);
-            };
-            let Err(why) = kernel::verify(&dir) else {
-                return Ok(k);
-            };
-            eprintln!(
-                "vmbench: the cached guest kernel in {} is corrupt ({why}); provisioning it again",
-                dir.display(),
-            );
-            std::fs::remove_dir_all(&dir)
-                .map_err(io_at("remove the corrupt kernel cache", &dir))?;
-            kernel::provision(cache)
-        }
-        None => {
-            eprintln!(
-                "vmbench: no guest kernel cached; provisioning the distribution kernel into {}",
-                cache.display()
-            );
-            kernel::provision(cache)
-        }
-    }
-}
-
 /// The modules the run's guests need, in load order, resolved from the kernel's
 /// `modules.dep`.
 fn guest_modules(
@@ -154,7 +125,7 @@ pub fn prepare(
     host: &mut HostInfo,
 ) -> Result<VmSettings, VmError> {
     let qemu = super::find_qemu(config.qemu.as_deref()).map_err(|_| VmError::NoQemu)?;
-    let kernel = guest_kernel(config, cache)?;
+    let kernel = kernel::ensure(config.kernel.as_deref(), cache)?;
     let machine = config.vm_machine.unwrap_or(Machine::Microvm);
     let modules = guest_modules(&kernel, machine, config)?;
     let initramfs = cached_initramfs(binary, &kernel, &modules, cache)?;

@@ -51,6 +51,8 @@ pub struct RunView {
     pub not_run: Vec<(EnvKind, String)>,
     /// A VM ran under TCG (software emulation).
     pub tcg: bool,
+    /// A VM ran under KVM on a host that is itself a guest: what its figures are.
+    pub nested_kvm: Option<crate::results::NestedKvm>,
     /// Bytes on disk per environment: (env, bytes, what).
     pub footprints: Vec<(EnvKind, u64, String)>,
     /// Failed trials: (env, workload, rep, error).
@@ -236,6 +238,12 @@ impl RunView {
                 .trials
                 .iter()
                 .any(|t| t.env.accel() == Some(Accel::Tcg)),
+            nested_kvm: results
+                .trials
+                .iter()
+                .any(|t| t.env.accel() == Some(Accel::Kvm))
+                .then(|| results.host.nested_kvm())
+                .flatten(),
             footprints: footprints(results),
             failures: results
                 .trials

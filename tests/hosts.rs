@@ -1,0 +1,223 @@
+//! The host matrix for real: this checkout's vmbench runs inside TCG guests shaped like the
+//! hosts users have (a KVM host, a pure cgroup v2 host), over this host's root, and what comes
+//! back is checked. A guest that does not come up is a failure with its console's last lines.
+
+mod common;
+
+use serial_test::serial;
+use std::path::Path;
+use std::time::Duration;
+use vmbench::ids::EnvKind;
+use vmbench::matrix::{Finished, Guest, Shape};
+use vmbench::results::Results;
+
+/// Whether this host can boot matrix guests (root for the 9p share of `/`, QEMU).
+fn ready(test: &str) -> bool {
+    common::root(test, "sharing the host's root with a guest")
+        && common::capability(
+            test,
+            vmbench::env::vm::find_qemu(None).is_ok(),
+            "needs QEMU (apt-get install qemu-system-x86)",
+        )
+}
+
+/// The lines every guest script starts with: the host's environment for vmbench.
+fn preamble() -> String {
+    format!(
+        "export HOME=/root PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n\
+         export VMBENCH_CACHE={} VMBENCH_STATE=/run/vmbench\n\
+         V={}\n",
+        common::cache_dir().display(),
+        common::binary().display()
+    )
+}
+
+/// The leftovers a guest script lists after its runs, one file per kind.
+const LEFTOVERS: &str = r#"
+find /sys/fs/cgroup -name 'vmbench*' > left-cgroups.txt
+ps -eo stat=,args= | grep -E 'qemu-system|vmbench-workload|runc|crun|conmon' | grep -v -E '^Z|grep' > left-processes.txt
+ls -d /var/tmp/vmbench-* /tmp/vmbench-* /run/vmbench/out-*.lock 2>/dev/null > left-files.txt
+"#;
+
+/// Boots a `shape` guest running `script` with a fresh share; the share and what the guest did.
+fn boot(shape: Shape, script: &str, timeout: Duration) -> (tempfile::TempDir, Finished) {
+    let kernel =
+        vmbench::env::vm::kernel::ensure(None, &common::cache_dir()).expect("a guest kernel");
+    let qemu = vmbench::env::vm::find_qemu(None).unwrap();
+    let share = tempfile::Builder::new()
+        .prefix("vmbench-matrix-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let guest = Guest {
+        shape,
+        kernel: &kernel,
+        qemu: &qemu,
+        share: share.path(),
+        script,
+        memory_mib: 4096,
+        timeout,
+    };
+    let finished = vmbench::matrix::run(&guest).unwrap_or_else(|e| panic!("{shape} guest: {e}"));
+    eprintln!("{shape} guest: {:.0} s", finished.took.as_secs_f64());
+    (share, finished)
+}
+
+/// A file the guest left in the share, or a failure showing the console and the script's log.
+fn read(share: &Path, name: &str, finished: &Finished) -> String {
+    std::fs::read_to_string(share.join(name)).unwrap_or_else(|_| {
+        let log = std::fs::read_to_string(share.join("script.log")).unwrap_or_default();
+        panic!(
+            "the guest left no {name}\n--- console (last 100 lines) ---\n{}\n--- script.log ---\n{log}",
+            finished.tail(100)
+        )
+    })
+}
+
+/// Asserts that nothing of vmbench's was left in the guest after its runs.
+fn nothing_left(share: &Path, finished: &Finished) {
+    for file in ["left-cgroups.txt", "left-processes.txt", "left-files.txt"] {
+        let left = read(share, file, finished);
+        assert!(left.trim().is_empty(), "{file}: {left}");
+    }
+}
+
+/// The results a guest's run wrote, every trial ok and of one binary.
+fn results(share: &Path, finished: &Finished, run: &str) -> Results {
+    let rc = read(share, &format!("{run}.rc"), finished);
+    let err = read(share, &format!("{run}.err"), finished);
+    assert_eq!(rc.trim(), "0", "{run} failed:\n{err}");
+    let r = Results::load(&share.join(format!("{run}.json"))).unwrap();
+    for t in r.trials.iter().chain(&r.warmup_trials) {
+        assert_eq!(t.error, None, "{} {}: {err}", t.env, t.workload);
+        let seen = t.guest_view.as_ref().map(|v| v.sha256.as_str());
+        assert_eq!(
+            seen,
+            Some(r.workload_binary.sha256.as_str()),
+            "{} {}",
+            t.env,
+            t.workload
+        );
+    }
+    r
+}
+
+#[test]
+#[serial]
+fn a_kvm_host_runs_every_vm_path_with_kvm() {
+    let test = "a_kvm_host_runs_every_vm_path_with_kvm";
+    if !ready(test) {
+        return;
+    }
+    let script = format!(
+        "{}\
+         $V doctor > doctor.txt 2>&1\n\
+         $V run --env native,container,vm-kvm,vm-kvm-snapshot,vm-tcg \
+           --workload noop,cpu-int,syscall,file-io --reps 1 --warmup 0 --size small --fixed-size \
+           --timeout 900 --quiet --out $PWD/kvm.json 2> kvm.err\n\
+         echo $? > kvm.rc\n\
+         ls -d $VMBENCH_CACHE/snapshot/*/state > snapshots.txt 2>&1\n\
+         {LEFTOVERS}",
+        preamble()
+    );
+    let (share, finished) = boot(Shape::Kvm, &script, Duration::from_secs(1800));
+    let share = share.path();
+    let doctor = read(share, "doctor.txt", &finished);
+    let kvm_line = doctor.lines().find(|l| l.contains("] kvm ")).unwrap_or("");
+    assert!(
+        kvm_line.starts_with("[ok") && kvm_line.contains("usable"),
+        "doctor in the kvm guest:\n{doctor}"
+    );
+    assert!(
+        kvm_line.contains("nested KVM inside an emulated guest"),
+        "doctor says what KVM is there: {kvm_line}"
+    );
+    let r = results(share, &finished, "kvm");
+    assert_eq!(r.host.accelerator.as_deref(), Some("kvm"), "{:?}", r.host);
+    assert!(r.host.nested, "the guest knows it is one");
+    assert_eq!(
+        r.host.hypervisor.as_deref(),
+        Some(vmbench::results::EMULATED)
+    );
+    assert_eq!(
+        r.host.nested_kvm(),
+        Some(vmbench::results::NestedKvm::InsideEmulated)
+    );
+    let envs = [
+        EnvKind::Native,
+        EnvKind::Container,
+        EnvKind::VmKvm,
+        EnvKind::VmKvmSnapshot,
+        EnvKind::VmTcg,
+    ];
+    for env in envs {
+        let n = r.trials.iter().filter(|t| t.env == env).count();
+        // A snapshot guest has no data disk: file-io is skipped there, and says so.
+        let expected = if env == EnvKind::VmKvmSnapshot { 3 } else { 4 };
+        assert_eq!(n, expected, "{env} trials");
+    }
+    let snapshot = r.snapshot.as_ref().expect("the snapshot record");
+    assert!(
+        snapshot.path.starts_with(common::cache_dir()),
+        "the state lives in the cache: {snapshot:?}"
+    );
+    // The guest's cache started from the host's: the state it saved is its only new one, and
+    // every snapshot trial restored it.
+    let states = read(share, "snapshots.txt", &finished);
+    assert!(
+        states.contains(&snapshot.path.display().to_string()),
+        "{states}"
+    );
+    for t in r.trials.iter().filter(|t| t.env == EnvKind::VmKvmSnapshot) {
+        assert!(
+            t.phases
+                .contains_key(&vmbench::ids::Phase::MigrationCompleted),
+            "{} restored: {:?}",
+            t.workload,
+            t.phases
+        );
+    }
+    nothing_left(share, &finished);
+}
+
+#[test]
+#[serial]
+fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
+    let test = "a_pure_cgroup2_host_runs_the_containers_with_their_limits";
+    if !ready(test) {
+        return;
+    }
+    let script = format!(
+        "{}\
+         cat /sys/fs/cgroup/cgroup.subtree_control > subtree-before.txt\n\
+         $V run --env container,container-runc,container-crun --workload noop,cpu-int,mem-bw \
+           --reps 1 --warmup 0 --size small --fixed-size --memory 256 --quiet \
+           --out $PWD/v2.json 2> v2.err\n\
+         echo $? > v2.rc\n\
+         {LEFTOVERS}",
+        preamble()
+    );
+    let (share, finished) = boot(Shape::Cgroup2, &script, Duration::from_secs(900));
+    let share = share.path();
+    let before = read(share, "subtree-before.txt", &finished);
+    assert!(
+        before.trim().is_empty(),
+        "a bare v2 host enables nothing: {before}"
+    );
+    let r = results(share, &finished, "v2");
+    assert!(r.host.cgroup.starts_with("v2"), "{}", r.host.cgroup);
+    for t in &r.trials {
+        let view = t.guest_view.as_ref().unwrap();
+        let what = format!("{} {}: {:?}", t.env, t.workload, view.limits);
+        assert_eq!(view.limits.memory_max_bytes, Some(256 << 20), "{what}");
+        assert!(view.limits.pids_max.is_some(), "{what}");
+        assert_eq!(view.cpus, 1, "{what}: pinned to one CPU");
+        if t.env == EnvKind::Container {
+            assert_eq!(
+                t.cgroup_attach,
+                Some(vmbench::results::AttachPath::Clone3IntoCgroup),
+                "{what}: the builtin starts inside its cgroup"
+            );
+        }
+    }
+    nothing_left(share, &finished);
+}
