@@ -199,6 +199,68 @@ mod tests {
     }
 
     #[test]
+    fn the_kvm_and_tcg_note_gives_both_accelerators_figures_from_the_run() {
+        let mut r = three_verdicts();
+        r.host.nested = true;
+        r.host.hypervisor = Some(crate::results::EMULATED.into());
+        let tcg: Vec<Trial> = r
+            .trials
+            .iter()
+            .filter(|t| t.env == EnvKind::Container)
+            .map(|t| {
+                let mut t = t.clone();
+                t.env = EnvKind::VmTcg;
+                t.metrics[0].value *= 10.0;
+                t
+            })
+            .collect();
+        for t in r.trials.iter_mut().filter(|t| t.env == EnvKind::Container) {
+            t.env = EnvKind::VmKvm;
+        }
+        r.trials.extend(tcg);
+        r.config.envs = vec![EnvKind::Native, EnvKind::VmKvm, EnvKind::VmTcg];
+        let report = Report::build(&[("r.json".into(), r)], None, 0.03);
+        let run = &report.runs[0];
+        let ratio = |env: EnvKind| {
+            let w = run
+                .workloads
+                .iter()
+                .find(|w| w.name == Workload::Syscall)
+                .unwrap();
+            let row = w.rows.iter().find(|r| r.env == env).unwrap();
+            super::format::ratio_text(&row.ratio.unwrap())
+        };
+        let en = super::notes::notes(run, Lang::En, 0.03);
+        assert!(
+            en.accel
+                .contains(&format!("syscall {}", ratio(EnvKind::VmKvm))),
+            "{}",
+            en.accel
+        );
+        assert!(
+            en.accel
+                .contains(&format!("syscall {}", ratio(EnvKind::VmTcg))),
+            "{}",
+            en.accel
+        );
+        assert!(
+            en.accel
+                .contains("under KVM (nested KVM inside an emulated guest"),
+            "{}",
+            en.accel
+        );
+        assert!(en.accel.contains("page-fault not measured"), "{}", en.accel);
+        let ko = super::notes::notes(run, Lang::Ko, 0.03);
+        assert!(
+            ko.accel.contains("이번 측정은 둘 다") && ko.accel.contains("중첩 KVM"),
+            "{}",
+            ko.accel
+        );
+        // The VM sentence of the CPU note speaks of KVM only for a KVM guest.
+        assert!(en.cpu.contains("In the VM (vm-kvm)") && en.cpu.contains("on the CPU itself"));
+    }
+
+    #[test]
     fn a_noisy_cpu_figure_makes_the_note_say_the_run_could_not_tell() {
         let mut results = three_verdicts();
         // Widen cpu-int's container figures so the interval straddles 1 widely.

@@ -3,7 +3,7 @@
 
 use super::format::verdict_words;
 use super::model::RunView;
-use crate::ids::{EnvKind, Family};
+use crate::ids::{Accel, EnvKind, Family};
 use crate::stats::Verdict;
 use serde::Serialize;
 use vmbench_workload::Workload;
@@ -72,7 +72,11 @@ fn snapshot(run: &RunView, lang: Lang) -> String {
     let booted = run
         .startup
         .iter()
-        .find(|s| s.env.family() == Family::Vm && !s.env.is_snapshot())
+        .find(|s| {
+            s.env.family() == Family::Vm
+                && !s.env.is_snapshot()
+                && s.env.accel() == restored.env.accel()
+        })
         .map(|s| s.summary.median);
     let (ms, boot) = (
         fmt_ms(Some(restored.summary.median), lang),
@@ -86,6 +90,65 @@ fn snapshot(run: &RunView, lang: Lang) -> String {
         Lang::En => format!(" Restoring the same guest from a snapshot took {ms} against {boot} to boot it: the snapshot was saved once, just before the workload starts, so a restore skips the kernel's boot and device probing and only streams the saved memory back ({size} on disk) and resumes. This is the trick serverless platforms use (Firecracker snapshots, Lambda SnapStart). Every clone resumes from the same state, with the same random pool and clock, so vmbench sends each one fresh random bytes and the host's time with its plan."),
         Lang::Ko => format!(" 같은 게스트를 스냅숏에서 복원하는 데는 {ms}가 걸렸고, 부팅은 {boot}였습니다. 스냅숏은 워크로드가 시작되기 직전에 한 번 저장해 두었으므로, 복원은 커널 부팅과 장치 탐색을 건너뛰고 저장된 메모리(디스크에서 {size})를 다시 읽어 이어서 실행할 뿐입니다. 서버리스 플랫폼이 쓰는 방법입니다(Firecracker 스냅숏, Lambda SnapStart). 모든 복제본이 같은 상태, 같은 난수 풀과 시계로 깨어나므로, vmbench는 계획과 함께 새 난수와 호스트 시각을 보내 줍니다."),
     }
+}
+
+/// One environment's ratio to native on a workload, with its interval, if the run has it.
+fn env_ratio(run: &RunView, workload: Workload, env: EnvKind) -> Option<String> {
+    let w = run.workloads.iter().find(|w| w.name == workload)?;
+    let row = w.rows.iter().find(|r| r.env == env)?;
+    Some(super::format::ratio_text(&row.ratio?))
+}
+
+/// The booted VM of an accelerator that ran, if any.
+fn booted(run: &RunView, accel: Accel) -> Option<EnvKind> {
+    run.envs
+        .iter()
+        .copied()
+        .find(|e| e.accel() == Some(accel) && !e.is_snapshot())
+}
+
+/// KVM against TCG: the mechanism, then this run's figures for each accelerator that ran,
+/// side by side where both did, labelled when KVM was nested.
+fn accel(run: &RunView, lang: Lang) -> String {
+    let mechanism = match lang {
+        Lang::En => "With KVM the CPU runs the guest's instructions directly and leaves them only for what the hypervisor must handle (an exit: device I/O, some privileged operations, a guest page the host has not backed yet). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation) and emulates the memory unit in software too, so every instruction pays, not only the exits.",
+        Lang::Ko => "KVM을 쓰면 CPU가 게스트의 명령어를 직접 실행하고, 하이퍼바이저가 처리해야 할 일(장치 입출력, 일부 특권 명령, 호스트가 아직 메모리를 붙여 주지 않은 게스트 페이지)이 생길 때만 빠져나옵니다(VM exit). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역하고(바이너리 변환) 메모리 관리 장치도 소프트웨어로 흉내 내므로, exit만이 아니라 모든 명령어가 비용을 치릅니다.",
+    };
+    let figures = |env: EnvKind| {
+        let none = || match lang {
+            Lang::En => "not measured".to_string(),
+            Lang::Ko => "측정 안 함".to_string(),
+        };
+        let r = |w: Workload| env_ratio(run, w, env).unwrap_or_else(none);
+        let start = fmt_ms(startup_of(run, env), lang);
+        format!(
+            "cpu-int {}, syscall {}, mem-bw {}, page-fault {}, {} {start}",
+            r(Workload::CpuInt),
+            r(Workload::Syscall),
+            r(Workload::MemBw),
+            r(Workload::PageFault),
+            match lang {
+                Lang::En => "startup",
+                Lang::Ko => "시작",
+            }
+        )
+    };
+    let (kvm, tcg) = (booted(run, Accel::Kvm), booted(run, Accel::Tcg));
+    let nested = run
+        .nested_kvm
+        .as_ref()
+        .map(|n| format!(" ({})", super::format::nested_kvm_words(n, lang)))
+        .unwrap_or_default();
+    let measured = match (kvm, tcg, lang) {
+        (Some(k), Some(t), Lang::En) => format!(" This run measured both, ratios to native with their intervals: under KVM{nested} {}; under TCG {}. Where KVM's ratio is near 1 the guest computed on the CPU itself; where it is not, the cost is in exits and memory; TCG's ratios are far from 1 everywhere.", figures(k), figures(t)),
+        (Some(k), Some(t), Lang::Ko) => format!(" 이번 측정은 둘 다 재었습니다(네이티브 대비 비율과 신뢰구간). KVM{nested}: {}. TCG: {}. KVM의 비율이 1에 가까운 곳은 게스트가 CPU 위에서 직접 계산한 곳이고, 그렇지 않은 곳의 비용은 exit와 메모리에 있습니다. TCG의 비율은 어디서나 1에서 멉니다.", figures(k), figures(t)),
+        (Some(k), None, Lang::En) => format!(" This run measured KVM{nested}: {}.", figures(k)),
+        (Some(k), None, Lang::Ko) => format!(" 이번 측정은 KVM{nested}만 재었습니다: {}.", figures(k)),
+        (None, Some(t), Lang::En) => format!(" This run measured TCG only: {}. Those are emulation's costs, not a KVM guest's; results/sample-kvm-nested/ shows both side by side.", figures(t)),
+        (None, Some(t), Lang::Ko) => format!(" 이번 측정은 TCG만 재었습니다: {}. 에뮬레이션의 비용이지 KVM 게스트의 비용이 아닙니다. 둘을 나란히 보려면 results/sample-kvm-nested/를 보세요.", figures(t)),
+        (None, None, _) => String::new(),
+    };
+    format!("{mechanism}{measured}")
 }
 
 /// What the instances saw, read out with this run's views.
@@ -430,11 +493,9 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     let native = fmt_ms(startup_ms(run, Family::Native), lang);
     let container = fmt_ms(startup_ms(run, Family::Container), lang);
     let vm = fmt_ms(startup_ms(run, Family::Vm), lang);
-    let vm_env = run
-        .envs
-        .iter()
-        .find(|e| e.family() == Family::Vm)
-        .map_or("vm", |e| e.name());
+    let vm_kind = run.envs.iter().find(|e| e.family() == Family::Vm);
+    let vm_env = vm_kind.map_or("vm", |e| e.name());
+    let tcg_vm = vm_kind.and_then(|e| e.accel()) == Some(Accel::Tcg);
     let cpu_c = container_cpu(run, lang);
     let cpu_v = ratio(run, Workload::CpuInt, Family::Vm, lang);
     let sys_v = ratio(run, Workload::Syscall, Family::Vm, lang);
@@ -459,9 +520,13 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
             startup: format!("Starting a process took {native} here; a container {container}; a virtual machine {vm}. A container start is a process start plus a few kernel calls: new namespaces, a cgroup, some mounts, pivot_root. There is no second operating system to boot. A VM must start QEMU, load a kernel, let it find its (virtual) hardware and run its init, so its start is measured in hundreds of milliseconds with KVM and in seconds under TCG.{}", snapshot(run, lang)),
-            cpu: format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest computes at close to native speed, and system calls (syscall: {sys_v}) stay cheap because the guest kernel handles them without leaving the VM."),
+            cpu: if tcg_vm {
+                format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}, and syscall at {sys_v}: under TCG these are the costs of binary translation, not of a VM with KVM (see the note on KVM and TCG).")
+            } else {
+                format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest's instructions run on the CPU itself, and a system call (syscall: {sys_v}) is handled by the guest kernel without leaving the VM.")
+            },
             memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself.{unsampled}"),
-            accel: "With KVM the CPU itself runs guest code at full speed and traps only for privileged operations (hardware-assisted virtualisation). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation), which is typically 5–20 times slower for computation and slower still for system calls and page faults. TCG figures show what emulation costs, not what a VM with KVM costs.".into(),
+            accel: accel(run, lang),
             image: image_note,
             start_split: start_split_note,
             spectrum: spectrum_note.clone(),
@@ -474,9 +539,13 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
             startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 하므로 KVM으로는 수백 밀리초, TCG로는 수 초가 걸립니다.{}", snapshot(run, lang)),
-            cpu: format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트도 네이티브에 가까운 속도로 계산하고, 시스템 콜(syscall: {sys_v})도 게스트 커널이 VM을 벗어나지 않고 처리하므로 싼 편입니다."),
+            cpu: if tcg_vm {
+                format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}, syscall은 {sys_v}였습니다. TCG에서는 이 수치가 바이너리 변환의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다(KVM과 TCG에 관한 노트 참고).")
+            } else {
+                format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트의 명령어는 CPU 위에서 직접 실행되고, 시스템 콜(syscall: {sys_v})은 게스트 커널이 VM을 벗어나지 않고 처리합니다.")
+            },
             memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다.{unsampled}"),
-            accel: "KVM을 쓰면 CPU가 게스트 코드를 제 속도로 직접 실행하고, 특권 명령을 만날 때만 하이퍼바이저로 빠져나옵니다(하드웨어 지원 가상화). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역합니다(바이너리 변환). 계산은 보통 5~20배 느리고, 시스템 콜과 페이지 폴트는 더 느립니다. TCG 수치는 에뮬레이션의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다.".into(),
+            accel: accel(run, lang),
             image: image_note,
             start_split: start_split_note,
             spectrum: spectrum_note,
