@@ -28,6 +28,9 @@ const KEPT_MODULE_DIRS: [&str; 15] = [
     "kernel/virt/lib/irqbypass.ko",
     "kernel/drivers/crypto/ccp/ccp.ko",
 ];
+/// The file in a cached kernel listing the module paths it was provisioned with (present in
+/// the package or not), so a kernel that lacks one is provisioned again only once.
+const KEPT_LIST: &str = "kept-modules";
 /// Single modules kept besides the directories above.
 const KEPT_MODULES: [&str; 1] = ["kernel/crypto/crc32c_generic.ko"];
 
@@ -279,6 +282,12 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
         copy_tree(&from.join(rel), &to.join(rel))
             .map_err(io_at("copy modules", &from.join(rel)))?;
     }
+    let asked: String = KEPT_MODULE_DIRS
+        .iter()
+        .chain(KEPT_MODULES.iter())
+        .map(|rel| format!("{rel}\n"))
+        .collect();
+    std::fs::write(staging.join(KEPT_LIST), asked).map_err(io_at("write", &staging))?;
     for file in [
         "modules.builtin",
         "modules.order",
@@ -334,14 +343,16 @@ pub fn ensure(explicit: Option<&Path>, cache: &Path) -> Result<Kernel, VmError> 
     provision(cache)
 }
 
-/// The first module path this version keeps that a cached kernel's tree lacks.
+/// The first module path this version keeps that a cached kernel was not provisioned with
+/// (one the package itself lacks does not count).
 fn missing_module(kernel: &Kernel) -> Option<&'static str> {
-    let modules = kernel.modules.as_ref()?;
+    let dir = kernel.cache_dir()?;
+    let asked = std::fs::read_to_string(dir.join(KEPT_LIST)).unwrap_or_default();
     KEPT_MODULE_DIRS
         .iter()
         .chain(KEPT_MODULES.iter())
         .copied()
-        .find(|rel| !modules.join(rel).exists())
+        .find(|rel| !asked.lines().any(|l| l == *rel))
 }
 
 fn depmod() -> PathBuf {
@@ -504,6 +515,38 @@ pub fn remove_dead_staging(cache: &Path, dry_run: bool) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_kernel_cached_without_a_kept_module_is_found_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let at = dir.path().join("6.1.0-test");
+        std::fs::create_dir_all(&at).unwrap();
+        let kernel = super::cached(&at);
+        // Cached by an older vmbench: no list, so the first kept path is missing.
+        assert_eq!(
+            super::missing_module(&kernel),
+            Some(super::KEPT_MODULE_DIRS[0])
+        );
+        let older: String = super::KEPT_MODULE_DIRS[..8]
+            .iter()
+            .chain(super::KEPT_MODULES.iter())
+            .map(|r| format!("{r}\n"))
+            .collect();
+        std::fs::write(at.join(super::KEPT_LIST), older).unwrap();
+        assert_eq!(
+            super::missing_module(&kernel),
+            Some("kernel/net/9p/9pnet.ko")
+        );
+        // Provisioned by this version: nothing is missing, even where the package had no
+        // such module (no file below), so it is not provisioned again and again.
+        let all: String = super::KEPT_MODULE_DIRS
+            .iter()
+            .chain(super::KEPT_MODULES.iter())
+            .map(|r| format!("{r}\n"))
+            .collect();
+        std::fs::write(at.join(super::KEPT_LIST), all).unwrap();
+        assert_eq!(super::missing_module(&kernel), None);
+    }
+
     use super::*;
 
     #[test]
