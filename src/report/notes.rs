@@ -519,13 +519,13 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
     match lang {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
-            startup: format!("Starting a process took {native} here; a container {container}; a virtual machine {vm}. A container start is a process start plus a few kernel calls: new namespaces, a cgroup, some mounts, pivot_root. There is no second operating system to boot. A VM must start QEMU, load a kernel, let it find its (virtual) hardware and run its init, so its start is measured in hundreds of milliseconds with KVM and in seconds under TCG.{}", snapshot(run, lang)),
+            startup: format!("Starting a process took {native} here; a container {container}; a virtual machine {vm}. A container start is a process start plus a few kernel calls: new namespaces, a cgroup, some mounts, pivot_root. There is no second operating system to boot. A VM must start QEMU, load a kernel, let it find its (virtual) hardware and run its init before the program starts.{}", snapshot(run, lang)),
             cpu: if tcg_vm {
                 format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}, and syscall at {sys_v}: under TCG these are the costs of binary translation, not of a VM with KVM (see the note on KVM and TCG).")
             } else {
                 format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest's instructions run on the CPU itself, and a system call (syscall: {sys_v}) is handled by the guest kernel without leaving the VM.")
             },
-            memory_io: format!("Memory and I/O are where a VM pays. Every guest memory access goes through two levels of address translation, and every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself.{unsampled}"),
+            memory_io: format!("Memory and I/O are where a VM pays. With KVM, a TLB miss walks two sets of page tables, the guest's and then the host's (two-level paging), and a guest page the host has not backed yet costs an exit; under TCG every memory access goes through QEMU's software MMU instead. Every disk write crosses the virtual device: the guest kernel queues it on virtio, QEMU performs it on the host, and the host kernel writes it (file-io: {io_v}). Seen from the host, a container costs little more than its process's own memory, while a VM holds its whole guest RAM, a guest kernel and QEMU itself.{unsampled}"),
             accel: accel(run, lang),
             image: image_note,
             start_split: start_split_note,
@@ -538,13 +538,13 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         },
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
-            startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 하므로 KVM으로는 수백 밀리초, TCG로는 수 초가 걸립니다.{}", snapshot(run, lang)),
+            startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 프로그램이 시작되기 전에 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 합니다.{}", snapshot(run, lang)),
             cpu: if tcg_vm {
                 format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}, syscall은 {sys_v}였습니다. TCG에서는 이 수치가 바이너리 변환의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다(KVM과 TCG에 관한 노트 참고).")
             } else {
                 format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트의 명령어는 CPU 위에서 직접 실행되고, 시스템 콜(syscall: {sys_v})은 게스트 커널이 VM을 벗어나지 않고 처리합니다.")
             },
-            memory_io: format!("가상 머신이 비용을 치르는 곳은 메모리와 입출력입니다. 게스트의 메모리 접근은 주소 변환을 두 단계로 거치고, 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다.{unsampled}"),
+            memory_io: format!("가상 머신의 오버헤드가 생기는 곳은 메모리와 입출력입니다. KVM에서는 TLB 미스가 날 때 게스트의 페이지 테이블과 호스트의 페이지 테이블을 차례로 걷고(2단계 페이징), 호스트가 아직 메모리를 붙여 주지 않은 게스트 페이지는 exit 한 번의 비용이 듭니다. TCG에서는 모든 메모리 접근이 QEMU의 소프트웨어 MMU를 거칩니다. 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다.{unsampled}"),
             accel: accel(run, lang),
             image: image_note,
             start_split: start_split_note,
