@@ -83,10 +83,10 @@ pub fn verdict_words(v: Verdict, better: Better, lang: Lang) -> String {
             match lang {
                 Lang::En => words,
                 Lang::Ko => words
-                    .replace("× worse", "배 나쁨")
-                    .replace("× better", "배 좋음")
-                    .replace("% worse", "% 나쁨")
-                    .replace("% better", "% 좋음"),
+                    .replace("× worse", "배 느림")
+                    .replace("× better", "배 빠름")
+                    .replace("% worse", "% 느림")
+                    .replace("% better", "% 빠름"),
             }
         }
         (Verdict::Undetermined, Lang::En) => "too few repetitions to tell".into(),
@@ -216,7 +216,7 @@ mod tests {
         assert_eq!(en(Verdict::Worse { ratio: 0.1 }), "10.0× worse");
         assert_eq!(
             verdict_words(Verdict::Worse { ratio: 0.1 }, Better::Higher, Lang::Ko),
-            "10.0배 나쁨"
+            "10.0배 느림"
         );
         assert_eq!(
             verdict_words(Verdict::Same { margin: 0.025 }, Better::Lower, Lang::Ko),

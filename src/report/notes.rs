@@ -60,7 +60,7 @@ fn start_split(run: &RunView, lang: Lang) -> String {
     let (podman, docker) = (ms(EnvKind::ContainerPodman), ms(EnvKind::ContainerDocker));
     match lang {
         Lang::En => format!("Starting the same program took {native} as a plain process and {builtin} in vmbench's own container: the kernel's part of a container (new namespaces, a cgroup, a few mounts, pivot_root) is about a millisecond. An OCI runtime adds a process of its own that reads a bundle and sets the same things up: {crun} with crun (C), {runc} with runc (Go). An engine adds its machinery on top: Podman {podman} (the client, conmon and the runtime, no daemon), Docker {docker} (the client asks the daemon, which asks containerd, which starts a shim, which runs runc). What a user waits for in `docker run` is mostly the engine, not the kernel."),
-        Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)은 1밀리초 안팎입니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 장치를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
+        Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)은 1밀리초 안팎입니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 구성 요소를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
     }
 }
 
@@ -207,7 +207,10 @@ fn spectrum(run: &RunView, lang: Lang) -> String {
         gvisor.and_then(|g| g.syscall_ns),
         native.and_then(|n| n.syscall_ns),
     ) {
-        (Some(g), Some(n)) if n > 0.0 => format!("{:.0}×", g / n),
+        (Some(g), Some(n)) if n > 0.0 => match lang {
+            Lang::En => format!("{:.0}×", g / n),
+            Lang::Ko => format!("{:.0}배", g / n),
+        },
         _ => "—".to_string(),
     };
     let start = fmt_ms(gvisor.and_then(|g| g.startup_ms), lang);
@@ -230,7 +233,7 @@ fn spectrum(run: &RunView, lang: Lang) -> String {
     let (k_native, k_gvisor, k_guest) = (kernel(native), kernel(gvisor), kernel(guest));
     match lang {
         Lang::En => format!("Isolation is a question of who answers the program's system calls. Natively and in every namespace container it is the host's own kernel ({k_native}); a system call cost {ns_native} natively and {ns_spaces} in a container, because nothing stands in between: namespaces only change what the kernel shows. gVisor puts a kernel written in user space, the Sentry, between the program and the host: it catches every system call and answers it itself ({k_gvisor} is its own version string), asking the host kernel only for a narrow set of calls. That is a far smaller attack surface, paid on every call: {ns_gvisor} here, {times} the native cost, while pure computation (cpu-int) came out at {cpu} and a sandbox started in {start}. A VM goes one step further and runs a complete guest kernel ({k_guest}) on virtual hardware; its system calls stay inside the guest ({ns_guest} here), and what it pays instead is boot time, memory for a whole guest and every trip to a virtual device."),
-        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 값을 치릅니다. 여기서는 {ns_gvisor}로 네이티브의 {times}였고, 순수 계산(cpu-int)은 {cpu}였으며 샌드박스 시작에는 {start} 걸렸습니다. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 비용을 치릅니다."),
+        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 오버헤드가 생깁니다. 여기서는 시스템 콜 한 번에 {ns_gvisor}, 네이티브의 {times}가 걸렸습니다. 순수 계산(cpu-int)의 결과: {cpu}. 샌드박스 시작: {start}. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 비용을 치릅니다."),
     }
 }
 
@@ -240,7 +243,10 @@ fn image(run: &RunView, lang: Lang, guest: &str) -> String {
     let kind = record.map_or("minimal", |r| r.kind.name());
     let size = record.map_or_else(
         || "—".to_string(),
-        |r| format!("{:.1} MB, {} files", r.bytes as f64 / 1e6, r.files),
+        |r| match lang {
+            Lang::En => format!("{:.1} MB, {} files", r.bytes as f64 / 1e6, r.files),
+            Lang::Ko => format!("{:.1} MB, 파일 {}개", r.bytes as f64 / 1e6, r.files),
+        },
     );
     let imports = record
         .map(|r| {
@@ -262,7 +268,7 @@ fn image(run: &RunView, lang: Lang, guest: &str) -> String {
             let ship = imports.map_or(String::new(), |i| {
                 format!(" 엔진으로 가져오는 데(pull 대신) {i} 걸렸습니다.")
             });
-            format!("이미지는 읽기 전용 디렉터리 트리입니다. 이미지를 클래스로, 컨테이너를 그 인스턴스로 생각하면 됩니다. 모든 컨테이너는 트리를 읽기 전용으로 함께 쓰고 자기 마운트(엔진에서는 얇은 쓰기 층)만 더하므로, 컨테이너 열 개를 띄워도 아무것도 복사되지 않습니다. 이번 {kind} 이미지는 {size}입니다.{ship} 작은 이미지일수록 빨리 배포되고, 콜드 스타트에서 디스크에서 읽을 것이 적습니다. 안의 프로그램은 어느 이미지에서나 바이트 단위까지 같습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다.")
+            format!("이미지는 읽기 전용 디렉터리 트리입니다. 이미지를 클래스로, 컨테이너를 그 인스턴스로 생각하면 됩니다. 모든 컨테이너는 트리를 읽기 전용으로 공유하고 자기 마운트(엔진에서는 얇은 쓰기 층)만 더하므로, 컨테이너 열 개를 띄워도 아무것도 복사되지 않습니다. 이번 {kind} 이미지는 {size}입니다.{ship} 작은 이미지일수록 빨리 배포되고, 콜드 스타트에서 디스크에서 읽을 것이 적습니다. 안의 프로그램은 어느 이미지에서나 바이트 단위까지 같습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다.")
         }
     }
 }
@@ -540,9 +546,9 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
             startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 프로그램이 시작되기 전에 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 합니다.{}", snapshot(run, lang)),
             cpu: if tcg_vm {
-                format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}, syscall은 {sys_v}였습니다. TCG에서는 이 수치가 바이너리 변환의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다(KVM과 TCG에 관한 노트 참고).")
+                format!("{cpu_c} 가상 머신({vm_env})의 결과: cpu-int {cpu_v}, syscall {sys_v}. TCG에서는 이 수치가 바이너리 변환의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다(KVM과 TCG에 관한 노트 참고).")
             } else {
-                format!("{cpu_c} 가상 머신({vm_env})에서 cpu-int는 {cpu_v}였습니다. 하드웨어 가상화를 쓰면 게스트의 명령어는 CPU 위에서 직접 실행되고, 시스템 콜(syscall: {sys_v})은 게스트 커널이 VM을 벗어나지 않고 처리합니다.")
+                format!("{cpu_c} 가상 머신({vm_env})의 cpu-int 결과: {cpu_v}. 하드웨어 가상화를 쓰면 게스트의 명령어는 CPU 위에서 직접 실행되고, 시스템 콜(syscall: {sys_v})은 게스트 커널이 VM을 벗어나지 않고 처리합니다.")
             },
             memory_io: format!("가상 머신의 오버헤드가 생기는 곳은 메모리와 입출력입니다. KVM에서는 TLB 미스가 날 때 게스트의 페이지 테이블과 호스트의 페이지 테이블을 차례로 걷고(2단계 페이징), 호스트가 아직 메모리를 붙여 주지 않은 게스트 페이지는 exit 한 번의 비용이 듭니다. TCG에서는 모든 메모리 접근이 QEMU의 소프트웨어 MMU를 거칩니다. 디스크 쓰기는 가상 장치를 건너야 합니다. 게스트 커널이 virtio 큐에 넣으면 QEMU가 호스트에서 실행하고, 호스트 커널이 실제로 씁니다(file-io: {io_v}). 호스트에서 보면 컨테이너는 자기 프로세스의 메모리 정도만 차지하지만, 가상 머신은 게스트 RAM 전체와 게스트 커널, 그리고 QEMU 자신을 붙잡고 있습니다.{unsampled}"),
             accel: accel(run, lang),
@@ -550,7 +556,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             start_split: start_split_note,
             spectrum: spectrum_note,
             seen: seen_note,
-            method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"나쁨\" 또는 \"좋음\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
+            method: format!("시작 시간은 호스트가 잽니다. 인스턴스를 띄우기 직전부터 ready 줄이 도착할 때까지입니다. 각 수치는 반복 시행의 중앙값이고, 95% 부트스트랩 신뢰구간을 함께 적었습니다. 반복마다 환경을 번갈아 실행해서 공유 머신의 흔들림이 모든 환경에 고르게 퍼지게 했습니다. 판정은 한 가지 규칙을 따릅니다. 신뢰구간이 1의 ±{margin}% 안에 있으면 \"같음\", 1을 포함하지만 그보다 넓으면 \"차이를 찾지 못함\"(이번 측정으로는 알 수 없음), 구간 전체가 1의 한쪽에 있을 때만 \"느림\" 또는 \"빠름\"입니다. 적응형 측정은 환경마다 신뢰구간이 충분히 좁아지거나 시간 예산의 몫을 다 쓸 때까지 반복을 더하고, 거기에 이르지 못한 환경을 표시합니다. 다른 프로그램이 워크로드의 CPU를 쓰거나 하이퍼바이저가 CPU를 가져간 시행은 시끄러운 시행으로 표시하되 버리지 않습니다. 이상값도 표시만 하고 버리지 않습니다."),
             quiet: quiet(run, lang),
             density: density_note.clone(),
             network: network_note,

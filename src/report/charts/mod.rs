@@ -41,7 +41,7 @@ pub fn tr(lang: Lang, en: &'static str) -> &'static str {
         "One system call" => "시스템 콜 한 번",
         "ns per call (log scale)" => "호출당 ns (로그 눈금)",
         "Cost relative to native (1 = same, right = worse)" => {
-            "네이티브 대비 비용 (1 = 같음, 오른쪽 = 나쁨)"
+            "네이티브 대비 비용 (1 = 같음, 오른쪽 = 느림)"
         }
         "cost factor vs native (log scale; whiskers: 95% CI)" => {
             "네이티브 대비 배수 (로그 눈금, 수염: 95% 신뢰구간)"
