@@ -404,6 +404,8 @@ fn the_committed_korean_sample_renders_in_a_real_browser() {
         "인스턴스 안에서 보이는 것",
         "격리의 스펙트럼",
         "시작 시간",
+        "흔한 주장, 이번 측정으로 확인하기",
+        "뒷받침됨",
     ] {
         assert!(
             dom.contains(korean),

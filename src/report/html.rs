@@ -53,6 +53,7 @@ fn base_labels(lang: Lang) -> Value {
             "image": "Image footprint", "not_run": "Environments that did not run", "failures": "Failed trials",
             "quiet": "How quiet was the host", "noisy": "noisy trials", "foreign": "others on its CPUs (median)",
             "foreign_max": "(max)", "steal": "stolen by the hypervisor (median)", "runnable": "runnable tasks (max)",
+            "claims": "The claims, held against this run", "claim": "claim", "evidence": "the figure that tests it", "finding": "what it says",
             "notes": "Lecture notes", "method": "How this was measured", "env": "environment", "median": "median",
             "ci": "95% CI", "vs_native": "vs native [95% CI]", "vs_baseline": "vs baseline", "n": "n", "cv": "CV",
             "side_by_side": "Runs side by side: median headline value (ratio to that run's native [95% CI])", "disagree": "disagree beyond their CIs",
@@ -70,6 +71,7 @@ fn base_labels(lang: Lang) -> Value {
             "image": "이미지 크기", "not_run": "실행하지 못한 환경", "failures": "실패한 시행",
             "quiet": "호스트는 얼마나 조용했나", "noisy": "시끄러운 시행", "foreign": "다른 프로그램의 CPU 사용(중앙값)",
             "foreign_max": "(최대)", "steal": "하이퍼바이저가 가져간 시간(중앙값)", "runnable": "실행 대기 작업(최대)",
+            "claims": "흔한 주장, 이번 측정으로 확인하기", "claim": "주장", "evidence": "확인한 수치", "finding": "결과",
             "notes": "강의 노트", "method": "측정 방법", "env": "환경", "median": "중앙값",
             "ci": "95% 신뢰구간", "vs_native": "네이티브 대비 [95% 신뢰구간]", "vs_baseline": "기준 실행 대비", "n": "횟수", "cv": "변동계수",
             "side_by_side": "실행 비교: 대표 지표의 중앙값 (그 실행의 네이티브 대비 비율 [95% 신뢰구간])", "disagree": "신뢰구간 밖으로 어긋남",
@@ -398,6 +400,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "demo": run.results.config.demo,
         "charts": charts,
         "notes": notes(run, lang, margin),
+        "claims": super::claims::claims(run, lang),
     }))
 }
 

@@ -23,6 +23,36 @@ impl Exporter for Markdown {
     }
 }
 
+/// Each claim people make, with the figure of this run that tests it and what it says.
+fn claims_table(s: &mut String, run: &RunView, lang: Lang) {
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        t(
+            lang,
+            "The claims, held against this run",
+            "흔한 주장, 이번 측정으로 확인하기"
+        )
+    );
+    let _ = writeln!(
+        s,
+        "| {} | {} | {} |\n|---|---|---|",
+        t(lang, "claim", "주장"),
+        t(lang, "the figure that tests it", "확인한 수치"),
+        t(lang, "what it says", "결과")
+    );
+    for c in super::claims::claims(run, lang) {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} |",
+            c.claim,
+            md(&c.evidence),
+            c.finding_words
+        );
+    }
+    let _ = writeln!(s);
+}
+
 /// The header of one run: the host, and the warnings a reader needs first.
 fn run_header(s: &mut String, run: &RunView, lang: Lang) {
     let h = &run.results.host;
@@ -105,6 +135,7 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
     note(s, lang, &notes.memory_io);
     quiet_table(s, run, lang);
     note(s, lang, &notes.quiet);
+    claims_table(s, run, lang);
     let _ = writeln!(s, "### {}\n", t(lang, "How this was measured", "측정 방법"));
     let _ = writeln!(s, "{}\n", md(&notes.method));
     for (env, reason) in &run.not_run {

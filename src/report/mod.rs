@@ -3,6 +3,7 @@
 //! render it; charts and lecture notes feed the HTML one.
 
 pub mod charts;
+pub mod claims;
 pub mod csv;
 pub mod density;
 pub mod export;

@@ -277,24 +277,7 @@ pub fn provision(cache: &Path) -> Result<Kernel, VmError> {
     );
 
     let from = tree.join("lib/modules").join(&version);
-    let to = staging.join("lib/modules").join(&version);
-    for rel in KEPT_MODULE_DIRS.iter().chain(KEPT_MODULES.iter()) {
-        copy_tree(&from.join(rel), &to.join(rel))
-            .map_err(io_at("copy modules", &from.join(rel)))?;
-    }
-    let asked: String = KEPT_MODULE_DIRS
-        .iter()
-        .chain(KEPT_MODULES.iter())
-        .map(|rel| format!("{rel}\n"))
-        .collect();
-    std::fs::write(staging.join(KEPT_LIST), asked).map_err(io_at("write", &staging))?;
-    for file in [
-        "modules.builtin",
-        "modules.order",
-        "modules.builtin.modinfo",
-    ] {
-        let _ = std::fs::copy(from.join(file), to.join(file));
-    }
+    keep_modules(&from, &staging.join("lib/modules").join(&version), &staging)?;
     run(
         Command::new(depmod()).arg("-b").arg(&staging).arg(&version),
         "depmod",
@@ -353,6 +336,29 @@ fn missing_module(kernel: &Kernel) -> Option<&'static str> {
         .chain(KEPT_MODULES.iter())
         .copied()
         .find(|rel| !asked.lines().any(|l| l == *rel))
+}
+
+/// Copies the module paths a guest of vmbench can need from the package's tree `from` into
+/// `to`, with the list of what was asked (`KEPT_LIST` in `staging`) and the module indexes.
+fn keep_modules(from: &Path, to: &Path, staging: &Path) -> Result<(), VmError> {
+    for rel in KEPT_MODULE_DIRS.iter().chain(KEPT_MODULES.iter()) {
+        copy_tree(&from.join(rel), &to.join(rel))
+            .map_err(io_at("copy modules", &from.join(rel)))?;
+    }
+    let asked: String = KEPT_MODULE_DIRS
+        .iter()
+        .chain(KEPT_MODULES.iter())
+        .map(|rel| format!("{rel}\n"))
+        .collect();
+    std::fs::write(staging.join(KEPT_LIST), asked).map_err(io_at("write", staging))?;
+    for file in [
+        "modules.builtin",
+        "modules.order",
+        "modules.builtin.modinfo",
+    ] {
+        let _ = std::fs::copy(from.join(file), to.join(file));
+    }
+    Ok(())
 }
 
 fn depmod() -> PathBuf {
