@@ -406,6 +406,7 @@ fn the_committed_korean_sample_renders_in_a_real_browser() {
         "시작 시간",
         "흔한 주장, 이번 측정으로 확인하기",
         "뒷받침됨",
+        "세 가지 스택: 시스템 콜에 누가 답하고, 하이퍼바이저는 어디에 있나",
     ] {
         assert!(
             dom.contains(korean),

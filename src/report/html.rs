@@ -558,6 +558,15 @@ fn side_by_side(report: &Report) -> Vec<Value> {
         .collect()
 }
 
+/// The three stacks (native, container, VM: who answers a system call, where the hypervisor
+/// sits), the same drawing as the lecture's.
+fn stacks(lang: Lang) -> &'static str {
+    match lang {
+        Lang::En => include_str!("../../docs/three-stacks.svg"),
+        Lang::Ko => include_str!("../../docs/three-stacks.ko.svg"),
+    }
+}
+
 impl Exporter for Html {
     fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut env = minijinja::Environment::new();
@@ -581,6 +590,7 @@ impl Exporter for Html {
             "images_note": report.runs.first().map(|r| notes(r, lang, report.margin).image),
             "baseline": report.baseline,
             "generated_at": report.generated_at,
+            "stacks": stacks(lang),
         });
         Ok(env.get_template("report.html")?.render(ctx)?)
     }
