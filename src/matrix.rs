@@ -270,6 +270,10 @@ pub fn run(guest: &Guest) -> Result<Finished, MatrixError> {
     std::fs::write(&initrd, image).map_err(io_at("write", &initrd))?;
     let script = guest.share.join("script.sh");
     std::fs::write(&script, guest.script).map_err(io_at("write", &script))?;
+    // The console also goes to the share as it arrives, so a guest that hangs can be read
+    // while it does.
+    let log_path = guest.share.join("console.log");
+    let mut log = std::fs::File::create(&log_path).map_err(io_at("create", &log_path))?;
     let started = Instant::now();
     let mut cmd = Command::new(guest.qemu);
     cmd.args(qemu_args(guest, &initrd))
@@ -282,7 +286,11 @@ pub fn run(guest: &Guest) -> Result<Finished, MatrixError> {
     let mut stderr = child.stderr.take().expect("piped");
     let console = std::thread::spawn(move || {
         let mut text = Vec::new();
-        let _ = stdout.read_to_end(&mut text);
+        let mut chunk = [0u8; 8192];
+        while let Ok(n @ 1..) = stdout.read(&mut chunk) {
+            let _ = std::io::Write::write_all(&mut log, &chunk[..n]);
+            text.extend_from_slice(&chunk[..n]);
+        }
         let mut err = Vec::new();
         let _ = stderr.read_to_end(&mut err);
         text.extend_from_slice(&err);

@@ -79,7 +79,12 @@ impl Qmp {
         Ok(qmp)
     }
 
+    /// The next message, or a timeout once `deadline` has passed, however many messages
+    /// are still arriving (a monitor that keeps sending events cannot hold a wait open).
     fn read(&mut self, deadline: Instant) -> Result<Value, QmpError> {
+        if Instant::now() >= deadline {
+            return Err(std::io::Error::from(std::io::ErrorKind::TimedOut).into());
+        }
         let left = deadline.saturating_duration_since(Instant::now());
         self.reader
             .get_ref()
@@ -212,6 +217,42 @@ mod tests {
         qmp.wait_migration(deadline).unwrap();
         let err = qmp.execute("cont", None, deadline).unwrap_err().to_string();
         assert!(err.contains("QEMU refused cont: no such state"), "{err}");
+    }
+
+    #[test]
+    fn a_monitor_that_keeps_sending_other_events_cannot_outlast_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("qmp.sock");
+        let listener = UnixListener::bind(&path).unwrap();
+        std::thread::spawn(move || {
+            let (mut s, _) = listener.accept().unwrap();
+            writeln!(s, r#"{{"QMP": {{"version": {{}}, "capabilities": []}}}}"#).unwrap();
+            let mut line = String::new();
+            BufReader::new(s.try_clone().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            s.write_all(b"{\"return\": {}}\n").unwrap();
+            // Events without pause, none of them the one awaited, until the client leaves.
+            while s
+                .write_all(b"{\"event\": \"RTC_CHANGE\", \"data\": {\"offset\": 0}}\n")
+                .is_ok()
+            {}
+        });
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut qmp = Qmp::connect(&path, deadline).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let soon = Instant::now() + Duration::from_millis(300);
+            let _ = tx.send(qmp.wait_migration(soon).map_err(|e| e.to_string()));
+        });
+        let err = rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("the wait ended at its deadline")
+            .unwrap_err();
+        assert!(
+            err.contains("no MIGRATION event") || err.contains("timed out"),
+            "{err}"
+        );
     }
 
     #[test]
