@@ -31,13 +31,12 @@ pub enum Shape {
 
 impl Shape {
     /// The modules its `/init` loads, by name (dependencies are resolved from `modules.dep`).
-    fn modules(self) -> &'static [&'static str] {
-        const SHARES: &[&str] = &["virtio_pci", "9pnet_virtio", "9p", "overlay"];
-        const KVM: &[&str] = &["virtio_pci", "9pnet_virtio", "9p", "overlay", "kvm_amd"];
-        match self {
-            Shape::Kvm => KVM,
-            Shape::Cgroup2 => SHARES,
+    fn modules(self) -> Vec<&'static str> {
+        let mut modules = vec!["virtio_pci", "9pnet_virtio", "9p", "overlay"];
+        if self == Shape::Kvm {
+            modules.push("kvm_amd");
         }
+        modules
     }
 }
 
@@ -170,7 +169,7 @@ pub fn initramfs(shape: Shape, kernel: &Kernel) -> Result<Vec<u8>, MatrixError> 
         .ok_or_else(|| MatrixError::NoModules(kernel.version.clone()))?;
     let dep_path = modules.join("modules.dep");
     let dep = std::fs::read_to_string(&dep_path).map_err(io_at("read", &dep_path))?;
-    let order = resolve_modules(&dep, shape.modules()).map_err(|e| MatrixError::Module {
+    let order = resolve_modules(&dep, &shape.modules()).map_err(|e| MatrixError::Module {
         kernel: kernel.version.clone(),
         module: e
             .strip_prefix("module ")

@@ -54,14 +54,6 @@ fn words(f: Finding, lang: Lang) -> &'static str {
     }
 }
 
-/// A string in the report's language.
-fn t(lang: Lang, en: &'static str, ko: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        Lang::Ko => ko,
-    }
-}
-
 /// Every claim, in the order a lecture makes them.
 pub fn claims(run: &RunView, lang: Lang) -> Vec<ClaimRow> {
     let rows: [(&'static str, &'static str, (String, Finding)); 9] = [
@@ -104,7 +96,7 @@ pub fn claims(run: &RunView, lang: Lang) -> Vec<ClaimRow> {
             "Small images are better for production.",
             "운영에는 작은 이미지가 낫다.",
             (
-                t(lang, "one image per run: compare runs with --image minimal, busybox and debian and --page-cache cold (the lecture's section 5)", "측정 한 번에 이미지는 하나입니다. --image minimal, busybox, debian과 --page-cache cold로 측정한 결과를 비교하세요(강의안 5절)").into(),
+                lang.pick("one image per run: compare runs with --image minimal, busybox and debian and --page-cache cold (the lecture's section 5)", "측정 한 번에 이미지는 하나입니다. --image minimal, busybox, debian과 --page-cache cold로 측정한 결과를 비교하세요(강의안 5절)").into(),
                 Finding::NotMeasured,
             ),
         ),
@@ -112,14 +104,14 @@ pub fn claims(run: &RunView, lang: Lang) -> Vec<ClaimRow> {
             "Kubernetes runs containers.",
             "쿠버네티스가 컨테이너를 돌린다.",
             (
-                t(lang, "vmbench fleet runs this suite as a Kubernetes Job on each node and compares the nodes (README, Fleet runs on Kubernetes)", "vmbench fleet이 이 스위트를 노드마다 쿠버네티스 Job으로 돌리고 노드끼리 비교합니다(README, Fleet runs on Kubernetes)").into(),
+                lang.pick("vmbench fleet runs this suite as a Kubernetes Job on each node and compares the nodes (README, Fleet runs on Kubernetes)", "vmbench fleet이 이 스위트를 노드마다 쿠버네티스 Job으로 돌리고 노드끼리 비교합니다(README, Fleet runs on Kubernetes)").into(),
                 Finding::NotMeasured,
             ),
         ),
     ];
     rows.into_iter()
         .map(|(en, ko, (evidence, finding))| ClaimRow {
-            claim: t(lang, en, ko),
+            claim: lang.pick(en, ko),
             evidence,
             finding,
             finding_words: words(finding, lang),
@@ -129,7 +121,7 @@ pub fn claims(run: &RunView, lang: Lang) -> Vec<ClaimRow> {
 
 /// What nothing measured says, with what would measure it.
 fn not_measured(lang: Lang, en: &'static str, ko: &'static str) -> (String, Finding) {
-    (t(lang, en, ko).into(), Finding::NotMeasured)
+    (lang.pick(en, ko).into(), Finding::NotMeasured)
 }
 
 /// The kernel release each instance reported.
@@ -348,8 +340,7 @@ fn faster(run: &RunView, lang: Lang) -> (String, Finding) {
     };
     let evidence = format!(
         "{}: {}, {}",
-        t(
-            lang,
+        lang.pick(
             "noop start, median [95% CI]",
             "noop 시작, 중앙값 [95% 신뢰구간]"
         ),
@@ -366,19 +357,13 @@ fn faster(run: &RunView, lang: Lang) -> (String, Finding) {
 
 /// One environment's ratio to native with its verdict, if the run has it.
 fn ratio_of(run: &RunView, workload: Workload, env: EnvKind) -> Option<(String, Verdict)> {
-    let w = run.workloads.iter().find(|w| w.name == workload)?;
-    let row = w.rows.iter().find(|r| r.env == env)?;
+    let row = run.row(workload, env)?;
     Some((ratio_text(&row.ratio?), row.verdict?))
 }
 
 /// KVM's signature: computation at its host's speed, the hypervisor seen in exits and memory.
 fn hypervisor(run: &RunView, lang: Lang) -> (String, Finding) {
-    let kvm = run
-        .envs
-        .iter()
-        .copied()
-        .find(|e| e.accel() == Some(Accel::Kvm) && !e.is_snapshot());
-    let Some(kvm) = kvm else {
+    let Some(kvm) = run.booted(Accel::Kvm) else {
         return not_measured(lang, "no KVM guest ran (a TCG guest emulates the CPU, so no hardware sits below its hypervisor to show): results/sample-kvm-nested/ holds a KVM guest beside a TCG one", "KVM 게스트가 돌지 않음(TCG 게스트는 CPU를 흉내 내므로 하이퍼바이저 아래의 하드웨어를 보여 줄 수 없음). results/sample-kvm-nested/에 KVM 게스트와 TCG 게스트가 나란히 있음");
     };
     let Some((cpu, cpu_verdict)) = ratio_of(run, Workload::CpuInt, kvm) else {

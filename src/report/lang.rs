@@ -22,6 +22,14 @@ impl Lang {
         }
     }
 
+    /// The English or the Korean text.
+    pub fn pick(self, en: &'static str, ko: &'static str) -> &'static str {
+        match self {
+            Lang::En => en,
+            Lang::Ko => ko,
+        }
+    }
+
     /// The `lang` attribute value.
     pub fn code(self) -> &'static str {
         match self {

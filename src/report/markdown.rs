@@ -12,7 +12,7 @@ pub struct Markdown;
 impl Exporter for Markdown {
     fn render(&self, report: &Report, lang: Lang) -> Result<String, ReportError> {
         let mut s = String::new();
-        let _ = writeln!(s, "# {}\n", t(lang, "vmbench report", "vmbench 보고서"));
+        let _ = writeln!(s, "# {}\n", lang.pick("vmbench report", "vmbench 보고서"));
         if report.runs.len() > 1 {
             across_table(&mut s, report, lang);
         }
@@ -28,8 +28,7 @@ fn claims_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(
         s,
         "### {}\n",
-        t(
-            lang,
+        lang.pick(
             "The claims, held against this run",
             "흔한 주장, 이번 측정으로 확인하기"
         )
@@ -37,9 +36,9 @@ fn claims_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(
         s,
         "| {} | {} | {} |\n|---|---|---|",
-        t(lang, "claim", "주장"),
-        t(lang, "the figure that tests it", "확인한 수치"),
-        t(lang, "what it says", "결과")
+        lang.pick("claim", "주장"),
+        lang.pick("the figure that tests it", "확인한 수치"),
+        lang.pick("what it says", "결과")
     );
     for c in super::claims::claims(run, lang) {
         let _ = writeln!(
@@ -72,18 +71,18 @@ fn run_header(s: &mut String, run: &RunView, lang: Lang) {
         let _ = writeln!(s, "> **Incomplete**: {}.\n", md(missing));
     }
     if run.tcg {
-        let _ = writeln!(s, "> **TCG**: {}\n", t(lang, "the VM ran under software emulation; its CPU figures are not what KVM would show.", "가상 머신이 소프트웨어 에뮬레이션으로 실행되었습니다. CPU 수치는 KVM의 수치가 아닙니다."));
+        let _ = writeln!(s, "> **TCG**: {}\n", lang.pick("the VM ran under software emulation; its CPU figures are not what KVM would show.", "가상 머신이 소프트웨어 에뮬레이션으로 실행되었습니다. CPU 수치는 KVM의 수치가 아닙니다."));
     }
     if let Some(nested) = &run.nested_kvm {
         let _ = writeln!(
             s,
             "> **{}**: {}.\n",
-            t(lang, "Nested KVM", "중첩 KVM"),
+            lang.pick("Nested KVM", "중첩 KVM"),
             md(&super::format::nested_kvm_words(nested, lang))
         );
     }
     if run.results.config.demo {
-        let _ = writeln!(s, "> **{}**: {}\n", t(lang, "Demo", "시연"), t(lang, "3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));
+        let _ = writeln!(s, "> **{}**: {}\n", lang.pick("Demo", "시연"), lang.pick("3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));
     }
 }
 
@@ -98,7 +97,7 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
     let _ = writeln!(
         s,
         "### {}\n",
-        t(lang, "Results per workload", "워크로드별 결과")
+        lang.pick("Results per workload", "워크로드별 결과")
     );
     for w in &run.workloads {
         workload_table(s, w, report.baseline.is_some(), lang);
@@ -136,7 +135,11 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
     quiet_table(s, run, lang);
     note(s, lang, &notes.quiet);
     claims_table(s, run, lang);
-    let _ = writeln!(s, "### {}\n", t(lang, "How this was measured", "측정 방법"));
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        lang.pick("How this was measured", "측정 방법")
+    );
     let _ = writeln!(s, "{}\n", md(&notes.method));
     for (env, reason) in &run.not_run {
         let _ = writeln!(s, "- not run: **{env}**: {}", md(reason));
@@ -163,14 +166,14 @@ fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
         let _ = writeln!(
             s,
             "{} {} ({budget:.0} s).\n",
-            t(lang, "Rounds stopped because", "반복을 멈춘 이유:"),
+            lang.pick("Rounds stopped because", "반복을 멈춘 이유:"),
             md(why)
         );
     }
     let _ = writeln!(
         s,
         "| workload | env | vs native [95% CI] | {} | n |\n|---|---|---|---|---:|",
-        t(lang, "verdict", "판정")
+        lang.pick("verdict", "판정")
     );
     for r in &v.decided {
         let _ = writeln!(
@@ -190,12 +193,11 @@ fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(
         s,
         "\n{}\n\n| workload | env | vs native [95% CI] | n | {} |\n|---|---|---|---:|---|",
-        t(
-            lang,
+        lang.pick(
             "Undecided, with the interval they reached:",
             "결정되지 않은 쌍과 도달한 구간:"
         ),
-        t(lang, "why", "이유")
+        lang.pick("why", "이유")
     );
     for r in &v.undecided {
         let _ = writeln!(
@@ -215,12 +217,12 @@ fn verdicts_table(s: &mut String, run: &RunView, lang: Lang) {
 fn across_table(s: &mut String, report: &Report, lang: Lang) {
     let labels: Vec<&str> = report.runs.iter().map(|r| r.label.as_str()).collect();
     let columns: Vec<String> = labels.iter().map(|l| md(l)).collect();
-    let _ = writeln!(s, "## {}\n", t(lang, "Runs side by side", "실행 비교"));
+    let _ = writeln!(s, "## {}\n", lang.pick("Runs side by side", "실행 비교"));
     let _ = writeln!(
         s,
         "| workload | env | unit | {} | {} |",
         columns.join(" | "),
-        t(lang, "disagree", "어긋남")
+        lang.pick("disagree", "어긋남")
     );
     let _ = writeln!(s, "|---|---|---|{}---|", "---:|".repeat(labels.len()));
     for row in &report.across {
@@ -245,7 +247,7 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
 
 /// The network path: a row per environment and path.
 fn network_table(s: &mut String, view: &super::network::NetworkView, lang: Lang) {
-    let _ = writeln!(s, "### {}\n", t(lang, "Network path", "네트워크 경로"));
+    let _ = writeln!(s, "### {}\n", lang.pick("Network path", "네트워크 경로"));
     let _ = writeln!(
         s,
         "| {} |",
@@ -265,8 +267,7 @@ fn density_table(s: &mut String, view: &super::density::DensityView, lang: Lang)
     let _ = writeln!(
         s,
         "### {}\n",
-        t(
-            lang,
+        lang.pick(
             "Density: how many instances fit",
             "밀도: 인스턴스가 몇 개 들어가는가"
         )
@@ -297,7 +298,7 @@ fn density_table(s: &mut String, view: &super::density::DensityView, lang: Lang)
             s,
             "- {}: {} {} ({} PSS)",
             md(&x.label),
-            t(lang, "one more instance costs", "인스턴스 하나를 더하면"),
+            lang.pick("one more instance costs", "인스턴스 하나를 더하면"),
             slope_text(x.marginal),
             slope_text(x.marginal_pss)
         );
@@ -389,21 +390,13 @@ pub fn md(text: &str) -> String {
     out
 }
 
-/// The English or the Korean text.
-fn t(lang: Lang, en: &'static str, ko: &'static str) -> &'static str {
-    match lang {
-        Lang::En => en,
-        Lang::Ko => ko,
-    }
-}
-
 /// A lecture note as a quoted paragraph.
 fn note(s: &mut String, lang: Lang, text: &str) {
     if !text.is_empty() {
         let _ = writeln!(
             s,
             "> **{}.** {}\n",
-            t(lang, "Lecture notes", "강의 노트"),
+            lang.pick("Lecture notes", "강의 노트"),
             md(text)
         );
     }
@@ -417,7 +410,7 @@ fn seen_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(
         s,
         "### {}\n",
-        t(lang, "What the instance sees", "인스턴스 안에서 보이는 것")
+        lang.pick("What the instance sees", "인스턴스 안에서 보이는 것")
     );
     let envs: Vec<String> = run.seen.iter().map(|v| v.env.to_string()).collect();
     let _ = writeln!(s, "| | {} |", envs.join(" | "));
@@ -436,8 +429,7 @@ fn startup_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(
         s,
         "### {}\n\n| env | n | median | p95 | p99 | max |\n|---|---:|---:|---:|---:|---:|",
-        t(
-            lang,
+        lang.pick(
             "Startup (ms, launch to ready)",
             "시작 시간 (ms, 실행부터 ready까지)"
         )
@@ -468,7 +460,7 @@ fn spectrum_table(s: &mut String, run: &RunView, lang: Lang) {
 
 | env | where system calls go | kernel it reports | start (ms) | one system call (ns) | host CPU per instance (ms) | memory per instance (MiB) |
 |---|---|---|---:|---:|---:|---:|",
-        t(lang, "The isolation spectrum", "격리의 스펙트럼")
+        lang.pick("The isolation spectrum", "격리의 스펙트럼")
     );
     let opt = |v: Option<f64>| v.map_or_else(|| "—".to_string(), num);
     for r in &run.spectrum {
@@ -501,8 +493,7 @@ fn start_split_table(s: &mut String, run: &RunView, lang: Lang) {
 
 | env | start | segments |
 |---|---:|---|",
-        t(
-            lang,
+        lang.pick(
             "Where a container's start goes (median ms)",
             "컨테이너 시작 시간은 어디에 쓰이나 (중앙값 ms)"
         )
@@ -534,7 +525,7 @@ fn image_table(s: &mut String, run: &RunView, lang: Lang) {
 
 {} — {}: {:.2} MB in {} files, built in {:.1} s; page cache {:?} at every start.
 ",
-        t(lang, "Image", "이미지"),
+        lang.pick("Image", "이미지"),
         md(&image.kind.to_string()),
         md(&image.base),
         image.bytes as f64 / 1e6,
@@ -562,9 +553,7 @@ fn memory_table(s: &mut String, run: &RunView, lang: Lang) {
     let _ = writeln!(
         s,
         "### {}\n\n| env | process RSS | runtime or client RSS | cgroup charge | guest RAM |\n|---|---:|---:|---:|---:|",
-        t(
-            lang,
-            "Memory per instance (median peak)",
+        lang.pick("Memory per instance (median peak)",
             "인스턴스당 메모리 (최대값의 중앙값)"
         )
     );
@@ -586,7 +575,7 @@ fn quiet_table(s: &mut String, run: &RunView, lang: Lang) {
     if run.quiet.is_empty() {
         return;
     }
-    let _ = writeln!(s, "### {}\n\n| env | trials | noisy | others on its CPUs (median) | stolen (median) |\n|---|---:|---:|---:|---:|", t(lang, "How quiet was the host", "호스트는 얼마나 조용했나"));
+    let _ = writeln!(s, "### {}\n\n| env | trials | noisy | others on its CPUs (median) | stolen (median) |\n|---|---:|---:|---:|---:|", lang.pick("How quiet was the host", "호스트는 얼마나 조용했나"));
     for q in &run.quiet {
         let _ = writeln!(
             s,

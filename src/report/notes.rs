@@ -92,21 +92,6 @@ fn snapshot(run: &RunView, lang: Lang) -> String {
     }
 }
 
-/// One environment's ratio to native on a workload, with its interval, if the run has it.
-fn env_ratio(run: &RunView, workload: Workload, env: EnvKind) -> Option<String> {
-    let w = run.workloads.iter().find(|w| w.name == workload)?;
-    let row = w.rows.iter().find(|r| r.env == env)?;
-    Some(super::format::ratio_text(&row.ratio?))
-}
-
-/// The booted VM of an accelerator that ran, if any.
-fn booted(run: &RunView, accel: Accel) -> Option<EnvKind> {
-    run.envs
-        .iter()
-        .copied()
-        .find(|e| e.accel() == Some(accel) && !e.is_snapshot())
-}
-
 /// KVM against TCG: the mechanism, then this run's figures for each accelerator that ran,
 /// side by side where both did, labelled when KVM was nested.
 fn accel(run: &RunView, lang: Lang) -> String {
@@ -119,7 +104,11 @@ fn accel(run: &RunView, lang: Lang) -> String {
             Lang::En => "not measured".to_string(),
             Lang::Ko => "측정 안 함".to_string(),
         };
-        let r = |w: Workload| env_ratio(run, w, env).unwrap_or_else(none);
+        let r = |w: Workload| {
+            run.row(w, env)
+                .and_then(|row| row.ratio)
+                .map_or_else(none, |ratio| super::format::ratio_text(&ratio))
+        };
         let start = fmt_ms(startup_of(run, env), lang);
         format!(
             "cpu-int {}, syscall {}, mem-bw {}, page-fault {}, {} {start}",
@@ -133,7 +122,7 @@ fn accel(run: &RunView, lang: Lang) -> String {
             }
         )
     };
-    let (kvm, tcg) = (booted(run, Accel::Kvm), booted(run, Accel::Tcg));
+    let (kvm, tcg) = (run.booted(Accel::Kvm), run.booted(Accel::Tcg));
     let nested = run
         .nested_kvm
         .as_ref()

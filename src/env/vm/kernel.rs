@@ -326,30 +326,27 @@ pub fn ensure(explicit: Option<&Path>, cache: &Path) -> Result<Kernel, VmError> 
     provision(cache)
 }
 
+/// Every module path this version keeps.
+fn kept() -> impl Iterator<Item = &'static str> {
+    KEPT_MODULE_DIRS.iter().chain(KEPT_MODULES.iter()).copied()
+}
+
 /// The first module path this version keeps that a cached kernel was not provisioned with
 /// (one the package itself lacks does not count).
 fn missing_module(kernel: &Kernel) -> Option<&'static str> {
     let dir = kernel.cache_dir()?;
     let asked = std::fs::read_to_string(dir.join(KEPT_LIST)).unwrap_or_default();
-    KEPT_MODULE_DIRS
-        .iter()
-        .chain(KEPT_MODULES.iter())
-        .copied()
-        .find(|rel| !asked.lines().any(|l| l == *rel))
+    kept().find(|rel| !asked.lines().any(|l| l == *rel))
 }
 
 /// Copies the module paths a guest of vmbench can need from the package's tree `from` into
 /// `to`, with the list of what was asked (`KEPT_LIST` in `staging`) and the module indexes.
 fn keep_modules(from: &Path, to: &Path, staging: &Path) -> Result<(), VmError> {
-    for rel in KEPT_MODULE_DIRS.iter().chain(KEPT_MODULES.iter()) {
+    for rel in kept() {
         copy_tree(&from.join(rel), &to.join(rel))
             .map_err(io_at("copy modules", &from.join(rel)))?;
     }
-    let asked: String = KEPT_MODULE_DIRS
-        .iter()
-        .chain(KEPT_MODULES.iter())
-        .map(|rel| format!("{rel}\n"))
-        .collect();
+    let asked: String = kept().map(|rel| format!("{rel}\n")).collect();
     std::fs::write(staging.join(KEPT_LIST), asked).map_err(io_at("write", staging))?;
     for file in [
         "modules.builtin",
@@ -544,11 +541,7 @@ mod tests {
         );
         // Provisioned by this version: nothing is missing, even where the package had no
         // such module (no file below), so it is not provisioned again and again.
-        let all: String = super::KEPT_MODULE_DIRS
-            .iter()
-            .chain(super::KEPT_MODULES.iter())
-            .map(|r| format!("{r}\n"))
-            .collect();
+        let all: String = super::kept().map(|r| format!("{r}\n")).collect();
         std::fs::write(at.join(super::KEPT_LIST), all).unwrap();
         assert_eq!(super::missing_module(&kernel), None);
     }

@@ -177,6 +177,20 @@ fn incomplete(results: &Results) -> Option<String> {
 }
 
 impl RunView {
+    /// One environment's row of one workload's table, if the run has it.
+    pub fn row(&self, workload: vmbench_workload::Workload, env: EnvKind) -> Option<&EnvRow> {
+        let w = self.workloads.iter().find(|w| w.name == workload)?;
+        w.rows.iter().find(|r| r.env == env)
+    }
+
+    /// The booted (not restored) VM of an accelerator that ran, if any.
+    pub fn booted(&self, accel: Accel) -> Option<EnvKind> {
+        self.envs
+            .iter()
+            .copied()
+            .find(|e| e.accel() == Some(accel) && !e.is_snapshot())
+    }
+
     /// Builds the view of one results file, with `baseline` to compare against.
     pub fn build(
         label: &str,
