@@ -47,6 +47,7 @@ fn synthetic() -> Results {
         noise: None,
         host_rusage: None,
         evicted_bytes: None,
+        host_uid: None,
         net: None,
         exit: ExitInfo::default(),
         error: None,

@@ -62,8 +62,9 @@ impl Check {
     }
 }
 
-/// Whether new pid, mount, net, uts, ipc and cgroup namespaces can be created here.
-pub fn namespaces_usable() -> Result<(), String> {
+/// Whether new pid, mount, net, uts, ipc and cgroup namespaces can be created here (inside a
+/// new user namespace when `user`, as an ordinary user creates them).
+pub fn namespaces_usable(user: bool) -> Result<(), String> {
     use nix::sched::{unshare, CloneFlags};
     use std::os::unix::process::CommandExt;
     let mut cmd = std::process::Command::new("/proc/self/exe");
@@ -72,9 +73,15 @@ pub fn namespaces_usable() -> Result<(), String> {
         .stderr(std::process::Stdio::null());
     // SAFETY: unshare is a single system call, safe between fork and exec.
     unsafe {
-        cmd.pre_exec(|| {
+        cmd.pre_exec(move || {
+            let userns = if user {
+                CloneFlags::CLONE_NEWUSER
+            } else {
+                CloneFlags::empty()
+            };
             unshare(
-                CloneFlags::CLONE_NEWPID
+                userns
+                    | CloneFlags::CLONE_NEWPID
                     | CloneFlags::CLONE_NEWNS
                     | CloneFlags::CLONE_NEWNET
                     | CloneFlags::CLONE_NEWUTS
@@ -349,9 +356,9 @@ fn isolation_checks(host: &HostInfo) -> Vec<Check> {
     } else {
         Check::not_ok(
             "root",
-            Status::Missing,
-            "not root: containers (namespaces, cgroups, pivot_root) cannot be created",
-            "run vmbench as root, e.g. sudo vmbench ...",
+            Status::Warn,
+            "not root: container-rootless and rootless Podman run (a user namespace maps you to root inside); the other containers need root",
+            "for every environment: run vmbench as root, e.g. sudo vmbench ...",
         )
     });
     out.push(if host.cgroup.starts_with("no cgroup") {
@@ -364,16 +371,26 @@ fn isolation_checks(host: &HostInfo) -> Vec<Check> {
     } else {
         Check::ok("cgroups", host.cgroup.clone())
     });
-    out.push(match namespaces_usable() {
+    let within = if host.root {
+        ""
+    } else {
+        " inside a user namespace"
+    };
+    out.push(match namespaces_usable(!host.root) {
         Ok(()) => Check::ok(
             "namespaces",
-            "pid, mount, net, uts, ipc and cgroup namespaces can be created",
+            format!("pid, mount, net, uts, ipc and cgroup namespaces can be created{within}"),
         ),
         Err(e) => Check::not_ok(
             "namespaces",
             Status::Missing,
-            format!("cannot create namespaces: {e}"),
-            "run as root on a kernel with namespaces enabled (not inside a restricted container)",
+            format!("cannot create namespaces{within}: {e}"),
+            match crate::env::container::userns::blocked(std::path::Path::new("/proc"), host.root) {
+                Some(why) => format!("{}: {}", why.detail, why.fix),
+                None => {
+                    "a kernel with namespaces enabled (not inside a restricted container)".into()
+                }
+            },
         ),
     });
     out

@@ -18,17 +18,30 @@ pub fn owner_of(name: &str) -> Option<i32> {
         .ok()
 }
 
-/// The state directory: `$VMBENCH_STATE`, else `/run/vmbench` when it can be made, else a
-/// folder of this user's under the temporary directory.
+/// The state directory: `$VMBENCH_STATE`; for root `/run/vmbench` when it can be made; for an
+/// ordinary user `$XDG_RUNTIME_DIR/vmbench`; else a folder of this user's under the temporary
+/// directory. Each user has their own: a user's runs never see or clean another user's.
 pub fn state_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("VMBENCH_STATE") {
         return PathBuf::from(dir);
     }
-    let run = PathBuf::from("/run/vmbench");
-    if std::fs::create_dir_all(run.join("runs")).is_ok() {
-        return run;
+    let uid = nix::unistd::geteuid();
+    if uid.is_root() {
+        let run = PathBuf::from("/run/vmbench");
+        if std::fs::create_dir_all(run.join("runs")).is_ok() {
+            return run;
+        }
+    } else if let Some(runtime) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(runtime).join("vmbench");
     }
-    std::env::temp_dir().join(format!("vmbench-state-{}", nix::unistd::geteuid()))
+    std::env::temp_dir().join(format!("vmbench-state-{uid}"))
+}
+
+/// Whether this user owns the file or folder at `path` (a shared folder such as `/tmp` holds
+/// every user's files: each user removes only their own).
+pub fn owned_by_me(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.uid() == nix::unistd::geteuid().as_raw())
 }
 
 #[cfg(test)]

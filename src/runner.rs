@@ -498,6 +498,7 @@ fn record(trial: &mut Trial, outcome: &Outcome) {
     trial.noise = outcome.noise.clone();
     trial.host_rusage = outcome.host_rusage.clone();
     trial.evicted_bytes = outcome.evicted_bytes;
+    trial.host_uid = outcome.host_uid;
     trial.lifetime_ns = outcome.lifetime.map(|d| d.as_nanos() as u64);
     if let Some(first) = seen.first_byte {
         trial

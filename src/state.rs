@@ -9,7 +9,7 @@
 //! cgroups, leftovers of older versions) is removed only under the exclusive lock, that is, when
 //! no other run is alive.
 
-pub use crate::owner::{owner_of, pid_alive, state_dir};
+pub use crate::owner::{owned_by_me, owner_of, pid_alive, state_dir};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::fs::File;
@@ -154,6 +154,12 @@ impl Run {
         let state = state_dir();
         let runs = state.join("runs");
         std::fs::create_dir_all(&runs).map_err(io(&runs))?;
+        if !owned_by_me(&state) {
+            return Err(StateError::Io {
+                path: state,
+                source: std::io::Error::other("another user owns it"),
+            });
+        }
         let host = try_lock(
             lock_file(&state.join("host.lock"))?,
             FlockArg::LockSharedNonblock,
@@ -302,15 +308,19 @@ pub fn clean(dry_run: bool) -> Vec<String> {
         }
     }
     report.extend(remove_stale_locks(&state, dry_run));
-    report.extend(crate::density::ksm::restore_dead(
-        Path::new(crate::density::ksm::HOST),
-        Path::new(crate::density::ksm::SAVED),
-        dry_run,
-    ));
-    report.extend(crate::net::remove_dead(dry_run));
-    // Engines' containers first: they hold cgroups under vmbench's parents.
+    // Engines' containers first: they hold cgroups under vmbench's parents. An ordinary user
+    // sees only their own (rootless Podman's storage is theirs).
     report.extend(crate::env::container::engine::remove_dead(dry_run));
-    report.extend(crate::env::container::cgroup::remove_dead(dry_run));
+    if nix::unistd::geteuid().is_root() {
+        // What only root can make: KSM settings, links and NAT rules, cgroups.
+        report.extend(crate::density::ksm::restore_dead(
+            Path::new(crate::density::ksm::HOST),
+            Path::new(crate::density::ksm::SAVED),
+            dry_run,
+        ));
+        report.extend(crate::net::remove_dead(dry_run));
+        report.extend(crate::env::container::cgroup::remove_dead(dry_run));
+    }
     report.extend(crate::env::container::image::remove_dead_staging(
         &crate::cache::cache_dir(),
         dry_run,
@@ -355,7 +365,7 @@ fn remove_shared(report: &mut Vec<String>, dry_run: bool) {
             continue;
         };
         for e in entries.flatten() {
-            if e.file_name().to_string_lossy().starts_with(prefix) {
+            if e.file_name().to_string_lossy().starts_with(prefix) && owned_by_me(&e.path()) {
                 report.push(format!("leftover {}", e.path().display()));
                 if !dry_run {
                     let _ = std::fs::remove_dir_all(e.path())

@@ -18,6 +18,8 @@ pub enum Mark {
     CgroupAttached = 1,
     /// Namespaces, mounts and pivot_root are done; exec comes next.
     SetupDone = 2,
+    /// The parent wrote the user namespace's id maps.
+    IdsMapped = 3,
 }
 
 impl Mark {
@@ -26,6 +28,7 @@ impl Mark {
         match self {
             Mark::CgroupAttached => crate::ids::Phase::CgroupAttach,
             Mark::SetupDone => crate::ids::Phase::MountsPivotRoot,
+            Mark::IdsMapped => crate::ids::Phase::IdMap,
         }
     }
 }
@@ -68,6 +71,14 @@ pub enum Step {
     },
     /// mkdir(2) with mode 0755 (an existing directory is fine).
     Mkdir(CString),
+    /// The host's device node bind-mounted on a new empty file (a user namespace may not
+    /// make device nodes).
+    BindDevice {
+        /// The host's node.
+        host: CString,
+        /// Where it appears.
+        path: CString,
+    },
     /// A character device node, mode 0666.
     CharDevice {
         /// Path of the node.
@@ -110,6 +121,7 @@ impl Step {
             Step::Mount { .. } => "mount",
             Step::Mkdir(_) => "mkdir",
             Step::CharDevice { .. } => "mknod",
+            Step::BindDevice { .. } => "bind the host's device",
             Step::Symlink { .. } => "symlink",
             Step::PivotInto(_) => "pivot_root",
             Step::RemountRootReadOnly => "remount root read-only",
@@ -123,7 +135,7 @@ impl Step {
         match self {
             Step::Mount { target, .. } => Some(target),
             Step::Mkdir(p) | Step::PivotInto(p) => Some(p),
-            Step::CharDevice { path, .. } => Some(path),
+            Step::CharDevice { path, .. } | Step::BindDevice { path, .. } => Some(path),
             Step::Symlink { link, .. } => Some(link),
             _ => None,
         }
@@ -178,6 +190,7 @@ impl Record {
                 match word(0) {
                     1 => Some(Record::Reached(Mark::CgroupAttached, word(1))),
                     2 => Some(Record::Reached(Mark::SetupDone, word(1))),
+                    3 => Some(Record::Reached(Mark::IdsMapped, word(1))),
                     100 => Some(Record::Failed {
                         index: word(1) as usize,
                         errno: word(2) as i32,
@@ -313,6 +326,20 @@ fn filesystem(step: &Step) -> Result<(), nix::errno::Errno> {
             // SAFETY: as above.
             sys(unsafe { libc::chmod(path.as_ptr(), 0o666) })
         }
+        Step::BindDevice { host, path } => {
+            // SAFETY: NUL-terminated path; the file goes in the container's private tmpfs.
+            let fd = unsafe { libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o666) };
+            sys(fd)?;
+            // SAFETY: closing the descriptor just opened.
+            unsafe { libc::close(fd) };
+            mount(
+                Some(host.as_c_str()),
+                path.as_c_str(),
+                None::<&CStr>,
+                MsFlags::MS_BIND,
+                None::<&CStr>,
+            )
+        }
         // SAFETY: NUL-terminated paths.
         Step::Symlink { target, link } => {
             sys(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) })
@@ -323,13 +350,26 @@ fn filesystem(step: &Step) -> Result<(), nix::errno::Errno> {
             umount2(c".", MntFlags::MNT_DETACH)?;
             nix::unistd::chdir(c"/")
         }
-        Step::RemountRootReadOnly => mount(
-            None::<&CStr>,
-            c"/",
-            None::<&CStr>,
-            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
-            None::<&CStr>,
-        ),
+        Step::RemountRootReadOnly => {
+            // A user namespace may not clear the flags its mount came with (nosuid, nodev,
+            // noexec, the atime mode): keep them, as runc does.
+            let kept = nix::sys::statvfs::statvfs(c"/")?.flags();
+            let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+            use nix::sys::statvfs::FsFlags;
+            for (fs, ms) in [
+                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+            ] {
+                if kept.contains(fs) {
+                    flags |= ms;
+                }
+            }
+            mount(None::<&CStr>, c"/", None::<&CStr>, flags, None::<&CStr>)
+        }
         _ => Err(Errno::EINVAL),
     }
 }

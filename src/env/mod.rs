@@ -165,6 +165,8 @@ pub struct Outcome {
     pub collector_cost: Option<crate::collector::Cost>,
     /// Bytes of image files evicted from the page cache before a cold start.
     pub evicted_bytes: Option<u64>,
+    /// The effective uid of the instance's process on the host, read once it was ready.
+    pub host_uid: Option<u32>,
 }
 
 /// What one instance needs on disk.
@@ -216,6 +218,7 @@ pub fn environment(kind: EnvKind) -> Box<dyn Environment> {
     match kind {
         EnvKind::Native => Box::new(native::Native),
         EnvKind::Container => Box::new(container::builtin::Builtin::default()),
+        EnvKind::ContainerRootless => Box::new(container::builtin::Builtin::rootless()),
         EnvKind::ContainerRunc => Box::new(container::oci::Oci::new(container::oci::Runtime::Runc)),
         EnvKind::ContainerCrun => Box::new(container::oci::Oci::new(container::oci::Runtime::Crun)),
         EnvKind::ContainerGvisor => {

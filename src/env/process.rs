@@ -485,6 +485,7 @@ fn conclude(
 /// Launches one instance through `instance` and watches it to its end.
 pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError> {
     let begun = begin(instance, spec, true)?;
+    let mut host_uid = None;
     let observed: Observed = watch::watch(
         &begun.started.output,
         begun.started.t0,
@@ -494,9 +495,24 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
             if let Some(c) = begun.collector.as_ref() {
                 c.ready();
             }
+            // Who the workload really is on the host, while it runs (an engine may name its
+            // pid a moment after the workload said it was ready).
+            let target = &begun.started.target;
+            let deadline = Instant::now() + Duration::from_millis(100);
+            host_uid = loop {
+                let uid = target
+                    .workload_pid()
+                    .and_then(crate::env::container::userns::host_uid);
+                if uid.is_some() || Instant::now() > deadline {
+                    break uid;
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            };
         },
     );
-    conclude(instance, begun, observed)
+    let mut outcome = conclude(instance, begun, observed)?;
+    outcome.host_uid = host_uid;
+    Ok(outcome)
 }
 
 /// An instance left running (a density step): its output read by the caller, who watches

@@ -13,6 +13,8 @@ pub enum EnvKind {
     Native,
     /// vmbench's own container: namespaces, cgroups and pivot_root.
     Container,
+    /// vmbench's own container for an ordinary user: a user namespace first, then the same.
+    ContainerRootless,
     /// The same image through `runc`.
     ContainerRunc,
     /// The same image through `crun`.
@@ -129,6 +131,7 @@ impl EnvKind {
         match self {
             EnvKind::Native => "native",
             EnvKind::Container => "container",
+            EnvKind::ContainerRootless => "container-rootless",
             EnvKind::ContainerRunc => "container-runc",
             EnvKind::ContainerCrun => "container-crun",
             EnvKind::ContainerDocker => "container-docker",
@@ -146,6 +149,7 @@ impl EnvKind {
         match self {
             EnvKind::Native => "plain child process on the host (the baseline)",
             EnvKind::Container => "builtin container: pid/mount/uts/ipc/net/cgroup namespaces, cgroup limits, pivot_root into a minimal image",
+            EnvKind::ContainerRootless => "builtin container without root: a user namespace maps the invoking user to root inside, then the same namespaces, image and pivot_root (cgroup limits only where the cgroup tree is delegated)",
             EnvKind::ContainerRunc => "the same image run by the runc OCI runtime",
             EnvKind::ContainerCrun => "the same image run by the crun OCI runtime",
             EnvKind::ContainerGvisor => "the same image run by gVisor's runsc: the workload's system calls go to a kernel written in user space (the Sentry), not to the host's",
@@ -168,6 +172,7 @@ impl EnvKind {
         match self {
             EnvKind::Native => Family::Native,
             EnvKind::Container
+            | EnvKind::ContainerRootless
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerDocker
@@ -184,6 +189,7 @@ impl EnvKind {
         match self {
             EnvKind::Native => Tier::Native,
             EnvKind::Container
+            | EnvKind::ContainerRootless
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerDocker
@@ -202,6 +208,7 @@ impl EnvKind {
             EnvKind::VmTcg | EnvKind::VmTcgSnapshot => Some(Accel::Tcg),
             EnvKind::Native
             | EnvKind::Container
+            | EnvKind::ContainerRootless
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerGvisor
@@ -222,6 +229,7 @@ impl EnvKind {
             EnvKind::VmTcg => EnvKind::VmTcgSnapshot,
             EnvKind::Native
             | EnvKind::Container
+            | EnvKind::ContainerRootless
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerGvisor
@@ -239,6 +247,7 @@ impl EnvKind {
             EnvKind::VmTcgSnapshot => EnvKind::VmTcg,
             EnvKind::Native
             | EnvKind::Container
+            | EnvKind::ContainerRootless
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerGvisor
@@ -254,11 +263,14 @@ impl EnvKind {
         self == EnvKind::Native
     }
 
-    /// Whether only root can run it here (namespaces, cgroups, a runtime's or engine's
-    /// socket); a VM needs only read-write access to `/dev/kvm` for KVM.
+    /// Whether only root can run it here (namespaces without a user namespace, cgroups, a
+    /// runtime's or engine's socket). An ordinary user runs the rootless container, Podman's
+    /// rootless mode and the VMs (KVM with read-write access to `/dev/kvm`).
     pub fn needs_root(self) -> bool {
         match self {
             EnvKind::Native
+            | EnvKind::ContainerRootless
+            | EnvKind::ContainerPodman
             | EnvKind::VmKvm
             | EnvKind::VmTcg
             | EnvKind::VmKvmSnapshot
@@ -267,7 +279,6 @@ impl EnvKind {
             | EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerGvisor
-            | EnvKind::ContainerPodman
             | EnvKind::ContainerDocker => true,
         }
     }
@@ -280,7 +291,7 @@ impl EnvKind {
             | EnvKind::VmTcg
             | EnvKind::VmKvmSnapshot
             | EnvKind::VmTcgSnapshot => MemoryAccounting::Process,
-            EnvKind::Container => MemoryAccounting::ProcessInCgroup,
+            EnvKind::Container | EnvKind::ContainerRootless => MemoryAccounting::ProcessInCgroup,
             EnvKind::ContainerRunc
             | EnvKind::ContainerCrun
             | EnvKind::ContainerPodman
@@ -306,6 +317,9 @@ impl EnvKind {
             EnvKind::VmKvmSnapshot | EnvKind::VmTcgSnapshot => Network::Unwired(
                 "a snapshot guest has no network device (vm-tcg and vm-kvm have one)",
             ),
+            EnvKind::ContainerRootless => Network::Unwired(
+                "the rootless container's network (slirp4netns, pasta) is not wired yet",
+            ),
             EnvKind::ContainerGvisor => Network::Unwired(
                 "gVisor runs here with --network=none; vmbench wires veths only for the \
                  namespace containers (container, container-runc, container-crun)",
@@ -327,6 +341,7 @@ impl EnvKind {
         match self {
             EnvKind::Native => (55, 126, 34),
             EnvKind::Container => (31, 119, 180),
+            EnvKind::ContainerRootless => (96, 160, 210),
             EnvKind::ContainerCrun => (23, 190, 207),
             EnvKind::ContainerRunc => (148, 103, 189),
             EnvKind::ContainerPodman => (140, 86, 75),

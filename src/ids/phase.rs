@@ -12,6 +12,8 @@ pub enum Phase {
     Spawn,
     /// `clone3` returned in the parent (builtin container).
     Clone,
+    /// The child's user namespace had its uid and gid maps (rootless container).
+    IdMap,
     /// The child was in its cgroup.
     CgroupAttach,
     /// Namespaces, mounts and pivot_root were done.
@@ -57,6 +59,7 @@ impl Phase {
         match self {
             Phase::Spawn => "spawn",
             Phase::Clone => "clone",
+            Phase::IdMap => "userns_id_map",
             Phase::CgroupAttach => "cgroup_attach",
             Phase::MountsPivotRoot => "mounts_pivot_root",
             Phase::Exec => "exec",
@@ -85,6 +88,7 @@ impl Phase {
             | Phase::TeardownEngineRm => true,
             Phase::Spawn
             | Phase::Clone
+            | Phase::IdMap
             | Phase::CgroupAttach
             | Phase::MountsPivotRoot
             | Phase::Exec

@@ -27,6 +27,54 @@ pub fn nested_kvm_words(nested: &crate::results::NestedKvm, lang: Lang) -> Strin
     }
 }
 
+/// What a run without root was, when its containers ran rootless.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Rootless {
+    /// The uid their processes had on the host.
+    pub uid: Option<u32>,
+    /// Whether they ran without cgroup limits (the tree not delegated to the user).
+    pub unlimited: bool,
+}
+
+impl Rootless {
+    /// The facts of a run without root that ran containers; none for any other run.
+    pub fn of(results: &crate::results::Results) -> Option<Rootless> {
+        let container =
+            |t: &&crate::results::Trial| t.env.family() == crate::ids::Family::Container;
+        if results.host.root || !results.trials.iter().any(|t| container(&t)) {
+            return None;
+        }
+        Some(Rootless {
+            uid: results
+                .trials
+                .iter()
+                .filter(container)
+                .find_map(|t| t.host_uid),
+            unlimited: results
+                .trials
+                .iter()
+                .any(|t| t.cgroup_attach == Some(crate::results::AttachPath::NoLimits))
+                || results.host.engines.values().any(|e| e.no_limits.is_some()),
+        })
+    }
+
+    /// What it means, in the report's language.
+    pub fn words(&self, lang: Lang) -> String {
+        let uid = self.uid.map_or_else(|| "?".to_string(), |u| u.to_string());
+        let unlimited = self.unlimited;
+        match lang {
+            Lang::En => format!(
+                "run without root: its containers ran rootless, in a user namespace that shows uid 0 inside while the process is uid {uid} on the host{}",
+                if unlimited { "; they had no limits: the cgroup tree is not delegated to this user" } else { "" }
+            ),
+            Lang::Ko => format!(
+                "root 없이 실행: 컨테이너는 rootless로, 안에서는 uid 0으로 보이지만 호스트에서는 uid {uid}인 사용자 네임스페이스에서 실행되었습니다{}",
+                if unlimited { ". cgroup 트리가 이 사용자에게 위임되지 않아 자원 한도가 없었습니다" } else { "" }
+            ),
+        }
+    }
+}
+
 /// A ratio with its interval, `1.012× [0.998, 1.030]`.
 pub fn ratio_text(r: &crate::stats::Ratio) -> String {
     match r.ci {

@@ -371,6 +371,7 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "host_rows": host_rows(&run.results).into_iter().map(|(k, v)| json!({"key": k, "value": v})).collect::<Vec<_>>(),
         "tcg": run.tcg,
         "nested_kvm": run.nested_kvm.as_ref().map(|n| super::format::nested_kvm_words(n, lang)),
+        "rootless": run.rootless.as_ref().map(|r| r.words(lang)),
         "incomplete": run.incomplete,
         "workloads": workload_tables(run, lang),
         "verdicts": verdict_rows(run, lang),

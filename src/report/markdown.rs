@@ -81,6 +81,14 @@ fn run_header(s: &mut String, run: &RunView, lang: Lang) {
             md(&super::format::nested_kvm_words(nested, lang))
         );
     }
+    if let Some(words) = run.rootless.as_ref().map(|r| r.words(lang)) {
+        let _ = writeln!(
+            s,
+            "> **{}**: {}.\n",
+            lang.pick("Without root", "root 없이"),
+            md(&words)
+        );
+    }
     if run.results.config.demo {
         let _ = writeln!(s, "> **{}**: {}\n", lang.pick("Demo", "시연"), lang.pick("3 repetitions of noop and cpu-int at the small size (--quick); the verdicts follow the full rule, so few are decisive.", "noop과 cpu-int를 작은 크기로 3번씩 반복한 시연입니다(--quick). 판정 규칙은 같으므로 결정적인 판정은 적습니다."));
     }

@@ -15,6 +15,8 @@ pub struct SeenView {
     pub env: EnvKind,
     /// What the workload saw.
     pub view: GuestView,
+    /// The uid its process had on the host (QEMU's, for a VM).
+    pub host_uid: Option<u32>,
 }
 
 /// One row of the table: what is seen, then one cell per environment.
@@ -38,6 +40,8 @@ pub fn views(results: &Results, envs: &[EnvKind]) -> Vec<SeenView> {
             Some(SeenView {
                 env,
                 view: trial.guest_view.clone()?,
+                // A short trial may end before an engine names its workload's pid.
+                host_uid: trial.host_uid.or_else(|| ok().find_map(|t| t.host_uid)),
             })
         })
         .collect()
@@ -56,6 +60,7 @@ pub fn rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
         },
         cells: views.iter().map(|v| cell(&v.view)).collect(),
     };
+    let uid = |u: Option<u32>| u.map_or_else(|| "—".to_string(), |u| u.to_string());
     let none = || "—".to_string();
     let root = |v: &GuestView| {
         if v.root_entries.is_empty() {
@@ -76,6 +81,17 @@ pub fn rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
             &|v| v.kernel.clone(),
         ),
         row(["its own PID", "자기 PID"], &|v| v.pid.to_string()),
+        row(
+            ["the uid it believes it has", "스스로 보는 uid"],
+            &|v| uid(v.uid),
+        ),
+        SeenRow {
+            what: lang.pick(
+                "its uid on the host (QEMU's for a VM)",
+                "호스트에서의 실제 uid (VM은 QEMU의 uid)",
+            ),
+            cells: views.iter().map(|v| uid(v.host_uid)).collect(),
+        },
         row(["hostname", "호스트 이름"], &|v| v.hostname.clone()),
         row(["CPUs it may use", "쓸 수 있는 CPU"], &|v| {
             v.cpus.to_string()

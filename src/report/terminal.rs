@@ -18,6 +18,9 @@ pub fn render(run: &RunView) -> String {
         let words = super::format::nested_kvm_words(nested, super::lang::Lang::En);
         let _ = writeln!(s, "NOTE: {words}");
     }
+    if let Some(rootless) = &run.rootless {
+        let _ = writeln!(s, "NOTE: {}", rootless.words(super::lang::Lang::En));
+    }
     if run.results.config.demo {
         let _ = writeln!(
             s,
@@ -32,14 +35,14 @@ pub fn render(run: &RunView) -> String {
         let _ = writeln!(s, "startup (host-measured, launch to ready), ms:");
         let _ = writeln!(
             s,
-            "  {:<16} {:>3} {:>10} {:>10} {:>10}",
+            "  {:<18} {:>3} {:>10} {:>10} {:>10}",
             "env", "n", "median", "p99", "max"
         );
         for st in &run.startup {
             let m = &st.summary;
             let _ = writeln!(
                 s,
-                "  {:<16} {:>3} {:>10.3} {:>10.3} {:>10.3}",
+                "  {:<18} {:>3} {:>10.3} {:>10.3} {:>10.3}",
                 st.env, m.n, m.median, m.p99, m.max
             );
         }
@@ -114,7 +117,7 @@ fn workload(s: &mut String, w: &WorkloadView) {
     }
     let _ = writeln!(
         s,
-        "  {:<16} {:>3} {:>12} {:>8}  vs native [95% CI]",
+        "  {:<18} {:>3} {:>12} {:>8}  vs native [95% CI]",
         "env", "n", "median", "cv"
     );
     for row in w.rows.iter().filter(|r| r.n > 0) {
@@ -148,7 +151,7 @@ fn workload(s: &mut String, w: &WorkloadView) {
         }
         let _ = writeln!(
             s,
-            "  {:<16} {:>3} {:>12} {:>7.1}%  {:<28} {}",
+            "  {:<18} {:>3} {:>12} {:>7.1}%  {:<28} {}",
             row.env,
             row.n,
             num(row.median),

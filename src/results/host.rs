@@ -19,6 +19,12 @@ pub struct EngineInfo {
     /// Security options applied by default (seccomp, AppArmor...).
     #[serde(default)]
     pub security: Vec<String>,
+    /// Whether it ran rootless (an ordinary user's Podman: a user namespace, its own storage).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless: bool,
+    /// Why its containers ran without cgroup limits, when they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub no_limits: Option<String>,
 }
 
 /// The hypervisor name a QEMU guest without an accelerator reports: its CPU is emulated.

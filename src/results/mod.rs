@@ -441,6 +441,7 @@ pub(crate) mod tests {
                 noise: None,
                 host_rusage: None,
                 evicted_bytes: None,
+                host_uid: None,
                 net: None,
                 exit: ExitInfo {
                     code: Some(0),

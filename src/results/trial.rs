@@ -73,6 +73,10 @@ pub struct Trial {
     /// Bytes of the image's files evicted from the page cache before a cold start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub evicted_bytes: Option<u64>,
+    /// The effective uid of the instance's process on the host (from its `/proc/<pid>/status`
+    /// once ready): beside the uid the workload sees, what "root in a container" really is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_uid: Option<u32>,
     /// The network paths the host's peer used (net-rr, net-stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net: Option<NetRecord>,
@@ -119,6 +123,7 @@ impl Trial {
             noise: None,
             host_rusage: None,
             evicted_bytes: None,
+            host_uid: None,
             net: None,
             exit: ExitInfo::default(),
             error: None,
@@ -276,6 +281,9 @@ pub enum AttachPath {
     ParentProcs,
     /// The OCI runtime placed it (its own method).
     Runtime,
+    /// It has no cgroup: the rootless container where the cgroup tree is not delegated to the
+    /// user runs without limits.
+    NoLimits,
 }
 
 /// The size chosen for one workload, and why.

@@ -61,6 +61,10 @@ pub struct GuestView {
     /// Names in its root directory, sorted (from the `identity` event).
     #[serde(default)]
     pub root_entries: Vec<String>,
+    /// The uid it believes it has (`getuid`): 0 in a container even where that is an ordinary
+    /// user on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u32>,
     /// Set when the binary ran as a VM's `/init`: what the agent did before `ready`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent: Option<AgentBoot>,

@@ -35,6 +35,7 @@ pub fn gather_from(root: &Path) -> GuestView {
         net_interfaces: net_interfaces(root),
         processes_visible: None,
         root_entries: Vec::new(),
+        uid: Some(nix::unistd::getuid().as_raw()),
         agent: None,
     }
 }

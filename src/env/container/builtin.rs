@@ -2,9 +2,15 @@
 //! namespaces; the child enters its cgroup without the parent migrating it (created inside it
 //! on cgroup v2, moving itself on v1), takes a cgroup namespace, mounts from the shared table,
 //! pivots into the image and execs the workload as the container's PID 1.
+//!
+//! The rootless twin (`container-rootless`) adds a user namespace to the same `clone`: the
+//! parent writes its id maps (the invoking user as root inside), and the child, waiting for
+//! them, binds the host's device nodes instead of making them. Without root it has a cgroup
+//! only where one is delegated; here none is, and it runs without limits, said in every trial.
 
 use super::cgroup::{Cgroup, Entry, Limits};
 use super::namespaces::{self, Attach, MountPlan, CLONE_NAMESPACES};
+use super::userns::{self, IdMaps};
 use super::ContainerSettings;
 use crate::collector::Target;
 use crate::env::process::{self, CloneMode, Instance, Program, Started};
@@ -20,10 +26,16 @@ use std::time::Instant;
 /// Host name inside the builtin container.
 pub const HOSTNAME: &str = "vmbench-container";
 
-/// The builtin container environment.
+/// Why the rootless container has no limits for an ordinary user here.
+pub const NOT_DELEGATED: &str = "no limits: the cgroup tree is not delegated to this user";
+
+/// The builtin container environment, or its rootless twin.
 #[derive(Default)]
 pub struct Builtin {
     settings: Option<Arc<ContainerSettings>>,
+    /// The user namespace's maps, for the rootless twin.
+    maps: Option<IdMaps>,
+    rootless: bool,
 }
 
 impl Builtin {
@@ -31,7 +43,22 @@ impl Builtin {
     pub fn with(settings: Arc<ContainerSettings>) -> Builtin {
         Builtin {
             settings: Some(settings),
+            ..Builtin::default()
         }
+    }
+
+    /// The rootless twin, not yet prepared.
+    pub fn rootless() -> Builtin {
+        Builtin {
+            rootless: true,
+            ..Builtin::default()
+        }
+    }
+
+    /// Whether its instances get a cgroup: always as root; an ordinary user's only where the
+    /// tree is delegated, which vmbench does not use yet.
+    fn limited(&self) -> bool {
+        !self.rootless || nix::unistd::geteuid().is_root()
     }
 }
 
@@ -44,7 +71,7 @@ pub fn needs_root_and_cgroups(
     if kind.needs_root() && !host.root {
         return Err(Unavailable::new(
             format!("{what} needs root"),
-            "run vmbench as root (sudo)",
+            "run vmbench as root (sudo), or without root use container-rootless or container-podman (rootless)",
         ));
     }
     if host.cgroup.starts_with("no cgroup") {
@@ -58,10 +85,32 @@ pub fn needs_root_and_cgroups(
 
 impl Environment for Builtin {
     fn kind(&self) -> EnvKind {
-        EnvKind::Container
+        if self.rootless {
+            EnvKind::ContainerRootless
+        } else {
+            EnvKind::Container
+        }
     }
 
     fn availability(&self, host: &HostInfo) -> Availability {
+        if self.rootless {
+            if let Some(why) = userns::blocked(std::path::Path::new("/proc"), host.root) {
+                return Err(why);
+            }
+            let maps = userns::maps_for_me()?;
+            let limits = if host.root {
+                format!(
+                    "cgroup limits ({})",
+                    host.cgroup.split(' ').next().unwrap_or("?")
+                )
+            } else {
+                NOT_DELEGATED.to_string()
+            };
+            return Ok(format!(
+                "user namespace ({}) + namespaces; {limits}",
+                maps.describe()
+            ));
+        }
         needs_root_and_cgroups(EnvKind::Container, "the builtin container", host)?;
         Ok(format!(
             "namespaces + cgroups ({})",
@@ -73,6 +122,13 @@ impl Environment for Builtin {
         let settings = shared.container()?;
         let footprint = settings.image.footprint();
         self.settings = Some(settings);
+        if self.rootless {
+            let maps = userns::maps_for_me().map_err(|why| EnvError::Unavailable {
+                env: self.kind(),
+                why,
+            })?;
+            self.maps = Some(maps);
+        }
         Ok(Some(footprint))
     }
 
@@ -80,12 +136,18 @@ impl Environment for Builtin {
         let settings = self
             .settings
             .as_deref()
-            .ok_or(EnvError::NotPrepared(EnvKind::Container))?;
+            .ok_or(EnvError::NotPrepared(self.kind()))?;
         Ok(Box::new(BuiltinInstance {
             settings,
             cgroup: None,
-            attach: settings.attach,
+            attach: if self.limited() {
+                settings.attach
+            } else {
+                AttachPath::NoLimits
+            },
             io_path: None,
+            maps: self.maps.as_ref(),
+            limited: self.limited(),
         }))
     }
 }
@@ -95,6 +157,10 @@ struct BuiltinInstance<'a> {
     cgroup: Option<Cgroup>,
     attach: AttachPath,
     io_path: Option<String>,
+    /// The user namespace's maps (rootless).
+    maps: Option<&'a IdMaps>,
+    /// Whether it gets a cgroup.
+    limited: bool,
 }
 
 impl BuiltinInstance<'_> {
@@ -118,8 +184,17 @@ impl BuiltinInstance<'_> {
     }
 
     /// How the child gets into its cgroup, and the cgroup descriptor for `clone3` when it is
-    /// created inside; the parent's migration (waiting on `go`) only where neither works.
-    fn way_in(&mut self, entry: &Entry, go: RawFd) -> (Attach, Option<RawFd>) {
+    /// created inside; the parent's migration (waiting on `go`) only where neither works. In
+    /// a user namespace the parent always goes first: it writes the id maps.
+    fn way_in(&mut self, entry: Option<&Entry>, go: RawFd) -> (Attach, Option<RawFd>) {
+        if self.maps.is_some() {
+            if entry.is_some() {
+                self.attach = AttachPath::ParentProcs;
+            }
+            let limited = entry.is_some();
+            return (Attach::MappedByParent { go, limited }, None);
+        }
+        let entry = entry.expect("a container without a user namespace has a cgroup");
         let (attach, clone_into) = match self.settings.attach {
             AttachPath::Clone3IntoCgroup => (
                 Attach::Cloned,
@@ -129,15 +204,41 @@ impl BuiltinInstance<'_> {
                 Attach::SelfTasks(entry.tasks.iter().map(|fd| fd.as_raw_fd()).collect()),
                 None,
             ),
-            AttachPath::SelfTasks | AttachPath::ParentProcs | AttachPath::Runtime => {
-                (Attach::ByParent(go), None)
-            }
+            AttachPath::SelfTasks
+            | AttachPath::ParentProcs
+            | AttachPath::Runtime
+            | AttachPath::NoLimits => (Attach::ByParent(go), None),
         };
         if matches!(attach, Attach::ByParent(_)) {
             self.attach = AttachPath::ParentProcs;
         }
         (attach, clone_into)
     }
+}
+
+/// What the parent does between `clone` and the child's go-ahead: the id maps of a user
+/// namespace, then the move into the cgroup, each when there is one.
+type ParentHook<'h> = Box<dyn FnOnce(nix::unistd::Pid) -> Result<(), String> + 'h>;
+
+fn parent_hook<'h>(
+    maps: Option<&'h IdMaps>,
+    cgroup: Option<&'h Cgroup>,
+    go_write: std::os::fd::OwnedFd,
+) -> ParentHook<'h> {
+    Box::new(move |pid: nix::unistd::Pid| {
+        let done = maps
+            .map_or(Ok(()), |m| m.write(pid.as_raw()))
+            .and_then(|()| {
+                cgroup.map_or(Ok(()), |c| {
+                    c.attach(pid.as_raw()).map_err(|e| crate::error_chain(&e))
+                })
+            });
+        if done.is_ok() {
+            let _ = nix::unistd::write(&go_write, &[1]);
+        }
+        drop(go_write);
+        done
+    })
 }
 
 impl Instance for BuiltinInstance<'_> {
@@ -147,27 +248,34 @@ impl Instance for BuiltinInstance<'_> {
 
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let settings = self.settings;
-        let cgroup = self.cgroup_of(spec)?;
+        let cgroup = self.limited.then(|| self.cgroup_of(spec)).transpose()?;
         self.io_path = Some(format!(
             "bind mount of a host {} directory",
             crate::env::filesystem_of(spec.data_dir)
         ));
-        let entry = cgroup.entry()?;
+        let entry = cgroup.as_ref().map(Cgroup::entry).transpose()?;
         let (go_read, go_write) = process::pipe()?;
-        let (attach, clone_into) = self.way_in(&entry, go_read.as_raw_fd());
-        let by_parent = matches!(attach, Attach::ByParent(_));
+        let (attach, clone_into) = self.way_in(entry.as_ref(), go_read.as_raw_fd());
+        let by_parent = matches!(attach, Attach::ByParent(_) | Attach::MappedByParent { .. });
         let mut invocation = spec.invocation.clone();
         invocation.data_dir = "/data".into();
         let mut steps = namespaces::setup_steps(&MountPlan {
             rootfs: &settings.image.rootfs,
             data_dir: spec.data_dir,
             hostname: HOSTNAME,
-            cgroup_mounts: &settings.cgroup_mounts,
+            // A user namespace may not mount cgroup v1, nor show limits it does not have.
+            cgroup_mounts: if self.maps.is_some() {
+                &[]
+            } else {
+                &settings.cgroup_mounts
+            },
             attach,
         });
-        let (netns, flags) = join_wired(spec, &mut steps)?;
+        let (netns, mut flags) = join_wired(spec, &mut steps)?;
+        if self.maps.is_some() {
+            flags |= nix::sched::CloneFlags::CLONE_NEWUSER;
+        }
         let (output, output_write) = process::pipe()?;
-        let cgroup_ref = &cgroup;
         let env = [("PATH".into(), "/".into()), ("HOME".into(), "/".into())];
         let spawned = process::spawn(
             Program {
@@ -179,19 +287,7 @@ impl Instance for BuiltinInstance<'_> {
                     flags,
                     cgroup: clone_into,
                 },
-                after_clone: by_parent.then(|| {
-                    Box::new(move |pid: nix::unistd::Pid| {
-                        let moved = cgroup_ref
-                            .attach(pid.as_raw())
-                            .map_err(|e| crate::error_chain(&e));
-                        if moved.is_ok() {
-                            let _ = nix::unistd::write(&go_write, &[1]);
-                        }
-                        drop(go_write);
-                        moved
-                    })
-                        as Box<dyn FnOnce(nix::unistd::Pid) -> Result<(), String>>
-                }),
+                after_clone: by_parent.then(|| parent_hook(self.maps, cgroup.as_ref(), go_write)),
                 input: None,
             },
             output_write,
@@ -199,30 +295,34 @@ impl Instance for BuiltinInstance<'_> {
         drop(go_read);
         drop(netns);
         let cloned = spawned.cloned;
-        let target = Target {
-            cgroup_memory: cgroup.memory_file(),
-            cgroup_memory_peak: cgroup.memory_peak_file(),
-            cgroup_cpu: cgroup.cpu_file(),
-            ..Target::process(spawned.pid.as_raw())
+        let pid = spawned.pid.as_raw();
+        let target = match &cgroup {
+            Some(cgroup) => Target {
+                cgroup_memory: cgroup.memory_file(),
+                cgroup_memory_peak: cgroup.memory_peak_file(),
+                cgroup_cpu: cgroup.cpu_file(),
+                ..Target::process(pid)
+            },
+            None => Target::process(pid),
         };
         // Killing the container's PID 1 takes every process of its pid namespace with it.
         let mut started = Started::from_spawned(spawned, output.into(), target, false, Phase::Exec);
         started
             .phases
             .insert(Phase::Clone, cloned.as_nanos() as u64);
-        self.cgroup = Some(cgroup);
+        self.cgroup = cgroup;
         Ok(started)
     }
 
     fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
+        outcome.io_path = self.io_path.take();
+        outcome.cgroup_attach = Some(self.attach);
         let Some(cgroup) = self.cgroup.take() else {
             return Ok(());
         };
         let usage = cgroup.usage();
         outcome.exit.oom = usage.oom_kills > 0;
         outcome.cgroup = Some(usage);
-        outcome.cgroup_attach = Some(self.attach);
-        outcome.io_path = self.io_path.take();
         let removal = Instant::now();
         cgroup.remove()?;
         outcome.phases.insert(

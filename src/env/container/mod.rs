@@ -8,6 +8,7 @@ pub mod image;
 pub mod mounts;
 pub mod namespaces;
 pub mod oci;
+pub mod userns;
 
 use crate::env::EnvError;
 use cgroup::{Layout, Version};

@@ -28,6 +28,14 @@ pub enum Attach {
     SelfTasks(Vec<RawFd>),
     /// Waits for the parent to move it (one byte on this descriptor once done).
     ByParent(RawFd),
+    /// In a new user namespace: waits for the parent to write its id maps and, when it has a
+    /// cgroup (`limited`), to move it there.
+    MappedByParent {
+        /// The go-ahead descriptor.
+        go: RawFd,
+        /// Whether the parent also moves it into a cgroup.
+        limited: bool,
+    },
 }
 
 /// What the container's mount namespace gets.
@@ -58,13 +66,26 @@ pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
     let root = plan.rootfs;
     // Its parent is outside its pid namespace, so getppid() says 0: no pid to check.
     let mut steps = vec![Step::DieWithParent(None)];
-    match &plan.attach {
-        Attach::Cloned => {}
-        Attach::SelfTasks(fds) => steps.extend(fds.iter().map(|fd| Step::WriteFd(*fd, b"0"))),
-        Attach::ByParent(fd) => steps.push(Step::WaitForParent(*fd)),
+    let limited = match &plan.attach {
+        Attach::Cloned => true,
+        Attach::SelfTasks(fds) => {
+            steps.extend(fds.iter().map(|fd| Step::WriteFd(*fd, b"0")));
+            true
+        }
+        Attach::ByParent(fd) => {
+            steps.push(Step::WaitForParent(*fd));
+            true
+        }
+        Attach::MappedByParent { go, limited } => {
+            steps.extend([Step::WaitForParent(*go), Step::Mark(Mark::IdsMapped)]);
+            *limited
+        }
+    };
+    if limited {
+        steps.push(Step::Mark(Mark::CgroupAttached));
     }
+    let in_user_namespace = matches!(plan.attach, Attach::MappedByParent { .. });
     steps.extend([
-        Step::Mark(Mark::CgroupAttached),
         Step::Unshare(CloneFlags::CLONE_NEWCGROUP),
         Step::SetHostname(cs(plan.hostname)),
         Step::MakePrivate,
@@ -79,10 +100,14 @@ pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
     steps.extend(MOUNTS.iter().map(|m| m.step(root, plan.data_dir)));
     let dev = root.join("dev");
     for (name, major, minor) in DEVICES {
-        steps.push(Step::CharDevice {
-            path: c(&dev.join(name)),
-            major,
-            minor,
+        let path = c(&dev.join(name));
+        steps.push(if in_user_namespace {
+            Step::BindDevice {
+                host: c(&Path::new("/dev").join(name)),
+                path,
+            }
+        } else {
+            Step::CharDevice { path, major, minor }
         });
     }
     for (name, target) in DEV_LINKS {

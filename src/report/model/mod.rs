@@ -53,6 +53,8 @@ pub struct RunView {
     pub tcg: bool,
     /// A VM ran under KVM on a host that is itself a guest: what its figures are.
     pub nested_kvm: Option<crate::results::NestedKvm>,
+    /// Run without root, with rootless containers: what that was.
+    pub rootless: Option<super::format::Rootless>,
     /// Bytes on disk per environment: (env, bytes, what).
     pub footprints: Vec<(EnvKind, u64, String)>,
     /// Failed trials: (env, workload, rep, error).
@@ -252,6 +254,7 @@ impl RunView {
                 .trials
                 .iter()
                 .any(|t| t.env.accel() == Some(Accel::Tcg)),
+            rootless: super::format::Rootless::of(results),
             nested_kvm: results
                 .trials
                 .iter()

@@ -117,6 +117,24 @@ impl EngineInstance<'_> {
                 "none",
                 "--hostname",
                 HOSTNAME,
+                "--read-only",
+                "--tmpfs",
+                "/tmp",
+                "--volume",
+                &format!("{}:/data", spec.data_dir.display()),
+            ]
+            .map(String::from),
+        );
+        if self.prepared.unlimited {
+            // Rootless without a delegated cgroup tree: no limits and no cgroup parent (said
+            // in the engine's record); Podman would ignore the limits itself.
+            args.extend(podman_ulimits(settings.pids_max));
+            // No cgroup to find the workload in: Podman writes its pid here.
+            args.extend(["--pidfile".into(), self.pidfile().display().to_string()]);
+            return self.finish_args(args, spec);
+        }
+        args.extend(
+            [
                 "--memory",
                 &memory,
                 "--memory-swap",
@@ -125,11 +143,6 @@ impl EngineInstance<'_> {
                 &settings.pids_max.to_string(),
                 "--cgroup-parent",
                 &self.cgroup_parent().0,
-                "--read-only",
-                "--tmpfs",
-                "/tmp",
-                "--volume",
-                &format!("{}:/data", spec.data_dir.display()),
             ]
             .map(String::from),
         );
@@ -145,10 +158,15 @@ impl EngineInstance<'_> {
         if self.engine == EngineKind::Podman {
             args.extend(podman_ulimits(settings.pids_max));
         }
+        self.finish_args(args, spec)
+    }
+
+    /// The image and the workload's own arguments, after the client's options.
+    fn finish_args(&self, mut args: Vec<String>, spec: &Spec) -> Vec<String> {
         let mut invocation = spec.invocation.clone();
         invocation.data_dir = "/data".into();
         args.push(self.prepared.tag.clone());
-        args.push(settings.image.workload_path().to_string());
+        args.push(self.prepared.settings.image.workload_path().to_string());
         args.extend(invocation.to_args());
         args
     }
@@ -164,8 +182,17 @@ impl EngineInstance<'_> {
         cmd
     }
 
+    /// Where Podman writes the workload's pid when there is no cgroup to find it in.
+    fn pidfile(&self) -> PathBuf {
+        self.prepared
+            .settings
+            .work_dir
+            .join(format!("{}.pid", self.name))
+    }
+
     /// Removes the container and the cgroup parent the engine made for it.
     fn remove(&mut self) {
+        let _ = std::fs::remove_file(self.pidfile());
         if self.created {
             let _ = self.client_command(&["rm", "--force", &self.name]).status();
             self.created = false;
@@ -245,12 +272,19 @@ impl Instance for EngineInstance<'_> {
         self.launched = Some(SystemTime::now());
         self.created = true;
         let spawned = process::spawn(Program::host(&exe, &args, None), output_write)?;
-        let target = Target {
-            cgroup_memory: Some(self.cgroup_file(File::MemoryNow)),
-            cgroup_memory_peak: Some(self.cgroup_file(File::MemoryPeak)),
-            cgroup_cpu: Some(self.cgroup_file(File::Cpu)),
-            workload_in: Some(self.cgroup_file(File::Procs)),
-            ..Target::process(spawned.pid.as_raw())
+        let target = if self.prepared.unlimited {
+            Target {
+                workload_in: Some(self.pidfile()),
+                ..Target::process(spawned.pid.as_raw())
+            }
+        } else {
+            Target {
+                cgroup_memory: Some(self.cgroup_file(File::MemoryNow)),
+                cgroup_memory_peak: Some(self.cgroup_file(File::MemoryPeak)),
+                cgroup_cpu: Some(self.cgroup_file(File::Cpu)),
+                workload_in: Some(self.cgroup_file(File::Procs)),
+                ..Target::process(spawned.pid.as_raw())
+            }
         };
         Ok(Started::from_spawned(
             spawned,

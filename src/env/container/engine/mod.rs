@@ -133,6 +133,8 @@ struct Prepared {
     layers: Vec<PathBuf>,
     /// Whether the engine's cgroups are systemd units.
     systemd: bool,
+    /// Whether its containers run without cgroups (rootless, the tree not delegated).
+    unlimited: bool,
 }
 
 impl Engine {
@@ -177,7 +179,12 @@ impl Environment for Engine {
             EngineKind::Podman => {
                 let runtime =
                     podman_runtime().map_err(|(detail, fix)| Unavailable::new(detail, fix))?;
-                Ok(format!("{} (runtime {runtime})", client.display()))
+                let mode = if host.root {
+                    ""
+                } else {
+                    "rootless: a user namespace and this user's own storage; "
+                };
+                Ok(format!("{} ({mode}runtime {runtime})", client.display()))
             }
         }
     }
@@ -198,6 +205,7 @@ impl Environment for Engine {
         };
         let info = engine_info(self.engine, &client, &global)?;
         let systemd = info.cgroup_driver == "systemd";
+        let unlimited = info.no_limits.is_some();
         shared.host.engines.insert(program.to_string(), info);
         let image = import(self.engine, &client, &global, &settings)?;
         let layers = layer_dirs(&client, &global, &image.tag);
@@ -218,6 +226,7 @@ impl Environment for Engine {
             tag: image.tag,
             layers,
             systemd,
+            unlimited,
         });
         Ok(Some(footprint))
     }
@@ -331,6 +340,8 @@ fn engine_info(
                 storage_driver: text(&info, "/Driver"),
                 cgroup_driver: text(&info, "/CgroupDriver"),
                 runtime: text(&info, "/DefaultRuntime"),
+                rootless: false,
+                no_limits: None,
                 security: info
                     .pointer("/SecurityOptions")
                     .and_then(Value::as_array)
@@ -364,6 +375,7 @@ fn engine_info(
             if info.pointer("/host/security/apparmorEnabled") == Some(&Value::Bool(true)) {
                 security.push("apparmor".into());
             }
+            let rootless = info.pointer("/host/security/rootless") == Some(&Value::Bool(true));
             Ok(EngineInfo {
                 client: client_label,
                 version: text(&info, "/version/Version"),
@@ -371,6 +383,10 @@ fn engine_info(
                 cgroup_driver: text(&info, "/host/cgroupManager"),
                 runtime,
                 security,
+                rootless,
+                // Podman's own word for it: a rootless container on cgroup v1 gets no limits.
+                no_limits: (rootless && text(&info, "/host/cgroupVersion") != "v2")
+                    .then(|| crate::env::container::builtin::NOT_DELEGATED.to_string()),
             })
         }
     }
