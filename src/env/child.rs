@@ -326,20 +326,7 @@ fn filesystem(step: &Step) -> Result<(), nix::errno::Errno> {
             // SAFETY: as above.
             sys(unsafe { libc::chmod(path.as_ptr(), 0o666) })
         }
-        Step::BindDevice { host, path } => {
-            // SAFETY: NUL-terminated path; the file goes in the container's private tmpfs.
-            let fd = unsafe { libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o666) };
-            sys(fd)?;
-            // SAFETY: closing the descriptor just opened.
-            unsafe { libc::close(fd) };
-            mount(
-                Some(host.as_c_str()),
-                path.as_c_str(),
-                None::<&CStr>,
-                MsFlags::MS_BIND,
-                None::<&CStr>,
-            )
-        }
+        Step::BindDevice { host, path } => bind_device(host, path),
         // SAFETY: NUL-terminated paths.
         Step::Symlink { target, link } => {
             sys(unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) })
@@ -350,28 +337,46 @@ fn filesystem(step: &Step) -> Result<(), nix::errno::Errno> {
             umount2(c".", MntFlags::MNT_DETACH)?;
             nix::unistd::chdir(c"/")
         }
-        Step::RemountRootReadOnly => {
-            // A user namespace may not clear the flags its mount came with (nosuid, nodev,
-            // noexec, the atime mode): keep them, as runc does.
-            let kept = nix::sys::statvfs::statvfs(c"/")?.flags();
-            let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
-            use nix::sys::statvfs::FsFlags;
-            for (fs, ms) in [
-                (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-                (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-                (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-                (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
-                (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
-                (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
-            ] {
-                if kept.contains(fs) {
-                    flags |= ms;
-                }
-            }
-            mount(None::<&CStr>, c"/", None::<&CStr>, flags, None::<&CStr>)
-        }
+        Step::RemountRootReadOnly => remount_root_read_only(),
         _ => Err(Errno::EINVAL),
     }
+}
+
+/// Remounts the root read-only, keeping the flags its mount came with (nosuid, nodev, noexec,
+/// the atime mode): a user namespace may not clear them, as runc knows.
+fn remount_root_read_only() -> Result<(), nix::errno::Errno> {
+    use nix::sys::statvfs::FsFlags;
+    let kept = nix::sys::statvfs::statvfs(c"/")?.flags();
+    let mut flags = MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY;
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if kept.contains(fs) {
+            flags |= ms;
+        }
+    }
+    nix::mount::mount(None::<&CStr>, c"/", None::<&CStr>, flags, None::<&CStr>)
+}
+
+/// Binds the host's device node `host` on a new empty file at `path`.
+fn bind_device(host: &CStr, path: &CStr) -> Result<(), nix::errno::Errno> {
+    // SAFETY: NUL-terminated path; the file goes in the container's private tmpfs.
+    let fd = unsafe { libc::open(path.as_ptr(), libc::O_CREAT | libc::O_WRONLY, 0o666) };
+    sys(fd)?;
+    // SAFETY: closing the descriptor just opened.
+    unsafe { libc::close(fd) };
+    nix::mount::mount(
+        Some(host),
+        path,
+        None::<&CStr>,
+        MsFlags::MS_BIND,
+        None::<&CStr>,
+    )
 }
 
 fn cs(s: &str) -> CString {

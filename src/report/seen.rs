@@ -16,6 +16,7 @@ pub struct SeenView {
     /// What the workload saw.
     pub view: GuestView,
     /// The uid its process had on the host (QEMU's, for a VM).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub host_uid: Option<u32>,
 }
 
@@ -75,23 +76,12 @@ pub fn rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
         };
         format!("{}{tail}", shown.join(" "))
     };
-    vec![
+    let mut rows = vec![
         row(
             ["kernel release (uname -r)", "커널 릴리스 (uname -r)"],
             &|v| v.kernel.clone(),
         ),
         row(["its own PID", "자기 PID"], &|v| v.pid.to_string()),
-        row(
-            ["the uid it believes it has", "스스로 보는 uid"],
-            &|v| uid(v.uid),
-        ),
-        SeenRow {
-            what: lang.pick(
-                "its uid on the host (QEMU's for a VM)",
-                "호스트에서의 실제 uid (VM은 QEMU의 uid)",
-            ),
-            cells: views.iter().map(|v| uid(v.host_uid)).collect(),
-        },
         row(["hostname", "호스트 이름"], &|v| v.hostname.clone()),
         row(["CPUs it may use", "쓸 수 있는 CPU"], &|v| {
             v.cpus.to_string()
@@ -130,7 +120,26 @@ pub fn rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
             &|v| v.processes_visible.map_or_else(none, |p| p.to_string()),
         ),
         row(["entries of /", "/ 의 항목"], &root),
-    ]
+    ];
+    // Runs recorded before the uids were: no rows of dashes.
+    if views
+        .iter()
+        .any(|v| v.view.uid.is_some() || v.host_uid.is_some())
+    {
+        let believed = row(
+            ["the uid it believes it has", "스스로 보는 uid"],
+            &|v| uid(v.uid),
+        );
+        let on_host = SeenRow {
+            what: lang.pick(
+                "its uid on the host (QEMU's for a VM)",
+                "호스트에서의 실제 uid (VM은 QEMU의 uid)",
+            ),
+            cells: views.iter().map(|v| uid(v.host_uid)).collect(),
+        };
+        rows.splice(2..2, [believed, on_host]);
+    }
+    rows
 }
 
 #[cfg(test)]

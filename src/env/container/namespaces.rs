@@ -61,12 +61,9 @@ fn cs(s: &str) -> CString {
     CString::new(s).expect("no NUL bytes")
 }
 
-/// The child's setup, in order.
-pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
-    let root = plan.rootfs;
-    // Its parent is outside its pid namespace, so getppid() says 0: no pid to check.
-    let mut steps = vec![Step::DieWithParent(None)];
-    let limited = match &plan.attach {
+/// How the child gets into its cgroup (and, in a user namespace, waits for its id maps).
+fn attach_steps(attach: &Attach, steps: &mut Vec<Step>) {
+    let limited = match attach {
         Attach::Cloned => true,
         Attach::SelfTasks(fds) => {
             steps.extend(fds.iter().map(|fd| Step::WriteFd(*fd, b"0")));
@@ -84,6 +81,32 @@ pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
     if limited {
         steps.push(Step::Mark(Mark::CgroupAttached));
     }
+}
+
+/// The nodes of `/dev`: made, or in a user namespace (which may not make them) the host's bound.
+fn device_steps(dev: &Path, in_user_namespace: bool) -> Vec<Step> {
+    DEVICES
+        .iter()
+        .map(|&(name, major, minor)| {
+            let path = c(&dev.join(name));
+            if in_user_namespace {
+                Step::BindDevice {
+                    host: c(&Path::new("/dev").join(name)),
+                    path,
+                }
+            } else {
+                Step::CharDevice { path, major, minor }
+            }
+        })
+        .collect()
+}
+
+/// The child's setup, in order.
+pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
+    let root = plan.rootfs;
+    // Its parent is outside its pid namespace, so getppid() says 0: no pid to check.
+    let mut steps = vec![Step::DieWithParent(None)];
+    attach_steps(&plan.attach, &mut steps);
     let in_user_namespace = matches!(plan.attach, Attach::MappedByParent { .. });
     steps.extend([
         Step::Unshare(CloneFlags::CLONE_NEWCGROUP),
@@ -99,17 +122,7 @@ pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
     ]);
     steps.extend(MOUNTS.iter().map(|m| m.step(root, plan.data_dir)));
     let dev = root.join("dev");
-    for (name, major, minor) in DEVICES {
-        let path = c(&dev.join(name));
-        steps.push(if in_user_namespace {
-            Step::BindDevice {
-                host: c(&Path::new("/dev").join(name)),
-                path,
-            }
-        } else {
-            Step::CharDevice { path, major, minor }
-        });
-    }
+    steps.extend(device_steps(&dev, in_user_namespace));
     for (name, target) in DEV_LINKS {
         steps.push(Step::Symlink {
             target: cs(target),
@@ -247,5 +260,48 @@ mod tests {
         assert!(!steps.iter().any(|s| matches!(s, Step::Mkdir(_))));
         let parent = plan(&unified, Attach::ByParent(9));
         assert_eq!(parent[1], Step::WaitForParent(9));
+    }
+
+    #[test]
+    fn in_a_user_namespace_the_child_waits_for_its_maps_and_binds_the_hosts_devices() {
+        let unlimited = plan(
+            &[],
+            Attach::MappedByParent {
+                go: 5,
+                limited: false,
+            },
+        );
+        assert_eq!(
+            &unlimited[1..3],
+            &[Step::WaitForParent(5), Step::Mark(Mark::IdsMapped)]
+        );
+        assert!(
+            !unlimited.contains(&Step::Mark(Mark::CgroupAttached)),
+            "no cgroup, no attach mark"
+        );
+        assert!(!unlimited
+            .iter()
+            .any(|s| matches!(s, Step::CharDevice { .. })));
+        let null = unlimited
+            .iter()
+            .find_map(|s| match s {
+                Step::BindDevice { host, path } if path.to_bytes().ends_with(b"/dev/null") => {
+                    Some(host.to_bytes().to_vec())
+                }
+                _ => None,
+            })
+            .expect("/dev/null bound");
+        assert_eq!(null, b"/dev/null");
+        let limited = plan(
+            &[],
+            Attach::MappedByParent {
+                go: 5,
+                limited: true,
+            },
+        );
+        assert_eq!(limited[3], Step::Mark(Mark::CgroupAttached));
+        let root = plan(&[], Attach::Cloned);
+        assert!(root.iter().any(|s| matches!(s, Step::CharDevice { .. })));
+        assert!(!root.contains(&Step::Mark(Mark::IdsMapped)));
     }
 }

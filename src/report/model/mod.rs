@@ -54,6 +54,7 @@ pub struct RunView {
     /// A VM ran under KVM on a host that is itself a guest: what its figures are.
     pub nested_kvm: Option<crate::results::NestedKvm>,
     /// Run without root, with rootless containers: what that was.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub rootless: Option<super::format::Rootless>,
     /// Bytes on disk per environment: (env, bytes, what).
     pub footprints: Vec<(EnvKind, u64, String)>,
