@@ -172,7 +172,7 @@ fn the_rootless_container_maps_the_user_to_root_and_runs_without_limits() {
         "--env",
         "native,container-rootless",
         "--workload",
-        "noop,cpu-int,file-io",
+        "noop,cpu-int,file-io,net-rr,net-stream",
         "--reps",
         "2",
         "--out",
@@ -185,7 +185,42 @@ fn the_rootless_container_maps_the_user_to_root_and_runs_without_limits() {
     let rootless = trials(&r, "container-rootless");
     assert_ok(&rootless, sha);
     assert_ok(&trials(&r, "native"), sha);
-    assert_eq!(rootless.len(), 6);
+    assert_eq!(rootless.len(), 10);
+    // Both user-space paths carried traffic, each to its own forward on 127.0.0.1.
+    for t in rootless
+        .iter()
+        .filter(|t| t["workload"] == "net-rr" || t["workload"] == "net-stream")
+    {
+        let names: Vec<&str> = t["metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["value"].as_f64().is_some_and(|v| v > 0.0))
+            .map(|m| m["name"].as_str().unwrap())
+            .collect();
+        let want: &[&str] = if t["workload"] == "net-rr" {
+            &["round_trip", "round_trip_pasta"]
+        } else {
+            &[
+                "stream_in",
+                "stream_out",
+                "stream_in_pasta",
+                "stream_out_pasta",
+            ]
+        };
+        for name in want {
+            assert!(names.contains(name), "{name} in {names:?}");
+        }
+        let paths = t["net"]["paths"].as_array().unwrap();
+        let labels: Vec<&str> = paths.iter().map(|p| p["path"].as_str().unwrap()).collect();
+        assert_eq!(labels, ["slirp4netns", "pasta"]);
+        for p in paths {
+            assert!(
+                p["connect"].as_str().unwrap().starts_with("127.0.0.1:"),
+                "{p}"
+            );
+        }
+    }
     for t in &rootless {
         assert_eq!(t["guest_view"]["uid"], 0, "root inside");
         assert_eq!(t["host_uid"], user.uid, "the user on the host");

@@ -101,6 +101,15 @@ pub enum Step {
     RemountRootReadOnly,
     /// Bring the loopback interface up.
     LoopbackUp,
+    /// Give an interface (made by a helper in this namespace) an IPv4 address and set it up.
+    ConfigureInterface {
+        /// Its name.
+        name: &'static str,
+        /// Its address.
+        addr: std::net::Ipv4Addr,
+        /// Its prefix length.
+        prefix: u8,
+    },
     /// Join the network namespace open on this descriptor (one vmbench wired).
     JoinNetns(RawFd),
 }
@@ -126,6 +135,7 @@ impl Step {
             Step::PivotInto(_) => "pivot_root",
             Step::RemountRootReadOnly => "remount root read-only",
             Step::LoopbackUp => "loopback up",
+            Step::ConfigureInterface { .. } => "configure the helper's interface",
             Step::JoinNetns(_) => "join the wired network namespace",
         }
     }
@@ -279,6 +289,10 @@ pub fn execute(step: &Step, phase_write: RawFd) -> Result<(), nix::errno::Errno>
         }
         Step::LoopbackUp => vmbench_workload::sys::loopback_up()
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
+        Step::ConfigureInterface { name, addr, prefix } => {
+            vmbench_workload::sys::configure_interface(name, *addr, *prefix)
+                .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
+        }
         _ => filesystem(step),
     }
 }

@@ -317,9 +317,7 @@ impl EnvKind {
             EnvKind::VmKvmSnapshot | EnvKind::VmTcgSnapshot => Network::Unwired(
                 "a snapshot guest has no network device (vm-tcg and vm-kvm have one)",
             ),
-            EnvKind::ContainerRootless => Network::Unwired(
-                "the rootless container's network (slirp4netns, pasta) is not wired yet",
-            ),
+            EnvKind::ContainerRootless => Network::Wired(&[NetPath::Slirp4netns, NetPath::Pasta]),
             EnvKind::ContainerGvisor => Network::Unwired(
                 "gVisor runs here with --network=none; vmbench wires veths only for the \
                  namespace containers (container, container-runc, container-crun)",

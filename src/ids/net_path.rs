@@ -19,6 +19,12 @@ pub enum NetPath {
     TapVirtioVhost,
     /// QEMU's user-mode network stack (slirp) with a `hostfwd` on 127.0.0.1.
     Slirp,
+    /// slirp4netns: the same user-mode stack as a process beside a rootless container, its
+    /// tap in the container's namespace, a port forward on 127.0.0.1.
+    Slirp4netns,
+    /// pasta (passt's namespace mode): a port on 127.0.0.1 spliced to the container's own
+    /// loopback, no TCP stack of its own in between.
+    Pasta,
 }
 
 impl NetPath {
@@ -31,6 +37,8 @@ impl NetPath {
             NetPath::TapVirtio => "tap+virtio-net",
             NetPath::TapVirtioVhost => "tap+virtio-net+vhost",
             NetPath::Slirp => "slirp",
+            NetPath::Slirp4netns => "slirp4netns",
+            NetPath::Pasta => "pasta",
         }
     }
 
@@ -40,7 +48,12 @@ impl NetPath {
         match self {
             NetPath::BridgeDnat => "_dnat",
             NetPath::Slirp => "_slirp",
-            NetPath::Loopback | NetPath::Veth | NetPath::TapVirtio | NetPath::TapVirtioVhost => "",
+            NetPath::Pasta => "_pasta",
+            NetPath::Loopback
+            | NetPath::Veth
+            | NetPath::TapVirtio
+            | NetPath::TapVirtioVhost
+            | NetPath::Slirp4netns => "",
         }
     }
 }

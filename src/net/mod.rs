@@ -8,6 +8,7 @@
 //! recognisable and the next run removes it. Nothing is routed beyond the host end.
 
 pub mod peer;
+pub mod user;
 
 use crate::ids::EnvKind;
 pub use crate::ids::NetPath;
@@ -92,6 +93,8 @@ pub struct Wiring {
     pub netns: Option<String>,
     /// What a VM attaches.
     pub vm: Option<VmNics>,
+    /// The rootless container's forwards, its helpers started once its namespaces exist.
+    pub user: Option<user::UserNet>,
     undo: Vec<Undo>,
 }
 
@@ -203,6 +206,7 @@ impl Wiring {
             None => Ok(None),
             Some(NetPath::Loopback) => Wiring::loopback().map(Some),
             Some(NetPath::Veth) => Wiring::container().map(Some),
+            Some(NetPath::Slirp4netns) => Wiring::rootless().map(Some),
             Some(_) => Wiring::vm().map(Some),
         }
     }
@@ -214,6 +218,7 @@ impl Wiring {
             paths: Vec::new(),
             netns: None,
             vm: None,
+            user: None,
             undo: Vec::new(),
         }
     }
@@ -295,6 +300,43 @@ impl Wiring {
             instance: format!("{}:{PORT} on eth1", at(6)),
             host_link: Some(bridge),
         });
+        Ok(w)
+    }
+
+    /// The rootless container's two user-space paths: a free 127.0.0.1 port for slirp4netns
+    /// and one for pasta (the helpers start with the instance, see [`user::start`]).
+    pub fn rootless() -> Result<Wiring, NetError> {
+        let mut w = Wiring::empty();
+        let slirp4netns_port = free_port()?;
+        let mut pasta_port = free_port()?;
+        while pasta_port == slirp4netns_port {
+            pasta_port = free_port()?;
+        }
+        let net = user::UserNet {
+            slirp4netns_port,
+            pasta_port,
+        };
+        let local = |port| SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port));
+        w.paths.push(PathEnd {
+            path: NetPath::Slirp4netns,
+            connect: local(net.slirp4netns_port),
+            instance: format!(
+                "{}:{PORT} on {} (slirp4netns, MTU {})",
+                user::SLIRP4NETNS_GUEST,
+                user::SLIRP4NETNS_TAP,
+                user::SLIRP4NETNS_MTU
+            ),
+            host_link: None,
+        });
+        w.paths.push(PathEnd {
+            path: NetPath::Pasta,
+            connect: local(net.pasta_port),
+            instance: format!(
+                "127.0.0.1:{PORT} in the namespace (pasta splices from the host's loopback)"
+            ),
+            host_link: None,
+        });
+        w.user = Some(net);
         Ok(w)
     }
 

@@ -8,12 +8,12 @@ use super::{NetPath, PathEnd};
 use crate::ids::NetMetric;
 use hdrhistogram::Histogram;
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpStream};
+use std::net::TcpStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-use vmbench_workload::kernels::serve::{END, ROUND_TRIPS, SINK, SOURCE};
+use vmbench_workload::kernels::serve::{END, GO, ROUND_TRIPS, SINK, SOURCE};
 use vmbench_workload::kernels::Params;
 use vmbench_workload::{Better, Metric, Size, Workload};
 
@@ -197,6 +197,20 @@ fn round_trips(
     ])
 }
 
+/// Waits for the instance's go-ahead on a stream's connection: the clock starts once the
+/// instance has it, not while a user-space stack is still reaching it.
+fn go(s: &mut TcpStream) -> Result<(), String> {
+    let mut byte = [0u8; 1];
+    s.read_exact(&mut byte).map_err(|e| e.to_string())?;
+    if byte != [GO] {
+        return Err(format!(
+            "the instance answered {:#x} instead of its go-ahead",
+            byte[0]
+        ));
+    }
+    Ok(())
+}
+
 fn streams(
     end: &PathEnd,
     bytes: u64,
@@ -206,8 +220,13 @@ fn streams(
     let io = |e: std::io::Error| e.to_string();
     let gbit = |n: u64, d: Duration| n as f64 * 8.0 / d.as_secs_f64() / 1e9;
     // Host → instance: timed until the instance's count arrives, so every byte was received.
+    // The length goes first and the count answers it: no half-close, whose delivery a
+    // user-space stack may delay (slirp4netns held it for seconds) or turn into a reset.
     let mut s = connect(end, stop, deadline)?;
-    s.write_all(&[SINK]).map_err(io)?;
+    let mut announce = vec![SINK];
+    announce.extend(bytes.to_le_bytes());
+    s.write_all(&announce).map_err(io)?;
+    go(&mut s)?;
     let chunk = vec![0xa5u8; 1 << 17];
     let start = Instant::now();
     let mut sent = 0u64;
@@ -216,7 +235,6 @@ fn streams(
         s.write_all(&chunk[..n]).map_err(io)?;
         sent += n as u64;
     }
-    s.shutdown(Shutdown::Write).map_err(io)?;
     let mut count = [0u8; 8];
     s.read_exact(&mut count).map_err(io)?;
     let inbound = start.elapsed();
@@ -230,11 +248,13 @@ fn streams(
     let mut s = connect(end, stop, deadline)?;
     let mut request = vec![SOURCE];
     request.extend(bytes.to_le_bytes());
-    let start = Instant::now();
     s.write_all(&request).map_err(io)?;
+    go(&mut s)?;
+    let start = Instant::now();
     let mut buf = vec![0u8; 1 << 17];
     let mut received = 0u64;
-    loop {
+    // Timed to the last byte asked for, not to the stream's end of file.
+    while received < bytes {
         let n = s.read(&mut buf).map_err(io)?;
         if n == 0 {
             break;

@@ -132,6 +132,17 @@ impl Environment for Builtin {
         Ok(Some(footprint))
     }
 
+    fn supports(&self, workload: vmbench_workload::Workload) -> Result<(), String> {
+        crate::env::wired(self.kind(), workload)?;
+        if !(self.rootless && workload.crosses_network()) {
+            return Ok(());
+        }
+        match crate::net::user::missing() {
+            Some(why) => Err(format!("{workload} needs the rootless network: {why}")),
+            None => Ok(()),
+        }
+    }
+
     fn instance(&self) -> Result<Box<dyn Instance + '_>, EnvError> {
         let settings = self
             .settings
@@ -148,6 +159,7 @@ impl Environment for Builtin {
             io_path: None,
             maps: self.maps.as_ref(),
             limited: self.limited(),
+            helpers: Vec::new(),
         }))
     }
 }
@@ -161,6 +173,8 @@ struct BuiltinInstance<'a> {
     maps: Option<&'a IdMaps>,
     /// Whether it gets a cgroup.
     limited: bool,
+    /// The rootless network's helper processes, killed with the instance.
+    helpers: Vec<crate::net::user::Helper>,
 }
 
 impl BuiltinInstance<'_> {
@@ -220,9 +234,18 @@ impl BuiltinInstance<'_> {
 /// namespace, then the move into the cgroup, each when there is one.
 type ParentHook<'h> = Box<dyn FnOnce(nix::unistd::Pid) -> Result<(), String> + 'h>;
 
+/// What the parent starts for a rootless instance's network: the forwards, where the helpers'
+/// files go, and where the running helpers are kept.
+struct UserNetHook<'h> {
+    net: crate::net::user::UserNet,
+    dir: &'h std::path::Path,
+    helpers: &'h mut Vec<crate::net::user::Helper>,
+}
+
 fn parent_hook<'h>(
     maps: Option<&'h IdMaps>,
     cgroup: Option<&'h Cgroup>,
+    net: Option<UserNetHook<'h>>,
     go_write: std::os::fd::OwnedFd,
 ) -> ParentHook<'h> {
     Box::new(move |pid: nix::unistd::Pid| {
@@ -232,6 +255,13 @@ fn parent_hook<'h>(
                 cgroup.map_or(Ok(()), |c| {
                     c.attach(pid.as_raw()).map_err(|e| crate::error_chain(&e))
                 })
+            })
+            .and_then(|()| {
+                let Some(hook) = net else { return Ok(()) };
+                let started = crate::net::user::start(pid.as_raw(), hook.net, hook.dir)
+                    .map_err(|e| crate::error_chain(&e))?;
+                hook.helpers.extend(started);
+                Ok(())
             });
         if done.is_ok() {
             let _ = nix::unistd::write(&go_write, &[1]);
@@ -272,8 +302,15 @@ impl Instance for BuiltinInstance<'_> {
             attach,
         });
         let (netns, mut flags) = join_wired(spec, &mut steps)?;
+        let mut helpers = Vec::new();
+        let mut user_net = None;
         if self.maps.is_some() {
             flags |= nix::sched::CloneFlags::CLONE_NEWUSER;
+            user_net = user_net_steps(spec, &mut steps).map(|net| UserNetHook {
+                net,
+                dir: &settings.work_dir,
+                helpers: &mut helpers,
+            });
         }
         let (output, output_write) = process::pipe()?;
         let env = [("PATH".into(), "/".into()), ("HOME".into(), "/".into())];
@@ -287,7 +324,8 @@ impl Instance for BuiltinInstance<'_> {
                     flags,
                     cgroup: clone_into,
                 },
-                after_clone: by_parent.then(|| parent_hook(self.maps, cgroup.as_ref(), go_write)),
+                after_clone: by_parent
+                    .then(|| parent_hook(self.maps, cgroup.as_ref(), user_net, go_write)),
                 input: None,
             },
             output_write,
@@ -311,10 +349,13 @@ impl Instance for BuiltinInstance<'_> {
             .phases
             .insert(Phase::Clone, cloned.as_nanos() as u64);
         self.cgroup = cgroup;
+        self.helpers = helpers;
         Ok(started)
     }
 
     fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
+        // The network helpers go with their instance.
+        self.helpers.clear();
         outcome.io_path = self.io_path.take();
         outcome.cgroup_attach = Some(self.attach);
         let Some(cgroup) = self.cgroup.take() else {
@@ -331,6 +372,37 @@ impl Instance for BuiltinInstance<'_> {
         );
         Ok(())
     }
+}
+
+/// For a rootless instance wired for the network, its forwards; the child configures the
+/// helpers' interfaces once the parent has started them (right after its id maps).
+fn user_net_steps(
+    spec: &Spec,
+    steps: &mut Vec<crate::env::child::Step>,
+) -> Option<crate::net::user::UserNet> {
+    use crate::env::child::{Mark, Step};
+    use crate::net::user;
+    let net = spec.net.and_then(|w| w.user)?;
+    let after = steps
+        .iter()
+        .position(|s| *s == Step::Mark(Mark::IdsMapped))
+        .map_or(steps.len(), |i| i + 1);
+    steps.splice(
+        after..after,
+        [
+            Step::ConfigureInterface {
+                name: user::SLIRP4NETNS_TAP,
+                addr: user::SLIRP4NETNS_GUEST,
+                prefix: 24,
+            },
+            Step::ConfigureInterface {
+                name: user::PASTA_TAP,
+                addr: user::PASTA_GUEST,
+                prefix: 24,
+            },
+        ],
+    );
+    Some(net)
 }
 
 /// For a wired instance, the namespace vmbench made, for the child to join instead of a new

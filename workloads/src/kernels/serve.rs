@@ -15,6 +15,10 @@ pub const SINK: u8 = b'I';
 pub const SOURCE: u8 = b'O';
 /// Command: this run is over.
 pub const END: u8 = b'Q';
+/// The instance's answer to a stream's header: it has the connection, the clock may start
+/// (a user-space stack accepts on the host at once and reaches the instance later: slirp4netns
+/// first resolves its address, which took a second).
+pub const GO: u8 = b'G';
 
 fn err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
     move |e| format!("{what}: {e}")
@@ -71,11 +75,19 @@ fn echo(conn: &mut TcpStream) -> std::io::Result<u64> {
     Ok(trips)
 }
 
+/// Receives the announced number of bytes, then answers with the count received: the end is
+/// the count, not the peer's half-close, whose delivery a user-space stack (slirp4netns,
+/// pasta) may hold back or turn into a reset.
 fn sink(conn: &mut TcpStream) -> std::io::Result<u64> {
+    let mut count = [0u8; 8];
+    conn.read_exact(&mut count)?;
+    let total = u64::from_le_bytes(count);
+    conn.write_all(&[GO])?;
     let mut buf = vec![0u8; 1 << 17];
     let mut received = 0u64;
-    loop {
-        let n = conn.read(&mut buf)?;
+    while received < total {
+        let want = buf.len().min((total - received) as usize);
+        let n = conn.read(&mut buf[..want])?;
         if n == 0 {
             break;
         }
@@ -89,6 +101,7 @@ fn source(conn: &mut TcpStream) -> std::io::Result<u64> {
     let mut count = [0u8; 8];
     conn.read_exact(&mut count)?;
     let total = u64::from_le_bytes(count);
+    conn.write_all(&[GO])?;
     let chunk = vec![0x5au8; 1 << 17];
     let mut sent = 0u64;
     while sent < total {
@@ -143,8 +156,12 @@ mod tests {
         drop(rr);
         let mut sink = connect();
         sink.write_all(&[SINK]).unwrap();
+        sink.write_all(&1000u64.to_le_bytes()).unwrap();
+        // The count answers once the announced bytes are in, without a half-close.
+        let mut go = [0u8; 1];
+        sink.read_exact(&mut go).unwrap();
+        assert_eq!(go, [GO]);
         sink.write_all(&[1u8; 1000]).unwrap();
-        sink.shutdown(Shutdown::Write).unwrap();
         let mut count = [0u8; 8];
         sink.read_exact(&mut count).unwrap();
         assert_eq!(u64::from_le_bytes(count), 1000);
@@ -153,7 +170,8 @@ mod tests {
         source.write_all(&500u64.to_le_bytes()).unwrap();
         let mut got = Vec::new();
         source.read_to_end(&mut got).unwrap();
-        assert_eq!(got.len(), 500);
+        assert_eq!(got.len(), 501, "the go byte, then the stream");
+        assert_eq!(got[0], GO);
         drop(source);
         connect().write_all(&[END]).unwrap();
         let said = server.join().unwrap().unwrap();
