@@ -110,11 +110,19 @@ fn drive(load: &Load, paths: &[PathEnd], stop: &AtomicBool, deadline: Instant) -
     (runs, None)
 }
 
-/// Tells the instance its run is over.
+/// Tells the instance its run is over, and waits (a few seconds at most) for it to close the
+/// connection: a user-space stack (slirp4netns) that sees the close before it has reached
+/// the instance drops the byte, and the instance would wait for its timeout.
 fn end_run(end: &PathEnd, stop: &AtomicBool, deadline: Instant) -> Result<(), String> {
-    connect(end, stop, deadline)?
-        .write_all(&[END])
-        .map_err(|e| format!("end the run on {}: {e}", end.connect))
+    let mut s = connect(end, stop, deadline)?;
+    s.write_all(&[END])
+        .map_err(|e| format!("end the run on {}: {e}", end.connect))?;
+    let wait = deadline
+        .saturating_duration_since(Instant::now())
+        .clamp(Duration::from_millis(1), Duration::from_secs(3));
+    let _ = s.set_read_timeout(Some(wait));
+    let _ = s.read(&mut [0u8; 1]);
+    Ok(())
 }
 
 /// Connects to the instance on `end`, retrying until it listens, it ends, or the deadline.

@@ -394,7 +394,11 @@ fn network(run: &RunView, lang: Lang) -> String {
     let env_of =
         |pick: &dyn Fn(EnvKind) -> bool| view.rows.iter().map(|r| r.env).find(|e| pick(*e));
     let native = path_rtt(run, Some(EnvKind::Native), NetPath::Loopback, lang);
-    let container = env_of(&|e| e.family() == Family::Container);
+    let container = view
+        .rows
+        .iter()
+        .find(|r| r.path == NetPath::Veth)
+        .map(|r| r.env);
     let veth = path_rtt(run, container, NetPath::Veth, lang);
     let dnat = path_rtt(run, container, NetPath::BridgeDnat, lang);
     let vm = env_of(&|e| e.family() == Family::Vm);
@@ -415,7 +419,7 @@ fn network(run: &RunView, lang: Lang) -> String {
             } else {
                 " This host ran its guest without KVM, so the VM rows show emulation, not virtualisation: for a tuned KVM guest, Felter et al. (IBM, 2015) measured TCP request/response at 67.9 µs against 37.6 µs native, that is about 1.8× — the reference to keep in mind.".to_string()
             };
-            format!("Here the peer is vmbench on the host, so every packet crosses the instance's boundary the way a client's would. Natively it goes through the host's loopback: one kernel stack, no device ({native} per round trip). A container on a veth pair uses the same kernel: the packet leaves the container's network namespace through one end of a virtual cable and arrives at the other, one extra hop in the same stack ({veth}). Docker's default shape adds a Linux bridge and a DNAT rule that rewrites the destination of every connection's packets ({dnat}). A VM has a network stack of its own: the packet goes down the guest kernel's stack into a virtio queue, QEMU (or the host kernel's vhost-net, where /dev/vhost-net exists) moves it to a tap device, and the host's stack takes it from there ({tap_path}: {tap}). QEMU's user-mode network (slirp) goes further still: a TCP stack inside QEMU terminates the guest's connection and opens a new socket on the host ({slirp}).{felter}")
+            format!("Here the peer is vmbench on the host, so every packet crosses the instance's boundary the way a client's would. Natively it goes through the host's loopback: one kernel stack, no device ({native} per round trip). A container on a veth pair uses the same kernel: the packet leaves the container's network namespace through one end of a virtual cable and arrives at the other, one extra hop in the same stack ({veth}). Docker's default shape adds a Linux bridge and a DNAT rule that rewrites the destination of every connection's packets ({dnat}). A VM has a network stack of its own: the packet goes down the guest kernel's stack into a virtio queue, QEMU (or the host kernel's vhost-net, where /dev/vhost-net exists) moves it to a tap device, and the host's stack takes it from there ({tap_path}: {tap}). QEMU's user-mode network (slirp) goes further still: a TCP stack inside QEMU terminates the guest's connection and opens a new socket on the host ({slirp}).{felter}{}", rootless_network(run, lang))
         }
         Lang::Ko => {
             let felter = if kvm {
@@ -423,8 +427,38 @@ fn network(run: &RunView, lang: Lang) -> String {
             } else {
                 " 이 호스트는 KVM 없이 게스트를 돌렸으므로 VM 행은 가상화가 아니라 에뮬레이션의 비용입니다. 잘 조정된 KVM 게스트에 대해 Felter 등(IBM, 2015)은 TCP 요청/응답을 네이티브 37.6 µs, KVM 67.9 µs(약 1.8배)로 측정했습니다. 이것이 기준으로 삼을 수치입니다.".to_string()
             };
-            format!("여기서 상대편은 호스트의 vmbench이므로, 모든 패킷이 실제 클라이언트의 패킷처럼 인스턴스의 경계를 건넙니다. 네이티브에서는 호스트의 루프백을 지납니다. 커널 스택 하나, 장치 없음({native}/왕복). veth 쌍에 연결된 컨테이너도 같은 커널을 씁니다. 패킷은 가상 케이블의 한쪽 끝으로 컨테이너의 네트워크 네임스페이스를 나와 다른 끝에 도착합니다. 같은 스택 안에서 한 단계가 더해질 뿐입니다({veth}). Docker 기본 네트워크 모양은 여기에 리눅스 브리지와, 연결마다 패킷의 목적지를 바꿔 쓰는 DNAT 규칙을 더합니다({dnat}). VM은 자기 네트워크 스택을 가집니다. 패킷은 게스트 커널의 스택을 내려가 virtio 큐에 들어가고, QEMU(또는 /dev/vhost-net이 있으면 호스트 커널의 vhost-net)가 그것을 tap 장치로 옮기고, 호스트의 스택이 이어받습니다({tap_path}: {tap}). QEMU의 사용자 모드 네트워크(slirp)는 더 멉니다. QEMU 안의 TCP 스택이 게스트의 연결을 끝내고 호스트에서 새 소켓을 엽니다({slirp}).{felter}")
+            format!("여기서 상대편은 호스트의 vmbench이므로, 모든 패킷이 실제 클라이언트의 패킷처럼 인스턴스의 경계를 건넙니다. 네이티브에서는 호스트의 루프백을 지납니다. 커널 스택 하나, 장치 없음({native}/왕복). veth 쌍에 연결된 컨테이너도 같은 커널을 씁니다. 패킷은 가상 케이블의 한쪽 끝으로 컨테이너의 네트워크 네임스페이스를 나와 다른 끝에 도착합니다. 같은 스택 안에서 한 단계가 더해질 뿐입니다({veth}). Docker 기본 네트워크 모양은 여기에 리눅스 브리지와, 연결마다 패킷의 목적지를 바꿔 쓰는 DNAT 규칙을 더합니다({dnat}). VM은 자기 네트워크 스택을 가집니다. 패킷은 게스트 커널의 스택을 내려가 virtio 큐에 들어가고, QEMU(또는 /dev/vhost-net이 있으면 호스트 커널의 vhost-net)가 그것을 tap 장치로 옮기고, 호스트의 스택이 이어받습니다({tap_path}: {tap}). QEMU의 사용자 모드 네트워크(slirp)는 더 멉니다. QEMU 안의 TCP 스택이 게스트의 연결을 끝내고 호스트에서 새 소켓을 엽니다({slirp}).{felter}{}", rootless_network(run, lang))
         }
+    }
+}
+
+/// The rootless container's user-space paths, with this run's figures; nothing when it had
+/// none.
+fn rootless_network(run: &RunView, lang: Lang) -> String {
+    use crate::ids::NetPath;
+    let env = Some(EnvKind::ContainerRootless);
+    let Some(view) = run.network.as_ref() else {
+        return String::new();
+    };
+    if view
+        .row(EnvKind::ContainerRootless, NetPath::Slirp4netns)
+        .is_none()
+    {
+        return String::new();
+    }
+    let stream = |path| {
+        view.row(EnvKind::ContainerRootless, path)
+            .and_then(|r| r.stream_in.as_ref())
+            .map_or_else(|| "—".to_string(), |f| format!("{:.2}", f.median))
+    };
+    let (s_rtt, p_rtt) = (
+        path_rtt(run, env, NetPath::Slirp4netns, lang),
+        path_rtt(run, env, NetPath::Pasta, lang),
+    );
+    let (s_in, p_in) = (stream(NetPath::Slirp4netns), stream(NetPath::Pasta));
+    match lang {
+        Lang::En => format!(" Without root a container cannot have a veth (making one needs root in the host's network namespace), so its packets go through a helper process in user space. slirp4netns runs a TCP/IP stack of its own (libslirp): it terminates the host's connection, cuts the bytes into new segments and writes frames into the container's tap ({s_rtt} per round trip, {s_in} Gbit/s into the container). pasta splices a connection from the host's loopback onto one to the container's loopback, with no TCP stack of its own in between ({p_rtt}, {p_in} Gbit/s). Every byte crosses one more process either way: that is what rootless networking costs. RootlessKit's own measurements (docs/port.md, iperf3 from the parent to the child) rank them the same way."),
+        Lang::Ko => format!(" root 없이는 컨테이너에 veth를 만들 수 없으므로(호스트 네트워크 네임스페이스의 root 권한이 필요합니다) 패킷은 사용자 공간의 도우미 프로세스를 지납니다. slirp4netns는 자기 TCP/IP 스택(libslirp)을 돌립니다. 호스트 쪽 연결을 끝내고, 바이트를 새 세그먼트로 잘라 컨테이너의 tap에 프레임으로 씁니다(왕복 {s_rtt}, 컨테이너로 {s_in} Gbit/s). pasta는 호스트 루프백의 연결을 컨테이너 루프백의 연결에 그대로 이어 붙이며(splice), 그 사이에 자기 TCP 스택이 없습니다({p_rtt}, {p_in} Gbit/s). 어느 쪽이든 모든 바이트가 프로세스 하나를 더 거칩니다. 이것이 rootless 네트워크의 오버헤드입니다. RootlessKit의 자체 측정(docs/port.md, 부모에서 자식으로 iperf3)도 같은 순서입니다."),
     }
 }
 

@@ -319,6 +319,11 @@ impl Environment for Vm {
                 self.accel.name()
             ));
         }
+        if workload.crosses_network() && !nix::unistd::geteuid().is_root() {
+            return Err(format!(
+                "{workload} needs the guest's tap device, which only root can make: run as root, or container-rootless for a network path without root"
+            ));
+        }
         Ok(())
     }
 
