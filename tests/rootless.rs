@@ -75,6 +75,16 @@ impl User {
         out
     }
 
+    /// A noop run of `env` with `env_vars` that must fail with one line and exit 2: the line.
+    fn one_line_error(&self, env_vars: &[&str], env: &str, out: &str) -> String {
+        let args = ["run", "--env", env, "--workload", "noop", "--out", out];
+        let done = self.vmbench_with(env_vars, &args).output().unwrap();
+        let err = String::from_utf8_lossy(&done.stderr).into_owned();
+        assert_eq!(done.status.code(), Some(2), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        err
+    }
+
     fn results(&self, name: &str) -> Value {
         serde_json::from_str(&std::fs::read_to_string(self.dir.path().join(name)).unwrap()).unwrap()
     }
@@ -315,61 +325,16 @@ fn what_needs_root_and_a_missing_newuidmap_are_one_line_errors() {
     else {
         return;
     };
-    let out = user.run(&[
-        "run",
-        "--env",
-        "container-runc",
-        "--workload",
-        "noop",
-        "--out",
-        "x.json",
-    ]);
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = user.one_line_error(&[], "container-runc", "x.json");
     assert!(
         err.contains("runc needs root") && err.contains("container-rootless"),
         "{err}"
     );
     // The user has a subordinate range: without the helpers it cannot be mapped.
-    let out = user
-        .vmbench_with(
-            &["PATH=/nonexistent"],
-            &[
-                "run",
-                "--env",
-                "container-rootless",
-                "--workload",
-                "noop",
-                "--out",
-                "y.json",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = user.one_line_error(&["PATH=/nonexistent"], "container-rootless", "y.json");
     assert!(err.contains("apt-get install uidmap"), "{err}");
     // A home that cannot be written: the cache has nowhere to go.
-    let out = user
-        .vmbench_with(
-            &["HOME=/"],
-            &[
-                "run",
-                "--env",
-                "container-rootless",
-                "--workload",
-                "noop",
-                "--out",
-                "z.json",
-            ],
-        )
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = user.one_line_error(&["HOME=/"], "container-rootless", "z.json");
     assert!(
         err.contains("VMBENCH_CACHE") || err.contains("XDG_CACHE_HOME"),
         "{err}"

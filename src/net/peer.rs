@@ -163,10 +163,9 @@ fn round_trips(
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<Vec<Metric>, String> {
-    let mut s = connect(end, stop, deadline)?;
+    let mut s = open(end, &[ROUND_TRIPS], stop, deadline)?;
     let io = |e: std::io::Error| e.to_string();
     s.set_nodelay(true).map_err(io)?;
-    s.write_all(&[ROUND_TRIPS]).map_err(io)?;
     let mut hist =
         Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).map_err(|e| e.to_string())?;
     let mut byte = [7u8; 1];
@@ -205,18 +204,32 @@ fn round_trips(
     ])
 }
 
-/// Waits for the instance's go-ahead on a stream's connection: the clock starts once the
-/// instance has it, not while a user-space stack is still reaching it.
-fn go(s: &mut TcpStream) -> Result<(), String> {
-    let mut byte = [0u8; 1];
-    s.read_exact(&mut byte).map_err(|e| e.to_string())?;
-    if byte != [GO] {
-        return Err(format!(
-            "the instance answered {:#x} instead of its go-ahead",
-            byte[0]
-        ));
+/// A connection the instance serves: `header` sent and its go-ahead received. A connection
+/// that ends before the go-ahead (a user-space stack accepted it on the host before the
+/// instance listened, then reset it) is made again until the deadline.
+fn open(
+    end: &PathEnd,
+    header: &[u8],
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<TcpStream, String> {
+    loop {
+        let mut s = connect(end, stop, deadline)?;
+        let mut byte = [0u8; 1];
+        match s.write_all(header).and_then(|()| s.read_exact(&mut byte)) {
+            Ok(()) if byte == [GO] => return Ok(s),
+            Ok(()) => {
+                return Err(format!(
+                    "the instance answered {:#x} instead of its go-ahead",
+                    byte[0]
+                ))
+            }
+            Err(_) if Instant::now() < deadline && !stop.load(Ordering::Relaxed) => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(e) => return Err(format!("no go-ahead from the instance: {e}")),
+        }
     }
-    Ok(())
 }
 
 fn streams(
@@ -230,11 +243,9 @@ fn streams(
     // Host → instance: timed until the instance's count arrives, so every byte was received.
     // The length goes first and the count answers it: no half-close, whose delivery a
     // user-space stack may delay (slirp4netns held it for seconds) or turn into a reset.
-    let mut s = connect(end, stop, deadline)?;
     let mut announce = vec![SINK];
     announce.extend(bytes.to_le_bytes());
-    s.write_all(&announce).map_err(io)?;
-    go(&mut s)?;
+    let mut s = open(end, &announce, stop, deadline)?;
     let chunk = vec![0xa5u8; 1 << 17];
     let start = Instant::now();
     let mut sent = 0u64;
@@ -253,11 +264,9 @@ fn streams(
         ));
     }
     // Instance → host: timed from the request to the end of the stream.
-    let mut s = connect(end, stop, deadline)?;
     let mut request = vec![SOURCE];
     request.extend(bytes.to_le_bytes());
-    s.write_all(&request).map_err(io)?;
-    go(&mut s)?;
+    let mut s = open(end, &request, stop, deadline)?;
     let start = Instant::now();
     let mut buf = vec![0u8; 1 << 17];
     let mut received = 0u64;

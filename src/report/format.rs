@@ -65,11 +65,11 @@ impl Rootless {
         match lang {
             Lang::En => format!(
                 "run without root: its containers ran rootless, in a user namespace that shows uid 0 inside while the process is uid {uid} on the host{}",
-                if unlimited { "; they had no limits: the cgroup tree is not delegated to this user" } else { "" }
+                if unlimited { "; they ran without cgroup limits (the environments list says why)" } else { "" }
             ),
             Lang::Ko => format!(
                 "root 없이 실행: 컨테이너는 rootless로, 안에서는 uid 0으로 보이지만 호스트에서는 uid {uid}인 사용자 네임스페이스에서 실행되었습니다{}",
-                if unlimited { ". cgroup 트리가 이 사용자에게 위임되지 않아 자원 한도가 없었습니다" } else { "" }
+                if unlimited { ". cgroup 자원 한도 없이 실행되었습니다(이유는 환경 목록에 있습니다)" } else { "" }
             ),
         }
     }

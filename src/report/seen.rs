@@ -61,7 +61,6 @@ pub fn rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
         },
         cells: views.iter().map(|v| cell(&v.view)).collect(),
     };
-    let uid = |u: Option<u32>| u.map_or_else(|| "—".to_string(), |u| u.to_string());
     let none = || "—".to_string();
     let root = |v: &GuestView| {
         if v.root_entries.is_empty() {
@@ -121,25 +120,33 @@ pub fn rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
         ),
         row(["entries of /", "/ 의 항목"], &root),
     ];
-    // Runs recorded before the uids were: no rows of dashes.
-    if views
+    rows.splice(2..2, uid_rows(views, lang));
+    rows
+}
+
+/// The uid the workload believes it has and the uid it is on the host; none for runs recorded
+/// before the uids were (no rows of dashes).
+fn uid_rows(views: &[SeenView], lang: Lang) -> Vec<SeenRow> {
+    if !views
         .iter()
         .any(|v| v.view.uid.is_some() || v.host_uid.is_some())
     {
-        let believed = row(
-            ["the uid it believes it has", "스스로 보는 uid"],
-            &|v| uid(v.uid),
-        );
-        let on_host = SeenRow {
+        return Vec::new();
+    }
+    let uid = |u: Option<u32>| u.map_or_else(|| "—".to_string(), |u| u.to_string());
+    vec![
+        SeenRow {
+            what: lang.pick("the uid it believes it has", "스스로 보는 uid"),
+            cells: views.iter().map(|v| uid(v.view.uid)).collect(),
+        },
+        SeenRow {
             what: lang.pick(
                 "its uid on the host (QEMU's for a VM)",
                 "호스트에서의 실제 uid (VM은 QEMU의 uid)",
             ),
             cells: views.iter().map(|v| uid(v.host_uid)).collect(),
-        };
-        rows.splice(2..2, [believed, on_host]);
-    }
-    rows
+        },
+    ]
 }
 
 #[cfg(test)]
@@ -178,5 +185,31 @@ mod tests {
             "{:?}",
             cell("entries")
         );
+        assert!(
+            !rows.iter().any(|r| r.what.contains("uid")),
+            "no uid rows for a run that recorded none"
+        );
+    }
+
+    #[test]
+    fn root_inside_and_the_user_outside_sit_side_by_side() {
+        let mut r = crate::results::tests::sample_results();
+        r.trials[0].guest_view.as_mut().unwrap().uid = Some(1001);
+        r.trials[0].host_uid = Some(1001);
+        let mut rootless = r.trials[0].clone();
+        rootless.env = EnvKind::ContainerRootless;
+        rootless.guest_view.as_mut().unwrap().uid = Some(0);
+        r.trials.push(rootless);
+        let views = views(&r, &[EnvKind::Native, EnvKind::ContainerRootless]);
+        let rows = rows(&views, Lang::En);
+        let cells = |what: &str| {
+            &rows
+                .iter()
+                .find(|r| r.what.starts_with(what))
+                .unwrap()
+                .cells
+        };
+        assert_eq!(cells("the uid it believes"), &["1001", "0"]);
+        assert_eq!(cells("its uid on the host"), &["1001", "1001"]);
     }
 }

@@ -26,9 +26,6 @@ use std::time::Instant;
 /// Host name inside the builtin container.
 pub const HOSTNAME: &str = "vmbench-container";
 
-/// Why the rootless container has no limits for an ordinary user here.
-pub const NOT_DELEGATED: &str = "no limits: the cgroup tree is not delegated to this user";
-
 /// The builtin container environment, or its rootless twin.
 #[derive(Default)]
 pub struct Builtin {
@@ -55,8 +52,8 @@ impl Builtin {
         }
     }
 
-    /// Whether its instances get a cgroup: always as root; an ordinary user's only where the
-    /// tree is delegated, which vmbench does not use yet.
+    /// Whether its instances get a cgroup: always as root; never for an ordinary user (a
+    /// delegated tree is not used yet, and the reason says which case it is).
     fn limited(&self) -> bool {
         !self.rootless || nix::unistd::geteuid().is_root()
     }
@@ -104,7 +101,7 @@ impl Environment for Builtin {
                     host.cgroup.split(' ').next().unwrap_or("?")
                 )
             } else {
-                NOT_DELEGATED.to_string()
+                userns::no_limits_reason()
             };
             return Ok(format!(
                 "user namespace ({}) + namespaces; {limits}",

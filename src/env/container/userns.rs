@@ -195,6 +195,28 @@ fn helper(program: &Path, pid: i32, ranges: &[IdRange]) -> Result<(), String> {
     ))
 }
 
+/// Why an ordinary user's containers run without limits here: the cgroup tree is not
+/// delegated to them (cgroup v1, or a v2 tree whose folder they do not own), or it is and
+/// vmbench does not use a delegated tree yet.
+pub fn no_limits_reason() -> String {
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let delegated = unified
+        && own
+            .lines()
+            .find_map(|l| l.strip_prefix("0::"))
+            .and_then(|path| {
+                let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
+                crate::owner::owned_by_me(dir.parent()?).then_some(())
+            })
+            .is_some();
+    if delegated {
+        "no limits: vmbench does not use the cgroup tree delegated to this user yet".into()
+    } else {
+        "no limits: the cgroup tree is not delegated to this user".into()
+    }
+}
+
 /// The uid line of a host process (`Uid:` real, effective, saved, fs), its effective uid.
 pub fn host_uid(pid: i32) -> Option<u32> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

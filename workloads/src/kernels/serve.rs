@@ -15,9 +15,9 @@ pub const SINK: u8 = b'I';
 pub const SOURCE: u8 = b'O';
 /// Command: this run is over.
 pub const END: u8 = b'Q';
-/// The instance's answer to a stream's header: it has the connection, the clock may start
-/// (a user-space stack accepts on the host at once and reaches the instance later: slirp4netns
-/// first resolves its address, which took a second).
+/// The instance's answer to a command's header: it has the connection, the clock may start
+/// (a user-space stack accepts on the host at once, before the instance listens, and reaches
+/// it later: slirp4netns first resolves its address, which took a second).
 pub const GO: u8 = b'G';
 
 fn err(what: &str) -> impl Fn(std::io::Error) -> String + '_ {
@@ -66,6 +66,7 @@ pub fn serve(bind: &str) -> Result<String, String> {
 
 fn echo(conn: &mut TcpStream) -> std::io::Result<u64> {
     conn.set_nodelay(true)?;
+    conn.write_all(&[GO])?;
     let mut byte = [0u8; 1];
     let mut trips = 0;
     while conn.read(&mut byte)? == 1 {
@@ -148,6 +149,9 @@ mod tests {
         let mut rr = connect();
         rr.write_all(&[ROUND_TRIPS]).unwrap();
         let mut byte = [9u8; 1];
+        rr.read_exact(&mut byte).unwrap();
+        assert_eq!(byte, [GO]);
+        byte = [9u8; 1];
         for _ in 0..3 {
             rr.write_all(&byte).unwrap();
             rr.read_exact(&mut byte).unwrap();

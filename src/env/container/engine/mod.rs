@@ -386,7 +386,7 @@ fn engine_info(
                 rootless,
                 // Podman's own word for it: a rootless container on cgroup v1 gets no limits.
                 no_limits: (rootless && text(&info, "/host/cgroupVersion") != "v2")
-                    .then(|| crate::env::container::builtin::NOT_DELEGATED.to_string()),
+                    .then(crate::env::container::userns::no_limits_reason),
             })
         }
     }
