@@ -201,9 +201,15 @@ fn slirp4netns(userns: &str, netns: &str, port: u16, dir: &Path) -> Result<Helpe
             .args([netns, SLIRP4NETNS_TAP]),
     )?;
     drop(ready_write);
+    // Bounded: another process forked meanwhile may hold the pipe's write end too.
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(&ready_read),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let ready = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(10_000u16)).unwrap_or(0);
     let mut byte = [0u8; 1];
-    if std::fs::File::from(ready_read).read(&mut byte).ok() != Some(1) {
-        return Err(helper.failed("ended before its network was ready"));
+    if ready != 1 || std::fs::File::from(ready_read).read(&mut byte).ok() != Some(1) {
+        return Err(helper.failed("was not ready within 10 s"));
     }
     let request = serde_json::json!({
         "execute": "add_hostfwd",
