@@ -498,7 +498,7 @@ pub fn run(instance: &mut dyn Instance, spec: &Spec) -> Result<Outcome, EnvError
             // Who the workload really is on the host, while it runs (an engine may name its
             // pid a moment after the workload said it was ready).
             let target = &begun.started.target;
-            let deadline = Instant::now() + Duration::from_millis(100);
+            let deadline = Instant::now() + Duration::from_millis(50);
             host_uid = loop {
                 let uid = target
                     .workload_pid()

@@ -64,6 +64,9 @@ pub fn missing() -> Option<String> {
 pub struct Helper {
     child: Child,
     name: &'static str,
+    /// Where its standard error goes: a file, not a pipe nobody drains (slirp4netns writes a
+    /// line per dropped packet, and a full pipe would stop it).
+    log: PathBuf,
 }
 
 impl Drop for Helper {
@@ -73,10 +76,12 @@ impl Drop for Helper {
     }
 }
 
-fn spawn(name: &'static str, cmd: &mut Command) -> Result<Helper, NetError> {
+fn spawn(name: &'static str, cmd: &mut Command, log: PathBuf) -> Result<Helper, NetError> {
+    let err = std::fs::File::create(&log)
+        .map_err(|e| NetError::Exhausted(format!("cannot create {}: {e}", log.display())))?;
     cmd.stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::from(err));
     // Every online CPU, as Podman leaves its helpers: not the harness CPU vmbench runs on,
     // where a helper sharing one CPU with the peer dropped packets on its full tap.
     // SAFETY: sysconf has no memory arguments.
@@ -108,17 +113,15 @@ fn spawn(name: &'static str, cmd: &mut Command) -> Result<Helper, NetError> {
     let child = cmd
         .spawn()
         .map_err(|e| NetError::Exhausted(format!("cannot start {name}: {e}")))?;
-    Ok(Helper { child, name })
+    Ok(Helper { child, name, log })
 }
 
 impl Helper {
     /// A failure of the helper, with what it said.
     fn failed(mut self, what: &str) -> NetError {
         let _ = self.child.kill();
-        let mut said = String::new();
-        if let Some(mut err) = self.child.stderr.take() {
-            let _ = err.read_to_string(&mut said);
-        }
+        let _ = self.child.wait();
+        let said = std::fs::read_to_string(&self.log).unwrap_or_default();
         let said = said.lines().last().unwrap_or("").trim().to_string();
         NetError::Exhausted(format!("{} {what}: {said}", self.name))
     }
@@ -157,6 +160,7 @@ pub fn start(pid: i32, net: UserNet, dir: &Path) -> Result<Vec<Helper>, NetError
             "--udp-ns",
             "none",
         ]),
+        dir.join(format!("pasta-{}.log", net.pasta_port)),
     )?;
     // Each has its port and its tap in the container's namespace (its `/proc/<pid>/net/dev`).
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -199,6 +203,7 @@ fn slirp4netns(userns: &str, netns: &str, port: u16, dir: &Path) -> Result<Helpe
             .arg(format!("--ready-fd={}", ready_write.as_raw_fd()))
             .arg(format!("--api-socket={}", api.display()))
             .args([netns, SLIRP4NETNS_TAP]),
+        dir.join(format!("slirp4netns-{port}.log")),
     )?;
     drop(ready_write);
     // Bounded: another process forked meanwhile may hold the pipe's write end too.

@@ -217,16 +217,13 @@ pub fn no_limits_reason() -> String {
     }
 }
 
-/// The uid line of a host process (`Uid:` real, effective, saved, fs), its effective uid.
+/// The effective uid of a host process (from its `/proc/<pid>/status`).
 pub fn host_uid(pid: i32) -> Option<u32> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
+    procfs::process::Process::new(pid)
+        .ok()?
+        .status()
         .ok()
+        .map(|s| s.euid)
 }
 
 #[cfg(test)]
