@@ -232,13 +232,52 @@ fn open(
     }
 }
 
+/// The instance's count of the bytes it received, read while the stream goes on: as a
+/// continuous sender does (iperf3), the peer keeps the path busy with `filler` until the count
+/// arrives, which the instance discards. A stream that stops dead leaves its tail in a
+/// user-space forwarder's buffer on some paths (Debian's 2023 pasta held it until more data
+/// came), and the count never came.
+fn count_back(s: &mut TcpStream, filler: &[u8]) -> std::io::Result<u64> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    s.set_nonblocking(true)?;
+    let mut count = [0u8; 8];
+    let mut got = 0;
+    let stall = PollTimeout::try_from(STALL).unwrap_or(PollTimeout::MAX);
+    while got < count.len() {
+        let mut fds = [PollFd::new(
+            s.as_fd(),
+            PollFlags::POLLIN | PollFlags::POLLOUT,
+        )];
+        if poll(&mut fds, stall)? == 0 {
+            return Err(std::io::ErrorKind::TimedOut.into());
+        }
+        let ready = fds[0].revents().unwrap_or(PollFlags::empty());
+        if ready.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+            match s.read(&mut count[got..]) {
+                Ok(0) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        } else if ready.contains(PollFlags::POLLOUT) {
+            match s.write(filler) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    s.set_nonblocking(false)?;
+    Ok(u64::from_le_bytes(count))
+}
+
 fn streams(
     end: &PathEnd,
     bytes: u64,
     stop: &AtomicBool,
     deadline: Instant,
 ) -> Result<Vec<Metric>, String> {
-    let io = |e: std::io::Error| e.to_string();
     let gbit = |n: u64, d: Duration| n as f64 * 8.0 / d.as_secs_f64() / 1e9;
     // Host → instance: timed until the instance's count arrives, so every byte was received.
     // The length goes first and the count answers it: no half-close, whose delivery a
@@ -251,18 +290,18 @@ fn streams(
     let mut sent = 0u64;
     while sent < bytes {
         let n = chunk.len().min((bytes - sent) as usize);
-        s.write_all(&chunk[..n]).map_err(io)?;
+        s.write_all(&chunk[..n])
+            .map_err(|e| format!("host → instance, after {sent} of {bytes} bytes sent: {e}"))?;
         sent += n as u64;
     }
-    let mut count = [0u8; 8];
-    s.read_exact(&mut count).map_err(io)?;
+    let count = count_back(&mut s, &chunk)
+        .map_err(|e| format!("host → instance, all {bytes} bytes sent, no count back: {e}"))?;
     let inbound = start.elapsed();
-    if u64::from_le_bytes(count) != sent {
-        return Err(format!(
-            "sent {sent} bytes, the instance received {}",
-            u64::from_le_bytes(count)
-        ));
+    if count != sent {
+        return Err(format!("sent {sent} bytes, the instance received {count}"));
     }
+    // Closed: the instance drains the filler until it sees the end.
+    drop(s);
     // Instance → host: timed from the request to the end of the stream.
     let mut request = vec![SOURCE];
     request.extend(bytes.to_le_bytes());
@@ -272,7 +311,9 @@ fn streams(
     let mut received = 0u64;
     // Timed to the last byte asked for, not to the stream's end of file.
     while received < bytes {
-        let n = s.read(&mut buf).map_err(io)?;
+        let n = s.read(&mut buf).map_err(|e| {
+            format!("instance → host, after {received} of {bytes} bytes received: {e}")
+        })?;
         if n == 0 {
             break;
         }

@@ -9,7 +9,8 @@ use std::net::{TcpListener, TcpStream};
 pub const PORT: u16 = 7399;
 /// Command: echo one byte for each byte received, until the peer closes (round trips).
 pub const ROUND_TRIPS: u8 = b'R';
-/// Command: read to the end, then answer the byte count as 8 bytes little-endian (host → instance).
+/// Command: read an 8-byte little-endian count, receive that many bytes, answer the count
+/// received the same way, then discard what else comes until the peer closes (host → instance).
 pub const SINK: u8 = b'I';
 /// Command: read an 8-byte little-endian count, send that many bytes, close (instance → host).
 pub const SOURCE: u8 = b'O';
@@ -95,6 +96,9 @@ fn sink(conn: &mut TcpStream) -> std::io::Result<u64> {
         received += n as u64;
     }
     conn.write_all(&received.to_le_bytes())?;
+    // The peer kept sending until the count reached it (a continuous stream): drained, not
+    // counted.
+    while conn.read(&mut buf)? > 0 {}
     Ok(received)
 }
 
@@ -170,6 +174,9 @@ mod tests {
         let mut count = [0u8; 8];
         sink.read_exact(&mut count).unwrap();
         assert_eq!(u64::from_le_bytes(count), 1000);
+        // What comes after the count is discarded until the peer closes.
+        sink.write_all(&[2u8; 300]).unwrap();
+        drop(sink);
         let mut source = connect();
         source.write_all(&[SOURCE]).unwrap();
         source.write_all(&500u64.to_le_bytes()).unwrap();
