@@ -4,7 +4,7 @@
 //! binary, the cache, the tools) and nothing the guest writes reaches the host, except through
 //! a second, writable share: the folder the caller gives, where the guest's script leaves its
 //! results. The guest kernel is vmbench's own (the cache, provisioned as for any VM run); a
-//! busybox `/init` loads the modules, mounts the shares, and runs the script in a `chroot`.
+//! busybox `/init` loads the modules, mounts the shares, and runs the script in the overlay moved over `/` (as `switch_root` does).
 //!
 //! Shapes: `kvm`, with `-cpu max` (QEMU's TCG emulates AMD SVM with nested paging) and
 //! `kvm-amd` loaded, so the guest has a real `/dev/kvm`: KVM's code path and shape, not KVM's
@@ -116,7 +116,7 @@ impl Finished {
 const STATUS: &str = "vmbench-matrix: script exited ";
 
 /// The guest's `/init`: busybox mounts, the modules, the shares, the overlay, the cgroup2
-/// tree, then the script in a chroot, and power-off.
+/// tree, then the script in the overlay moved over `/`, and power-off.
 fn init_script(shape: Shape) -> String {
     let kvm = if shape == Shape::Kvm {
         "[ -c /dev/kvm ] || echo \"vmbench-matrix: no /dev/kvm after kvm_amd (QEMU's -cpu max gave no svm?)\"\n"
@@ -152,11 +152,16 @@ mount -t cgroup2 cgroup2 /root/sys/fs/cgroup
 mkdir -p /root$share
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 share /root$share || echo "vmbench-matrix: cannot mount the share"
 echo "vmbench-matrix: ready after $(cut -d' ' -f1 /proc/uptime) s"
-chroot /root /bin/sh -c "cd $share && exec /bin/sh ./script.sh" > /root$share/script.log 2>&1
-echo "{STATUS}$?"
-sync
-umount /root$share
-poweroff -f
+# As switch_root does: the overlay moved over / and entered, so the script's root is the mount
+# namespace's root. A plain chroot is not, and the kernel refuses a user namespace to a
+# chrooted process (an ordinary user's rootless container failed with EPERM).
+# Everything after runs inside it (this shell's own root would still be the initramfs).
+cd /root
+mount -o move . / || echo "vmbench-matrix: cannot move the overlay over /"
+exec chroot . /bin/busybox sh -c "cd $share && /bin/sh ./script.sh > script.log 2>&1
+echo \"{STATUS}\$?\"
+cd / && sync && umount $share
+/bin/busybox poweroff -f"
 "#
     )
 }

@@ -312,15 +312,16 @@ pub fn clean(dry_run: bool) -> Vec<String> {
     // sees only their own (rootless Podman's storage is theirs).
     report.extend(crate::env::container::engine::remove_dead(dry_run));
     if nix::unistd::geteuid().is_root() {
-        // What only root can make: KSM settings, links and NAT rules, cgroups.
+        // What only root can make: KSM settings, links and NAT rules.
         report.extend(crate::density::ksm::restore_dead(
             Path::new(crate::density::ksm::HOST),
             Path::new(crate::density::ksm::SAVED),
             dry_run,
         ));
         report.extend(crate::net::remove_dead(dry_run));
-        report.extend(crate::env::container::cgroup::remove_dead(dry_run));
     }
+    // Root's cgroups, or an ordinary user's under the subtree delegated to them.
+    report.extend(crate::env::container::cgroup::remove_dead(dry_run));
     report.extend(crate::env::container::image::remove_dead_staging(
         &crate::cache::cache_dir(),
         dry_run,

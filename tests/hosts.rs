@@ -212,6 +212,37 @@ fn a_kvm_host_runs_every_vm_path_with_kvm() {
     nothing_left(share, &finished);
 }
 
+/// The guest script's part as an ordinary user with a delegated subtree, the way systemd's
+/// `user@.service` delegates one: `delegated/` is the user's (its folder, `cgroup.procs`,
+/// `cgroup.subtree_control`) with cpu, memory and pids on for its children, and the user's
+/// shell sits in `delegated/session`. The user's run and clean, then the subtree removed.
+const DELEGATED: &str = r#"
+U=vmbench-user
+D=/sys/fs/cgroup/delegated
+echo "+cpu +memory +pids" > /sys/fs/cgroup/cgroup.subtree_control
+mkdir -p $D/session
+echo "+cpu +memory +pids" > $D/cgroup.subtree_control
+chown $U $D $D/cgroup.procs $D/cgroup.subtree_control $D/cgroup.threads
+chown -R $U $D/session
+mkdir -p /tmp/user-run && cp $V /tmp/user-run/vmbench
+cat > /tmp/user-run/go.sh <<'EOF'
+cd /tmp/user-run && ./vmbench list && \
+./vmbench run --env container-rootless --workload noop,cpu-int,mem-bw --reps 1 --warmup 0 \
+  --size small --fixed-size --memory 256 --quiet --out /tmp/user-run/user.json && ./vmbench clean
+EOF
+chown -R $U /tmp/user-run
+sh -c "echo \$\$ > $D/session/cgroup.procs && exec runuser -u $U -- /usr/bin/env -i PATH=$PATH \
+  HOME=$(getent passwd $U | cut -d: -f6) /bin/sh /tmp/user-run/go.sh" > user.out 2> user.err
+echo $? > user.rc
+cp /tmp/user-run/user.json user.json
+find $D -name 'vmbench*' > left-delegated.txt
+# The user's state folder is kept between runs, as root's /run/vmbench is: the files it holds
+# besides its locks are listed, then it goes.
+S=/tmp/vmbench-state-$(id -u $U)
+find $S -type f ! -name '*.lock' > user-state.txt && rm -r $S
+rmdir $D/session $D
+"#;
+
 #[test]
 #[serial]
 fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
@@ -226,6 +257,7 @@ fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
            --reps 1 --warmup 0 --size small --fixed-size --memory 256 --quiet \
            --out $PWD/v2.json 2> v2.err\n\
          echo $? > v2.rc\n\
+         {DELEGATED}\
          {LEFTOVERS}",
         preamble()
     );
@@ -252,5 +284,37 @@ fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
             );
         }
     }
+    // An ordinary user with a delegated subtree: the rootless container gets its limits there.
+    let said = read(share, "user.out", &finished);
+    let rc = read(share, "user.rc", &finished);
+    let err = read(share, "user.err", &finished);
+    assert_eq!(rc.trim(), "0", "the user's run:\n{said}\n{err}");
+    assert!(
+        said.contains("cgroup limits (v2, under /sys/fs/cgroup/delegated)"),
+        "list names the delegated subtree:\n{said}"
+    );
+    let user = Results::load(&share.join("user.json")).unwrap();
+    assert_eq!(user.trials.len(), 3, "{err}");
+    for t in &user.trials {
+        assert_eq!(t.error, None, "{} {}", t.env, t.workload);
+        assert_eq!(t.env, EnvKind::ContainerRootless);
+        let view = t.guest_view.as_ref().unwrap();
+        let what = format!("{}: {:?} {:?}", t.workload, view.limits, t.cgroup_attach);
+        assert_eq!(view.limits.memory_max_bytes, Some(256 << 20), "{what}");
+        assert!(view.limits.pids_max.is_some(), "{what}");
+        assert_eq!(
+            t.cgroup_attach,
+            Some(vmbench::results::AttachPath::ParentProcs),
+            "{what}"
+        );
+        assert_ne!(t.host_uid, Some(0), "{what}: the user's, not root's");
+    }
+    let left = read(share, "left-delegated.txt", &finished);
+    assert!(left.trim().is_empty(), "the user's run left {left}");
+    let state = read(share, "user-state.txt", &finished);
+    assert!(
+        state.trim().is_empty(),
+        "the user's state folder holds only its locks after clean: {state}"
+    );
     nothing_left(share, &finished);
 }

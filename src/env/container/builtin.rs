@@ -6,7 +6,8 @@
 //! The rootless twin (`container-rootless`) adds a user namespace to the same `clone`: the
 //! parent writes its id maps (the invoking user as root inside), and the child, waiting for
 //! them, binds the host's device nodes instead of making them. Without root it has a cgroup
-//! only where one is delegated; here none is, and it runs without limits, said in every trial.
+//! only where a cgroup v2 subtree is delegated to the user (its instances go under it), else it
+//! runs without limits, said in every trial.
 
 use super::cgroup::{Cgroup, Entry, Limits};
 use super::namespaces::{self, Attach, MountPlan, CLONE_NAMESPACES};
@@ -33,6 +34,8 @@ pub struct Builtin {
     /// The user namespace's maps, for the rootless twin.
     maps: Option<IdMaps>,
     rootless: bool,
+    /// The cgroup v2 subtree delegated to the ordinary user running the rootless twin.
+    delegated: Option<std::path::PathBuf>,
 }
 
 impl Builtin {
@@ -52,10 +55,10 @@ impl Builtin {
         }
     }
 
-    /// Whether its instances get a cgroup: always as root; never for an ordinary user (a
-    /// delegated tree is not used yet, and the reason says which case it is).
+    /// Whether its instances get a cgroup: always as root; for an ordinary user where a
+    /// cgroup v2 subtree is delegated to them.
     fn limited(&self) -> bool {
-        !self.rootless || nix::unistd::geteuid().is_root()
+        !self.rootless || nix::unistd::geteuid().is_root() || self.delegated.is_some()
     }
 }
 
@@ -101,7 +104,10 @@ impl Environment for Builtin {
                     host.cgroup.split(' ').next().unwrap_or("?")
                 )
             } else {
-                userns::no_limits_reason()
+                match userns::delegated_cgroup() {
+                    Ok(top) => format!("cgroup limits (v2, under {})", top.display()),
+                    Err(why) => why,
+                }
             };
             return Ok(format!(
                 "user namespace ({}) + namespaces; {limits}",
@@ -125,6 +131,9 @@ impl Environment for Builtin {
                 why,
             })?;
             self.maps = Some(maps);
+            if !nix::unistd::geteuid().is_root() {
+                self.delegated = userns::delegated_cgroup().ok();
+            }
         }
         Ok(Some(footprint))
     }
@@ -161,6 +170,7 @@ impl Environment for Builtin {
             io_path: None,
             maps: self.maps.as_ref(),
             limited: self.limited(),
+            delegated: self.delegated.as_deref(),
             helpers: Vec::new(),
         }))
     }
@@ -175,6 +185,8 @@ struct BuiltinInstance<'a> {
     maps: Option<&'a IdMaps>,
     /// Whether it gets a cgroup.
     limited: bool,
+    /// Where its cgroup goes when an ordinary user's delegated subtree holds it.
+    delegated: Option<&'a std::path::Path>,
     /// The rootless network's helper processes, killed with the instance.
     helpers: Vec<crate::net::user::Helper>,
 }
@@ -191,12 +203,11 @@ impl BuiltinInstance<'_> {
             memory_bytes: Some(spec.memory_mib << 20),
             pids_max: Some(settings.pids_max),
         };
-        Ok(Cgroup::create(
-            &settings.layout,
-            &settings.own_cgroup,
-            &super::instance_name(),
-            &limits,
-        )?)
+        let name = super::instance_name();
+        Ok(match self.delegated {
+            Some(top) => Cgroup::create_delegated(top, &name, &limits)?,
+            None => Cgroup::create(&settings.layout, &settings.own_cgroup, &name, &limits)?,
+        })
     }
 
     /// How the child gets into its cgroup, and the cgroup descriptor for `clone3` when it is
@@ -295,8 +306,9 @@ impl Instance for BuiltinInstance<'_> {
             rootfs: &settings.image.rootfs,
             data_dir: spec.data_dir,
             hostname: HOSTNAME,
-            // A user namespace may not mount cgroup v1, nor show limits it does not have.
-            cgroup_mounts: if self.maps.is_some() {
+            // A user namespace may not mount cgroup v1, nor show limits it does not have; it
+            // may mount its own cgroup namespace's v2 tree.
+            cgroup_mounts: if self.maps.is_some() && self.delegated.is_none() {
                 &[]
             } else {
                 &settings.cgroup_mounts

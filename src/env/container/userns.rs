@@ -195,26 +195,30 @@ fn helper(program: &Path, pid: i32, ranges: &[IdRange]) -> Result<(), String> {
     ))
 }
 
-/// Why an ordinary user's containers run without limits here: the cgroup tree is not
-/// delegated to them (cgroup v1, or a v2 tree whose folder they do not own), or it is and
-/// vmbench does not use a delegated tree yet.
-pub fn no_limits_reason() -> String {
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let unified = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
-    let delegated = unified
-        && own
-            .lines()
-            .find_map(|l| l.strip_prefix("0::"))
-            .and_then(|path| {
-                let dir = std::path::Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'));
-                crate::owner::owned_by_me(dir.parent()?).then_some(())
-            })
-            .is_some();
-    if delegated {
-        "no limits: vmbench does not use the cgroup tree delegated to this user yet".into()
-    } else {
-        "no limits: the cgroup tree is not delegated to this user".into()
+/// The cgroup v2 subtree delegated to the invoking user, or why an ordinary user's
+/// containers run without limits here (cgroup v1, no delegation, or a delegation vmbench
+/// cannot use).
+pub fn delegated_cgroup() -> Result<PathBuf, String> {
+    use super::cgroup::Layout;
+    let layout = Layout::probe().map_err(|e| format!("no limits: {e}"))?;
+    if layout.v1.contains_key("memory") {
+        return Err(
+            "no limits: the cgroup tree is not delegated to this user (the memory controller is on cgroup v1, which is never delegated)"
+                .into(),
+        );
     }
+    let Some(root) = layout.unified else {
+        return Err("no limits: no cgroup v2 tree is mounted".into());
+    };
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    super::cgroup::delegated(&root, &own)
+}
+
+/// Why an ordinary user's containers run without limits here, when they do.
+pub fn no_limits_reason() -> String {
+    delegated_cgroup()
+        .err()
+        .unwrap_or_else(|| "no limits: the engine does not use the delegated cgroup tree".into())
 }
 
 /// The effective uid of a host process (from its `/proc/<pid>/status`).

@@ -13,6 +13,7 @@ use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 pub use v1::prepare_root_parent;
+pub use v2::delegated;
 
 /// Errors probing or managing cgroups; each carries the path involved.
 #[derive(Debug, thiserror::Error)]
@@ -89,6 +90,16 @@ impl Cgroup {
                 .ok_or_else(|| CgroupError::NotMounted(PathBuf::from("/sys/fs/cgroup")))?;
             v2::V2Cgroup::create(&root, name, limits).map(Cgroup::V2)
         }
+    }
+
+    /// Creates the cgroup `name` under the vmbench parent in `top`, the cgroup v2 subtree
+    /// delegated to an ordinary user, and applies `limits`.
+    pub fn create_delegated(
+        top: &Path,
+        name: &str,
+        limits: &Limits,
+    ) -> Result<Cgroup, CgroupError> {
+        v2::V2Cgroup::create(top, name, limits).map(Cgroup::V2)
     }
 
     /// How a process about to be cloned gets in without the parent migrating it: a
@@ -273,8 +284,9 @@ fn make_dir(path: &Path) -> Result<(), CgroupError> {
     }
 }
 
-/// Every `vmbench` parent cgroup in the mounted hierarchies (the builtin container's sit under
-/// the harness's own cgroup, the OCI runtimes' at a hierarchy's root).
+/// Every `vmbench` parent cgroup of this user's in the mounted hierarchies (the builtin
+/// container's sit under the harness's own cgroup, the OCI runtimes' at a hierarchy's root, an
+/// ordinary user's under the subtree delegated to them).
 fn parents() -> Vec<PathBuf> {
     fn walk(dir: &Path, depth: usize, found: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -286,7 +298,9 @@ fn parents() -> Vec<PathBuf> {
                 continue;
             }
             if e.file_name() == PARENT {
-                found.push(path);
+                if crate::owner::owned_by_me(&path) {
+                    found.push(path);
+                }
             } else if depth > 0 {
                 walk(&path, depth - 1, found);
             }
