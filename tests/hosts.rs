@@ -243,6 +243,18 @@ find $S -type f ! -name '*.lock' > user-state.txt && rm -r $S
 rmdir $D/session $D
 "#;
 
+/// The guest script's part with user namespaces disabled by the real sysctl: the user's
+/// rootless run is refused in one line.
+const USERNS_OFF: &str = r#"
+echo 0 > /proc/sys/user/max_user_namespaces
+mkdir -p /tmp/user-off && chown vmbench-user /tmp/user-off
+runuser -u vmbench-user -- /usr/bin/env -i PATH=$PATH HOME=/tmp/user-off sh -c \
+  "cd /tmp/user-off && $V run --env container-rootless --workload noop --out /tmp/user-off/r.json" \
+  > userns-off.out 2> userns-off.err
+echo $? > userns-off.rc
+rm -rf /tmp/user-off /tmp/vmbench-state-$(id -u vmbench-user)
+"#;
+
 #[test]
 #[serial]
 fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
@@ -258,6 +270,7 @@ fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
            --out $PWD/v2.json 2> v2.err\n\
          echo $? > v2.rc\n\
          {DELEGATED}\
+         {USERNS_OFF}\
          {LEFTOVERS}",
         preamble()
     );
@@ -311,6 +324,12 @@ fn a_pure_cgroup2_host_runs_the_containers_with_their_limits() {
     }
     let left = read(share, "left-delegated.txt", &finished);
     assert!(left.trim().is_empty(), "the user's run left {left}");
+    // User namespaces disabled: one line naming the sysctl, exit 2.
+    let rc = read(share, "userns-off.rc", &finished);
+    let err = read(share, "userns-off.err", &finished);
+    assert_eq!(rc.trim(), "2", "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert!(err.contains("user.max_user_namespaces"), "{err}");
     let state = read(share, "user-state.txt", &finished);
     assert!(
         state.trim().is_empty(),
