@@ -121,6 +121,18 @@ fn results(share: &Path, finished: &Finished, run: &str) -> Results {
     r
 }
 
+/// The KVM guest script's part as an ordinary user in the `kvm` group, as distributions
+/// grant `/dev/kvm` (0660, group kvm): the user's own cache, state and QEMU.
+const KVM_GROUP: &str = r#"
+U=vmbench-user
+groupadd -f kvm && chgrp kvm /dev/kvm && chmod 0660 /dev/kvm && usermod -a -G kvm $U
+mkdir -p /tmp/user-kvm && cp $V /tmp/user-kvm/vmbench && chown -R $U /tmp/user-kvm
+runuser -u $U -- /usr/bin/env -i PATH=$PATH HOME=$(getent passwd $U | cut -d: -f6) sh -c   "cd /tmp/user-kvm && ./vmbench run --env vm-kvm --workload noop --reps 1 --warmup 0    --size small --timeout 300 --out /tmp/user-kvm/r.json" > user-kvm.out 2> user-kvm.err
+echo $? > user-kvm.rc
+cp /tmp/user-kvm/r.json user-kvm.json
+rm -rf /tmp/user-kvm /tmp/vmbench-state-$(id -u $U)
+"#;
+
 #[test]
 #[serial]
 fn a_kvm_host_runs_every_vm_path_with_kvm() {
@@ -139,6 +151,7 @@ fn a_kvm_host_runs_every_vm_path_with_kvm() {
            --timeout 300 --out $PWD/tcg.json 2> tcg.err\n\
          echo $? > tcg.rc\n\
          ls -d $VMBENCH_CACHE/snapshot/*/state > snapshots.txt 2>&1\n\
+         {KVM_GROUP}\
          {LEFTOVERS}",
         preamble()
     );
@@ -198,6 +211,17 @@ fn a_kvm_host_runs_every_vm_path_with_kvm() {
             t.phases
         );
     }
+    // An ordinary user in the kvm group gets KVM, with QEMU as the user.
+    let user = results(share, &finished, "user-kvm");
+    assert!(!user.host.root, "the user's run records it was not root");
+    assert_eq!(user.host.accelerator.as_deref(), Some("kvm"));
+    let t = &user.trials[0];
+    assert_eq!(t.env, EnvKind::VmKvm);
+    assert!(
+        t.host_uid.is_some_and(|uid| uid != 0),
+        "QEMU ran as the user: {:?}",
+        t.host_uid
+    );
     // The emulated guest still runs beside KVM, under its own name (one noop: TCG inside an
     // emulated guest is slow, and the TCG path is tested on the host itself).
     let tcg = results(share, &finished, "tcg");
