@@ -28,6 +28,18 @@ fn env_help() -> String {
     )
 }
 
+/// The environments `vmbench density` sweeps by default as root.
+pub const DENSITY_ENVS: &str = "native,container,container-crun,vm";
+/// The environments `vmbench density` sweeps by default for an ordinary user.
+pub const DENSITY_ENVS_ROOTLESS: &str = "native,container-rootless,vm";
+
+fn density_env_help() -> String {
+    format!(
+        "{} [default: {DENSITY_ENVS} as root; {DENSITY_ENVS_ROOTLESS} without root]",
+        env_help()
+    )
+}
+
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -59,9 +71,10 @@ pub enum Command {
 /// Options of `vmbench density`.
 #[derive(Debug, Args, Clone)]
 pub struct DensityArgs {
-    /// Environments, comma separated (the list is in the help text).
-    #[arg(long, value_name = "LIST", default_value = "native,container,container-crun,vm", value_delimiter = ',', value_parser = config::parse_env, help = env_help())]
-    pub env: Vec<EnvRequest>,
+    /// Environments, comma separated (the list is in the help text); by default
+    /// [`DENSITY_ENVS`] as root, [`DENSITY_ENVS_ROOTLESS`] without.
+    #[arg(long, value_name = "LIST", value_delimiter = ',', value_parser = config::parse_env, help = density_env_help())]
+    pub env: Option<Vec<EnvRequest>>,
     /// Instances alive at once, one step per count, increasing.
     #[arg(long, value_name = "LIST", default_value = "1,2,4,8,16,32", value_parser = config::parse_counts)]
     pub counts: config::Counts,

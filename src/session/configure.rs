@@ -113,7 +113,7 @@ pub fn density(args: &DensityArgs, host: &HostInfo) -> Result<Request, UsageErro
         warmup: 0,
         auto_size: false,
         workloads: vec![Workload::Noop],
-        envs: env::resolve(&unique(&args.env), host)?,
+        envs: env::resolve(&unique(&density_envs(args, host)), host)?,
         cpus: args.cpus.0.clone(),
         memory_mib: args.memory,
         timeout_s: args.timeout,
@@ -133,6 +133,19 @@ pub fn density(args: &DensityArgs, host: &HostInfo) -> Result<Request, UsageErro
     Ok(Request {
         config,
         out: args.out.clone().unwrap_or_else(|| default_out("density")),
+    })
+}
+
+/// The environments a density sweep asks for: the given ones, else the default for root or
+/// for an ordinary user.
+fn density_envs(args: &DensityArgs, host: &HostInfo) -> Vec<crate::config::EnvRequest> {
+    args.env.clone().unwrap_or_else(|| {
+        let list = if host.root {
+            crate::cli::DENSITY_ENVS
+        } else {
+            crate::cli::DENSITY_ENVS_ROOTLESS
+        };
+        crate::config::parse_env_list(list).expect("the default lists name known environments")
     })
 }
 
