@@ -132,9 +132,15 @@ impl Helper {
 pub fn start(pid: i32, net: UserNet, dir: &Path) -> Result<Vec<Helper>, NetError> {
     let ns = |kind: &str| format!("/proc/{pid}/ns/{kind}");
     let slirp = slirp4netns(&ns("user"), &ns("net"), net.slirp4netns_port, dir)?;
+    let mut pasta = Command::new("pasta");
+    if nix::unistd::geteuid().is_root() {
+        // Run by root, pasta drops to "nobody" unless told otherwise, and nobody may not
+        // join the container's user namespace (root's): it failed and the start waited.
+        pasta.args(["--runas", "0:0"]);
+    }
     let pasta = spawn(
         "pasta",
-        Command::new("pasta").args([
+        pasta.args([
             "--foreground",
             "--quiet",
             "--userns",
