@@ -411,7 +411,8 @@ fn network(run: &RunView, lang: Lang) -> String {
         .map_or(NetPath::TapVirtio, |r| r.path);
     let tap = path_rtt(run, vm, tap_path, lang);
     let slirp = path_rtt(run, vm, NetPath::Slirp, lang);
-    let kvm = run.envs.contains(&EnvKind::VmKvm);
+    // Felter's KVM figures stand in only for a guest this run emulated.
+    let kvm = run.envs.contains(&EnvKind::VmKvm) || vm.is_none();
     match lang {
         Lang::En => {
             let felter = if kvm {
