@@ -20,6 +20,8 @@ pub enum Mark {
     SetupDone = 2,
     /// The parent wrote the user namespace's id maps.
     IdsMapped = 3,
+    /// The parent's user-space network helpers made their taps and forwards.
+    UserNetReady = 4,
 }
 
 impl Mark {
@@ -29,6 +31,7 @@ impl Mark {
             Mark::CgroupAttached => crate::ids::Phase::CgroupAttach,
             Mark::SetupDone => crate::ids::Phase::MountsPivotRoot,
             Mark::IdsMapped => crate::ids::Phase::IdMap,
+            Mark::UserNetReady => crate::ids::Phase::UserNetReady,
         }
     }
 }
@@ -201,6 +204,7 @@ impl Record {
                     1 => Some(Record::Reached(Mark::CgroupAttached, word(1))),
                     2 => Some(Record::Reached(Mark::SetupDone, word(1))),
                     3 => Some(Record::Reached(Mark::IdsMapped, word(1))),
+                    4 => Some(Record::Reached(Mark::UserNetReady, word(1))),
                     100 => Some(Record::Failed {
                         index: word(1) as usize,
                         errno: word(2) as i32,
@@ -527,6 +531,8 @@ mod tests {
         let records = [
             Record::Reached(Mark::CgroupAttached, 7),
             Record::Reached(Mark::SetupDone, u64::MAX),
+            Record::Reached(Mark::IdsMapped, 11),
+            Record::Reached(Mark::UserNetReady, 12),
             Record::Failed {
                 index: 3,
                 errno: libc::EPERM,

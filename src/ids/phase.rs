@@ -16,6 +16,8 @@ pub enum Phase {
     IdMap,
     /// The child was in its cgroup.
     CgroupAttach,
+    /// The rootless network's helpers (slirp4netns, pasta) made their taps and forwards.
+    UserNetReady,
     /// Namespaces, mounts and pivot_root were done.
     MountsPivotRoot,
     /// The container's first process exec'd the workload.
@@ -61,6 +63,7 @@ impl Phase {
             Phase::Clone => "clone",
             Phase::IdMap => "userns_id_map",
             Phase::CgroupAttach => "cgroup_attach",
+            Phase::UserNetReady => "user_net_ready",
             Phase::MountsPivotRoot => "mounts_pivot_root",
             Phase::Exec => "exec",
             Phase::RuntimeExec => "runtime_exec",
@@ -90,6 +93,7 @@ impl Phase {
             | Phase::Clone
             | Phase::IdMap
             | Phase::CgroupAttach
+            | Phase::UserNetReady
             | Phase::MountsPivotRoot
             | Phase::Exec
             | Phase::RuntimeExec

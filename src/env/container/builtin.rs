@@ -257,25 +257,27 @@ fn parent_hook<'h>(
     go_write: std::os::fd::OwnedFd,
 ) -> ParentHook<'h> {
     Box::new(move |pid: nix::unistd::Pid| {
-        let done = maps
-            .map_or(Ok(()), |m| m.write(pid.as_raw()))
-            .and_then(|()| {
-                cgroup.map_or(Ok(()), |c| {
-                    c.attach(pid.as_raw()).map_err(|e| crate::error_chain(&e))
-                })
-            })
-            .and_then(|()| {
-                let Some(hook) = net else { return Ok(()) };
-                let started = crate::net::user::start(pid.as_raw(), hook.net, hook.dir)
-                    .map_err(|e| crate::error_chain(&e))?;
-                hook.helpers.extend(started);
-                Ok(())
-            });
-        if done.is_ok() {
+        // In a user namespace each stage has its own go-ahead, so the child's marks time each
+        // stage alone; without one, a single go-ahead after the move. A failed stage closes
+        // the pipe, and the child gives up.
+        let go = || {
             let _ = nix::unistd::write(&go_write, &[1]);
+        };
+        if let Some(m) = maps {
+            m.write(pid.as_raw())?;
+            go();
         }
-        drop(go_write);
-        done
+        if let Some(c) = cgroup {
+            c.attach(pid.as_raw()).map_err(|e| crate::error_chain(&e))?;
+            go();
+        }
+        if let Some(hook) = net {
+            let started = crate::net::user::start(pid.as_raw(), hook.net, hook.dir)
+                .map_err(|e| crate::error_chain(&e))?;
+            hook.helpers.extend(started);
+            go();
+        }
+        Ok(())
     })
 }
 
@@ -315,11 +317,12 @@ impl Instance for BuiltinInstance<'_> {
         let mut user_net = None;
         if self.maps.is_some() {
             flags |= nix::sched::CloneFlags::CLONE_NEWUSER;
-            user_net = user_net_steps(spec, &mut steps).map(|net| UserNetHook {
-                net,
-                dir: &settings.work_dir,
-                helpers: &mut helpers,
-            });
+            user_net =
+                user_net_steps(spec, &mut steps, go_read.as_raw_fd()).map(|net| UserNetHook {
+                    net,
+                    dir: &settings.work_dir,
+                    helpers: &mut helpers,
+                });
         }
         let (output, output_write) = process::pipe()?;
         let env = [("PATH".into(), "/".into()), ("HOME".into(), "/".into())];
@@ -388,17 +391,26 @@ impl Instance for BuiltinInstance<'_> {
 fn user_net_steps(
     spec: &Spec,
     steps: &mut Vec<crate::env::child::Step>,
+    go: RawFd,
 ) -> Option<crate::net::user::UserNet> {
     use crate::env::child::{Mark, Step};
     use crate::net::user;
     let net = spec.net.and_then(|w| w.user)?;
+    // After the maps and the cgroup, the helpers' own go-ahead, then their taps configured.
     let after = steps
         .iter()
-        .position(|s| *s == Step::Mark(Mark::IdsMapped))
+        .rposition(|s| {
+            matches!(
+                s,
+                Step::Mark(Mark::IdsMapped) | Step::Mark(Mark::CgroupAttached)
+            )
+        })
         .map_or(steps.len(), |i| i + 1);
     steps.splice(
         after..after,
         [
+            Step::WaitForParent(go),
+            Step::Mark(Mark::UserNetReady),
             Step::ConfigureInterface {
                 name: user::SLIRP4NETNS_TAP,
                 addr: user::SLIRP4NETNS_GUEST,

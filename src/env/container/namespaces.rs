@@ -29,7 +29,7 @@ pub enum Attach {
     /// Waits for the parent to move it (one byte on this descriptor once done).
     ByParent(RawFd),
     /// In a new user namespace: waits for the parent to write its id maps and, when it has a
-    /// cgroup (`limited`), to move it there.
+    /// cgroup (`limited`), for a second go-ahead once the parent moved it there.
     MappedByParent {
         /// The go-ahead descriptor.
         go: RawFd,
@@ -75,6 +75,11 @@ fn attach_steps(attach: &Attach, steps: &mut Vec<Step>) {
         }
         Attach::MappedByParent { go, limited } => {
             steps.extend([Step::WaitForParent(*go), Step::Mark(Mark::IdsMapped)]);
+            // The parent's move into the cgroup is a go-ahead of its own, so each phase
+            // times only its own work.
+            if *limited {
+                steps.push(Step::WaitForParent(*go));
+            }
             *limited
         }
     };
@@ -299,7 +304,15 @@ mod tests {
                 limited: true,
             },
         );
-        assert_eq!(limited[3], Step::Mark(Mark::CgroupAttached));
+        assert_eq!(
+            &limited[1..5],
+            &[
+                Step::WaitForParent(5),
+                Step::Mark(Mark::IdsMapped),
+                Step::WaitForParent(5),
+                Step::Mark(Mark::CgroupAttached)
+            ]
+        );
         let root = plan(&[], Attach::Cloned);
         assert!(root.iter().any(|s| matches!(s, Step::CharDevice { .. })));
         assert!(!root.contains(&Step::Mark(Mark::IdsMapped)));
