@@ -49,6 +49,7 @@ fn synthetic() -> Results {
         evicted_bytes: None,
         host_uid: None,
         net: None,
+        spacing: None,
         exit: ExitInfo::default(),
         error: None,
     };
@@ -68,6 +69,7 @@ fn synthetic() -> Results {
         environments: vec![],
         trials: (0..300).map(trial).collect(),
         warmup_trials: vec![],
+        start_trials: Vec::new(),
         collector: None,
         image: None,
         sizes: Default::default(),

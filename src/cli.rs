@@ -355,6 +355,10 @@ pub struct RunArgs {
     /// instance, as after a fresh pull.
     #[arg(long, value_name = "STATE", default_value = "warm", value_parser = config::parse_page_cache)]
     pub page_cache: PageCache,
+    /// Container starts measured apart from the rounds, per container environment: this many
+    /// after a quiet spell and this many back to back (noop only; 0: none).
+    #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub spaced_starts: u32,
     /// VM machine type: microvm (fastest boot) or q35.
     #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = Machine::parse)]
     pub machine: Machine,

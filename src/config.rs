@@ -117,6 +117,7 @@ impl RunConfig {
         self.target_ci_pct = None;
         self.max_reps = None;
         self.max_time_s = None;
+        self.spaced_starts = 0;
     }
 }
 
@@ -203,7 +204,18 @@ pub struct RunConfig {
     /// A density sweep instead of repetitions (`vmbench density`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub density: Option<DensityPlan>,
+    /// Container starts measured apart from the rounds, per spacing (isolated, back to back)
+    /// and container environment, when the plan has noop (0: none).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub spaced_starts: u32,
 }
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Container starts per spacing the main job measures apart from its rounds.
+pub const SPACED_STARTS: u32 = 5;
 
 /// What a density sweep starts: how many instances at once, step by step, and whether VMs run
 /// with KSM merging their memory.
@@ -310,6 +322,7 @@ impl Default for RunConfig {
             image: ImageKind::Minimal,
             page_cache: PageCache::Warm,
             density: None,
+            spaced_starts: 0,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::config::{Mode, RunConfig};
 use crate::env::{EnvError, Environments, Outcome, Spec};
 use crate::ids::EnvKind;
 use crate::plan::{Costs, Minimum, Plan, Schedule, Step};
-use crate::results::{CollectorInfo, Results, ResultsError, Trial};
+use crate::results::{CollectorInfo, Results, ResultsError, StartSpacing, Trial};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vmbench_workload::{Better, Invocation, Metric, Size, Workload};
@@ -94,6 +94,7 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         done: 0,
         before: 0,
         expected: plan.workloads.len() * plan.envs.len() * plan.reps as usize,
+        settle: true,
     };
     launcher.warm_up(results, &plan)?;
     let minimum = launcher.minimum(results, &plan, started);
@@ -115,6 +116,7 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         results.updated_at = crate::now_rfc3339();
         results.save(ctx.out)?;
     }
+    launcher.spaced_starts(results, &plan, schedule.total())?;
     if let Some(adaptive) = plan.adaptive.filter(|_| plan.mode == Mode::Cold) {
         let left = adaptive.max_time.saturating_sub(started.elapsed());
         let minimum = schedule.minimum();
@@ -165,6 +167,9 @@ struct Launcher<'a> {
     /// Measured trials expected while the warm-ups and probes run (before the minimum is
     /// planned).
     expected: usize,
+    /// Whether a launch first waits (briefly) for the host to settle; not for a start back
+    /// to back with the one before.
+    settle: bool,
 }
 
 impl Launcher<'_> {
@@ -250,6 +255,63 @@ impl Launcher<'_> {
         minimum
     }
 
+    /// Container starts apart from the rounds (a cold plan with noop): for each container
+    /// environment, `spaced_starts` noop starts each after a quiet spell, then as many back to
+    /// back. In the rounds a container's start follows other environments' work; these show
+    /// what its start costs on a quiet host and in a burst, where the kernel's cgroup
+    /// migration lock stays on its fast path. `measured` is the rounds' trial count.
+    fn spaced_starts(
+        &mut self,
+        results: &mut Results,
+        plan: &Plan,
+        measured: usize,
+    ) -> Result<(), RunError> {
+        let n = self.ctx.config.spaced_starts;
+        if n == 0 || plan.mode != Mode::Cold || !plan.workloads.contains(&Workload::Noop) {
+            return Ok(());
+        }
+        let size = size_of(self, results, Workload::Noop)?;
+        let envs: Vec<EnvKind> = plan
+            .envs
+            .iter()
+            .copied()
+            .filter(|e| e.family() == crate::ids::Family::Container)
+            .collect();
+        let total = measured + envs.len() * 2 * n as usize;
+        'envs: for env in envs {
+            for spacing in [StartSpacing::Isolated, StartSpacing::BackToBack] {
+                for rep in 0..n {
+                    let step = Step {
+                        workload: Workload::Noop,
+                        env,
+                        rep,
+                        runs: 1,
+                        warmup: 0,
+                    };
+                    if crate::interrupt::interrupted() {
+                        return Ok(());
+                    }
+                    if skipped(self.ctx, results, &step) {
+                        continue 'envs;
+                    }
+                    let isolated = spacing == StartSpacing::Isolated;
+                    if isolated {
+                        std::thread::sleep(crate::results::QUIET_SPELL);
+                    }
+                    self.settle = isolated;
+                    let mut trials = self.launch(results, &step, size);
+                    self.settle = true;
+                    for t in &mut trials {
+                        t.spacing = Some(spacing);
+                    }
+                    self.record(results, trials, total);
+                    results.save(self.ctx.out)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one step at `size`: its trials, with the collector's cost recorded in `results`.
     fn launch(&mut self, results: &mut Results, step: &Step, size: Size) -> Vec<Trial> {
         let config = self.ctx.config;
@@ -275,7 +337,9 @@ impl Launcher<'_> {
             net: None,
         };
         let others = (self.ctx.others_alive)();
-        crate::noise::settle(SETTLE_LIMIT);
+        if self.settle {
+            crate::noise::settle(SETTLE_LIMIT);
+        }
         let (mut outcome, net) = match self.ctx.envs.get(step.env) {
             Some(env) if step.workload.crosses_network() => launch_wired(env, spec.clone()),
             Some(env) => (env.launch(&spec), None),

@@ -31,10 +31,11 @@ fn runs() -> &'static (Fixtures, PathBuf, PathBuf) {
         };
         let mut paths = Vec::new();
         // The second run's containers run the busybox image, so the runs compare images too.
-        for (name, image) in [("a.json", "minimal"), ("b.json", "busybox")] {
+        // The first also measures container starts apart from the rounds.
+        for (name, image, spaced) in [("a.json", "minimal", "3"), ("b.json", "busybox", "0")] {
             let out = dir.path().join(name);
             common::vmbench()
-                .args(["run", "--image", image])
+                .args(["run", "--image", image, "--spaced-starts", spaced])
                 .args([
                     "--env",
                     envs,
@@ -241,8 +242,45 @@ fn where_a_container_start_goes_and_the_images_compared() {
     ] {
         assert!(html.contains(needle), "missing {needle:?}");
     }
+    // Starts apart from the rounds: recorded beside the rounds, never among them.
+    let r = vmbench::results::Results::load(a).unwrap();
+    assert!(r.trials.iter().all(|t| t.spacing.is_none()));
+    for spacing in [
+        vmbench::results::StartSpacing::Isolated,
+        vmbench::results::StartSpacing::BackToBack,
+    ] {
+        let n = r
+            .start_trials
+            .iter()
+            .filter(|t| t.spacing == Some(spacing) && t.error.is_none())
+            .count();
+        assert_eq!(n, 3, "{spacing:?}");
+    }
+    assert!(r
+        .start_trials
+        .iter()
+        .all(|t| t.env == vmbench::ids::EnvKind::Container
+            && t.workload == vmbench_workload::Workload::Noop));
+    for needle in [
+        "id=\"spaced-starts\"",
+        "after 500 ms with nothing started",
+        "cgroup_threadgroup_rwsem",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    let md = compare(&["--format", "md"], &[a], &dir.path().join("spaced.md"));
+    assert!(
+        md.contains("| env | in the rounds | isolated (n) | back to back (n) |"),
+        "{md}"
+    );
+    let ko = compare(&["--lang", "ko"], &[a], &dir.path().join("spaced-ko.html"));
+    assert!(
+        ko.contains("조용한 뒤 (ms, 횟수)") && ko.contains("연달아"),
+        "{ko}"
+    );
     let md = compare(&["--format", "md"], &[b], &dir.path().join("images.md"));
     assert!(md.contains("### Where a container's start goes"), "{md}");
+    assert!(!md.contains("in the rounds"), "no spaced starts in b: {md}");
     assert!(md.contains("### Image\n\nbusybox"), "{md}");
     let ko = compare(&["--lang", "ko"], &[b], &dir.path().join("images-ko.html"));
     assert!(ko.contains("컨테이너 시작 시간은 어디에 쓰이나"));

@@ -61,6 +61,7 @@ fn base_labels(lang: Lang) -> Value {
             "better_higher": "higher is better", "better_lower": "lower is better", "outliers": "outliers flagged (kept)",
             "generated": "Generated", "baseline": "Baseline",
             "start_split": "Where a container's start goes", "segments": "segments (median ms)",
+            "in_rounds": "in the rounds (ms)", "isolated": "isolated (ms, n)", "back_to_back": "back to back (ms, n)", "cgroup_move": "cgroup move, isolated → back to back (ms)",
             "images_compared": "Images compared", "image_record": "The image", "starts": "median start (ms)",
             "page_cache": "page cache", "files": "files", "build": "build", "imports": "import into engines"
         }),
@@ -79,6 +80,7 @@ fn base_labels(lang: Lang) -> Value {
             "better_higher": "높을수록 좋음", "better_lower": "낮을수록 좋음", "outliers": "이상값 표시(제외하지 않음)",
             "generated": "생성 시각", "baseline": "기준 실행",
             "start_split": "컨테이너 시작 시간은 어디에 쓰이나", "segments": "구간 (중앙값, ms)",
+            "in_rounds": "라운드 안 (ms)", "isolated": "조용한 뒤 (ms, 횟수)", "back_to_back": "연달아 (ms, 횟수)", "cgroup_move": "cgroup 이동, 조용한 뒤 → 연달아 (ms)",
             "images_compared": "이미지 비교", "image_record": "이미지", "starts": "시작 시간 중앙값 (ms)",
             "page_cache": "페이지 캐시", "files": "파일 수", "build": "빌드", "imports": "엔진으로 가져오기"
         }),
@@ -391,6 +393,13 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
         "noisy": run.noisy.iter().take(50).map(|(e, w, rep, why)| json!({"env": e, "workload": w, "rep": rep, "why": why})).collect::<Vec<_>>(),
         "failures": run.failures.iter().take(50).map(|(e, w, rep, err)| json!({"env": e, "workload": w, "rep": rep, "error": err})).collect::<Vec<_>>(),
         "start_split": start_split_rows(run),
+        "spaced_starts": run.spaced_starts.iter().map(|x| json!({
+            "env": x.env,
+            "rounds": x.rounds_ms.map_or_else(|| "—".to_string(), num),
+            "isolated": format!("{} ({})", num(x.isolated.0), x.isolated.1),
+            "back_to_back": format!("{} ({})", num(x.back_to_back.0), x.back_to_back.1),
+            "attach": x.attach_ms.map_or_else(|| "—".to_string(), |(i, b)| format!("{} → {}", num(i), num(b))),
+        })).collect::<Vec<_>>(),
         "spectrum": spectrum_rows(run),
         "seen": {
             "envs": run.seen.iter().map(|v| v.env).collect::<Vec<_>>(),

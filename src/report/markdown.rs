@@ -120,6 +120,7 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
         .any(|x| x.env.family() == crate::ids::Family::Container)
     {
         start_split_table(s, run, lang);
+        spaced_table(s, run, lang);
         note(s, lang, &notes.start_split);
     }
     if run.spectrum.len() > 1 {
@@ -518,6 +519,40 @@ fn start_split_table(s: &mut String, run: &RunView, lang: Lang) {
             split.env,
             num(split.median_ms),
             segments.join(" + ")
+        );
+    }
+    let _ = writeln!(s);
+}
+
+/// Container starts apart from the rounds: after a quiet spell, back to back.
+fn spaced_table(s: &mut String, run: &RunView, lang: Lang) {
+    if run.spaced_starts.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "{}\n",
+        lang.pick(
+            "| env | in the rounds | isolated (n) | back to back (n) | cgroup move, isolated → back to back |\n|---|---:|---:|---:|---:|",
+            "| 환경 | 라운드 안 | 조용한 뒤 (n) | 연달아 (n) | cgroup 이동, 조용한 뒤 → 연달아 |\n|---|---:|---:|---:|---:|"
+        )
+    );
+    s.pop();
+    for x in &run.spaced_starts {
+        let attach = x.attach_ms.map_or_else(
+            || "—".to_string(),
+            |(i, b)| format!("{} → {}", num(i), num(b)),
+        );
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} ({}) | {} ({}) | {} |",
+            x.env,
+            x.rounds_ms.map_or_else(|| "—".to_string(), num),
+            num(x.isolated.0),
+            x.isolated.1,
+            num(x.back_to_back.0),
+            x.back_to_back.1,
+            attach
         );
     }
     let _ = writeln!(s);

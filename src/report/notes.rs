@@ -58,9 +58,61 @@ fn start_split(run: &RunView, lang: Lang) -> String {
         ms(EnvKind::ContainerRunc),
     );
     let (podman, docker) = (ms(EnvKind::ContainerPodman), ms(EnvKind::ContainerDocker));
+    let gap = startup_of(run, EnvKind::Container)
+        .zip(startup_of(run, EnvKind::Native))
+        .map(|(c, n)| c - n);
+    let gap = fmt_ms(gap, lang);
     match lang {
-        Lang::En => format!("Starting the same program took {native} as a plain process and {builtin} in vmbench's own container: the kernel's part of a container (new namespaces, a cgroup, a few mounts, pivot_root) is about a millisecond. An OCI runtime adds a process of its own that reads a bundle and sets the same things up: {crun} with crun (C), {runc} with runc (Go). An engine adds its machinery on top: Podman {podman} (the client, conmon and the runtime, no daemon), Docker {docker} (the client asks the daemon, which asks containerd, which starts a shim, which runs runc). What a user waits for in `docker run` is mostly the engine, not the kernel."),
-        Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)은 1밀리초 안팎입니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 구성 요소를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
+        Lang::En => format!("Starting the same program took {native} as a plain process and {builtin} in vmbench's own container: the kernel's part of a container (new namespaces, a cgroup, a few mounts, pivot_root) added {gap} here. An OCI runtime adds a process of its own that reads a bundle and sets the same things up: {crun} with crun (C), {runc} with runc (Go). An engine adds its machinery on top: Podman {podman} (the client, conmon and the runtime, no daemon), Docker {docker} (the client asks the daemon, which asks containerd, which starts a shim, which runs runc). What a user waits for in `docker run` is mostly the engine, not the kernel."),
+        Lang::Ko => format!("같은 프로그램을 시작하는 데 일반 프로세스로는 {native}, vmbench 자체 컨테이너로는 {builtin} 걸렸습니다. 컨테이너에서 커널이 하는 일(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)이 여기서 {gap} 더했습니다. OCI 런타임은 번들을 읽고 같은 설정을 하는 자기 프로세스를 더합니다. crun(C)은 {crun}, runc(Go)는 {runc}였습니다. 엔진은 그 위에 자기 구성 요소를 더합니다. Podman은 {podman}(클라이언트, conmon, 런타임, 데몬 없음), Docker는 {docker}(클라이언트가 데몬에, 데몬이 containerd에, containerd가 shim에, shim이 runc에 요청)입니다. `docker run`에서 사용자가 기다리는 시간은 대부분 커널이 아니라 엔진의 몫입니다."),
+    }
+}
+
+/// Container starts apart from the rounds, after a quiet spell and back to back, and the
+/// kernel lock that makes them differ; nothing when the run measured none.
+fn spaced_starts(run: &RunView, lang: Lang) -> String {
+    let Some(first) = run.spaced_starts.first() else {
+        return String::new();
+    };
+    let n = first.isolated.1;
+    let quiet = crate::results::QUIET_SPELL.as_millis();
+    let list: Vec<String> = run
+        .spaced_starts
+        .iter()
+        .map(|s| {
+            let rounds = s.rounds_ms.map(|r| fmt_ms(Some(r), lang));
+            match lang {
+                Lang::En => format!(
+                    "{} {} isolated, {} back to back{}",
+                    s.env,
+                    fmt_ms(Some(s.isolated.0), lang),
+                    fmt_ms(Some(s.back_to_back.0), lang),
+                    rounds.map_or_else(String::new, |r| format!(" ({r} in the rounds)"))
+                ),
+                Lang::Ko => format!(
+                    "{} 조용한 뒤 {}, 연달아 {}{}",
+                    s.env,
+                    fmt_ms(Some(s.isolated.0), lang),
+                    fmt_ms(Some(s.back_to_back.0), lang),
+                    rounds.map_or_else(String::new, |r| format!(" (라운드 안에서 {r})"))
+                ),
+            }
+        })
+        .collect();
+    let list = list.join("; ");
+    // The environment whose move into its cgroup differs most between the two spacings.
+    let attach = run
+        .spaced_starts
+        .iter()
+        .filter_map(|s| s.attach_ms.map(|a| (s.env, a)))
+        .max_by(|a, b| (a.1 .0 - a.1 .1).total_cmp(&(b.1 .0 - b.1 .1)));
+    let attach = attach.map_or_else(String::new, |(env, (iso, b2b))| match lang {
+        Lang::En => format!(" In {env} the move into the cgroup alone took {} after the quiet spell and {} back to back.", fmt_ms(Some(iso), lang), fmt_ms(Some(b2b), lang)),
+        Lang::Ko => format!(" {env}에서는 cgroup으로 옮기는 단계만 조용한 뒤 {}, 연달아 {} 걸렸습니다.", fmt_ms(Some(iso), lang), fmt_ms(Some(b2b), lang)),
+    });
+    match lang {
+        Lang::En => format!(" Apart from the rounds, each container environment also started {n} times after {quiet} ms with nothing started (isolated) and {n} times right after the previous one (back to back), medians: {list}. Writing a process's pid into `cgroup.procs`, as a runtime or a parent does, takes the kernel's `cgroup_threadgroup_rwsem` for writing; the write side of that per-CPU lock waits for an RCU grace period unless it was taken moments before, so a start after a quiet spell can wait milliseconds that a burst of starts does not.{attach} A process cloned straight into its cgroup (`CLONE_INTO_CGROUP`, cgroup v2) or a single thread moving itself (writing 0 to v1's `tasks`, as vmbench's builtin does) does not take that lock. In the rounds, other environments run between two starts of the same one."),
+        Lang::Ko => format!(" 라운드와 따로, 각 컨테이너 환경을 아무것도 시작하지 않은 {quiet} ms 뒤에 {n}번(조용한 뒤), 앞의 것이 끝나자마자 {n}번(연달아) 더 시작했습니다. 중앙값: {list}. 런타임이나 부모 프로세스처럼 `cgroup.procs`에 pid를 쓰면 커널은 `cgroup_threadgroup_rwsem`을 쓰기로 잡습니다. 이 CPU별 잠금의 쓰기 쪽은 바로 전에 누가 잡지 않았다면 RCU grace period를 기다리므로, 조용한 뒤의 시작은 연달아 하는 시작에는 없는 몇 밀리초를 기다릴 수 있습니다.{attach} cgroup 안으로 바로 clone된 프로세스(`CLONE_INTO_CGROUP`, cgroup v2)나 스스로 옮겨 가는 단일 스레드(v1의 `tasks`에 0을 씀, vmbench 자체 컨테이너의 방식)는 이 잠금을 잡지 않습니다. 라운드 안에서는 같은 환경의 두 시작 사이에 다른 환경들이 돕니다."),
     }
 }
 
@@ -541,7 +593,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         .map(|b| format!("{:.1} MB", b as f64 / 1e6))
         .unwrap_or_else(|| "—".into());
     let image_note = image(run, lang, &guest);
-    let start_split_note = start_split(run, lang);
+    let start_split_note = start_split(run, lang) + &spaced_starts(run, lang);
     let spectrum_note = spectrum(run, lang);
     let seen_note = seen(run, lang);
     let density_note = density(run, lang);

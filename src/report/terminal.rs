@@ -47,6 +47,23 @@ pub fn render(run: &RunView) -> String {
             );
         }
     }
+    if !run.spaced_starts.is_empty() {
+        let _ = writeln!(
+            s,
+            "container starts apart from the rounds (noop, median ms):\n  {:<18} {:>10} {:>14} {:>14}",
+            "env", "rounds", "isolated", "back to back"
+        );
+        for x in &run.spaced_starts {
+            let rounds = x
+                .rounds_ms
+                .map_or_else(|| "—".to_string(), |r| format!("{r:.3}"));
+            let _ = writeln!(
+                s,
+                "  {:<18} {:>10} {:>9.3} ({:>2}) {:>9.3} ({:>2})",
+                x.env, rounds, x.isolated.0, x.isolated.1, x.back_to_back.0, x.back_to_back.1
+            );
+        }
+    }
     let total: usize = run.quiet.iter().map(|q| q.trials).sum();
     if total > 0 {
         let noisy: usize = run.quiet.iter().map(|q| q.noisy).sum();

@@ -26,7 +26,8 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 pub use trial::{
-    AttachPath, CgroupUsage, ExitInfo, Noise, Sample, SizeChoice, Trial, TrialSummary,
+    AttachPath, CgroupUsage, ExitInfo, Noise, Sample, SizeChoice, StartSpacing, Trial,
+    TrialSummary, QUIET_SPELL,
 };
 use vmbench_workload::Workload;
 
@@ -112,6 +113,9 @@ pub struct Results {
     /// Warm-up runs, kept for the record and left out of every statistic.
     #[serde(default)]
     pub warmup_trials: Vec<Trial>,
+    /// Container starts measured apart from the rounds, isolated and back to back (noop).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub start_trials: Vec<Trial>,
     /// What the collector cost, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector: Option<CollectorInfo>,
@@ -330,6 +334,7 @@ impl Results {
             environments: self.environments.clone(),
             trials: Vec::new(),
             warmup_trials: Vec::new(),
+            start_trials: Vec::new(),
             collector: self.collector.clone(),
             image: self.image.clone(),
             sizes: self.sizes.clone(),
@@ -443,6 +448,7 @@ pub(crate) mod tests {
                 evicted_bytes: None,
                 host_uid: None,
                 net: None,
+                spacing: None,
                 exit: ExitInfo {
                     code: Some(0),
                     ..ExitInfo::default()
@@ -450,6 +456,7 @@ pub(crate) mod tests {
                 error: None,
             }],
             warmup_trials: vec![],
+            start_trials: vec![],
         }
     }
 

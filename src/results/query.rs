@@ -23,7 +23,9 @@ impl Results {
 
     /// Records a trial in the list it belongs to.
     pub fn record(&mut self, trial: Trial) {
-        if trial.warmup {
+        if trial.spacing.is_some() {
+            self.start_trials.push(trial);
+        } else if trial.warmup {
             self.warmup_trials.push(trial);
         } else {
             self.trials.push(trial);

@@ -80,6 +80,9 @@ pub struct Trial {
     /// The network paths the host's peer used (net-rr, net-stream).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub net: Option<NetRecord>,
+    /// For a start measured apart from the rounds: how it was spaced from the one before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spacing: Option<StartSpacing>,
     /// How the instance ended.
     pub exit: ExitInfo,
     /// What went wrong, if anything.
@@ -125,6 +128,7 @@ impl Trial {
             evicted_bytes: None,
             host_uid: None,
             net: None,
+            spacing: None,
             exit: ExitInfo::default(),
             error: None,
         }
@@ -268,6 +272,20 @@ pub struct Noise {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
 }
+
+/// How a start measured apart from the rounds was spaced from the start before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartSpacing {
+    /// After a quiet spell with no instance started ([`QUIET_SPELL`]).
+    Isolated,
+    /// Right after the previous instance of the same environment ended.
+    BackToBack,
+}
+
+/// The quiet spell before an isolated start: longer than an RCU grace period, so the kernel's
+/// cgroup migration lock has gone back to its slow path.
+pub const QUIET_SPELL: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// How a container's first process entered its cgroup.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -63,6 +63,7 @@ pub fn run(args: &RunArgs, host: &HostInfo) -> Result<Request, UsageError> {
         allow_concurrent: args.allow_concurrent,
         image: args.image,
         page_cache: args.page_cache,
+        spaced_starts: args.spaced_starts,
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);
@@ -93,6 +94,7 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
         cpus: config::parse_cpu_list("auto").map_err(UsageError)?.0,
         allow_concurrent: args.allow_concurrent,
         image: args.image,
+        spaced_starts: crate::config::SPACED_STARTS,
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);

@@ -210,6 +210,7 @@ impl Prepared {
             environments: std::mem::take(&mut self.statuses),
             trials: Vec::new(),
             warmup_trials: Vec::new(),
+            start_trials: Vec::new(),
             collector: None,
             image: self.image.take(),
             sizes: Default::default(),

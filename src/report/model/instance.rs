@@ -60,6 +60,87 @@ impl StartSplit {
     }
 }
 
+/// One container environment's noop start measured apart from the rounds, after a quiet
+/// spell and back to back, beside its noop start in the rounds.
+#[derive(Debug, Clone, Serialize)]
+pub struct SpacedStart {
+    /// Environment.
+    pub env: EnvKind,
+    /// Median noop start in the rounds, where other environments ran between its starts, ms.
+    pub rounds_ms: Option<f64>,
+    /// Median start after a quiet spell, ms, and how many.
+    pub isolated: (f64, usize),
+    /// Median start right after the previous one, ms, and how many.
+    pub back_to_back: (f64, usize),
+    /// Median move into the cgroup (the phase before `cgroup_attach` to it), after a quiet
+    /// spell and back to back, ms, where the environment records it.
+    pub attach_ms: Option<(f64, f64)>,
+}
+
+/// The spaced starts of every container environment that has both kinds.
+pub(super) fn spaced_starts(results: &Results) -> Vec<SpacedStart> {
+    use crate::results::StartSpacing;
+    let mut envs: Vec<EnvKind> = Vec::new();
+    for t in &results.start_trials {
+        if !envs.contains(&t.env) {
+            envs.push(t.env);
+        }
+    }
+    let ok = |e: EnvKind, spacing: StartSpacing| -> Vec<&Trial> {
+        results
+            .start_trials
+            .iter()
+            .filter(|t| t.env == e && t.spacing == Some(spacing) && t.error.is_none())
+            .collect()
+    };
+    let start = |ts: &[&Trial]| {
+        let xs: Vec<f64> = ts
+            .iter()
+            .filter_map(|t| t.startup_ns)
+            .map(|ns| ns as f64 / 1e6)
+            .collect();
+        stats::median(&xs).map(|m| (m, xs.len()))
+    };
+    let attach = |ts: &[&Trial]| {
+        let xs: Vec<f64> = ts.iter().filter_map(|t| attach_segment(t)).collect();
+        stats::median(&xs)
+    };
+    envs.into_iter()
+        .filter_map(|e| {
+            let (iso, b2b) = (
+                ok(e, StartSpacing::Isolated),
+                ok(e, StartSpacing::BackToBack),
+            );
+            let rounds: Vec<f64> = results
+                .succeeded(e)
+                .filter(|t| t.workload == Workload::Noop)
+                .filter_map(|t| t.startup_ns)
+                .map(|ns| ns as f64 / 1e6)
+                .collect();
+            Some(SpacedStart {
+                env: e,
+                rounds_ms: stats::median(&rounds),
+                isolated: start(&iso)?,
+                back_to_back: start(&b2b)?,
+                attach_ms: attach(&iso).zip(attach(&b2b)),
+            })
+        })
+        .collect()
+}
+
+/// How long the move into the cgroup took: from the phase before `cgroup_attach` to it, ms.
+fn attach_segment(t: &Trial) -> Option<f64> {
+    let at = *t.phases.get(&Phase::CgroupAttach)?;
+    let before = t
+        .phases
+        .iter()
+        .filter(|(p, v)| !p.is_teardown() && **v < at)
+        .map(|(_, v)| *v)
+        .max()
+        .unwrap_or(0);
+    Some((at - before) as f64 / 1e6)
+}
+
 /// How quiet the host was for one environment's trials.
 #[derive(Debug, Clone, Serialize)]
 pub struct QuietView {

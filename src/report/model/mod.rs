@@ -12,7 +12,7 @@ use crate::ids::{Accel, EnvKind, Family};
 use crate::results::{Results, Trial};
 pub use across::{across, AcrossCell, AcrossRow};
 use instance::{memory_view, quiet_view, startup_view, timeline, timeline_workload};
-pub use instance::{MemoryView, QuietView, StartSplit, StartupView, Timeline};
+pub use instance::{MemoryView, QuietView, SpacedStart, StartSplit, StartupView, Timeline};
 use serde::Serialize;
 pub use verdicts::{VerdictRow, Verdicts};
 use vmbench_workload::Workload;
@@ -36,6 +36,8 @@ pub struct RunView {
     pub startup: Vec<StartupView>,
     /// Where the start of native and of each container environment goes.
     pub start_split: Vec<StartSplit>,
+    /// Container starts measured apart from the rounds: after a quiet spell, back to back.
+    pub spaced_starts: Vec<SpacedStart>,
     /// Memory per environment.
     pub memory: Vec<MemoryView>,
     /// Environments that ran but whose memory this file cannot give (recorded when vmbench
@@ -212,11 +214,6 @@ impl RunView {
             timelines,
             quiet,
         } = PerInstance::of(results, &envs);
-        let start_split = startup
-            .iter()
-            .filter(|s| s.env.family() != Family::Vm)
-            .map(StartSplit::of)
-            .collect();
         let startup_ms = startup.iter().map(|s| (s.env, s.summary.median)).collect();
         let syscall_ns = workloads
             .iter()
@@ -241,7 +238,12 @@ impl RunView {
             network: super::network::NetworkView::of(results, &envs, margin),
             envs,
             workloads,
-            start_split,
+            start_split: startup
+                .iter()
+                .filter(|s| s.env.family() != Family::Vm)
+                .map(StartSplit::of)
+                .collect(),
+            spaced_starts: instance::spaced_starts(results),
             startup,
             memory,
             timelines,
