@@ -50,6 +50,7 @@ fn synthetic() -> Results {
         host_uid: None,
         net: None,
         spacing: None,
+        exceeded: None,
         exit: ExitInfo::default(),
         error: None,
     };
@@ -70,6 +71,7 @@ fn synthetic() -> Results {
         trials: (0..300).map(trial).collect(),
         warmup_trials: vec![],
         start_trials: Vec::new(),
+        limit_trials: Vec::new(),
         collector: None,
         image: None,
         sizes: Default::default(),

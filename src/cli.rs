@@ -359,6 +359,10 @@ pub struct RunArgs {
     /// after a quiet spell and this many back to back (noop only; 0: none).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]
     pub spaced_starts: u32,
+    /// After the rounds, run each container environment once past its memory limit and once
+    /// past its task limit (the main job does), to show its cgroup holds them.
+    #[arg(long)]
+    pub exceed_limits: bool,
     /// VM machine type: microvm (fastest boot) or q35.
     #[arg(long, value_name = "TYPE", default_value = "microvm", value_parser = Machine::parse)]
     pub machine: Machine,

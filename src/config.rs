@@ -118,6 +118,7 @@ impl RunConfig {
         self.max_reps = None;
         self.max_time_s = None;
         self.spaced_starts = 0;
+        self.exceed_limits = false;
     }
 }
 
@@ -208,6 +209,10 @@ pub struct RunConfig {
     /// and container environment, when the plan has noop (0: none).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub spaced_starts: u32,
+    /// After the rounds, run each container environment once past its memory limit and once
+    /// past its task limit, to show the cgroup holds them.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub exceed_limits: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -323,6 +328,7 @@ impl Default for RunConfig {
             page_cache: PageCache::Warm,
             density: None,
             spaced_starts: 0,
+            exceed_limits: false,
         }
     }
 }

@@ -6,7 +6,7 @@ use crate::config::{Mode, RunConfig};
 use crate::env::{EnvError, Environments, Outcome, Spec};
 use crate::ids::EnvKind;
 use crate::plan::{Costs, Minimum, Plan, Schedule, Step};
-use crate::results::{CollectorInfo, Results, ResultsError, StartSpacing, Trial};
+use crate::results::{CollectorInfo, Exceeded, Results, ResultsError, StartSpacing, Trial};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vmbench_workload::{Better, Invocation, Metric, Size, Workload};
@@ -95,6 +95,7 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         before: 0,
         expected: plan.workloads.len() * plan.envs.len() * plan.reps as usize,
         settle: true,
+        fault: None,
     };
     launcher.warm_up(results, &plan)?;
     let minimum = launcher.minimum(results, &plan, started);
@@ -117,6 +118,7 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         results.save(ctx.out)?;
     }
     launcher.spaced_starts(results, &plan, schedule.total())?;
+    launcher.exceed_limits(results, &plan)?;
     if let Some(adaptive) = plan.adaptive.filter(|_| plan.mode == Mode::Cold) {
         let left = adaptive.max_time.saturating_sub(started.elapsed());
         let minimum = schedule.minimum();
@@ -170,6 +172,8 @@ struct Launcher<'a> {
     /// Whether a launch first waits (briefly) for the host to settle; not for a start back
     /// to back with the one before.
     settle: bool,
+    /// The fault the next launch carries out instead of its workload.
+    fault: Option<vmbench_workload::invocation::Fault>,
 }
 
 impl Launcher<'_> {
@@ -312,6 +316,67 @@ impl Launcher<'_> {
         Ok(())
     }
 
+    /// Each container environment with limits, run once past its memory limit (it touches
+    /// twice `--memory`) and once past its task limit (it forks 64 past `pids.max`): the
+    /// trials show whether the cgroup held, and are kept apart from every statistic.
+    fn exceed_limits(&mut self, results: &mut Results, plan: &Plan) -> Result<(), RunError> {
+        use vmbench_workload::invocation::Fault;
+        if !self.ctx.config.exceed_limits || plan.mode != Mode::Cold {
+            return Ok(());
+        }
+        let root = nix::unistd::geteuid().is_root();
+        let envs: Vec<EnvKind> = plan
+            .envs
+            .iter()
+            .copied()
+            .filter(|e| e.family() == crate::ids::Family::Container)
+            // gVisor's own kernel answers first (the fault matrix covers it); an ordinary
+            // user's rootless container may have no limits to exceed.
+            .filter(|e| *e != EnvKind::ContainerGvisor)
+            .filter(|e| root || *e != EnvKind::ContainerRootless)
+            .collect();
+        let pids = crate::env::container::DEFAULT_PIDS_MAX + 64;
+        let faults = [
+            (
+                Exceeded::Memory,
+                Fault::Alloc(self.ctx.config.memory_mib * 2),
+            ),
+            (Exceeded::Pids, Fault::Forks(pids)),
+        ];
+        for env in envs {
+            for (exceeded, fault) in faults.clone() {
+                if crate::interrupt::interrupted() {
+                    return Ok(());
+                }
+                let step = Step {
+                    workload: Workload::Noop,
+                    env,
+                    rep: 0,
+                    runs: 1,
+                    warmup: 0,
+                };
+                self.fault = Some(fault);
+                let trials = self.launch(results, &step, Size::Small);
+                self.fault = None;
+                for mut t in trials {
+                    t.exceeded = Some(exceeded);
+                    let message = match exceeded {
+                        Exceeded::Memory => format!("{env}: past its memory limit"),
+                        Exceeded::Pids => format!("{env}: past its task limit"),
+                    };
+                    let held = t.contained();
+                    self.ctx.observer.announce(&format!(
+                        "{message}: {}",
+                        if held { "held" } else { "NOT held" }
+                    ));
+                    results.record(t);
+                }
+                results.save(self.ctx.out)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one step at `size`: its trials, with the collector's cost recorded in `results`.
     fn launch(&mut self, results: &mut Results, step: &Step, size: Size) -> Vec<Trial> {
         let config = self.ctx.config;
@@ -322,7 +387,7 @@ impl Launcher<'_> {
                 size,
                 runs: step.runs,
                 data_dir: self.data.to_path_buf(),
-                fault: None,
+                fault: self.fault.clone(),
                 identity: true,
                 bind: vmbench_workload::default_bind(),
                 watch_stdin: true,

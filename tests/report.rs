@@ -31,11 +31,14 @@ fn runs() -> &'static (Fixtures, PathBuf, PathBuf) {
         };
         let mut paths = Vec::new();
         // The second run's containers run the busybox image, so the runs compare images too.
-        // The first also measures container starts apart from the rounds.
+        // The first also measures container starts apart from the rounds, and runs the
+        // container past its limits.
         for (name, image, spaced) in [("a.json", "minimal", "3"), ("b.json", "busybox", "0")] {
             let out = dir.path().join(name);
+            let exceed = (spaced != "0").then_some("--exceed-limits");
             common::vmbench()
                 .args(["run", "--image", image, "--spaced-starts", spaced])
+                .args(exceed)
                 .args([
                     "--env",
                     envs,
@@ -268,7 +271,34 @@ fn where_a_container_start_goes_and_the_images_compared() {
     ] {
         assert!(html.contains(needle), "missing {needle:?}");
     }
+    // Run past its limits: the OOM killer ended it inside its cgroup, fork failed at pids.max,
+    // and the claims checklist says the claim is supported.
+    let kinds: Vec<_> = r.limit_trials.iter().map(|t| t.exceeded).collect();
+    assert_eq!(
+        kinds,
+        [
+            Some(vmbench::results::Exceeded::Memory),
+            Some(vmbench::results::Exceeded::Pids)
+        ]
+    );
+    for t in &r.limit_trials {
+        assert!(
+            t.contained(),
+            "{:?}: {:?} {:?}",
+            t.exceeded,
+            t.exit,
+            t.error
+        );
+    }
+    assert!(r.limit_trials[0].exit.oom);
+    assert!(html.contains("exceeded on purpose"), "the claims checklist");
     let md = compare(&["--format", "md"], &[a], &dir.path().join("spaced.md"));
+    assert!(
+        md.lines().any(|l| l.contains("cgroups limit")
+            && l.contains("were killed by the OOM killer")
+            && l.ends_with("| supported |")),
+        "{md}"
+    );
     assert!(
         md.contains("| env | in the rounds | isolated (n) | back to back (n) |"),
         "{md}"

@@ -270,11 +270,78 @@ fn cgroups(run: &RunView, lang: Lang) -> (String, Finding) {
         .pids_max
         .map_or_else(|| "max".to_string(), |p| p.to_string());
     let host = first.view.mem_total_bytes >> 20;
+    if !run.results.limit_trials.is_empty() {
+        return exceeded(run, lang, mib, &pids);
+    }
     let evidence = match lang {
         Lang::En => format!("set and visible inside: {} saw memory.max {mib} MiB and pids.max {pids} in its own cgroup while MemTotal still said {host} MiB, {} CPU(s); this run did not exceed them (the test suite's OOM kill and fork bomb do)", first.env, first.view.cpus),
         Lang::Ko => format!("한도가 걸렸고 안에서 보임: {}의 자기 cgroup에서 memory.max {mib} MiB, pids.max {pids}가 보였고 MemTotal은 여전히 {host} MiB, CPU {}개였음. 이번 측정은 한도를 넘지 않았음(테스트 묶음의 OOM 종료와 포크 폭탄이 확인함)", first.env, first.view.cpus),
     };
     (evidence, Finding::Partly)
+}
+
+/// The limits held against containers run past them on purpose: which held, which did not.
+fn exceeded(run: &RunView, lang: Lang, mib: u64, pids: &str) -> (String, Finding) {
+    use crate::results::Exceeded;
+    let trials = &run.results.limit_trials;
+    let names = |kind: Exceeded, held: bool| -> String {
+        let mut envs: Vec<String> = trials
+            .iter()
+            .filter(|t| t.exceeded == Some(kind) && t.contained() == held)
+            .map(|t| t.env.to_string())
+            .collect();
+        envs.dedup();
+        envs.join(", ")
+    };
+    let forks = trials
+        .iter()
+        .filter(|t| t.exceeded == Some(Exceeded::Pids) && t.contained())
+        .find_map(|t| {
+            let e = t.error.as_deref()?;
+            e.strip_prefix("fork stopped after ")?
+                .split_whitespace()
+                .next()
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "?".into());
+    let all_held = trials.iter().all(|t| t.contained());
+    let (mem_held, mem_not) = (
+        names(Exceeded::Memory, true),
+        names(Exceeded::Memory, false),
+    );
+    let (pids_held, pids_not) = (names(Exceeded::Pids, true), names(Exceeded::Pids, false));
+    let evidence = match lang {
+        Lang::En => {
+            let mut e = format!("exceeded on purpose: touching twice memory.max ({mib} MiB), {mem_held} were killed by the OOM killer inside their cgroups; forking past pids.max ({pids}), {pids_held} were stopped (fork failed after {forks} children)");
+            if !mem_not.is_empty() || !pids_not.is_empty() {
+                e += &format!("; not shown held: memory {}, tasks {} (killed or ended without the kernel's OOM record, or never stopped: see limit_trials in the results)", or_none(&mem_not, lang), or_none(&pids_not, lang));
+            }
+            e
+        }
+        Lang::Ko => {
+            let mut e = format!("일부러 넘겨 봄: memory.max({mib} MiB)의 두 배를 쓰자 {mem_held}는 자기 cgroup 안에서 OOM killer에게 종료됨. pids.max({pids})를 넘겨 fork하자 {pids_held}는 멈춤(자식 {forks}개 뒤 fork 실패)");
+            if !mem_not.is_empty() || !pids_not.is_empty() {
+                e += &format!(". 한도가 지켜졌다고 보이지 않음: 메모리 {}, 작업 수 {}(커널의 OOM 기록 없이 종료되었거나 멈추지 않음: 결과 파일의 limit_trials 참고)", or_none(&mem_not, lang), or_none(&pids_not, lang));
+            }
+            e
+        }
+    };
+    (
+        evidence,
+        if all_held {
+            Finding::Supported
+        } else {
+            Finding::Partly
+        },
+    )
+}
+
+fn or_none(list: &str, lang: Lang) -> String {
+    match (list.is_empty(), lang) {
+        (false, _) => list.to_string(),
+        (true, Lang::En) => "none".into(),
+        (true, Lang::Ko) => "없음".into(),
+    }
 }
 
 /// Host memory per instance: the builtin container's against a VM's.

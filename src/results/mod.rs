@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 pub use trial::{
-    AttachPath, CgroupUsage, ExitInfo, Noise, Sample, SizeChoice, StartSpacing, Trial,
+    AttachPath, CgroupUsage, Exceeded, ExitInfo, Noise, Sample, SizeChoice, StartSpacing, Trial,
     TrialSummary, QUIET_SPELL,
 };
 use vmbench_workload::Workload;
@@ -116,6 +116,10 @@ pub struct Results {
     /// Container starts measured apart from the rounds, isolated and back to back (noop).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub start_trials: Vec<Trial>,
+    /// Containers run on purpose past their memory and task limits (their errors are the
+    /// point: they show the limits hold), kept out of every statistic.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub limit_trials: Vec<Trial>,
     /// What the collector cost, when it ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub collector: Option<CollectorInfo>,
@@ -320,7 +324,8 @@ impl Results {
         Ok(())
     }
 
-    /// Everything but the trials: what a report shows of the run itself.
+    /// Everything but the trials (the few run past their limits stay): what a report shows
+    /// of the run itself.
     pub fn header(&self) -> Results {
         Results {
             schema_version: self.schema_version,
@@ -335,6 +340,7 @@ impl Results {
             trials: Vec::new(),
             warmup_trials: Vec::new(),
             start_trials: Vec::new(),
+            limit_trials: self.limit_trials.clone(),
             collector: self.collector.clone(),
             image: self.image.clone(),
             sizes: self.sizes.clone(),
@@ -449,6 +455,7 @@ pub(crate) mod tests {
                 host_uid: None,
                 net: None,
                 spacing: None,
+                exceeded: None,
                 exit: ExitInfo {
                     code: Some(0),
                     ..ExitInfo::default()
@@ -457,6 +464,7 @@ pub(crate) mod tests {
             }],
             warmup_trials: vec![],
             start_trials: vec![],
+            limit_trials: Vec::new(),
         }
     }
 

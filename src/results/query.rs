@@ -23,7 +23,9 @@ impl Results {
 
     /// Records a trial in the list it belongs to.
     pub fn record(&mut self, trial: Trial) {
-        if trial.spacing.is_some() {
+        if trial.exceeded.is_some() {
+            self.limit_trials.push(trial);
+        } else if trial.spacing.is_some() {
             self.start_trials.push(trial);
         } else if trial.warmup {
             self.warmup_trials.push(trial);

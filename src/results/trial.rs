@@ -83,6 +83,9 @@ pub struct Trial {
     /// For a start measured apart from the rounds: how it was spaced from the one before.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spacing: Option<StartSpacing>,
+    /// For a container run on purpose past one of its limits: which one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exceeded: Option<Exceeded>,
     /// How the instance ended.
     pub exit: ExitInfo,
     /// What went wrong, if anything.
@@ -99,6 +102,19 @@ impl Trial {
                 .summary
                 .as_ref()
                 .is_some_and(|s| s.peak_launcher_rss_bytes.is_some())
+    }
+
+    /// For a trial run past a limit: whether the limit held (the OOM killer ended it inside
+    /// its cgroup, or `fork` failed before the children outnumbered the task limit).
+    pub fn contained(&self) -> bool {
+        let error = self.error.as_deref().unwrap_or("");
+        match self.exceeded {
+            Some(Exceeded::Memory) => {
+                self.exit.oom || self.cgroup.as_ref().is_some_and(|c| c.oom_kills > 0)
+            }
+            Some(Exceeded::Pids) => error.contains("fork stopped after"),
+            None => false,
+        }
     }
 
     /// An empty record of one repetition, filled in as the instance is observed.
@@ -129,6 +145,7 @@ impl Trial {
             host_uid: None,
             net: None,
             spacing: None,
+            exceeded: None,
             exit: ExitInfo::default(),
             error: None,
         }
@@ -281,6 +298,16 @@ pub enum StartSpacing {
     Isolated,
     /// Right after the previous instance of the same environment ended.
     BackToBack,
+}
+
+/// Which limit a container was run past on purpose, to show that its cgroup holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Exceeded {
+    /// It touched twice its memory limit (`memory.max`): the OOM killer should end it.
+    Memory,
+    /// It forked past its task limit (`pids.max`): `fork` should fail.
+    Pids,
 }
 
 /// The quiet spell before an isolated start: longer than an RCU grace period, so the kernel's

@@ -64,6 +64,7 @@ pub fn run(args: &RunArgs, host: &HostInfo) -> Result<Request, UsageError> {
         image: args.image,
         page_cache: args.page_cache,
         spaced_starts: args.spaced_starts,
+        exceed_limits: args.exceed_limits,
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);
@@ -95,6 +96,7 @@ pub fn suite(args: &CompareArgs, host: &HostInfo) -> Result<Request, UsageError>
         allow_concurrent: args.allow_concurrent,
         image: args.image,
         spaced_starts: crate::config::SPACED_STARTS,
+        exceed_limits: true,
         ..RunConfig::default()
     };
     repetitions(&args.repetitions, &mut config);

@@ -211,6 +211,7 @@ impl Prepared {
             trials: Vec::new(),
             warmup_trials: Vec::new(),
             start_trials: Vec::new(),
+            limit_trials: Vec::new(),
             collector: None,
             image: self.image.take(),
             sizes: Default::default(),
