@@ -331,9 +331,11 @@ impl Launcher<'_> {
             .copied()
             .filter(|e| e.family() == crate::ids::Family::Container)
             // gVisor's own kernel answers first (the fault matrix covers it); an ordinary
-            // user's rootless container may have no limits to exceed.
+            // user's containers (rootless, Podman's rootless mode) may have no limits to exceed.
             .filter(|e| *e != EnvKind::ContainerGvisor)
-            .filter(|e| root || *e != EnvKind::ContainerRootless)
+            .filter(|e| {
+                root || !matches!(e, EnvKind::ContainerRootless | EnvKind::ContainerPodman)
+            })
             .collect();
         let pids = crate::env::container::DEFAULT_PIDS_MAX + 64;
         let faults = [
