@@ -602,7 +602,9 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         Lang::En => Notes {
             overview: "The same program, byte for byte, ran three ways: as an ordinary process, inside a container, and as the only program of a virtual machine. A container is still an ordinary process on the host's one kernel; the kernel just shows it a private view (namespaces) and holds it to a budget (cgroups). A virtual machine runs a second, complete kernel on virtual hardware that a hypervisor provides. Everything in this report follows from that difference.".into(),
             startup: format!("Starting a process took {native} here; a container {container}; a virtual machine {vm}. A container start is a process start plus a few kernel calls: new namespaces, a cgroup, some mounts, pivot_root. There is no second operating system to boot. A VM must start QEMU, load a kernel, let it find its (virtual) hardware and run its init before the program starts.{}", snapshot(run, lang)),
-            cpu: if tcg_vm {
+            cpu: if vm_kind.is_none() {
+                cpu_c.clone()
+            } else if tcg_vm {
                 format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}, and syscall at {sys_v}: under TCG these are the costs of binary translation, not of a VM with KVM (see the note on KVM and TCG).")
             } else {
                 format!("{cpu_c} In the VM ({vm_env}) cpu-int ran at {cpu_v}. With hardware virtualisation a guest's instructions run on the CPU itself, and a system call (syscall: {sys_v}) is handled by the guest kernel without leaving the VM.")
@@ -621,7 +623,9 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
             startup: format!("이번 측정에서 프로세스 시작은 {native}, 컨테이너는 {container}, 가상 머신은 {vm} 걸렸습니다. 컨테이너 시작은 프로세스 시작에 몇 번의 커널 호출(새 네임스페이스, cgroup, 마운트 몇 개, pivot_root)을 더한 것일 뿐, 부팅할 두 번째 운영체제가 없습니다. 가상 머신은 프로그램이 시작되기 전에 QEMU를 띄우고, 커널을 올리고, 그 커널이 (가상) 하드웨어를 찾아 init을 실행해야 합니다.{}", snapshot(run, lang)),
-            cpu: if tcg_vm {
+            cpu: if vm_kind.is_none() {
+                cpu_c.clone()
+            } else if tcg_vm {
                 format!("{cpu_c} 가상 머신({vm_env})의 결과: cpu-int {cpu_v}, syscall {sys_v}. TCG에서는 이 수치가 바이너리 변환의 비용이지, KVM을 쓰는 가상 머신의 비용이 아닙니다(KVM과 TCG에 관한 노트 참고).")
             } else {
                 format!("{cpu_c} 가상 머신({vm_env})의 cpu-int 결과: {cpu_v}. 하드웨어 가상화를 쓰면 게스트의 명령어는 CPU 위에서 직접 실행되고, 시스템 콜(syscall: {sys_v})은 게스트 커널이 VM을 벗어나지 않고 처리합니다.")
