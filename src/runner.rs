@@ -309,8 +309,13 @@ impl Launcher<'_> {
                         t.spacing = Some(spacing);
                     }
                     self.record(results, trials, total);
-                    results.save(self.ctx.out)?;
+                    // Saved before a quiet spell, after a burst: a save of a long run's
+                    // results between two starts would itself be the quiet spell.
+                    if isolated {
+                        results.save(self.ctx.out)?;
+                    }
                 }
+                results.save(self.ctx.out)?;
             }
         }
         Ok(())
@@ -333,9 +338,7 @@ impl Launcher<'_> {
             // gVisor's own kernel answers first (the fault matrix covers it); an ordinary
             // user's containers (rootless, Podman's rootless mode) may have no limits to exceed.
             .filter(|e| *e != EnvKind::ContainerGvisor)
-            .filter(|e| {
-                root || !matches!(e, EnvKind::ContainerRootless | EnvKind::ContainerPodman)
-            })
+            .filter(|e| root || !matches!(e, EnvKind::ContainerRootless | EnvKind::ContainerPodman))
             .collect();
         let pids = crate::env::container::DEFAULT_PIDS_MAX + 64;
         let faults = [
