@@ -152,6 +152,17 @@ impl User {
     }
 }
 
+/// The names of a trial's metrics that carry a measured (positive) value.
+fn measured(t: &Value) -> Vec<&str> {
+    t["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["value"].as_f64().is_some_and(|v| v > 0.0))
+        .map(|m| m["name"].as_str().unwrap())
+        .collect()
+}
+
 fn trials<'a>(results: &'a Value, env: &str) -> Vec<&'a Value> {
     results["trials"]
         .as_array()
@@ -198,13 +209,7 @@ fn the_rootless_container_maps_the_user_to_root_and_runs_without_limits() {
     assert_eq!(rootless.len(), 10);
     // Both user-space paths carried traffic, each to its own forward on 127.0.0.1, both ways.
     for t in rootless.iter().filter(|t| t["workload"] == "net-stream") {
-        let names: Vec<&str> = t["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["value"].as_f64().is_some_and(|v| v > 0.0))
-            .map(|m| m["name"].as_str().unwrap())
-            .collect();
+        let names = measured(t);
         for name in [
             "stream_in",
             "stream_out",
@@ -215,13 +220,7 @@ fn the_rootless_container_maps_the_user_to_root_and_runs_without_limits() {
         }
     }
     for t in rootless.iter().filter(|t| t["workload"] == "net-rr") {
-        let names: Vec<&str> = t["metrics"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["value"].as_f64().is_some_and(|v| v > 0.0))
-            .map(|m| m["name"].as_str().unwrap())
-            .collect();
+        let names = measured(t);
         for name in ["round_trip", "round_trip_pasta"] {
             assert!(names.contains(&name), "{name} in {names:?}");
         }

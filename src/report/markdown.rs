@@ -531,13 +531,12 @@ fn spaced_table(s: &mut String, run: &RunView, lang: Lang) {
     }
     let _ = writeln!(
         s,
-        "{}\n",
+        "{}",
         lang.pick(
             "| env | in the rounds | isolated (n) | back to back (n) | cgroup move, isolated → back to back |\n|---|---:|---:|---:|---:|",
             "| 환경 | 라운드 안 | 조용한 뒤 (n) | 연달아 (n) | cgroup 이동, 조용한 뒤 → 연달아 |\n|---|---:|---:|---:|---:|"
         )
     );
-    s.pop();
     for x in &run.spaced_starts {
         let attach = x.attach_ms.map_or_else(
             || "—".to_string(),
