@@ -94,8 +94,6 @@ pub fn run(ctx: &Context, results: &mut Results) -> Result<(), RunError> {
         done: 0,
         before: 0,
         expected: plan.workloads.len() * plan.envs.len() * plan.reps as usize,
-        settle: true,
-        fault: None,
     };
     launcher.warm_up(results, &plan)?;
     let minimum = launcher.minimum(results, &plan, started);
@@ -169,10 +167,15 @@ struct Launcher<'a> {
     /// Measured trials expected while the warm-ups and probes run (before the minimum is
     /// planned).
     expected: usize,
-    /// Whether a launch first waits (briefly) for the host to settle; not for a start back
-    /// to back with the one before.
-    settle: bool,
-    /// The fault the next launch carries out instead of its workload.
+}
+
+/// How one launch differs from a measured round's.
+#[derive(Debug, Clone, Default)]
+struct Apart {
+    /// Launch at once, without waiting for the host to settle: a start back to back with the
+    /// one before.
+    at_once: bool,
+    /// A fault carried out instead of the workload.
     fault: Option<vmbench_workload::invocation::Fault>,
 }
 
@@ -302,9 +305,11 @@ impl Launcher<'_> {
                     if isolated {
                         std::thread::sleep(crate::results::QUIET_SPELL);
                     }
-                    self.settle = isolated;
-                    let mut trials = self.launch(results, &step, size);
-                    self.settle = true;
+                    let how = Apart {
+                        at_once: !isolated,
+                        fault: None,
+                    };
+                    let mut trials = self.launch_apart(results, &step, size, how);
                     for t in &mut trials {
                         t.spacing = Some(spacing);
                     }
@@ -360,9 +365,11 @@ impl Launcher<'_> {
                     runs: 1,
                     warmup: 0,
                 };
-                self.fault = Some(fault);
-                let trials = self.launch(results, &step, Size::Small);
-                self.fault = None;
+                let how = Apart {
+                    at_once: false,
+                    fault: Some(fault),
+                };
+                let trials = self.launch_apart(results, &step, Size::Small, how);
                 for mut t in trials {
                     t.exceeded = Some(exceeded);
                     let message = match exceeded {
@@ -384,6 +391,17 @@ impl Launcher<'_> {
 
     /// Runs one step at `size`: its trials, with the collector's cost recorded in `results`.
     fn launch(&mut self, results: &mut Results, step: &Step, size: Size) -> Vec<Trial> {
+        self.launch_apart(results, step, size, Apart::default())
+    }
+
+    /// Runs one step at `size` the way `apart` says (at once, or carrying out a fault).
+    fn launch_apart(
+        &mut self,
+        results: &mut Results,
+        step: &Step,
+        size: Size,
+        apart: Apart,
+    ) -> Vec<Trial> {
         let config = self.ctx.config;
         let spec = Spec {
             binary: self.ctx.binary,
@@ -392,7 +410,7 @@ impl Launcher<'_> {
                 size,
                 runs: step.runs,
                 data_dir: self.data.to_path_buf(),
-                fault: self.fault.clone(),
+                fault: apart.fault,
                 identity: true,
                 bind: vmbench_workload::default_bind(),
                 watch_stdin: true,
@@ -407,7 +425,7 @@ impl Launcher<'_> {
             net: None,
         };
         let others = (self.ctx.others_alive)();
-        if self.settle {
+        if !apart.at_once {
             crate::noise::settle(SETTLE_LIMIT);
         }
         let (mut outcome, net) = match self.ctx.envs.get(step.env) {

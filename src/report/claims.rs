@@ -298,7 +298,7 @@ fn exceeded(run: &RunView, lang: Lang, mib: u64, pids: &str) -> (String, Finding
         .filter(|t| t.exceeded == Some(Exceeded::Pids) && t.contained())
         .find_map(|t| {
             let e = t.error.as_deref()?;
-            e.strip_prefix("fork stopped after ")?
+            e.strip_prefix(vmbench_workload::invocation::FORK_STOPPED)?
                 .split_whitespace()
                 .next()
                 .map(str::to_string)

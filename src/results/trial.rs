@@ -112,7 +112,7 @@ impl Trial {
             Some(Exceeded::Memory) => {
                 self.exit.oom || self.cgroup.as_ref().is_some_and(|c| c.oom_kills > 0)
             }
-            Some(Exceeded::Pids) => error.contains("fork stopped after"),
+            Some(Exceeded::Pids) => error.contains(vmbench_workload::invocation::FORK_STOPPED),
             None => false,
         }
     }

@@ -156,6 +156,9 @@ fn parse_fault(s: &str) -> Result<Fault, String> {
     }
 }
 
+/// How the forks fault's error begins when `fork` failed, followed by the children it had.
+pub const FORK_STOPPED: &str = "fork stopped after";
+
 /// Carries out a fault; returns the exit status if the process survives it.
 pub fn inject(fault: &Fault) -> i32 {
     use crate::{emit, protocol::Event};
@@ -210,7 +213,7 @@ pub fn inject(fault: &Fault) -> i32 {
                 }
             }
             let message = match failure {
-                Some(e) => format!("fork stopped after {started} children: {e}"),
+                Some(e) => format!("{FORK_STOPPED} {started} children: {e}"),
                 None => format!("forked {started} children without being stopped"),
             };
             emit(&Event::Error { message });
