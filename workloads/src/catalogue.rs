@@ -58,6 +58,27 @@ impl FromStr for Size {
     }
 }
 
+/// Where every image holds the file `file-layer` writes to first, in its lowest layer.
+pub const LAYER_DIR: &str = "/layer";
+/// The name of that file.
+pub const LOWER_FILE: &str = "lower.dat";
+/// Its size in MiB.
+pub const LOWER_MIB: u64 = 4;
+
+/// The bytes of the image's lower file: a fixed pseudo-random pattern (no zero runs, so no
+/// layer format or filesystem stores it sparse).
+pub fn lower_file_bytes() -> Vec<u8> {
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..(LOWER_MIB << 20) / 8)
+        .flat_map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()
+        })
+        .collect()
+}
+
 /// One workload of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum Workload {
@@ -88,6 +109,10 @@ pub enum Workload {
     /// Sequential write + fsync, then random 4 KiB reads.
     #[serde(rename = "file-io")]
     FileIo,
+    /// The first write to a file of the image (a copy-up on a container's writable layer),
+    /// then file-io's work on that layer.
+    #[serde(rename = "file-layer")]
+    FileLayer,
     /// TCP stream and request/response over loopback.
     #[serde(rename = "net-loopback")]
     NetLoopback,
@@ -112,7 +137,7 @@ pub struct HeadlineSpec {
 
 impl Workload {
     /// Every workload, in catalogue order.
-    pub const ALL: [Workload; 12] = [
+    pub const ALL: [Workload; 13] = [
         Workload::Noop,
         Workload::CpuInt,
         Workload::CpuFloat,
@@ -122,6 +147,7 @@ impl Workload {
         Workload::Syscall,
         Workload::ProcSpawn,
         Workload::FileIo,
+        Workload::FileLayer,
         Workload::NetLoopback,
         Workload::NetRr,
         Workload::NetStream,
@@ -139,6 +165,7 @@ impl Workload {
             Workload::Syscall => "syscall",
             Workload::ProcSpawn => "proc-spawn",
             Workload::FileIo => "file-io",
+            Workload::FileLayer => "file-layer",
             Workload::NetLoopback => "net-loopback",
             Workload::NetRr => "net-rr",
             Workload::NetStream => "net-stream",
@@ -157,6 +184,7 @@ impl Workload {
             Workload::Syscall => ("syscall_time", "ns/call", Better::Lower),
             Workload::ProcSpawn => ("spawn_time", "us/process", Better::Lower),
             Workload::FileIo => ("seq_write", "MB/s", Better::Higher),
+            Workload::FileLayer => ("first_write", "ms", Better::Lower),
             Workload::NetLoopback => ("tcp_stream", "Gbit/s", Better::Higher),
             Workload::NetRr => ("round_trip", "us", Better::Lower),
             Workload::NetStream => ("stream_in", "Gbit/s", Better::Higher),
@@ -197,6 +225,12 @@ impl Workload {
                 "write {} MiB sequentially + fsync, then {} random 4 KiB reads",
                 p.file_mib, p.file_reads
             ),
+            Workload::FileLayer => format!(
+                "write 4 KiB + fsync into the image's {} MiB {LAYER_DIR}/{LOWER_FILE} (on a \
+                 writable layer, a copy-up of the whole file), again, then write {} MiB \
+                 sequentially + fsync and {} random 4 KiB reads in {LAYER_DIR}",
+                LOWER_MIB, p.file_mib, p.file_reads
+            ),
             Workload::NetLoopback => format!(
                 "{} MiB TCP stream and {} 1-byte round trips over 127.0.0.1",
                 p.net_mib, p.net_round_trips
@@ -216,7 +250,12 @@ impl Workload {
 
     /// Whether the workload needs a writable data directory from its environment.
     pub fn needs_data_dir(self) -> bool {
-        self == Workload::FileIo
+        matches!(self, Workload::FileIo | Workload::FileLayer)
+    }
+
+    /// Whether the workload writes to the root filesystem's own layer (`file-layer`).
+    pub fn writes_layer(self) -> bool {
+        self == Workload::FileLayer
     }
 
     /// Whether the workload serves a peer on the host across the instance's network path.

@@ -1,8 +1,9 @@
 //! Storage work: sequential write + fsync, then random 4 KiB reads, in the environment's data
-//! directory (host filesystem, bind mount or a VM's virtio-blk disk).
+//! directory (host filesystem, bind mount or a VM's virtio-blk disk); and the first write to a
+//! file of the image, which on a container's writable layer copies the whole file up.
 
 use super::{headline, secondary, Params, XorShift};
-use crate::catalogue::Workload;
+use crate::catalogue::{Workload, LOWER_FILE, LOWER_MIB};
 use crate::protocol::{Better, Metric};
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -32,10 +33,75 @@ pub(super) fn file_io(p: &Params, dir: &Path) -> Result<(Vec<Metric>, String), S
     let path = dir.join(format!("vmbench-file-io-{}.dat", std::process::id()));
     let result = measure(p, &path);
     let _ = std::fs::remove_file(&path);
-    result
+    let (write, reads, mode) = result?;
+    let metrics = vec![
+        headline(Workload::FileIo, write),
+        secondary("rand_read", reads, "IOPS", Better::Higher),
+    ];
+    Ok((metrics, format!("{} MiB write+fsync, {mode}", p.file_mib)))
 }
 
-fn measure(p: &Params, path: &Path) -> Result<(Vec<Metric>, String), String> {
+/// Writes 4 KiB + fsync into `dir`'s lower file twice (the first write to a file of an image's
+/// lower layer copies it up whole), then file-io's phases in `dir`. Where `dir` holds no lower
+/// file (natively), one is made first, untimed: the same writes, without a layer below.
+pub(super) fn file_layer(p: &Params, dir: &Path) -> Result<(Vec<Metric>, String), String> {
+    let lower = dir.join(LOWER_FILE);
+    let made = !lower.exists();
+    if made {
+        std::fs::write(&lower, crate::catalogue::lower_file_bytes())
+            .and_then(|()| File::open(&lower)?.sync_all())
+            .map_err(|e| format!("make {}: {e}", lower.display()))?;
+    }
+    let result = write_twice(&lower);
+    if made {
+        let _ = std::fs::remove_file(&lower);
+    }
+    let (first, again) = result?;
+    let path = dir.join(format!("vmbench-file-layer-{}.dat", std::process::id()));
+    let result = measure(p, &path);
+    let _ = std::fs::remove_file(&path);
+    let (write, reads, mode) = result?;
+    let metrics = vec![
+        headline(Workload::FileLayer, first),
+        secondary("rewrite", again, "ms", Better::Lower),
+        secondary("seq_write", write, "MB/s", Better::Higher),
+        secondary("rand_read", reads, "IOPS", Better::Higher),
+    ];
+    let lower_said = if made {
+        "made here, no layer below"
+    } else {
+        "from the image"
+    };
+    Ok((
+        metrics,
+        format!(
+            "4 KiB write+fsync into a {LOWER_MIB} MiB file ({lower_said}), twice; {} MiB write+fsync, {mode}",
+            p.file_mib
+        ),
+    ))
+}
+
+/// Milliseconds of the first and of a second 4 KiB write + fsync into `path`.
+fn write_twice(path: &Path) -> Result<(f64, f64), String> {
+    let ctx = |what: &str, e: std::io::Error| format!("{what} {}: {e}", path.display());
+    let block = [0xa5u8; BLOCK];
+    let timed = |offset: u64| -> Result<f64, String> {
+        let start = Instant::now();
+        // Opening for writing is where overlayfs copies a lower file up.
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| ctx("open for writing", e))?;
+        file.write_all_at(&block, offset)
+            .map_err(|e| ctx("write", e))?;
+        file.sync_all().map_err(|e| ctx("fsync", e))?;
+        Ok(start.elapsed().as_secs_f64() * 1e3)
+    };
+    Ok((timed(0)?, timed(BLOCK as u64)?))
+}
+
+/// Megabytes per second of the write + fsync, reads per second, and how reads reached the device.
+fn measure(p: &Params, path: &Path) -> Result<(f64, f64, &'static str), String> {
     let ctx = |what: &str, e: std::io::Error| format!("{what} {}: {e}", path.display());
     let bytes = (p.file_mib as usize) << 20;
     let chunk = vec![0x5au8; 1 << 20];
@@ -81,14 +147,9 @@ fn measure(p: &Params, path: &Path) -> Result<(Vec<Metric>, String), String> {
             .map_err(|e| ctx("read", e))?;
     }
     let read_secs = start.elapsed().as_secs_f64();
-    let metrics = vec![
-        headline(Workload::FileIo, bytes as f64 / 1e6 / write_secs),
-        secondary(
-            "rand_read",
-            p.file_reads as f64 / read_secs,
-            "IOPS",
-            Better::Higher,
-        ),
-    ];
-    Ok((metrics, format!("{} MiB write+fsync, {mode}", p.file_mib)))
+    Ok((
+        bytes as f64 / 1e6 / write_secs,
+        p.file_reads as f64 / read_secs,
+        mode,
+    ))
 }

@@ -115,6 +115,10 @@ pub fn run(
             let (metrics, detail) = io::file_io(params, data_dir)?;
             (metrics, Some(detail))
         }
+        Workload::FileLayer => {
+            let (metrics, detail) = io::file_layer(params, data_dir)?;
+            (metrics, Some(detail))
+        }
         Workload::NetLoopback => (net::loopback(params)?, None),
         Workload::NetRr | Workload::NetStream => (Vec::new(), Some(serve::serve(bind)?)),
     };
