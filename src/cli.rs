@@ -233,7 +233,7 @@ pub fn one_line(text: &str) -> String {
 
 /// Workloads of the default suite.
 pub const DEFAULT_SUITE: &str =
-    "noop,cpu-int,cpu-float,mem-bw,mem-lat,page-fault,syscall,proc-spawn,file-io,net-loopback,net-rr,net-stream";
+    "noop,cpu-int,cpu-float,mem-bw,mem-lat,page-fault,syscall,proc-spawn,file-io,file-layer,net-loopback,net-rr,net-stream";
 
 /// Options of `vmbench compare`.
 #[derive(Debug, Args, Clone)]

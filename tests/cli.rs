@@ -63,6 +63,14 @@ fn bad_repetitions_are_refused() {
 }
 
 #[test]
+fn a_first_write_cannot_be_timed_in_a_warm_instance() {
+    one_line_error(
+        &["run", "--workload", "file-layer", "--mode", "warm"],
+        &["file-layer", "--mode cold"],
+    );
+}
+
+#[test]
 fn malformed_flags_are_refused() {
     one_line_error(
         &["run", "--size", "huge"],

@@ -203,8 +203,13 @@ pub trait Environment {
     }
 }
 
-/// Whether vmbench wires a network path for `kind` when `workload` needs one; why not, if not.
+/// Whether vmbench wires a network path for `kind` when `workload` needs one, and a writable
+/// layer when it writes to one; why not, if not.
 pub fn wired(kind: EnvKind, workload: vmbench_workload::Workload) -> Result<(), String> {
+    if workload.writes_layer() {
+        kind.writable_layer()
+            .map_err(|why| format!("{workload} needs a writable layer over the image: {why}"))?;
+    }
     match kind.network(crate::net::vhost_available()) {
         crate::ids::Network::Unwired(why) if workload.crosses_network() => {
             Err(format!("{workload} needs a network path: {why}"))

@@ -326,6 +326,25 @@ impl EnvKind {
         }
     }
 
+    /// Whether its root filesystem has a writable layer over the image's (overlayfs), for
+    /// `file-layer`; why not, if not. Natively the same writes go to a host folder.
+    pub fn writable_layer(self) -> Result<(), &'static str> {
+        match self {
+            EnvKind::Native | EnvKind::Container => Ok(()),
+            EnvKind::ContainerDocker | EnvKind::ContainerPodman => Ok(()),
+            EnvKind::ContainerRootless => {
+                Err("vmbench gives the builtin container an overlay root only as root (container)")
+            }
+            EnvKind::ContainerRunc | EnvKind::ContainerCrun | EnvKind::ContainerGvisor => Err(
+                "vmbench hands the runtime the image's folder itself, read-only: no layer over \
+                 it (Docker and Podman give runc and crun one)",
+            ),
+            EnvKind::VmKvm | EnvKind::VmTcg | EnvKind::VmKvmSnapshot | EnvKind::VmTcgSnapshot => {
+                Err("a guest's root is its initramfs in RAM, with no image layers")
+            }
+        }
+    }
+
     /// The paths vmbench wires for it, the headline first; empty when it wires none.
     pub fn net_paths(self, vhost: bool) -> &'static [NetPath] {
         match self.network(vhost) {

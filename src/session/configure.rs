@@ -71,6 +71,11 @@ pub fn run(args: &RunArgs, host: &HostInfo) -> Result<Request, UsageError> {
     if args.quick {
         config.make_demo();
     }
+    if config.mode == config::Mode::Warm && config.workloads.contains(&Workload::FileLayer) {
+        return Err(UsageError(
+            "file-layer times the first write to an image file, which a warm instance makes only once: run it with --mode cold, or leave it out of --workload".into(),
+        ));
+    }
     check_guest(&config, host)?;
     Ok(Request {
         config,

@@ -167,6 +167,7 @@ impl Environment for Builtin {
             limited: self.limited(),
             delegated: self.delegated.as_deref(),
             helpers: Vec::new(),
+            layer: None,
         }))
     }
 }
@@ -184,6 +185,27 @@ struct BuiltinInstance<'a> {
     delegated: Option<&'a std::path::Path>,
     /// The rootless network's helper processes, killed with the instance.
     helpers: Vec<crate::net::user::Helper>,
+    /// The writable layer's folders, removed with the instance.
+    layer: Option<LayerDir>,
+}
+
+/// An instance's writable-layer folders on the host, removed when dropped.
+struct LayerDir(namespaces::Overlay, std::path::PathBuf);
+
+impl LayerDir {
+    /// Fresh folders for one instance's layer under `work_dir`.
+    fn make(work_dir: &std::path::Path) -> Result<LayerDir, EnvError> {
+        let dir = work_dir.join(format!("layer-{}", super::instance_name()));
+        let overlay =
+            namespaces::Overlay::make(&dir).map_err(crate::error::io_at("create", &dir))?;
+        Ok(LayerDir(overlay, dir))
+    }
+}
+
+impl Drop for LayerDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.1);
+    }
 }
 
 impl BuiltinInstance<'_> {
@@ -289,16 +311,30 @@ impl Instance for BuiltinInstance<'_> {
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let settings = self.settings;
         let cgroup = self.limited.then(|| self.cgroup_of(spec)).transpose()?;
-        self.io_path = Some(format!(
-            "bind mount of a host {} directory",
-            crate::env::filesystem_of(spec.data_dir)
-        ));
+        let writes_layer = spec.invocation.workload.writes_layer();
+        let layer = writes_layer
+            .then(|| LayerDir::make(&settings.work_dir))
+            .transpose()?;
+        self.io_path = Some(match &layer {
+            Some(l) => format!(
+                "overlayfs writable layer (upper on host {})",
+                crate::env::filesystem_of(&l.1)
+            ),
+            None => format!(
+                "bind mount of a host {} directory",
+                crate::env::filesystem_of(spec.data_dir)
+            ),
+        });
         let entry = cgroup.as_ref().map(Cgroup::entry).transpose()?;
         let (go_read, go_write) = process::pipe()?;
         let (attach, clone_into) = self.way_in(entry.as_ref(), go_read.as_raw_fd());
         let by_parent = matches!(attach, Attach::ByParent(_) | Attach::MappedByParent { .. });
         let mut invocation = spec.invocation.clone();
-        invocation.data_dir = "/data".into();
+        invocation.data_dir = if writes_layer {
+            vmbench_workload::catalogue::LAYER_DIR.into()
+        } else {
+            "/data".into()
+        };
         let mut steps = namespaces::setup_steps(&MountPlan {
             rootfs: &settings.image.rootfs,
             data_dir: spec.data_dir,
@@ -311,6 +347,7 @@ impl Instance for BuiltinInstance<'_> {
                 &settings.cgroup_mounts
             },
             attach,
+            overlay: layer.as_ref().map(|l| &l.0),
         });
         let (netns, mut flags) = join_wired(spec, &mut steps)?;
         let mut helpers = Vec::new();
@@ -362,12 +399,14 @@ impl Instance for BuiltinInstance<'_> {
             .insert(Phase::Clone, cloned.as_nanos() as u64);
         self.cgroup = cgroup;
         self.helpers = helpers;
+        self.layer = layer;
         Ok(started)
     }
 
     fn finish(&mut self, outcome: &mut Outcome) -> Result<(), EnvError> {
-        // The network helpers go with their instance.
+        // The network helpers and the writable layer go with their instance.
         self.helpers.clear();
+        self.layer = None;
         outcome.io_path = self.io_path.take();
         outcome.cgroup_attach = Some(self.attach);
         let Some(cgroup) = self.cgroup.take() else {

@@ -1,6 +1,6 @@
 //! Container images: a root directory holding the static workload binary and what the image
 //! kind puts around it — nothing (`minimal`), a static busybox userland (`busybox`), or a Debian
-//! minbase system (`debian`). Each is built once into the cache (`image/<kind>/<hash>/`, named
+//! minbase system (`debian`) — and the file `file-layer` writes to (`/layer/lower.dat`). Each is built once into the cache (`image/<kind>/<hash>/`, named
 //! by the binary's hash) with a record of what it holds and what building it cost, and shared
 //! read-only by every instance: containers are instances of one image. A run holds a shared
 //! lock on the image it uses; a build holds it exclusively, and removes older builds of the
@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
+use vmbench_workload::catalogue::{LAYER_DIR, LOWER_FILE};
 
 /// Mount points created in every image.
 pub const MOUNT_POINTS: [&str; 5] = ["proc", "dev", "tmp", "data", "sys/fs/cgroup"];
@@ -128,7 +129,11 @@ fn record_of(kind: ImageKind, dir: &Path) -> Option<ImageRecord> {
     let workload = dir
         .join("rootfs")
         .join(kind.workload_path().trim_start_matches('/'));
-    (record.kind == kind && workload.is_file()).then_some(record)
+    let lower = dir
+        .join("rootfs")
+        .join(LAYER_DIR.trim_start_matches('/'))
+        .join(LOWER_FILE);
+    (record.kind == kind && workload.is_file() && lower.is_file()).then_some(record)
 }
 
 /// The image in `dir` with its record, when it is complete.
@@ -160,6 +165,12 @@ fn build(kind: ImageKind, cache: &Path, binary: &Path, dir: &Path) -> Result<(),
         let path = rootfs.join(point);
         std::fs::create_dir_all(&path).map_err(io_at("create", &path))?;
     }
+    // The file file-layer writes to first: in the image's lowest layer.
+    let layer = rootfs.join(LAYER_DIR.trim_start_matches('/'));
+    std::fs::create_dir_all(&layer).map_err(io_at("create", &layer))?;
+    let lower = layer.join(LOWER_FILE);
+    std::fs::write(&lower, vmbench_workload::catalogue::lower_file_bytes())
+        .map_err(io_at("write", &lower))?;
     let target = rootfs.join(kind.workload_path().trim_start_matches('/'));
     let folder = target.parent().expect("inside the image");
     std::fs::create_dir_all(folder).map_err(io_at("create", folder))?;

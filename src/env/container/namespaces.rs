@@ -51,6 +51,68 @@ pub struct MountPlan<'a> {
     pub cgroup_mounts: &'a [(String, &'static str, String)],
     /// How the child enters its cgroup.
     pub attach: Attach,
+    /// Host folders of a writable overlay over the image (`file-layer`); without one the
+    /// root is the image's folder itself, read-only.
+    pub overlay: Option<&'a Overlay>,
+}
+
+/// The host folders of an instance's writable layer: overlayfs's upper and work folders and
+/// the mount point of the merged root.
+#[derive(Debug, Clone)]
+pub struct Overlay {
+    /// Where the instance's writes go.
+    pub upper: std::path::PathBuf,
+    /// overlayfs's scratch folder (same filesystem as `upper`).
+    pub work: std::path::PathBuf,
+    /// Where the merged root is mounted.
+    pub merged: std::path::PathBuf,
+}
+
+impl Overlay {
+    /// The folders under `dir`, made (empty).
+    pub fn make(dir: &Path) -> std::io::Result<Overlay> {
+        let overlay = Overlay {
+            upper: dir.join("upper"),
+            work: dir.join("work"),
+            merged: dir.join("merged"),
+        };
+        for d in [&overlay.upper, &overlay.work, &overlay.merged] {
+            std::fs::create_dir_all(d)?;
+        }
+        Ok(overlay)
+    }
+
+    /// The root's mount: overlayfs over `lower`, or `lower` bound onto itself.
+    fn root_mount(overlay: Option<&Overlay>, lower: &Path) -> (std::path::PathBuf, Step) {
+        let Some(o) = overlay else {
+            return (
+                lower.to_path_buf(),
+                Step::Mount {
+                    source: Some(c(lower)),
+                    target: c(lower),
+                    fstype: None,
+                    flags: MsFlags::MS_BIND | MsFlags::MS_REC,
+                    data: None,
+                },
+            );
+        };
+        let options = format!(
+            "lowerdir={},upperdir={},workdir={}",
+            lower.display(),
+            o.upper.display(),
+            o.work.display()
+        );
+        (
+            o.merged.clone(),
+            Step::Mount {
+                source: Some(cs("overlay")),
+                target: c(&o.merged),
+                fstype: Some(cs("overlay")),
+                flags: MsFlags::empty(),
+                data: Some(cs(&options)),
+            },
+        )
+    }
 }
 
 fn c(path: &Path) -> CString {
@@ -108,7 +170,8 @@ fn device_steps(dev: &Path, in_user_namespace: bool) -> Vec<Step> {
 
 /// The child's setup, in order.
 pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
-    let root = plan.rootfs;
+    let (root, root_mount) = Overlay::root_mount(plan.overlay, plan.rootfs);
+    let root = root.as_path();
     // Its parent is outside its pid namespace, so getppid() says 0: no pid to check.
     let mut steps = vec![Step::DieWithParent(None)];
     attach_steps(&plan.attach, &mut steps);
@@ -117,13 +180,7 @@ pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
         Step::Unshare(CloneFlags::CLONE_NEWCGROUP),
         Step::SetHostname(cs(plan.hostname)),
         Step::MakePrivate,
-        Step::Mount {
-            source: Some(c(root)),
-            target: c(root),
-            fstype: None,
-            flags: MsFlags::MS_BIND | MsFlags::MS_REC,
-            data: None,
-        },
+        root_mount,
     ]);
     steps.extend(MOUNTS.iter().map(|m| m.step(root, plan.data_dir)));
     let dev = root.join("dev");
@@ -147,11 +204,11 @@ pub fn setup_steps(plan: &MountPlan) -> Vec<Step> {
             data: Some(cs("mode=755,size=16k")),
         });
     }
-    steps.extend([
-        Step::PivotInto(c(root)),
-        Step::RemountRootReadOnly,
-        Step::LoopbackUp,
-    ]);
+    steps.push(Step::PivotInto(c(root)));
+    if plan.overlay.is_none() {
+        steps.push(Step::RemountRootReadOnly);
+    }
+    steps.push(Step::LoopbackUp);
     let cgroup_root = Path::new("/sys/fs/cgroup");
     for (dir, fstype, options) in plan.cgroup_mounts {
         let target = if dir.is_empty() {
@@ -194,7 +251,40 @@ mod tests {
             hostname: "vmbench",
             cgroup_mounts,
             attach,
+            overlay: None,
         })
+    }
+
+    #[test]
+    fn an_overlay_root_mounts_the_image_below_a_writable_layer_and_stays_writable() {
+        let overlay = Overlay {
+            upper: "/run/x/upper".into(),
+            work: "/run/x/work".into(),
+            merged: "/run/x/merged".into(),
+        };
+        let steps = setup_steps(&MountPlan {
+            rootfs: Path::new("/cache/image/rootfs"),
+            data_dir: Path::new("/var/tmp/vmbench-data-x"),
+            hostname: "vmbench",
+            cgroup_mounts: &[],
+            attach: Attach::Cloned,
+            overlay: Some(&overlay),
+        });
+        let root = &steps[mounts_at(&steps, "/run/x/merged")];
+        assert!(
+            matches!(root, Step::Mount { fstype: Some(f), data: Some(d), .. }
+                if f.to_bytes() == b"overlay"
+                && d.to_bytes() == b"lowerdir=/cache/image/rootfs,upperdir=/run/x/upper,workdir=/run/x/work"),
+            "{root:?}"
+        );
+        mounts_at(&steps, "/run/x/merged/data");
+        assert!(steps
+            .iter()
+            .any(|s| matches!(s, Step::PivotInto(p) if p.to_bytes() == b"/run/x/merged")));
+        assert!(!steps.iter().any(|s| matches!(s, Step::RemountRootReadOnly)));
+        assert!(plan(&[], Attach::Cloned)
+            .iter()
+            .any(|s| matches!(s, Step::RemountRootReadOnly)));
     }
 
     #[test]

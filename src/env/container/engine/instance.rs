@@ -26,6 +26,8 @@ pub(super) struct EngineInstance<'a> {
     created: bool,
     /// CPU time of the engine's own processes at the launch.
     engine_cpu: BTreeMap<i32, u64>,
+    /// Whether the workload wrote to the container's own layer rather than the volume.
+    wrote_layer: bool,
 }
 
 impl<'a> EngineInstance<'a> {
@@ -42,6 +44,7 @@ impl<'a> EngineInstance<'a> {
             launched: None,
             created: false,
             engine_cpu: BTreeMap::new(),
+            wrote_layer: false,
         }
     }
 }
@@ -117,7 +120,6 @@ impl EngineInstance<'_> {
                 "none",
                 "--hostname",
                 HOSTNAME,
-                "--read-only",
                 "--tmpfs",
                 "/tmp",
                 "--volume",
@@ -125,6 +127,11 @@ impl EngineInstance<'_> {
             ]
             .map(String::from),
         );
+        if !spec.invocation.workload.writes_layer() {
+            // A read-only root like the other containers', except where the workload writes
+            // to the container's own layer.
+            args.push("--read-only".into());
+        }
         if self.prepared.unlimited {
             // Rootless without a delegated cgroup tree: no limits and no cgroup parent (said
             // in the engine's record); Podman would ignore the limits itself.
@@ -164,7 +171,11 @@ impl EngineInstance<'_> {
     /// The image and the workload's own arguments, after the client's options.
     fn finish_args(&self, mut args: Vec<String>, spec: &Spec) -> Vec<String> {
         let mut invocation = spec.invocation.clone();
-        invocation.data_dir = "/data".into();
+        invocation.data_dir = if spec.invocation.workload.writes_layer() {
+            vmbench_workload::catalogue::LAYER_DIR.into()
+        } else {
+            "/data".into()
+        };
         args.push(self.prepared.tag.clone());
         args.push(self.prepared.settings.image.workload_path().to_string());
         args.extend(invocation.to_args());
@@ -269,6 +280,7 @@ impl Instance for EngineInstance<'_> {
         let exe = self.prepared.client.display().to_string();
         let (output, output_write) = process::pipe()?;
         self.engine_cpu = engine_cpu();
+        self.wrote_layer = spec.invocation.workload.writes_layer();
         self.launched = Some(SystemTime::now());
         self.created = true;
         let spawned = process::spawn(Program::host(&exe, &args, None), output_write)?;
@@ -344,11 +356,19 @@ impl Instance for EngineInstance<'_> {
         outcome
             .phases
             .insert(Phase::TeardownEngineRm, removal.elapsed().as_nanos() as u64);
-        outcome.io_path = Some(format!(
-            "{} volume: bind mount of a host {} directory",
-            self.engine.program(),
-            crate::env::filesystem_of(&self.prepared.settings.work_dir)
-        ));
+        outcome.io_path = Some(if self.wrote_layer {
+            format!(
+                "{} container's writable layer ({} storage driver)",
+                self.engine.program(),
+                self.prepared.storage_driver
+            )
+        } else {
+            format!(
+                "{} volume: bind mount of a host {} directory",
+                self.engine.program(),
+                crate::env::filesystem_of(&self.prepared.settings.work_dir)
+            )
+        });
         outcome.cgroup_attach = Some(AttachPath::Runtime);
         Ok(())
     }

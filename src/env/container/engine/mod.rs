@@ -135,6 +135,8 @@ struct Prepared {
     systemd: bool,
     /// Whether its containers run without cgroups (rootless, the tree not delegated).
     unlimited: bool,
+    /// Its storage driver (`overlay2`, `overlay`, `vfs`...), which holds each container's layer.
+    storage_driver: String,
 }
 
 impl Engine {
@@ -206,6 +208,7 @@ impl Environment for Engine {
         let info = engine_info(self.engine, &client, &global)?;
         let systemd = info.cgroup_driver == "systemd";
         let unlimited = info.no_limits.is_some();
+        let storage_driver = info.storage_driver.clone();
         shared.host.engines.insert(program.to_string(), info);
         let image = import(self.engine, &client, &global, &settings)?;
         let layers = layer_dirs(&client, &global, &image.tag);
@@ -227,6 +230,7 @@ impl Environment for Engine {
             layers,
             systemd,
             unlimited,
+            storage_driver,
         });
         Ok(Some(footprint))
     }
