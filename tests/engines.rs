@@ -63,7 +63,7 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
             "--image",
             "debian",
             "--workload",
-            "noop,cpu-int,file-io",
+            "noop,cpu-int,file-io,file-layer",
             "--reps",
             "5",
             "--quiet",
@@ -75,7 +75,7 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
     );
     assert_eq!(code, Some(0), "{stderr}");
     let r = Results::load(&out).unwrap();
-    assert_eq!(r.trials.len(), 4 * 3 * 5, "every trial present");
+    assert_eq!(r.trials.len(), 4 * 4 * 5, "every trial present");
     for t in &r.trials {
         assert!(
             t.error.is_none(),
@@ -100,6 +100,7 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
             assert_eq!(view.net_interfaces, ["lo"], "{} network", t.env);
         }
     }
+    layers_and_copy_up(&r);
     let image = r.image.as_ref().expect("image record");
     assert_eq!(image.kind, vmbench::ids::ImageKind::Debian);
     assert!(image.files > 1000 && image.bytes > 50_000_000, "{image:?}");
@@ -129,6 +130,61 @@ fn docker_and_podman_run_the_same_binary_as_every_container_on_the_debian_image(
         docker.phases
     );
     assert_eq!(common::settled_leftovers(pid), Vec::<String>::new());
+}
+
+/// Each engine's image is two layers (the Debian base, then the workload alone), the base
+/// named alike by both engines; in every container the first write into the image's file was
+/// a copy-up (slower than the second write by far), natively the same writes found no layer.
+fn layers_and_copy_up(r: &Results) {
+    let image = r.image.as_ref().expect("image record");
+    let (docker, podman) = (
+        &image.engines["docker"].layers,
+        &image.engines["podman"].layers,
+    );
+    for layers in [docker, podman] {
+        assert_eq!(layers.len(), 2, "{layers:?}");
+        assert!(layers[0].bytes > 50_000_000, "{layers:?}");
+        let workload = layers[1].bytes as f64 / r.workload_binary.bytes as f64;
+        assert!((1.0..1.1).contains(&workload), "{layers:?}");
+    }
+    assert_eq!(
+        docker[0].digest, podman[0].digest,
+        "the same base, named alike"
+    );
+    for env in [
+        "native",
+        "container",
+        "container-docker",
+        "container-podman",
+    ] {
+        let trials: Vec<_> = r
+            .trials
+            .iter()
+            .filter(|t| t.env.name() == env && t.workload == vmbench_workload::Workload::FileLayer)
+            .collect();
+        assert_eq!(trials.len(), 5, "{env}");
+        let median = |name: &str| {
+            let mut xs: Vec<f64> = trials
+                .iter()
+                .map(|t| t.metrics.iter().find(|m| m.name == name).unwrap().value)
+                .collect();
+            xs.sort_by(f64::total_cmp);
+            xs[2]
+        };
+        let detail = trials[0].detail.as_deref().unwrap_or_default();
+        if env == "native" {
+            assert!(detail.contains("made here"), "{detail}");
+            continue;
+        }
+        assert!(detail.contains("from the image"), "{env}: {detail}");
+        let io = trials[0].io_path.as_deref().unwrap_or_default();
+        assert!(io.contains("writable layer"), "{env}: {io}");
+        let (first, second) = (median("first_write"), median("rewrite"));
+        assert!(
+            first > 10.0 * second,
+            "{env}: a first write of {first} ms against a second of {second} ms is no copy-up"
+        );
+    }
 }
 
 #[test]

@@ -36,6 +36,21 @@ pub struct EngineImage {
     /// How long importing it took (the stand-in for a pull: a tar stream unpacked into the
     /// engine's storage), when it was imported (perhaps by an earlier run).
     pub import_ms: f64,
+    /// Its layers, lowest first, as the engine reports them (empty in results from before
+    /// images had layers).
+    #[serde(default)]
+    pub layers: Vec<ImageLayer>,
+}
+
+/// One layer of an engine's image.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImageLayer {
+    /// Its content digest (`sha256:…` of the uncompressed layer, the engine's diff id).
+    pub digest: String,
+    /// Its size as the engine reports it.
+    pub bytes: u64,
+    /// What it holds.
+    pub holds: String,
 }
 
 /// What is recorded beside a saved guest, and in the results.

@@ -20,7 +20,7 @@ pub use density::{DensityRecord, DensityStep};
 pub use host::{
     EngineInfo, GvisorPlatform, GvisorPlatforms, HostInfo, NestedKvm, RuntimeFacts, EMULATED,
 };
-pub use image::{EngineImage, ImageRecord, SnapshotRecord};
+pub use image::{EngineImage, ImageLayer, ImageRecord, SnapshotRecord};
 pub use net::{NetPathRecord, NetRecord};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
