@@ -238,6 +238,78 @@ pub fn network_cells(view: &super::network::NetworkView, lang: Lang) -> Vec<[Str
         .collect()
 }
 
+/// The layers tables' header cells: the images' layers, then the writes on a layer.
+pub fn layers_headers(lang: Lang) -> ([&'static str; 5], [&'static str; 6]) {
+    match lang {
+        Lang::En => (
+            ["engine", "layer", "holds", "size, MB", "digest"],
+            [
+                "environment",
+                "where the writes went",
+                "first 4 KiB write + fsync into the image's file, ms (× native)",
+                "second write, ms (× native)",
+                "new file on the layer, MB/s (× native)",
+                "file-io on /data, MB/s",
+            ],
+        ),
+        Lang::Ko => (
+            ["엔진", "레이어", "내용", "크기, MB", "다이제스트"],
+            [
+                "환경",
+                "쓰기가 간 곳",
+                "이미지 파일에 첫 4 KiB 쓰기 + fsync, ms (네이티브 대비)",
+                "두 번째 쓰기, ms (네이티브 대비)",
+                "레이어 위 새 파일, MB/s (네이티브 대비)",
+                "/data의 file-io, MB/s",
+            ],
+        ),
+    }
+}
+
+/// The rows of the layers tables, in the order of [`layers_headers`].
+pub fn layers_cells(
+    view: &super::layers::LayersView,
+    lang: Lang,
+) -> (Vec<[String; 5]>, Vec<[String; 6]>) {
+    let images = view
+        .images
+        .iter()
+        .flat_map(|i| {
+            i.layers.iter().enumerate().map(|(n, l)| {
+                [
+                    i.engine.clone(),
+                    (n + 1).to_string(),
+                    match lang {
+                        Lang::En => l.holds.clone(),
+                        Lang::Ko => l
+                            .holds
+                            .replacen("base: ", "베이스: ", 1)
+                            .replacen("the workload, ", "워크로드: ", 1)
+                            .replacen(" and ", ", ", 1),
+                    },
+                    format!("{:.2}", l.bytes as f64 / 1e6),
+                    l.digest.chars().take(19).collect::<String>() + "…",
+                ]
+            })
+        })
+        .collect();
+    let writes = view
+        .rows
+        .iter()
+        .map(|r| {
+            [
+                r.env.to_string(),
+                r.io_path.clone().unwrap_or_else(|| "—".into()),
+                path_cell(r.first_write.as_ref(), Better::Lower, lang),
+                path_cell(r.rewrite.as_ref(), Better::Lower, lang),
+                path_cell(r.layer_write.as_ref(), Better::Higher, lang),
+                r.data_write.map_or_else(|| "—".into(), num),
+            ]
+        })
+        .collect();
+    (images, writes)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

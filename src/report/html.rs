@@ -23,7 +23,7 @@ fn labels(lang: Lang) -> Value {
             "seen": "What the instance sees", "seen_what": "seen from inside",
             "size_label": "amount of work", "spectrum": "The isolation spectrum", "tier": "where system calls go",
             "kernel": "kernel it reports", "syscall": "one system call (ns)", "cpu_per_instance": "host CPU per instance (ms)",
-            "memory_per_instance": "memory per instance", "network": "Network path",
+            "memory_per_instance": "memory per instance", "network": "Network path", "layers": "Layers and copy-on-write",
             "verdicts": "Verdicts", "decided": "pairs decided", "undecided": "Undecided, with the interval they reached",
             "verdict": "verdict", "why": "why", "stopped": "Rounds stopped because", "workload": "workload"
         }),
@@ -32,7 +32,7 @@ fn labels(lang: Lang) -> Value {
             "seen": "인스턴스 안에서 보이는 것", "seen_what": "안에서 본 것",
             "size_label": "작업량", "spectrum": "격리의 스펙트럼", "tier": "시스템 콜이 가는 곳",
             "kernel": "인스턴스가 보고한 커널", "syscall": "시스템 콜 한 번 (ns)", "cpu_per_instance": "인스턴스당 호스트 CPU (ms)",
-            "memory_per_instance": "인스턴스당 메모리", "network": "네트워크 경로",
+            "memory_per_instance": "인스턴스당 메모리", "network": "네트워크 경로", "layers": "레이어와 copy-on-write",
             "verdicts": "판정", "decided": "쌍의 판정이 결정됨", "undecided": "결정되지 않은 쌍과 도달한 구간",
             "verdict": "판정", "why": "이유", "stopped": "반복을 멈춘 이유", "workload": "워크로드"
         }),
@@ -384,6 +384,11 @@ fn run_context(run: &RunView, lang: Lang, margin: f64) -> Result<Value, ReportEr
             "headers": super::format::network_headers(lang),
             "rows": super::format::network_cells(v, lang),
         })),
+        "layers": run.layers.as_ref().map(|v| {
+            let (image_headers, write_headers) = super::format::layers_headers(lang);
+            let (images, writes) = super::format::layers_cells(v, lang);
+            json!({"image_headers": image_headers, "write_headers": write_headers, "images": images, "writes": writes})
+        }),
         "not_run": run.not_run.iter().map(|(e, r)| json!({"env": e, "reason": r})).collect::<Vec<_>>(),
         "quiet": run.quiet.iter().map(|q| json!({
             "env": q.env, "trials": q.trials, "noisy": q.noisy,

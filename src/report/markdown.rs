@@ -139,6 +139,10 @@ fn run_sections(s: &mut String, run: &RunView, report: &Report, lang: Lang) {
         network_table(s, view, lang);
         note(s, lang, &notes.network);
     }
+    if let Some(view) = &run.layers {
+        layers_tables(s, view, lang);
+        note(s, lang, &notes.layers);
+    }
     memory_table(s, run, lang);
     note(s, lang, &notes.memory_io);
     quiet_table(s, run, lang);
@@ -268,6 +272,38 @@ fn network_table(s: &mut String, view: &super::network::NetworkView, lang: Lang)
         let _ = writeln!(s, "| {} |", cells.join(" | "));
     }
     let _ = writeln!(s);
+}
+
+/// Layers and copy-on-write: the images' layers, then the writes on each writable layer.
+fn layers_tables(s: &mut String, view: &super::layers::LayersView, lang: Lang) {
+    let _ = writeln!(
+        s,
+        "### {}\n",
+        lang.pick("Layers and copy-on-write", "레이어와 copy-on-write")
+    );
+    let (image_headers, write_headers) = super::format::layers_headers(lang);
+    let (images, writes) = super::format::layers_cells(view, lang);
+    let mut table = |headers: &[&str], align: &str, rows: Vec<Vec<String>>| {
+        if rows.is_empty() {
+            return;
+        }
+        let _ = writeln!(s, "| {} |\n{align}", headers.join(" | "));
+        for row in rows {
+            let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+            let _ = writeln!(s, "| {} |", cells.join(" | "));
+        }
+        let _ = writeln!(s);
+    };
+    table(
+        &image_headers,
+        "|---|---:|---|---:|---|",
+        images.into_iter().map(Vec::from).collect(),
+    );
+    table(
+        &write_headers,
+        "|---|---|---:|---:|---:|---:|",
+        writes.into_iter().map(Vec::from).collect(),
+    );
 }
 
 /// The density sweep: a row per environment and count.

@@ -11,6 +11,7 @@ pub mod format;
 pub mod html;
 pub mod json;
 pub mod lang;
+pub mod layers;
 pub mod markdown;
 pub mod model;
 pub mod network;

@@ -75,7 +75,8 @@ fn recorded_paths(results: &Results, env: EnvKind) -> Vec<NetPath> {
         .unwrap_or_default()
 }
 
-fn figure(
+/// A figure of `xs` (rep, value) with its paired ratio to `native`'s and its verdict.
+pub(super) fn figure(
     xs: &[(u32, f64)],
     native: &[(u32, f64)],
     better: Better,

@@ -39,6 +39,8 @@ pub struct Notes {
     pub density: String,
     /// The network path: where a packet goes in each environment, with this run's figures.
     pub network: String,
+    /// Layers and copy-on-write, with this run's images and writes.
+    pub layers: String,
 }
 
 fn startup_of(run: &RunView, env: EnvKind) -> Option<f64> {
@@ -515,6 +517,111 @@ fn rootless_network(run: &RunView, lang: Lang) -> String {
     }
 }
 
+/// What a layer is, from this run's engine images: what each layer holds, what a new build
+/// of the workload ships, and whether two engines named the base alike.
+fn layer_images(view: &super::layers::LayersView, lang: Lang) -> String {
+    let Some(image) = view.images.iter().find(|i| i.layers.len() == 2) else {
+        return String::new();
+    };
+    let (base, top) = (&image.layers[0], &image.layers[1]);
+    let mb = |b: u64| format!("{:.2} MB", b as f64 / 1e6);
+    let share = top.bytes as f64 / (base.bytes + top.bytes) as f64 * 100.0;
+    let engines: Vec<&str> = view
+        .images
+        .iter()
+        .filter(|i| i.layers.first().is_some_and(|l| l.digest == base.digest))
+        .map(|i| i.engine.as_str())
+        .collect();
+    let digest = base.digest.trim_start_matches("sha256:");
+    let digest = &digest[..digest.len().min(12)];
+    let (engine, b, t) = (&image.engine, mb(base.bytes), mb(top.bytes));
+    match lang {
+        Lang::En => {
+            let shared = if engines.len() > 1 {
+                format!(" {} computed the same digest for the base (sha256:{digest}…) from the same files: a layer is named by its content, so a host or a registry keeps one copy of it for every image built on it.", engines.join(" and "))
+            } else {
+                String::new()
+            };
+            format!("An image is a stack of layers, each a tar of files named by the SHA-256 of its content. This run built its image in two, as a Dockerfile's FROM and COPY would: in {engine} the base layer is {b} and the workload's layer {t}. A new build of the workload changes only the top layer: {t} ({share:.1}% of the image) to ship and store.{shared}")
+        }
+        Lang::Ko => {
+            let shared = if engines.len() > 1 {
+                format!(" {} 모두 같은 파일에서 베이스 레이어의 다이제스트를 똑같이 계산했습니다(sha256:{digest}…). 레이어의 이름은 내용에서 나오므로, 호스트나 레지스트리는 그 위에 지은 모든 이미지를 위해 한 벌만 보관합니다.", engines.join(", "))
+            } else {
+                String::new()
+            };
+            format!("이미지는 레이어를 쌓은 것이고, 각 레이어는 파일을 묶은 tar이며 내용의 SHA-256으로 이름이 붙습니다. 이번 측정은 Dockerfile의 FROM과 COPY처럼 이미지를 두 레이어로 만들었습니다. {engine}에서 베이스 레이어는 {b}, 워크로드 레이어는 {t}입니다. 워크로드를 새로 빌드하면 맨 위 레이어만 바뀝니다. 보내고 저장할 것은 {t}(이미지의 {share:.1}%)뿐입니다.{shared}")
+        }
+    }
+}
+
+/// Copy-on-write, from this run's file-layer rows: the first write's copy-up, the second
+/// write, and new files on the layer against /data.
+fn layer_writes(view: &super::layers::LayersView, lang: Lang) -> String {
+    use super::format::verdict_words;
+    use vmbench_workload::Better;
+    let Some(native) = view.row(EnvKind::Native) else {
+        return String::new();
+    };
+    let containers: Vec<&super::layers::LayerRow> = view
+        .rows
+        .iter()
+        .filter(|r| r.env != EnvKind::Native)
+        .collect();
+    if containers.is_empty() {
+        return String::new();
+    }
+    let fig = |f: Option<&super::network::PathFigure>, better, unit: &str| match f {
+        Some(f) => match (f.ratio, f.verdict) {
+            (Some(r), Some(v)) => format!(
+                "{:.2} {unit} ({}, {})",
+                f.median,
+                super::format::ratio_text(&r),
+                verdict_words(v, better, lang)
+            ),
+            _ => format!("{:.2} {unit}", f.median),
+        },
+        None => "—".into(),
+    };
+    let list = |pick: &dyn Fn(&super::layers::LayerRow) -> String| {
+        containers
+            .iter()
+            .map(|r| format!("{} {}", r.env, pick(r)))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let first = list(&|r| fig(r.first_write.as_ref(), Better::Lower, "ms"));
+    let again = list(&|r| fig(r.rewrite.as_ref(), Better::Lower, "ms"));
+    let new_files = list(&|r| {
+        let data = r
+            .data_write
+            .map_or_else(|| "—".to_string(), |d| format!("{d:.0} MB/s"));
+        format!(
+            "{} | /data {data}",
+            fig(r.layer_write.as_ref(), Better::Higher, "MB/s")
+        )
+    });
+    let native_first = native
+        .first_write
+        .as_ref()
+        .map_or_else(|| "—".to_string(), |f| format!("{:.2} ms", f.median));
+    let l = view.lower_mib;
+    match lang {
+        Lang::En => format!(" A container's root is the image's layers, read-only, under one writable layer of its own (overlayfs's upper folder). The first write to a file of the image copies the whole file up into that layer. Here the first 4 KiB write + fsync into the image's {l} MiB file took {first}, against {native_first} natively, where the same file is an ordinary one: the cost is the copy of all {l} MiB and its flush, not the 4 KiB written. The second write, to the copy, took {again}. New files written sequentially on the layer, against native's on a host folder, and beside them file-io's writes on /data, a bind mount of a host folder that bypasses the layers: {new_files}. Data a container keeps belongs in a volume like /data: the writable layer goes with the container."),
+        Lang::Ko => format!(" 컨테이너의 루트는 읽기 전용인 이미지 레이어들 위에 자기만의 쓰기 가능한 레이어 하나(overlayfs의 upper 폴더)를 얹은 것입니다. 이미지에 있는 파일에 처음 쓰면 파일 전체가 그 레이어로 복사됩니다(copy-up). 이번 측정에서 이미지의 {l} MiB 파일에 4 KiB를 처음 쓰고 fsync하는 데 {first}가 걸렸고, 같은 파일이 평범한 파일인 네이티브에서는 {native_first}였습니다. 비용은 쓴 4 KiB가 아니라 {l} MiB 전체의 복사와 플러시입니다. 복사본에 두 번째로 쓰는 데는 {again}가 걸렸습니다. 레이어 위에 새 파일을 순차로 쓴 속도(네이티브의 호스트 폴더 대비)와, 그 옆에 레이어를 거치지 않는 호스트 폴더의 바인드 마운트 /data에 file-io가 쓴 속도: {new_files}. 컨테이너가 남길 데이터는 /data 같은 볼륨에 두어야 합니다. 쓰기 가능한 레이어는 컨테이너와 함께 사라집니다."),
+    }
+}
+
+/// Layers and copy-on-write, with this run's figures; nothing when it had neither.
+fn layers(run: &RunView, lang: Lang) -> String {
+    let Some(view) = run.layers.as_ref() else {
+        return String::new();
+    };
+    (layer_images(view, lang) + &layer_writes(view, lang))
+        .trim_start()
+        .to_string()
+}
+
 fn fmt_ms(v: Option<f64>, lang: Lang) -> String {
     match (v, lang) {
         (Some(v), _) if v >= 100.0 => format!("{v:.0} ms"),
@@ -619,6 +726,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             quiet: quiet(run, lang),
             density: density_note.clone(),
             network: network_note.clone(),
+            layers: layers(run, lang),
         },
         Lang::Ko => Notes {
             overview: "똑같은 프로그램(바이트 단위까지 같은 파일)을 세 가지 방식으로 실행했습니다. 평범한 프로세스로, 컨테이너 안에서, 그리고 가상 머신의 유일한 프로그램으로 말입니다. 컨테이너는 여전히 호스트의 하나뿐인 커널 위에서 도는 평범한 프로세스입니다. 커널이 그 프로세스에게 자기만의 세상(네임스페이스)을 보여 주고 자원 한도(cgroup)를 걸어 둘 뿐입니다. 가상 머신은 하이퍼바이저가 만든 가상 하드웨어 위에서 완전한 커널을 하나 더 돌립니다. 이 보고서의 모든 수치는 이 차이에서 나옵니다.".into(),
@@ -640,6 +748,7 @@ pub fn notes(run: &RunView, lang: Lang, margin: f64) -> Notes {
             quiet: quiet(run, lang),
             density: density_note.clone(),
             network: network_note,
+            layers: layers(run, lang),
         },
     }
 }

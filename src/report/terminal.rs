@@ -64,6 +64,9 @@ pub fn render(run: &RunView) -> String {
             );
         }
     }
+    if let Some(view) = run.layers.as_ref() {
+        layers(&mut s, view);
+    }
     let total: usize = run.quiet.iter().map(|q| q.trials).sum();
     if total > 0 {
         let noisy: usize = run.quiet.iter().map(|q| q.noisy).sum();
@@ -175,6 +178,39 @@ fn workload(s: &mut String, w: &WorkloadView) {
             row.cv * 100.0,
             ratio,
             notes.join(", ")
+        );
+    }
+}
+
+/// Each engine image's layers, and file-layer's first and second write per environment.
+fn layers(s: &mut String, view: &crate::report::layers::LayersView) {
+    for image in &view.images {
+        let sizes: Vec<String> = image
+            .layers
+            .iter()
+            .map(|l| format!("{:.2} MB ({})", l.bytes as f64 / 1e6, l.holds))
+            .collect();
+        let _ = writeln!(s, "{} image layers: {}", image.engine, sizes.join(" + "));
+    }
+    if view.rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        s,
+        "writes on the writable layer (file-layer, median):\n  {:<18} {:>12} {:>12} {:>14}",
+        "env", "first ms", "second ms", "new file MB/s"
+    );
+    let cell = |f: Option<&crate::report::network::PathFigure>, digits: usize| {
+        f.map_or_else(|| "—".to_string(), |f| format!("{:.*}", digits, f.median))
+    };
+    for r in &view.rows {
+        let _ = writeln!(
+            s,
+            "  {:<18} {:>12} {:>12} {:>14}",
+            r.env,
+            cell(r.first_write.as_ref(), 3),
+            cell(r.rewrite.as_ref(), 3),
+            cell(r.layer_write.as_ref(), 0)
         );
     }
 }

@@ -72,6 +72,8 @@ pub struct RunView {
     pub density: Option<super::density::DensityView>,
     /// Round trips and streams across each environment's network path, when measured.
     pub network: Option<super::network::NetworkView>,
+    /// Layers and copy-on-write, when the run recorded layers or ran file-layer.
+    pub layers: Option<super::layers::LayersView>,
 }
 
 /// What an unfinished run is missing, against its plan's minimum repetitions.
@@ -236,6 +238,7 @@ impl RunView {
             spectrum,
             seen: super::seen::views(results, &envs),
             network: super::network::NetworkView::of(results, &envs, margin),
+            layers: super::layers::LayersView::of(results, &envs, margin),
             envs,
             workloads,
             start_split: startup
