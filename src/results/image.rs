@@ -38,7 +38,7 @@ pub struct EngineImage {
     pub import_ms: f64,
     /// Its layers, lowest first, as the engine reports them (empty in results from before
     /// images had layers).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub layers: Vec<ImageLayer>,
 }
 

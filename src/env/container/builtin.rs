@@ -227,6 +227,28 @@ impl BuiltinInstance<'_> {
         })
     }
 
+    /// Where the workload writes: a fresh writable layer over the image for `file-layer`,
+    /// otherwise the bind-mounted data folder (said in the trial's I/O path).
+    fn writes(&mut self, spec: &Spec) -> Result<Option<LayerDir>, EnvError> {
+        let layer = spec
+            .invocation
+            .workload
+            .writes_layer()
+            .then(|| LayerDir::make(&self.settings.work_dir))
+            .transpose()?;
+        self.io_path = Some(match &layer {
+            Some(l) => format!(
+                "overlayfs writable layer (upper on host {})",
+                crate::env::filesystem_of(&l.1)
+            ),
+            None => format!(
+                "bind mount of a host {} directory",
+                crate::env::filesystem_of(spec.data_dir)
+            ),
+        });
+        Ok(layer)
+    }
+
     /// How the child gets into its cgroup, and the cgroup descriptor for `clone3` when it is
     /// created inside; the parent's migration (waiting on `go`) only where neither works. In
     /// a user namespace the parent always goes first: it writes the id maps.
@@ -311,29 +333,15 @@ impl Instance for BuiltinInstance<'_> {
     fn start(&mut self, spec: &Spec) -> Result<Started, EnvError> {
         let settings = self.settings;
         let cgroup = self.limited.then(|| self.cgroup_of(spec)).transpose()?;
-        let writes_layer = spec.invocation.workload.writes_layer();
-        let layer = writes_layer
-            .then(|| LayerDir::make(&settings.work_dir))
-            .transpose()?;
-        self.io_path = Some(match &layer {
-            Some(l) => format!(
-                "overlayfs writable layer (upper on host {})",
-                crate::env::filesystem_of(&l.1)
-            ),
-            None => format!(
-                "bind mount of a host {} directory",
-                crate::env::filesystem_of(spec.data_dir)
-            ),
-        });
+        let layer = self.writes(spec)?;
         let entry = cgroup.as_ref().map(Cgroup::entry).transpose()?;
         let (go_read, go_write) = process::pipe()?;
         let (attach, clone_into) = self.way_in(entry.as_ref(), go_read.as_raw_fd());
         let by_parent = matches!(attach, Attach::ByParent(_) | Attach::MappedByParent { .. });
         let mut invocation = spec.invocation.clone();
-        invocation.data_dir = if writes_layer {
-            vmbench_workload::catalogue::LAYER_DIR.into()
-        } else {
-            "/data".into()
+        invocation.data_dir = match layer {
+            Some(_) => vmbench_workload::catalogue::LAYER_DIR.into(),
+            None => "/data".into(),
         };
         let mut steps = namespaces::setup_steps(&MountPlan {
             rootfs: &settings.image.rootfs,

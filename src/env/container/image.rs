@@ -440,7 +440,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_minimal_image_holds_only_the_binary_and_mount_points() {
+    fn the_minimal_image_holds_only_the_binary_the_lower_file_and_mount_points() {
         let cache = tempfile::tempdir().unwrap();
         let bin = cache.path().join("w");
         std::fs::write(&bin, vec![7u8; 10_000]).unwrap();
@@ -452,10 +452,12 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            ["data", "dev", "proc", "sys", "tmp", "vmbench-workload"]
+            ["data", "dev", "layer", "proc", "sys", "tmp", "vmbench-workload"]
         );
-        assert!(image.bytes() >= 10_000);
-        assert_eq!(image.record.files, 1);
+        let lower = std::fs::read(image.rootfs.join("layer/lower.dat")).unwrap();
+        assert_eq!(lower.len() as u64, vmbench_workload::catalogue::LOWER_MIB << 20);
+        assert!(image.bytes() >= 10_000 + lower.len() as u64);
+        assert_eq!(image.record.files, 2);
         // A second call reuses it; a new binary's build replaces the unused old one.
         let again = ensure(ImageKind::Minimal, cache.path(), &bin, &"ab".repeat(32)).unwrap();
         assert_eq!(again.record, image.record);

@@ -223,16 +223,8 @@ impl RunView {
             .flat_map(|w| w.rows.iter().filter(|r| r.n > 0).map(|r| (r.env, r.median)))
             .collect();
         let spectrum = super::spectrum::rows(results, &envs, &startup_ms, &syscall_ns);
-        let memory_unsampled = envs
-            .iter()
-            .copied()
-            .filter(|&e| {
-                let mut ok = results.succeeded(e).peekable();
-                ok.peek().is_some() && ok.all(|t| !t.memory_sampled())
-            })
-            .collect();
         RunView {
-            memory_unsampled,
+            memory_unsampled: memory_unsampled(results, &envs),
             label: label.to_string(),
             verdicts: Verdicts::of(&workloads, results),
             spectrum,
@@ -280,6 +272,17 @@ impl RunView {
             results: results.header(),
         }
     }
+}
+
+/// The environments whose successful trials all ran without a memory sample.
+fn memory_unsampled(results: &Results, envs: &[EnvKind]) -> Vec<EnvKind> {
+    envs.iter()
+        .copied()
+        .filter(|&e| {
+            let mut ok = results.succeeded(e).peekable();
+            ok.peek().is_some() && ok.all(|t| !t.memory_sampled())
+        })
+        .collect()
 }
 
 /// The whole report: one view per results file.
