@@ -509,7 +509,27 @@ fn image(run: &RunView, lang: Lang) -> (String, Finding) {
     } else {
         Finding::Contradicted
     };
-    (evidence, finding)
+    (evidence + &own_layers(run, lang), finding)
+}
+
+/// Where file-layer ran in a container: every instance copied the image's file up again on
+/// its first write, so what one instance wrote stayed in its own layer.
+fn own_layers(run: &RunView, lang: Lang) -> String {
+    let Some(row) = run
+        .layers
+        .as_ref()
+        .and_then(|v| v.rows.iter().find(|r| r.env.family() == Family::Container))
+    else {
+        return String::new();
+    };
+    let (Some(first), Some(again)) = (row.first_write.as_ref(), row.rewrite.as_ref()) else {
+        return String::new();
+    };
+    let (n, env, first, again) = (first.n, row.env, first.median, again.median);
+    match lang {
+        Lang::En => format!("; each of the {n} file-layer instances of {env} copied the image's file up again on its first write ({first:.2} ms, the second write {again:.2} ms): what one instance writes stays in its own layer, the image is left as it was"),
+        Lang::Ko => format!("; {env}의 file-layer 인스턴스 {n}개가 모두 첫 쓰기에서 이미지의 파일을 다시 복사해 올림({first:.2} ms, 두 번째 쓰기 {again:.2} ms): 한 인스턴스가 쓴 것은 자기 레이어에만 남고 이미지는 그대로임"),
+    }
 }
 
 #[cfg(test)]

@@ -203,8 +203,8 @@ fn seen(run: &RunView, lang: Lang) -> String {
         .or_else(|| view(&|e| e.tier() == crate::ids::Tier::Namespaces));
     let vm = view(&|e| e.family() == Family::Vm);
     let none = match lang {
-        Lang::En => "(not measured in this run)".to_string(),
-        Lang::Ko => "(이번 측정에는 없음)".to_string(),
+        Lang::En => "not measured in this run".to_string(),
+        Lang::Ko => "이번 측정에는 없음".to_string(),
     };
     let kernel = |v: Option<&vmbench_workload::GuestView>| {
         v.map_or_else(|| none.clone(), |v| format!("\"{}\"", v.kernel))

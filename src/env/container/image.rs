@@ -452,10 +452,21 @@ mod tests {
         names.sort();
         assert_eq!(
             names,
-            ["data", "dev", "layer", "proc", "sys", "tmp", "vmbench-workload"]
+            [
+                "data",
+                "dev",
+                "layer",
+                "proc",
+                "sys",
+                "tmp",
+                "vmbench-workload"
+            ]
         );
         let lower = std::fs::read(image.rootfs.join("layer/lower.dat")).unwrap();
-        assert_eq!(lower.len() as u64, vmbench_workload::catalogue::LOWER_MIB << 20);
+        assert_eq!(
+            lower.len() as u64,
+            vmbench_workload::catalogue::LOWER_MIB << 20
+        );
         assert!(image.bytes() >= 10_000 + lower.len() as u64);
         assert_eq!(image.record.files, 2);
         // A second call reuses it; a new binary's build replaces the unused old one.
