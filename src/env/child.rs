@@ -45,6 +45,8 @@ pub enum Step {
     DieWithParent(Option<i32>),
     /// Lead a new process group, so a timeout can kill everything the instance forks.
     NewProcessGroup,
+    /// Work in this folder (a tool that drops files where it runs leaves them there).
+    Chdir(CString),
     /// Run only on these CPUs.
     Pin(Vec<usize>),
     /// Write bytes to an inherited descriptor (e.g. `0` to a cgroup v1 `tasks` file).
@@ -123,6 +125,7 @@ impl Step {
         match self {
             Step::DieWithParent(_) => "set the parent-death signal",
             Step::NewProcessGroup => "setpgid",
+            Step::Chdir(_) => "chdir",
             Step::Pin(_) => "sched_setaffinity",
             Step::WriteFd(..) => "write to the cgroup",
             Step::WaitForParent(_) => "wait for the parent",
@@ -147,7 +150,7 @@ impl Step {
     pub fn path(&self) -> Option<&CStr> {
         match self {
             Step::Mount { target, .. } => Some(target),
-            Step::Mkdir(p) | Step::PivotInto(p) => Some(p),
+            Step::Mkdir(p) | Step::PivotInto(p) | Step::Chdir(p) => Some(p),
             Step::CharDevice { path, .. } | Step::BindDevice { path, .. } => Some(path),
             Step::Symlink { link, .. } => Some(link),
             _ => None,
@@ -356,6 +359,7 @@ fn filesystem(step: &Step) -> Result<(), nix::errno::Errno> {
             nix::unistd::chdir(c"/")
         }
         Step::RemountRootReadOnly => remount_root_read_only(),
+        Step::Chdir(dir) => nix::unistd::chdir(dir.as_c_str()),
         _ => Err(Errno::EINVAL),
     }
 }

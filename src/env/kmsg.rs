@@ -43,6 +43,21 @@ impl Reader {
     pub fn oom_kills_in(&mut self, cgroup: &str) -> u64 {
         oom_kills(&self.records(), cgroup)
     }
+
+    /// OOM kills logged since whose cgroup lies below `parent` (an engine's container cgroup
+    /// inside the parent vmbench gave it).
+    pub fn oom_kills_under(&mut self, parent: &str) -> u64 {
+        oom_kills_below(&self.records(), parent)
+    }
+}
+
+/// Counts `oom-kill:` records whose cgroup lies below `parent` (pure).
+pub fn oom_kills_below(records: &[String], parent: &str) -> u64 {
+    let needle = format!("oom_memcg={}/", parent.trim_end_matches('/'));
+    records
+        .iter()
+        .filter(|r| r.contains("oom-kill:") && r.contains(&needle))
+        .count() as u64
 }
 
 /// Counts `oom-kill:` records naming `cgroup` as the one whose limit was hit (pure).
@@ -56,6 +71,21 @@ pub fn oom_kills(records: &[String], cgroup: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn kills_below_a_parent_count_its_containers_only() {
+        let records = vec![
+            "3,1,2,-;oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/vmbench/vmbench-7-6/61a2,task=w\n".to_string(),
+            "3,2,3,-;oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/vmbench/vmbench-7-60/ff,task=w\n".to_string(),
+            "3,3,4,-;oom-kill:constraint=CONSTRAINT_MEMCG,oom_memcg=/vmbench/vmbench-7-6,task=w\n".to_string(),
+        ];
+        assert_eq!(super::oom_kills_below(&records, "/vmbench/vmbench-7-6"), 1);
+        assert_eq!(
+            super::oom_kills_below(&records, "/vmbench/vmbench-7-60/"),
+            1
+        );
+        assert_eq!(super::oom_kills_below(&records, "/vmbench/vmbench-7-9"), 0);
+    }
+
     #[test]
     fn kills_are_counted_for_their_cgroup_only() {
         let records = vec![

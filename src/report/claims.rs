@@ -588,7 +588,7 @@ mod tests {
             rows[0].evidence
         );
         assert!(
-            rows[0].evidence.starts_with("4 of 5"),
+            rows[0].evidence.starts_with("5 of 6"),
             "{}",
             rows[0].evidence
         );

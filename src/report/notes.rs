@@ -147,11 +147,11 @@ fn snapshot(run: &RunView, lang: Lang) -> String {
 }
 
 /// KVM against TCG: the mechanism, then this run's figures for each accelerator that ran,
-/// side by side where both did, labelled when KVM was nested.
+/// side by side where both did, labelled when KVM was nested; nothing when no guest ran.
 fn accel(run: &RunView, lang: Lang) -> String {
     let mechanism = match lang {
         Lang::En => "With KVM the CPU runs the guest's instructions directly and leaves them only for what the hypervisor must handle (an exit: device I/O, some privileged operations, a guest page the host has not backed yet). Under TCG, QEMU translates each block of guest instructions into host instructions in software (binary translation) and emulates the memory unit in software too, so every instruction pays, not only the exits.",
-        Lang::Ko => "KVM을 쓰면 CPU가 게스트의 명령어를 직접 실행하고, 하이퍼바이저가 처리해야 할 일(장치 입출력, 일부 특권 명령, 호스트가 아직 메모리를 붙여 주지 않은 게스트 페이지)이 생길 때만 빠져나옵니다(VM exit). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역하고(바이너리 변환) 메모리 관리 장치도 소프트웨어로 흉내 내므로, exit만이 아니라 모든 명령어가 비용을 치릅니다.",
+        Lang::Ko => "KVM을 쓰면 CPU가 게스트의 명령어를 직접 실행하고, 하이퍼바이저가 처리해야 할 일(장치 입출력, 일부 특권 명령, 호스트가 아직 메모리를 붙여 주지 않은 게스트 페이지)이 생길 때만 빠져나옵니다(VM exit). TCG에서는 QEMU가 게스트 명령어 블록을 소프트웨어로 호스트 명령어로 번역하고(바이너리 변환) 메모리 관리 장치도 소프트웨어로 흉내 내므로, exit만이 아니라 모든 명령어에 오버헤드가 생깁니다.",
     };
     let figures = |env: EnvKind| {
         let none = || match lang {
@@ -189,7 +189,8 @@ fn accel(run: &RunView, lang: Lang) -> String {
         (Some(k), None, Lang::Ko) => format!(" 이번 측정은 KVM{nested}만 재었습니다: {}.", figures(k)),
         (None, Some(t), Lang::En) => format!(" This run measured TCG only: {}. Those are emulation's costs, not a KVM guest's; results/sample-kvm-nested/ shows both side by side.", figures(t)),
         (None, Some(t), Lang::Ko) => format!(" 이번 측정은 TCG만 재었습니다: {}. 에뮬레이션의 비용이지 KVM 게스트의 비용이 아닙니다. 둘을 나란히 보려면 results/sample-kvm-nested/를 보세요.", figures(t)),
-        (None, None, _) => String::new(),
+        // Without a guest the mechanism has nothing of this run to explain.
+        (None, None, _) => return String::new(),
     };
     format!("{mechanism}{measured}")
 }
@@ -276,7 +277,7 @@ fn spectrum(run: &RunView, lang: Lang) -> String {
     let (k_native, k_gvisor, k_guest) = (kernel(native), kernel(gvisor), kernel(guest));
     match lang {
         Lang::En => format!("Isolation is a question of who answers the program's system calls. Natively and in every namespace container it is the host's own kernel ({k_native}); a system call cost {ns_native} natively and {ns_spaces} in a container, because nothing stands in between: namespaces only change what the kernel shows. gVisor puts a kernel written in user space, the Sentry, between the program and the host: it catches every system call and answers it itself ({k_gvisor} is its own version string), asking the host kernel only for a narrow set of calls. That is a far smaller attack surface, paid on every call: {ns_gvisor} here, {times} the native cost, while pure computation (cpu-int) came out at {cpu} and a sandbox started in {start}. A VM goes one step further and runs a complete guest kernel ({k_guest}) on virtual hardware; its system calls stay inside the guest ({ns_guest} here), and what it pays instead is boot time, memory for a whole guest and every trip to a virtual device."),
-        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 오버헤드가 생깁니다. 여기서는 시스템 콜 한 번에 {ns_gvisor}, 네이티브의 {times}가 걸렸습니다. 순수 계산(cpu-int)의 결과: {cpu}. 샌드박스 시작: {start}. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 비용을 치릅니다."),
+        Lang::Ko => format!("격리란 결국 프로그램의 시스템 콜에 누가 답하느냐의 문제입니다. 네이티브와 모든 네임스페이스 컨테이너에서는 호스트 자신의 커널({k_native})이 답합니다. 시스템 콜 한 번은 네이티브에서 {ns_native}, 컨테이너에서 {ns_spaces}였습니다. 네임스페이스는 커널이 보여 주는 것만 바꿀 뿐 사이에 아무것도 두지 않기 때문입니다. gVisor는 프로그램과 호스트 사이에 사용자 공간에서 도는 커널인 Sentry를 둡니다. Sentry가 모든 시스템 콜을 가로채 스스로 답하고({k_gvisor}는 Sentry 자신의 버전 문자열입니다), 호스트 커널에는 좁은 범위의 호출만 요청합니다. 공격 표면은 훨씬 작아지지만 호출마다 오버헤드가 생깁니다. 여기서는 시스템 콜 한 번에 {ns_gvisor}, 네이티브의 {times}가 걸렸습니다. 순수 계산(cpu-int)의 결과: {cpu}. 샌드박스 시작: {start}. 가상 머신은 한 걸음 더 나아가 가상 하드웨어 위에서 완전한 게스트 커널({k_guest})을 돌립니다. 시스템 콜은 게스트 안에서 끝나고(여기서는 {ns_guest}), 대신 부팅 시간, 게스트 전체의 메모리, 가상 장치를 오가는 데서 오버헤드가 생깁니다."),
     }
 }
 
@@ -300,18 +301,29 @@ fn image(run: &RunView, lang: Lang, guest: &str) -> String {
                 .join(", ")
         })
         .filter(|s| !s.is_empty());
+    let see = run.layers.is_some();
     match lang {
         Lang::En => {
             let ship = imports.map_or(String::new(), |i| {
                 format!(" Importing it into an engine, the stand-in for a pull, took {i}.")
             });
-            format!("An image is a read-only directory tree: think of it as the class, and of each container as an instance of it. Every container shares the tree read-only and adds only its own mounts (and, in an engine, a thin writable layer), so starting ten containers copies nothing. This run's {kind} image holds {size}.{ship} A smaller image ships faster and has less to read from disk on a cold start; the program inside is byte for byte the same in every image. A VM instead needs a guest kernel and an initramfs ({guest} here) and its own RAM for each instance.")
+            let see = if see {
+                " (see Layers and copy-on-write)"
+            } else {
+                ""
+            };
+            format!("An image is a stack of read-only layers, each a tar of files{see}: think of it as the class, and of each container as an instance of it. Every container shares the layers read-only and adds its own mounts and, where it writes, a writable layer of its own (an engine always gives one; vmbench's container only for file-layer), so starting ten containers copies nothing until one writes. This run's {kind} image holds {size}.{ship} A smaller image ships faster and has less to read from disk on a cold start; the program inside is byte for byte the same in every image. A VM instead needs a guest kernel and an initramfs ({guest} here) and its own RAM for each instance.")
         }
         Lang::Ko => {
             let ship = imports.map_or(String::new(), |i| {
                 format!(" 엔진으로 가져오는 데(pull 대신) {i} 걸렸습니다.")
             });
-            format!("이미지는 읽기 전용 디렉터리 트리입니다. 이미지를 클래스로, 컨테이너를 그 인스턴스로 생각하면 됩니다. 모든 컨테이너는 트리를 읽기 전용으로 공유하고 자기 마운트(엔진에서는 얇은 쓰기 층)만 더하므로, 컨테이너 열 개를 띄워도 아무것도 복사되지 않습니다. 이번 {kind} 이미지는 {size}입니다.{ship} 작은 이미지일수록 빨리 배포되고, 콜드 스타트에서 디스크에서 읽을 것이 적습니다. 안의 프로그램은 어느 이미지에서나 바이트 단위까지 같습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다.")
+            let see = if see {
+                "(레이어와 copy-on-write 참고)"
+            } else {
+                ""
+            };
+            format!("이미지는 읽기 전용 레이어를 쌓은 것이고, 각 레이어는 파일을 묶은 tar입니다{see}. 이미지를 클래스로, 컨테이너를 그 인스턴스로 생각하면 됩니다. 모든 컨테이너는 레이어를 읽기 전용으로 공유하고, 자기 마운트와, 쓰는 곳에는 자기만의 쓰기 가능한 레이어를 더합니다(엔진은 항상, vmbench의 컨테이너는 file-layer에서만). 그래서 컨테이너 열 개를 띄워도 어느 하나가 쓰기 전까지는 아무것도 복사되지 않습니다. 이번 {kind} 이미지는 {size}입니다.{ship} 작은 이미지일수록 빨리 배포되고, 콜드 스타트에서 디스크에서 읽을 것이 적습니다. 안의 프로그램은 어느 이미지에서나 바이트 단위까지 같습니다. 가상 머신은 인스턴스마다 게스트 커널과 initramfs(여기서는 {guest}), 그리고 자기 RAM이 필요합니다.")
         }
     }
 }
@@ -405,16 +417,38 @@ fn density(run: &RunView, lang: Lang) -> String {
             let (a, b) = (s.points.first()?, s.points.last()?);
             Some((a.binary_pss_kib?, a.count, b.binary_pss_kib?, b.count))
         });
+    // The largest guest step without KSM: what its guests committed against what they used.
+    let committed = run
+        .results
+        .density
+        .iter()
+        .flat_map(|d| &d.steps)
+        .filter(|s| s.env.family() == Family::Vm && s.ksm != Some(true))
+        .max_by_key(|s| s.count)
+        .map(|s| {
+            let gib = |b: i64| b as f64 / f64::from(1u32 << 30);
+            (
+                s.count,
+                gib(s.committed.1 as i64 - s.committed.0 as i64),
+                gib(s.mem_available.0 as i64 - s.mem_available.1 as i64),
+            )
+        });
+    let committed_en = committed.map_or_else(String::new, |(n, c, a)| {
+        format!(" Here {n} guests raised Committed_AS by {c:.1} GiB while MemAvailable fell by {a:.1} GiB.")
+    });
+    let committed_ko = committed.map_or_else(String::new, |(n, c, a)| {
+        format!(" 여기서 게스트 {n}개가 Committed_AS를 {c:.1} GiB 올리는 동안 MemAvailable은 {a:.1} GiB 줄었습니다.")
+    });
     match lang {
         Lang::En => format!(
-            "An image is a set of read-only files; an instance is what runs from them. Containers of one image share its files through the host's page cache: here the workload binary's pages cost each container {} — the PSS (proportional set size) splits each shared page among the processes that map it, so the per-instance share falls as 1/N. A VM boots from its own copy: the binary lives in each guest's RAM (its initramfs), with a guest kernel and QEMU beside it, and the guest's RAM is reserved per guest whether the workload uses it or not. So one more container cost {c} of PSS here, one more VM {v}. KSM (kernel same-page merging) can give some of a VM's memory back by merging identical pages across guests, at the price of a kernel thread scanning memory; the KSM rows show how much it merged.",
+            "An image is a stack of read-only layers of files; an instance is what runs from them. Containers of one image share its files through the host's page cache: here the workload binary's pages cost each container {} — the PSS (proportional set size) splits each shared page among the processes that map it, so the per-instance share falls as 1/N. A VM boots from its own copy: the binary lives in each guest's RAM (its initramfs), with a guest kernel and QEMU beside it. Each guest's RAM is committed in full (the host promises it), but resident only where the guest has touched it.{committed_en} So one more container cost {c} of PSS here, one more VM {v}. KSM (kernel same-page merging) can give some of a VM's memory back by merging identical pages across guests, at the price of a kernel thread scanning memory; the KSM rows show how much it merged.",
             sharing.map_or_else(
                 || "less with every container added".to_string(),
                 |(a, n1, b, n2)| format!("{a:.0} KiB with {n1} alive and {b:.0} KiB each with {n2}")
             )
         ),
         Lang::Ko => format!(
-            "이미지는 읽기 전용 파일의 묶음이고, 인스턴스는 그 파일로 실행된 것입니다. 같은 이미지의 컨테이너들은 호스트의 페이지 캐시를 통해 그 파일을 공유합니다. 여기서 워크로드 바이너리의 페이지가 컨테이너 하나에 든 비용은 {}입니다. PSS(비례 배분 메모리)는 공유 페이지를 그것을 매핑한 프로세스 수로 나누므로 인스턴스당 몫은 1/N로 줄어듭니다. VM은 자기 사본으로 부팅합니다. 바이너리는 각 게스트의 RAM(initramfs) 안에 있고, 그 옆에 게스트 커널과 QEMU가 있으며, 게스트 RAM은 워크로드가 쓰든 안 쓰든 게스트마다 따로 잡힙니다. 그래서 여기서 컨테이너 하나를 더하면 PSS가 {c}, VM 하나를 더하면 {v} 늘었습니다. KSM(커널 동일 페이지 병합)은 게스트들 사이의 같은 페이지를 합쳐 VM 메모리 일부를 돌려줄 수 있지만, 커널 스레드가 메모리를 훑는 비용이 듭니다. KSM 행이 얼마나 합쳤는지 보여 줍니다.",
+            "이미지는 읽기 전용 파일 레이어를 쌓은 것이고, 인스턴스는 그 파일로 실행된 것입니다. 같은 이미지의 컨테이너들은 호스트의 페이지 캐시를 통해 그 파일을 공유합니다. 여기서 워크로드 바이너리의 페이지가 컨테이너 하나에 든 비용은 {}입니다. PSS(비례 배분 메모리)는 공유 페이지를 그것을 매핑한 프로세스 수로 나누므로 인스턴스당 몫은 1/N로 줄어듭니다. VM은 자기 사본으로 부팅합니다. 바이너리는 각 게스트의 RAM(initramfs) 안에 있고, 그 옆에 게스트 커널과 QEMU가 있습니다. 게스트마다 RAM 전체가 커밋되지만(호스트가 약속해 두지만), 실제로 메모리를 차지하는 것은 게스트가 건드린 페이지뿐입니다.{committed_ko} 그래서 여기서 컨테이너 하나를 더하면 PSS가 {c}, VM 하나를 더하면 {v} 늘었습니다. KSM(커널 동일 페이지 병합)은 게스트들 사이의 같은 페이지를 합쳐 VM 메모리 일부를 돌려줄 수 있지만, 커널 스레드가 메모리를 훑는 비용이 듭니다. KSM 행이 얼마나 합쳤는지 보여 줍니다.",
             sharing.map_or_else(
                 || "컨테이너가 늘수록 줄어듭니다".to_string(),
                 |(a, n1, b, n2)| format!("{n1}개일 때 {a:.0} KiB, {n2}개일 때 각각 {b:.0} KiB")

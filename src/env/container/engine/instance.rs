@@ -28,6 +28,9 @@ pub(super) struct EngineInstance<'a> {
     engine_cpu: BTreeMap<i32, u64>,
     /// Whether the workload wrote to the container's own layer rather than the volume.
     wrote_layer: bool,
+    /// The kernel log from the launch on: an OOM kill in the container's cgroup, where the
+    /// engine does not record it (Podman 4.3's conmon looks for its note in the wrong folder).
+    kernel_log: Option<crate::env::kmsg::Reader>,
 }
 
 impl<'a> EngineInstance<'a> {
@@ -45,6 +48,7 @@ impl<'a> EngineInstance<'a> {
             created: false,
             engine_cpu: BTreeMap::new(),
             wrote_layer: false,
+            kernel_log: None,
         }
     }
 }
@@ -281,9 +285,23 @@ impl Instance for EngineInstance<'_> {
         let (output, output_write) = process::pipe()?;
         self.engine_cpu = engine_cpu();
         self.wrote_layer = spec.invocation.workload.writes_layer();
+        self.kernel_log = crate::env::kmsg::Reader::at_end();
         self.launched = Some(SystemTime::now());
         self.created = true;
-        let spawned = process::spawn(Program::host(&exe, &args, None), output_write)?;
+        let mut program = Program::host(&exe, &args, None);
+        // Podman's conmon drops an `oom` file where it runs when the kernel kills the
+        // workload: the run's own folder, not the user's.
+        program.steps.push(crate::env::child::Step::Chdir(
+            std::ffi::CString::new(
+                self.prepared
+                    .settings
+                    .work_dir
+                    .as_os_str()
+                    .as_encoded_bytes(),
+            )
+            .expect("paths have no NUL bytes"),
+        ));
+        let spawned = process::spawn(program, output_write)?;
         let target = if self.prepared.unlimited {
             Target {
                 workload_in: Some(self.pidfile()),
@@ -338,6 +356,14 @@ impl Instance for EngineInstance<'_> {
             outcome.exit.code = None;
         }
         self.engine_phases(outcome);
+        if !self.prepared.unlimited {
+            let parent = format!("/{}", self.cgroup_parent().1);
+            let logged = self
+                .kernel_log
+                .take()
+                .is_some_and(|mut log| log.oom_kills_under(&parent) > 0);
+            outcome.exit.oom |= logged;
+        }
         // The parent's CPU counter keeps the container's usage after its own cgroup is gone.
         let cpu_file = self.cgroup_file(File::Cpu);
         outcome.cgroup = Some(crate::results::CgroupUsage {
