@@ -90,7 +90,16 @@ fn assert_isolated(t: &Trial, sha256: &str) {
     // None of the host's files: only the image's own entries.
     for entry in &view.root_entries {
         assert!(
-            ["data", "dev", "layer", "proc", "sys", "tmp", "vmbench-workload"].contains(&entry.as_str()),
+            [
+                "data",
+                "dev",
+                "layer",
+                "proc",
+                "sys",
+                "tmp",
+                "vmbench-workload"
+            ]
+            .contains(&entry.as_str()),
             "unexpected /{entry} in {:?}",
             view.root_entries
         );

@@ -475,6 +475,9 @@ fn the_committed_korean_sample_renders_in_a_real_browser() {
         "흔한 주장, 이번 측정으로 확인하기",
         "뒷받침됨",
         "세 가지 스택: 시스템 콜에 누가 답하고, 하이퍼바이저는 어디에 있나",
+        "레이어와 copy-on-write",
+        "네트워크 경로",
+        "밀도",
     ] {
         assert!(
             dom.contains(korean),
@@ -487,6 +490,17 @@ fn the_committed_korean_sample_renders_in_a_real_browser() {
         "charts missing from the rendered DOM"
     );
     assert!(dom.contains("tcg"), "the accelerator is stated");
+    // The images the lecture compares ship beside it, rendered together.
+    let images = std::fs::read_to_string(sample.join("images.ko.html")).unwrap();
+    assert!(
+        images.contains("이미지 비교"),
+        "images.ko.html compares the images"
+    );
+    for kind in ["minimal", "busybox", "debian"] {
+        let run =
+            vmbench::results::Results::load(&sample.join(format!("images/{kind}.json"))).unwrap();
+        assert_eq!(run.image.unwrap().kind.name(), kind);
+    }
 }
 
 #[test]
