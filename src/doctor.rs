@@ -157,7 +157,7 @@ fn image_checks() -> Vec<Check> {
     vec![
         Check::ok(
             "image minimal",
-            "the static workload binary alone (always available)",
+            "the static workload binary and file-layer's lower file (always available)",
         ),
         match busybox {
             Some(path) => Check::ok(

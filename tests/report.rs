@@ -240,7 +240,7 @@ fn where_a_container_start_goes_and_the_images_compared() {
         "the kernel&#x27;s part of a container",
         "Images compared",
         "static BusyBox",
-        "the static workload binary alone",
+        "the static workload binary and file-layer&#x27;s lower file",
         "think of it as the class",
     ] {
         assert!(html.contains(needle), "missing {needle:?}");

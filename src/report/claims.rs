@@ -96,7 +96,7 @@ pub fn claims(run: &RunView, lang: Lang) -> Vec<ClaimRow> {
             "Small images are better for production.",
             "운영에는 작은 이미지가 낫다.",
             (
-                lang.pick("one image per run: compare runs with --image minimal, busybox and debian and --page-cache cold (the lecture's section 5)", "측정 한 번에 이미지는 하나입니다. --image minimal, busybox, debian과 --page-cache cold로 측정한 결과를 비교하세요(강의안 5절)").into(),
+                lang.pick("one image per run: compare runs with --image minimal, busybox and debian and --page-cache cold (the lecture's section 6; results/sample/images.html)", "측정 한 번에 이미지는 하나입니다. --image minimal, busybox, debian과 --page-cache cold로 측정한 결과를 비교하세요(강의안 6절, results/sample/images.ko.html)").into(),
                 Finding::NotMeasured,
             ),
         ),

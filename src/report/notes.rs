@@ -608,12 +608,12 @@ fn layer_writes(view: &super::layers::LayersView, lang: Lang) -> String {
     let fig = |f: Option<&super::network::PathFigure>, better, unit: &str| match f {
         Some(f) => match (f.ratio, f.verdict) {
             (Some(r), Some(v)) => format!(
-                "{:.2} {unit} ({}, {})",
-                f.median,
+                "{} {unit} ({}, {})",
+                super::format::num(f.median),
                 super::format::ratio_text(&r),
                 verdict_words(v, better, lang)
             ),
-            _ => format!("{:.2} {unit}", f.median),
+            _ => format!("{} {unit}", super::format::num(f.median)),
         },
         None => "—".into(),
     };
@@ -631,7 +631,7 @@ fn layer_writes(view: &super::layers::LayersView, lang: Lang) -> String {
             .data_write
             .map_or_else(|| "—".to_string(), |d| format!("{d:.0} MB/s"));
         format!(
-            "{} | /data {data}",
+            "{} (/data: {data})",
             fig(r.layer_write.as_ref(), Better::Higher, "MB/s")
         )
     });

@@ -156,7 +156,7 @@ fn build(kind: ImageKind, cache: &Path, binary: &Path, dir: &Path) -> Result<(),
     let base = match kind {
         ImageKind::Minimal => {
             std::fs::create_dir_all(&rootfs).map_err(io_at("create", &rootfs))?;
-            "the static workload binary alone".to_string()
+            "the static workload binary and file-layer's lower file".to_string()
         }
         ImageKind::Busybox => busybox(&rootfs)?,
         ImageKind::Debian => debian(cache, &rootfs)?,
