@@ -284,6 +284,7 @@ pub fn layers_cells(
                         Lang::Ko => l
                             .holds
                             .replacen("base: ", "베이스: ", 1)
+                            .replacen("the mount points", "마운트 지점", 1)
                             .replacen("the workload, ", "워크로드: ", 1)
                             .replacen(" and ", ", ", 1),
                     },
