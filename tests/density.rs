@@ -280,18 +280,6 @@ fn bad_density_options_are_one_line_naming_them() {
     }
 }
 
-/// How many workload processes are alive on the host.
-fn workloads_running() -> usize {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            std::fs::read_to_string(e.path().join("comm"))
-                .is_ok_and(|c| c.starts_with("vmbench-workloa"))
-        })
-        .count()
-}
-
 /// Names of `engine`'s running containers whose name starts with `prefix`.
 fn running(engine: &str, prefix: &str) -> Vec<String> {
     let out = std::process::Command::new(engine)
@@ -355,7 +343,11 @@ fn engine_instances_of_a_sigkilled_density_step_end_with_it() {
                 start.elapsed() < Duration::from_secs(120),
                 "{env}: no instances"
             );
-            if workloads_running() >= 2 {
+            let workloads = common::processes_left(common::Owner::Run(pid))
+                .into_iter()
+                .filter(|p| p.contains("vmbench-workloa"))
+                .count();
+            if workloads >= 2 {
                 nix::sys::signal::kill(run, nix::sys::signal::Signal::SIGSTOP).unwrap();
                 if running(engine, &prefix).len() >= 2 {
                     break;

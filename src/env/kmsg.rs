@@ -53,20 +53,23 @@ impl Reader {
 
 /// Counts `oom-kill:` records whose cgroup lies below `parent` (pure).
 pub fn oom_kills_below(records: &[String], parent: &str) -> u64 {
-    let needle = format!("oom_memcg={}/", parent.trim_end_matches('/'));
+    count_memcg(
+        records,
+        &format!("oom_memcg={}/", parent.trim_end_matches('/')),
+    )
+}
+
+/// Counts `oom-kill:` records holding `needle`.
+fn count_memcg(records: &[String], needle: &str) -> u64 {
     records
         .iter()
-        .filter(|r| r.contains("oom-kill:") && r.contains(&needle))
+        .filter(|r| r.contains("oom-kill:") && r.contains(needle))
         .count() as u64
 }
 
 /// Counts `oom-kill:` records naming `cgroup` as the one whose limit was hit (pure).
 pub fn oom_kills(records: &[String], cgroup: &str) -> u64 {
-    let needle = format!("oom_memcg={cgroup},");
-    records
-        .iter()
-        .filter(|r| r.contains("oom-kill:") && r.contains(&needle))
-        .count() as u64
+    count_memcg(records, &format!("oom_memcg={cgroup},"))
 }
 
 #[cfg(test)]

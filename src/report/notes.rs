@@ -592,7 +592,6 @@ fn layer_images(view: &super::layers::LayersView, lang: Lang) -> String {
 /// Copy-on-write, from this run's file-layer rows: the first write's copy-up, the second
 /// write, and new files on the layer against /data.
 fn layer_writes(view: &super::layers::LayersView, lang: Lang) -> String {
-    use super::format::verdict_words;
     use vmbench_workload::Better;
     let Some(native) = view.row(EnvKind::Native) else {
         return String::new();
@@ -605,17 +604,9 @@ fn layer_writes(view: &super::layers::LayersView, lang: Lang) -> String {
     if containers.is_empty() {
         return String::new();
     }
-    let fig = |f: Option<&super::network::PathFigure>, better, unit: &str| match f {
-        Some(f) => match (f.ratio, f.verdict) {
-            (Some(r), Some(v)) => format!(
-                "{} {unit} ({}, {})",
-                super::format::num(f.median),
-                super::format::ratio_text(&r),
-                verdict_words(v, better, lang)
-            ),
-            _ => format!("{} {unit}", super::format::num(f.median)),
-        },
-        None => "—".into(),
+    // A figure with its unit after the median: `5.302 ms (44.950× [...], 45.0× worse)`.
+    let fig = |f: Option<&super::network::PathFigure>, better, unit: &str| {
+        super::format::path_cell(f, better, lang).replacen(' ', &format!(" {unit} "), 1)
     };
     let list = |pick: &dyn Fn(&super::layers::LayerRow) -> String| {
         containers

@@ -57,8 +57,10 @@ pub(super) fn import(
         workload,
     )?;
     let layered = add_workload(client, global, settings, &base, &tag);
-    // The base's tag goes; its layer stays, under the image.
+    // The base's tag goes; its layer stays, under the image. Base tags a killed import left
+    // (for this or an older binary) go too.
     let _ = query(client, global, &["rmi", &base]);
+    remove_older(client, global, &base);
     layered?;
     let import_ms = started.elapsed().as_secs_f64() * 1e3;
     let (id, size_bytes) =
