@@ -355,6 +355,10 @@ pub struct RunArgs {
     /// instance, as after a fresh pull.
     #[arg(long, value_name = "STATE", default_value = "warm", value_parser = config::parse_page_cache)]
     pub page_cache: PageCache,
+    /// Link MTU of the veth, bridge and tap paths of net-rr and net-stream: 1500, 9000 or 65520;
+    /// several (comma separated) rotate repetition by repetition, the first the headline.
+    #[arg(long, value_name = "BYTES", value_delimiter = ',', value_parser = config::parse_mtu)]
+    pub mtu: Vec<u32>,
     /// Container starts measured apart from the rounds, per container environment: this many
     /// after a quiet spell and this many back to back (noop only; 0: none).
     #[arg(long, value_name = "N", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=100))]

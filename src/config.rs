@@ -202,6 +202,10 @@ pub struct RunConfig {
     /// Whether the image's files are evicted from the page cache before every instance.
     #[serde(default)]
     pub page_cache: PageCache,
+    /// Link MTUs of the veth, bridge and tap paths, rotated repetition by repetition, the first
+    /// the headline (empty: the kernel's default, 1500).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mtus: Vec<u32>,
     /// A density sweep instead of repetitions (`vmbench density`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub density: Option<DensityPlan>,
@@ -326,6 +330,7 @@ impl Default for RunConfig {
             allow_concurrent: false,
             image: ImageKind::Minimal,
             page_cache: PageCache::Warm,
+            mtus: Vec::new(),
             density: None,
             spaced_starts: 0,
             exceed_limits: false,
@@ -576,6 +581,17 @@ pub fn cpu_list_text(cpus: &[usize]) -> String {
 pub fn parse_image(s: &str) -> Result<ImageKind, String> {
     ImageKind::parse(s)
         .ok_or_else(|| format!("unknown image '{s}': give minimal, busybox or debian"))
+}
+
+/// Parses one `--mtu` value.
+pub fn parse_mtu(s: &str) -> Result<u32, String> {
+    let choices = crate::ids::net_path::MTU_CHOICES;
+    s.parse()
+        .ok()
+        .filter(|m| choices.contains(m))
+        .ok_or_else(|| {
+            format!("unsupported MTU '{s}': give 1500, 9000 or 65520 (several comma separated)")
+        })
 }
 
 /// Parses `--page-cache`.

@@ -429,7 +429,10 @@ impl Launcher<'_> {
             crate::noise::settle(SETTLE_LIMIT);
         }
         let (mut outcome, net) = match self.ctx.envs.get(step.env) {
-            Some(env) if step.workload.crosses_network() => launch_wired(env, spec.clone()),
+            Some(env) if step.workload.crosses_network() => {
+                let mtu = crate::net::MtuChoice::of_rep(&config.mtus, step.rep);
+                launch_wired(env, spec.clone(), mtu)
+            }
             Some(env) => (env.launch(&spec), None),
             None => (Err(EnvError::NotPrepared(step.env)), None),
         };
@@ -462,9 +465,10 @@ impl Launcher<'_> {
 pub fn launch_wired(
     env: &dyn crate::env::Environment,
     spec: Spec,
+    mtu: crate::net::MtuChoice,
 ) -> (Result<Outcome, EnvError>, Option<crate::results::NetRecord>) {
     let kind = env.kind();
-    let wiring = match crate::net::Wiring::for_env(kind) {
+    let wiring = match crate::net::Wiring::for_env(kind, mtu) {
         Ok(Some(w)) => w,
         Ok(None) => {
             let why = format!("vmbench does not wire a network path for {kind}");
@@ -479,11 +483,12 @@ pub fn launch_wired(
         net: Some(&wiring),
         ..spec
     };
-    let record = wiring.record(crate::net::peer::cpus());
+    let record = wiring.record(crate::net::peer::cpus(), spec.cpus);
     let load = crate::net::peer::Load {
         workload: spec.invocation.workload,
         size: spec.invocation.size,
         runs: spec.invocation.runs,
+        instance_cpus: spec.cpus.map(<[usize]>::to_vec),
     };
     let peer = crate::net::peer::Peer::start(load, wiring.paths.clone(), spec.timeout);
     let mut outcome = env.launch(&spec);

@@ -77,6 +77,10 @@ fn malformed_flags_are_refused() {
         &["--size", "small, default or large"],
     );
     one_line_error(&["run", "--cpus", "1-0"], &["--cpus"]);
+    one_line_error(
+        &["run", "--mtu", "1500,1234"],
+        &["--mtu", "1234", "1500, 9000 or 65520"],
+    );
     one_line_error(&["run", "--timeout", "-3"], &["--timeout"]);
     one_line_error(&["run", "--frobnicate"], &["--frobnicate"]);
     one_line_error(&["launch"], &["launch"]);

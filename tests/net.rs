@@ -170,6 +170,81 @@ fn every_path_is_measured_and_recorded_and_nothing_is_left() {
 
 #[test]
 #[serial]
+fn an_mtu_sweep_sets_each_link_names_its_figures_and_times_both_placements() {
+    let test = "an_mtu_sweep_sets_each_link_names_its_figures_and_times_both_placements";
+    if !net_capable(test, true) {
+        return;
+    }
+    let dir = common::scratch();
+    let out = dir.path().join("mtu.json");
+    let child = common::process()
+        .args(["run", "--env", "native,container,vm-tcg"])
+        .args(["--workload", "net-rr,net-stream", "--size", "small"])
+        .args(["--mtu", "9000,65520", "--reps", "2", "--cpus", "1", "--out"])
+        .arg(&out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let run = child.wait_with_output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let r = Results::load(&out).unwrap();
+    assert_eq!(r.config.mtus, [9000, 65520]);
+    for t in r.measured() {
+        assert_eq!(t.error, None, "{} {} rep {}", t.env, t.workload, t.rep);
+        let record = t.net.as_ref().expect("the paths are recorded");
+        // Repetitions rotate through the MTUs, warm-ups counted; the headline's figures keep
+        // their names.
+        let choice = vmbench::net::MtuChoice::of_rep(&[9000, 65520], t.rep);
+        let at = choice.mtu.unwrap();
+        assert_eq!(record.instance_cpus.as_deref(), Some(&[1usize][..]));
+        assert_eq!(
+            record.placement,
+            Some(vmbench::results::Placement::CrossCpu)
+        );
+        for p in &record.paths {
+            let (mtu, mtu_suffix) = match p.path {
+                NetPath::Loopback => (65536, ""),
+                NetPath::Slirp => (1500, ""),
+                _ if at == 9000 => (at, ""),
+                _ => (at, "_mtu65520"),
+            };
+            assert_eq!(p.mtu, Some(mtu), "{} {} {}", t.env, p.path, t.rep);
+            let suffix = format!("{}{mtu_suffix}", p.path.metric_suffix());
+            assert_eq!(p.metric_suffix, suffix, "{} {}", t.env, p.path);
+            let names: &[&str] = match t.workload {
+                Workload::NetRr => &["round_trip", "round_trip_same_cpu"],
+                _ => &["stream_in", "stream_out"],
+            };
+            for name in names {
+                let name = format!("{name}{suffix}");
+                let m = t.metrics.iter().find(|m| m.name == name);
+                let v = m
+                    .unwrap_or_else(|| panic!("{} {}: no {name}", t.env, t.workload))
+                    .value;
+                assert!(v.is_finite() && v > 0.0, "{} {name} = {v}", t.env);
+            }
+        }
+    }
+    let html = common::rendered(&[&out], &dir.path().join("mtu.html"));
+    for cell in [
+        "veth · MTU 9000",
+        "veth · MTU 65520",
+        "MTU 65520",
+        "peer on the instance",
+    ] {
+        assert!(html.contains(cell), "the network section lacks {cell}");
+    }
+    assert_nothing_left(pid);
+}
+
+#[test]
+#[serial]
 fn ctrl_c_during_a_wired_guest_removes_its_tap_and_the_containers_wiring() {
     let test = "ctrl_c_during_a_wired_guest_removes_its_tap_and_the_containers_wiring";
     if !net_capable(test, true) {

@@ -297,7 +297,7 @@ pub fn execute(step: &Step, phase_write: RawFd) -> Result<(), nix::errno::Errno>
         Step::LoopbackUp => vmbench_workload::sys::loopback_up()
             .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))),
         Step::ConfigureInterface { name, addr, prefix } => {
-            vmbench_workload::sys::configure_interface(name, *addr, *prefix)
+            vmbench_workload::sys::configure_interface(name, *addr, *prefix, None)
                 .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))
         }
         _ => filesystem(step),

@@ -12,6 +12,9 @@ pub enum NetMetric {
     RoundTripP99,
     /// The mean round trip.
     RoundTripMean,
+    /// The median round trip with the peer moved onto the instance's CPU (no cross-CPU
+    /// wake-up per trip).
+    RoundTripSameCpu,
     /// Host → instance throughput (net-stream's headline).
     StreamIn,
     /// Instance → host throughput.
@@ -25,6 +28,7 @@ impl NetMetric {
             NetMetric::RoundTrip => "round_trip",
             NetMetric::RoundTripP99 => "round_trip_p99",
             NetMetric::RoundTripMean => "round_trip_mean",
+            NetMetric::RoundTripSameCpu => "round_trip_same_cpu",
             NetMetric::StreamIn => "stream_in",
             NetMetric::StreamOut => "stream_out",
         }

@@ -58,6 +58,31 @@ impl NetPath {
     }
 }
 
+/// The link MTUs `--mtu` accepts.
+pub const MTU_CHOICES: [u32; 3] = [1500, 9000, 65520];
+
+impl NetPath {
+    /// Whether `--mtu` sets this path's links (veth, bridge, tap); loopback, slirp and the
+    /// rootless helpers keep their own.
+    pub fn mtu_settable(self) -> bool {
+        match self {
+            NetPath::Veth | NetPath::BridgeDnat | NetPath::TapVirtio | NetPath::TapVirtioVhost => {
+                true
+            }
+            NetPath::Loopback | NetPath::Slirp | NetPath::Slirp4netns | NetPath::Pasta => false,
+        }
+    }
+
+    /// The suffix of its metrics in a trial at `mtu` of a run that swept `--mtu` (`_mtu9000`):
+    /// none at the sweep's first MTU, the headline, nor on a path the sweep does not set.
+    pub fn mtu_suffix(self, mtu: Option<u32>, headline: Option<u32>) -> String {
+        match mtu {
+            Some(m) if self.mtu_settable() && Some(m) != headline => format!("_mtu{m}"),
+            _ => String::new(),
+        }
+    }
+}
+
 impl std::fmt::Display for NetPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.pad(self.label())

@@ -45,6 +45,29 @@ pub struct PathEnd {
     pub instance: String,
     /// The host-side interface, when vmbench made one.
     pub host_link: Option<String>,
+    /// The link MTU on this path, bytes (the instance's side is set the same).
+    pub mtu: u32,
+    /// The suffix of its metric names: the path's, then the MTU's in a sweep.
+    pub suffix: String,
+}
+
+/// The MTU a trial's links get, and the headline MTU of a run that sweeps several.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MtuChoice {
+    /// The MTU set on the veth, bridge and tap links (`None`: the kernel's default).
+    pub mtu: Option<u32>,
+    /// The sweep's first MTU, whose figures carry no MTU suffix.
+    pub headline: Option<u32>,
+}
+
+impl MtuChoice {
+    /// The MTU of repetition `rep` of a run asking for `mtus`, rotating through them.
+    pub fn of_rep(mtus: &[u32], rep: u32) -> MtuChoice {
+        MtuChoice {
+            mtu: (!mtus.is_empty()).then(|| mtus[rep as usize % mtus.len()]),
+            headline: mtus.first().copied(),
+        }
+    }
 }
 
 /// The guest side of a VM's wiring.
@@ -58,6 +81,8 @@ pub struct VmNics {
     pub tap_guest: Ipv4Addr,
     /// The host port slirp forwards to the guest.
     pub slirp_port: u16,
+    /// The MTU the guest gives its tap NIC, when `--mtu` set one.
+    pub tap_mtu: Option<u32>,
 }
 
 /// MAC address of the guest's NIC on the tap path.
@@ -70,6 +95,10 @@ pub const SLIRP_NET: &str = "169.254.1.0/24";
 pub const SLIRP_HOST: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 2);
 /// The guest's address on slirp's virtual network.
 pub const SLIRP_GUEST: Ipv4Addr = Ipv4Addr::new(169, 254, 1, 15);
+/// The MTU of QEMU's slirp network (libslirp's fixed `if_mtu`).
+pub const SLIRP_MTU: u32 = 1500;
+/// The MTU of a Linux link nobody set one for.
+const DEFAULT_MTU: u32 = 1500;
 
 /// What vmbench undoes, in reverse order of making.
 #[derive(Debug)]
@@ -174,6 +203,15 @@ fn free_port() -> Result<u16, NetError> {
         .map_err(|e| NetError::Exhausted(format!("no free port on 127.0.0.1: {e}")))
 }
 
+/// The MTU of the host's interface `name`, as the kernel has it now.
+fn link_mtu(name: &str) -> Option<u32> {
+    std::fs::read_to_string(format!("/sys/class/net/{name}/mtu"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
 fn ip(args: &[&str]) -> Result<(), NetError> {
     let what = format!("ip {}", args.join(" "));
     crate::tool::run(Command::new("ip").args(args), &what)?;
@@ -181,8 +219,14 @@ fn ip(args: &[&str]) -> Result<(), NetError> {
 }
 
 impl Wiring {
-    /// The record of its paths for the trial, with the CPUs the peer may run on.
-    pub fn record(&self, peer_cpus: Vec<usize>) -> crate::results::NetRecord {
+    /// The record of its paths for the trial, with the CPUs the peer may run on and the
+    /// instance's, when it is pinned.
+    pub fn record(
+        &self,
+        peer_cpus: Vec<usize>,
+        instance_cpus: Option<&[usize]>,
+    ) -> crate::results::NetRecord {
+        let placement = crate::results::Placement::of(&peer_cpus, instance_cpus);
         crate::results::NetRecord {
             paths: self
                 .paths
@@ -192,23 +236,36 @@ impl Wiring {
                     connect: p.connect.to_string(),
                     instance: p.instance.clone(),
                     host_link: p.host_link.clone(),
-                    metric_suffix: p.path.metric_suffix().to_string(),
+                    metric_suffix: p.suffix.clone(),
+                    mtu: Some(p.mtu),
                 })
                 .collect(),
             peer_cpus,
+            instance_cpus: instance_cpus.map(<[usize]>::to_vec),
+            placement: Some(placement),
         }
     }
 
-    /// The wiring of an instance of `kind`; `None` when vmbench does not wire that kind.
-    pub fn for_env(kind: EnvKind) -> Result<Option<Wiring>, NetError> {
+    /// The wiring of an instance of `kind`, its veth, bridge and tap links at `mtu` when
+    /// given; `None` when vmbench does not wire that kind.
+    pub fn for_env(kind: EnvKind, choice: MtuChoice) -> Result<Option<Wiring>, NetError> {
         let paths = kind.net_paths(vhost_available());
-        match paths.first() {
-            None => Ok(None),
-            Some(NetPath::Loopback) => Wiring::loopback().map(Some),
-            Some(NetPath::Veth) => Wiring::container().map(Some),
-            Some(NetPath::Slirp4netns) => Wiring::rootless().map(Some),
-            Some(_) => Wiring::vm().map(Some),
+        let mtu = choice.mtu;
+        let mut wiring = match paths.first() {
+            None => return Ok(None),
+            Some(NetPath::Loopback) => Wiring::loopback()?,
+            Some(NetPath::Veth) => Wiring::container(mtu)?,
+            Some(NetPath::Slirp4netns) => Wiring::rootless()?,
+            Some(_) => Wiring::vm(mtu)?,
+        };
+        for end in &mut wiring.paths {
+            end.suffix = format!(
+                "{}{}",
+                end.path.metric_suffix(),
+                end.path.mtu_suffix(choice.mtu, choice.headline)
+            );
         }
+        Ok(Some(wiring))
     }
 
     fn empty() -> Wiring {
@@ -233,13 +290,15 @@ impl Wiring {
             connect: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
             instance: w.bind.clone(),
             host_link: None,
+            mtu: link_mtu("lo").unwrap_or(65536),
+            suffix: String::new(),
         });
         Ok(w)
     }
 
     /// A network namespace with a routed veth (`eth0`) and a bridged one (`eth1`) behind a
     /// DNAT rule.
-    pub fn container() -> Result<Wiring, NetError> {
+    pub fn container(mtu: Option<u32>) -> Result<Wiring, NetError> {
         let mut w = Wiring::empty();
         let _lock = allocation_lock()?;
         let base = block_base(free_block(&host_addresses()?)?);
@@ -250,20 +309,26 @@ impl Wiring {
         w.netns = Some(ns.clone());
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         let veth = format!("vmb{tag}v");
-        w.add_veth(&veth, "eth0", (at(1), at(2)), None)?;
+        w.add_veth(&veth, "eth0", (at(1), at(2)), None, mtu)?;
         w.paths.push(PathEnd {
             path: NetPath::Veth,
             connect: SocketAddr::V4(SocketAddrV4::new(at(2), PORT)),
             instance: format!("{}:{PORT} on eth0", at(2)),
+            mtu: link_mtu(&veth).unwrap_or(DEFAULT_MTU),
+            suffix: String::new(),
             host_link: Some(veth),
         });
         let bridge = format!("vmb{tag}b");
         ip(&["link", "add", &bridge, "type", "bridge"])?;
         w.undo.push(Undo::Link(bridge.clone()));
         ip(&["addr", "add", &format!("{}/30", at(5)), "dev", &bridge])?;
-        ip(&["link", "set", &bridge, "up"])?;
         let port = format!("vmb{tag}p");
-        w.add_veth(&port, "eth1", (at(5), at(6)), Some(&bridge))?;
+        w.add_veth(&port, "eth1", (at(5), at(6)), Some(&bridge), mtu)?;
+        // A bridge takes its ports' smallest MTU; set too, so it is the same before a port.
+        if let Some(m) = mtu {
+            ip(&["link", "set", &bridge, "mtu", &m.to_string()])?;
+        }
+        ip(&["link", "set", &bridge, "up"])?;
         let published = PORT + 10_000;
         let rule: Vec<String> = [
             "-t",
@@ -298,6 +363,8 @@ impl Wiring {
             path: NetPath::BridgeDnat,
             connect: SocketAddr::V4(SocketAddrV4::new(at(5), published)),
             instance: format!("{}:{PORT} on eth1", at(6)),
+            mtu: link_mtu(&bridge).unwrap_or(DEFAULT_MTU),
+            suffix: String::new(),
             host_link: Some(bridge),
         });
         Ok(w)
@@ -327,6 +394,8 @@ impl Wiring {
                 user::SLIRP4NETNS_MTU
             ),
             host_link: None,
+            mtu: user::SLIRP4NETNS_MTU,
+            suffix: String::new(),
         });
         w.paths.push(PathEnd {
             path: NetPath::Pasta,
@@ -335,24 +404,35 @@ impl Wiring {
                 "127.0.0.1:{PORT} in the namespace (pasta splices from the host's loopback)"
             ),
             host_link: None,
+            mtu: user::PASTA_MTU,
+            suffix: String::new(),
         });
         w.user = Some(net);
         Ok(w)
     }
 
     /// A veth pair: `host` with `addrs.0` (or enslaved to `bridge`), `inside` in the
-    /// namespace with `addrs.1`.
+    /// namespace with `addrs.1`, both ends at `mtu` when given.
     fn add_veth(
         &mut self,
         host: &str,
         inside: &str,
         addrs: (Ipv4Addr, Ipv4Addr),
         bridge: Option<&str>,
+        mtu: Option<u32>,
     ) -> Result<(), NetError> {
         let ns = self.netns.clone().expect("a namespace is made first");
-        ip(&[
-            "link", "add", host, "type", "veth", "peer", "name", inside, "netns", &ns,
-        ])?;
+        let mut add = vec!["link", "add", host];
+        let mtu = mtu.map(|m| m.to_string());
+        if let Some(m) = &mtu {
+            add.extend(["mtu", m]);
+        }
+        add.extend(["type", "veth", "peer", "name", inside]);
+        if let Some(m) = &mtu {
+            add.extend(["mtu", m]);
+        }
+        add.extend(["netns", &ns]);
+        ip(&add)?;
         self.undo.push(Undo::Link(host.to_string()));
         match bridge {
             Some(bridge) => ip(&["link", "set", host, "master", bridge])?,
@@ -371,8 +451,9 @@ impl Wiring {
         ip(&["-n", &ns, "link", "set", inside, "up"])
     }
 
-    /// A tap device for a virtio-net NIC, and a slirp forward on a free port.
-    pub fn vm() -> Result<Wiring, NetError> {
+    /// A tap device for a virtio-net NIC (at `mtu` when given, the guest's NIC the same), and
+    /// a slirp forward on a free port.
+    pub fn vm(mtu: Option<u32>) -> Result<Wiring, NetError> {
         let mut w = Wiring::empty();
         let _lock = allocation_lock()?;
         let base = block_base(free_block(&host_addresses()?)?);
@@ -381,6 +462,9 @@ impl Wiring {
         ip(&["tuntap", "add", "dev", &tap, "mode", "tap"])?;
         w.undo.push(Undo::Link(tap.clone()));
         ip(&["addr", "add", &format!("{}/30", at(1)), "dev", &tap])?;
+        if let Some(m) = mtu {
+            ip(&["link", "set", &tap, "mtu", &m.to_string()])?;
+        }
         ip(&["link", "set", &tap, "up"])?;
         let vhost = vhost_available();
         let slirp_port = free_port()?;
@@ -389,6 +473,7 @@ impl Wiring {
             vhost,
             tap_guest: at(2),
             slirp_port,
+            tap_mtu: mtu,
         });
         w.paths.push(PathEnd {
             path: if vhost {
@@ -398,6 +483,8 @@ impl Wiring {
             },
             connect: SocketAddr::V4(SocketAddrV4::new(at(2), PORT)),
             instance: format!("{}:{PORT} on the guest's virtio-net NIC", at(2)),
+            mtu: link_mtu(&tap).unwrap_or(DEFAULT_MTU),
+            suffix: String::new(),
             host_link: Some(tap),
         });
         w.paths.push(PathEnd {
@@ -405,6 +492,8 @@ impl Wiring {
             connect: SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, slirp_port)),
             instance: format!("{SLIRP_GUEST}:{PORT} on slirp's virtual network"),
             host_link: None,
+            mtu: SLIRP_MTU,
+            suffix: String::new(),
         });
         Ok(w)
     }
@@ -545,6 +634,23 @@ pub fn remove_dead(dry_run: bool) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_swept_mtu_rotates_by_repetition_and_only_settable_paths_carry_it() {
+        let mtus = [1500, 9000];
+        let rep = |r| MtuChoice::of_rep(&mtus, r);
+        assert_eq!(rep(0).mtu, Some(1500));
+        assert_eq!(rep(1).mtu, Some(9000));
+        assert_eq!(rep(2).mtu, Some(1500));
+        let suffix = |path: NetPath, r| path.mtu_suffix(rep(r).mtu, rep(r).headline);
+        assert_eq!(suffix(NetPath::Veth, 0), "");
+        assert_eq!(suffix(NetPath::Veth, 1), "_mtu9000");
+        assert_eq!(suffix(NetPath::TapVirtio, 1), "_mtu9000");
+        assert_eq!(suffix(NetPath::Slirp, 1), "", "slirp's MTU is fixed");
+        assert_eq!(suffix(NetPath::Loopback, 1), "");
+        assert_eq!(MtuChoice::of_rep(&[], 3), MtuChoice::default());
+    }
+
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 //! byte sent to the receiver's count (host → instance) or to the end of the stream (instance
 //! → host).
 
-use super::{NetPath, PathEnd};
+use super::PathEnd;
 use crate::ids::NetMetric;
 use hdrhistogram::Histogram;
 use std::io::{Read, Write};
@@ -31,6 +31,9 @@ pub struct Load {
     pub size: Size,
     /// Runs in this instance (warm mode runs several).
     pub runs: u32,
+    /// The CPUs the instance is pinned to: round trips are timed a second time with the peer
+    /// moved onto them.
+    pub instance_cpus: Option<Vec<usize>>,
 }
 
 /// What the peer measured: one set of metrics per finished run, and why it stopped early, if
@@ -84,7 +87,11 @@ fn drive(load: &Load, paths: &[PathEnd], stop: &AtomicBool, deadline: Instant) -
             .iter()
             .map(|end| {
                 match load.workload {
-                    Workload::NetRr => round_trips(end, params.path_round_trips, stop, deadline),
+                    Workload::NetRr => {
+                        let trips = params.path_round_trips;
+                        let cpus = load.instance_cpus.as_deref();
+                        both_placements(end, trips, cpus, stop, deadline)
+                    }
                     _ => streams(end, params.path_stream_mib << 20, stop, deadline),
                 }
                 .map_err(|e| format!("{} path to {}: {e}", end.path, end.connect))
@@ -148,13 +155,59 @@ fn connect(end: &PathEnd, stop: &AtomicBool, deadline: Instant) -> Result<TcpStr
     ))
 }
 
-fn metric(name: NetMetric, path: NetPath, value: f64, unit: &str, better: Better) -> Metric {
+fn metric(name: NetMetric, end: &PathEnd, value: f64, unit: &str, better: Better) -> Metric {
     Metric {
-        name: name.on(path),
+        name: format!("{}{}", name.base(), end.suffix),
         value,
         unit: unit.into(),
         better,
     }
+}
+
+/// Round trips as a run places the peer (off the instance's CPUs when it is pinned: each trip
+/// wakes the other CPU), then, when the two share no CPU, with the peer moved onto the
+/// instance's CPUs for a second set, whose median is `round_trip_same_cpu`.
+fn both_placements(
+    end: &PathEnd,
+    trips: u64,
+    instance_cpus: Option<&[usize]>,
+    stop: &AtomicBool,
+    deadline: Instant,
+) -> Result<Vec<Metric>, String> {
+    let mut metrics = round_trips(end, trips, stop, deadline)?;
+    let own = cpus();
+    let placement = crate::results::Placement::of(&own, instance_cpus);
+    let Some(instance) = instance_cpus.filter(|_| placement == crate::results::Placement::CrossCpu)
+    else {
+        return Ok(metrics);
+    };
+    pin_this_thread(instance)?;
+    let same = round_trips(end, trips, stop, deadline);
+    pin_this_thread(&own)?;
+    let median = same?
+        .into_iter()
+        .find(|m| m.name == format!("{}{}", NetMetric::RoundTrip.base(), end.suffix));
+    if let Some(m) = median {
+        metrics.push(metric(
+            NetMetric::RoundTripSameCpu,
+            end,
+            m.value,
+            "us",
+            Better::Lower,
+        ));
+    }
+    Ok(metrics)
+}
+
+/// Moves the calling thread onto `cpus`.
+fn pin_this_thread(cpus: &[usize]) -> Result<(), String> {
+    use nix::sched::{sched_setaffinity, CpuSet};
+    let mut set = CpuSet::new();
+    for &c in cpus {
+        set.set(c).map_err(|e| format!("CPU {c}: {e}"))?;
+    }
+    sched_setaffinity(nix::unistd::Pid::from_raw(0), &set)
+        .map_err(|e| format!("move the peer onto CPUs {cpus:?}: {e}"))
 }
 
 fn round_trips(
@@ -182,21 +235,21 @@ fn round_trips(
     Ok(vec![
         metric(
             NetMetric::RoundTrip,
-            end.path,
+            end,
             us(hist.value_at_quantile(0.5)),
             "us",
             Better::Lower,
         ),
         metric(
             NetMetric::RoundTripP99,
-            end.path,
+            end,
             us(hist.value_at_quantile(0.99)),
             "us",
             Better::Lower,
         ),
         metric(
             NetMetric::RoundTripMean,
-            end.path,
+            end,
             hist.mean() / 1e3,
             "us",
             Better::Lower,
@@ -326,14 +379,14 @@ fn streams(
     Ok(vec![
         metric(
             NetMetric::StreamIn,
-            end.path,
+            end,
             gbit(sent, inbound),
             "Gbit/s",
             Better::Higher,
         ),
         metric(
             NetMetric::StreamOut,
-            end.path,
+            end,
             gbit(received, outbound),
             "Gbit/s",
             Better::Higher,
@@ -348,10 +401,12 @@ mod tests {
 
     fn end_at(listener: &TcpListener) -> PathEnd {
         PathEnd {
-            path: NetPath::Loopback,
+            path: crate::net::NetPath::Loopback,
             connect: listener.local_addr().unwrap(),
             instance: "test".into(),
             host_link: None,
+            mtu: 65536,
+            suffix: String::new(),
         }
     }
 
@@ -360,6 +415,7 @@ mod tests {
             workload,
             size: Size::Small,
             runs,
+            instance_cpus: None,
         }
     }
 
@@ -393,6 +449,41 @@ mod tests {
             );
             assert!(metrics[0].value > 0.0 && metrics[1].value >= metrics[0].value);
         }
+    }
+
+    #[test]
+    fn round_trips_are_timed_again_with_the_peer_on_the_instances_cpu() {
+        let all = cpus();
+        if all.len() < 2 {
+            println!("skip: one CPU, the peer cannot be placed off the instance's");
+            return;
+        }
+        // As a run places them: the peer off the instance's CPU.
+        pin_this_thread(&all[..1]).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let end = end_at(&listener);
+        let bind = end.connect.to_string();
+        drop(listener);
+        let instance = vec![all[1]];
+        let server = {
+            let instance = instance.clone();
+            std::thread::spawn(move || {
+                pin_this_thread(&instance).unwrap();
+                vmbench_workload::kernels::serve::serve(&bind)
+            })
+        };
+        let mut load = load(Workload::NetRr, 1);
+        load.instance_cpus = Some(instance);
+        let peer = Peer::start(load, vec![end], Duration::from_secs(60));
+        server.join().unwrap().unwrap();
+        let (runs, stopped) = peer.finish();
+        pin_this_thread(&all).unwrap();
+        assert_eq!(stopped, None);
+        let same = runs[0]
+            .iter()
+            .find(|m| m.name == NetMetric::RoundTripSameCpu.base())
+            .expect("a second set on the instance's CPU");
+        assert!(same.value > 0.0 && same.value.is_finite());
     }
 
     #[test]

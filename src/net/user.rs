@@ -28,6 +28,8 @@ pub const SLIRP4NETNS_TAP: &str = "tap0";
 pub const PASTA_TAP: &str = "tap1";
 /// The MTU of slirp4netns's tap (Podman's default for it).
 pub const SLIRP4NETNS_MTU: u32 = 65520;
+/// The MTU on pasta's path: it splices the connection onto the namespace's loopback.
+pub const PASTA_MTU: u32 = 65536;
 
 /// The host ports of one rootless instance's forwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -200,13 +200,14 @@ pub fn path_cell(f: Option<&super::network::PathFigure>, better: Better, lang: L
 }
 
 /// The network path table's header cells, in the report's language.
-pub fn network_headers(lang: Lang) -> [&'static str; 6] {
+pub fn network_headers(lang: Lang) -> [&'static str; 7] {
     match lang {
         Lang::En => [
             "environment",
             "path",
             "round trip p50, µs (× native)",
             "p99, µs",
+            "p50 with the peer on the instance's CPU, µs",
             "stream host → instance, Gbit/s (× native)",
             "stream instance → host, Gbit/s (× native)",
         ],
@@ -215,6 +216,7 @@ pub fn network_headers(lang: Lang) -> [&'static str; 6] {
             "경로",
             "왕복 p50, µs (네이티브 대비)",
             "p99, µs",
+            "피어를 인스턴스의 CPU에 둔 p50, µs",
             "호스트 → 인스턴스 스트림, Gbit/s (네이티브 대비)",
             "인스턴스 → 호스트 스트림, Gbit/s (네이티브 대비)",
         ],
@@ -222,15 +224,19 @@ pub fn network_headers(lang: Lang) -> [&'static str; 6] {
 }
 
 /// Each row of the network path table as its cells, in the order of [`network_headers`].
-pub fn network_cells(view: &super::network::NetworkView, lang: Lang) -> Vec<[String; 6]> {
+pub fn network_cells(view: &super::network::NetworkView, lang: Lang) -> Vec<[String; 7]> {
     view.rows
         .iter()
         .map(|r| {
             [
                 r.env.to_string(),
-                r.path.label().to_string(),
+                match r.mtu {
+                    Some(m) => format!("{} · MTU {m}", r.path.label()),
+                    None => r.path.label().to_string(),
+                },
                 path_cell(r.rtt.as_ref(), Better::Lower, lang),
                 r.rtt_p99.map_or_else(|| "—".into(), num),
+                r.rtt_same_cpu.map_or_else(|| "—".into(), num),
                 path_cell(r.stream_in.as_ref(), Better::Higher, lang),
                 path_cell(r.stream_out.as_ref(), Better::Higher, lang),
             ]

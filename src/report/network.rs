@@ -28,10 +28,14 @@ pub struct PathRow {
     pub env: EnvKind,
     /// The path.
     pub path: NetPath,
+    /// The path's link MTU in these trials, when recorded.
+    pub mtu: Option<u32>,
     /// Median round trip (p50 of each trial's histogram), µs.
     pub rtt: Option<PathFigure>,
     /// Median of each trial's p99 round trip, µs.
     pub rtt_p99: Option<f64>,
+    /// Median round trip with the peer moved onto the instance's CPU, µs.
+    pub rtt_same_cpu: Option<f64>,
     /// Stream host → instance, Gbit/s.
     pub stream_in: Option<PathFigure>,
     /// Stream instance → host, Gbit/s.
@@ -45,15 +49,23 @@ pub struct NetworkView {
     pub rows: Vec<PathRow>,
 }
 
-/// (rep, value) of `metric` on `path` in the successful measured trials of `w` in `env`.
+/// One path as `env`'s trials recorded it: the path, its metric suffix, its MTU.
+#[derive(Debug, Clone, PartialEq)]
+struct Recorded {
+    path: NetPath,
+    suffix: String,
+    mtu: Option<u32>,
+}
+
+/// (rep, value) of `metric` with `suffix` in the successful measured trials of `w` in `env`.
 fn values(
     results: &Results,
     w: Workload,
     env: EnvKind,
     metric: NetMetric,
-    path: NetPath,
+    suffix: &str,
 ) -> Vec<(u32, f64)> {
-    let name = metric.on(path);
+    let name = format!("{}{suffix}", metric.base());
     results
         .succeeded(env)
         .filter(|t| t.workload == w)
@@ -64,15 +76,38 @@ fn values(
         .collect()
 }
 
-/// The paths `env`'s trials recorded, headline first: what the run's host wired (vhost-net or
-/// not), not what the host rendering the report would wire.
-fn recorded_paths(results: &Results, env: EnvKind) -> Vec<NetPath> {
-    results
+/// The paths `env`'s trials recorded, headline first, each MTU of a sweep after its path's
+/// headline: what the run's host wired (vhost-net or not), not what the host rendering the
+/// report would wire.
+fn recorded_paths(results: &Results, env: EnvKind) -> Vec<Recorded> {
+    let mut out: Vec<Recorded> = Vec::new();
+    for net in results
         .measured()
         .filter(|t| t.env == env)
-        .find_map(|t| t.net.as_ref())
-        .map(|net| net.paths.iter().map(|p| p.path).collect())
-        .unwrap_or_default()
+        .filter_map(|t| t.net.as_ref())
+    {
+        for p in &net.paths {
+            if !out.iter().any(|r| r.suffix == p.metric_suffix) {
+                out.push(Recorded {
+                    path: p.path,
+                    suffix: p.metric_suffix.clone(),
+                    mtu: p.mtu,
+                });
+            }
+        }
+    }
+    let order: Vec<NetPath> = out.iter().fold(Vec::new(), |mut seen, r| {
+        if !seen.contains(&r.path) {
+            seen.push(r.path);
+        }
+        seen
+    });
+    let swept = |r: &Recorded| r.suffix.contains("_mtu");
+    out.sort_by_key(|r| {
+        let path = order.iter().position(|p| *p == r.path);
+        (path, swept(r), r.mtu)
+    });
+    out
 }
 
 /// A figure of `xs` (rep, value) with its paired ratio to `native`'s and its verdict.
@@ -99,7 +134,7 @@ impl NetworkView {
     /// The section of `results`, when it measured a network path.
     pub fn of(results: &Results, envs: &[EnvKind], margin: f64) -> Option<NetworkView> {
         let mut rows = Vec::new();
-        let native = |w, metric| values(results, w, EnvKind::Native, metric, NetPath::Loopback);
+        let native = |w, metric| values(results, w, EnvKind::Native, metric, "");
         let (rtt0, in0, out0) = (
             native(Workload::NetRr, NetMetric::RoundTrip),
             native(Workload::NetStream, NetMetric::StreamIn),
@@ -115,18 +150,23 @@ impl NetworkView {
                 }
             };
             let (rtt0, in0, out0) = (base(&rtt0), base(&in0), base(&out0));
-            for path in recorded_paths(results, env) {
-                let of = |w, metric| values(results, w, env, metric, path);
+            for recorded in recorded_paths(results, env) {
+                let of = |w, metric| values(results, w, env, metric, &recorded.suffix);
                 let rtt = of(Workload::NetRr, NetMetric::RoundTrip);
-                let p99: Vec<f64> = of(Workload::NetRr, NetMetric::RoundTripP99)
-                    .into_iter()
-                    .map(|(_, x)| x)
-                    .collect();
+                let plain = |metric| -> Option<f64> {
+                    let xs: Vec<f64> = of(Workload::NetRr, metric)
+                        .into_iter()
+                        .map(|(_, x)| x)
+                        .collect();
+                    stats::median(&xs)
+                };
                 let row = PathRow {
                     env,
-                    path,
+                    path: recorded.path,
+                    mtu: recorded.mtu,
                     rtt: figure(&rtt, &rtt0, Better::Lower, margin),
-                    rtt_p99: stats::median(&p99),
+                    rtt_p99: plain(NetMetric::RoundTripP99),
+                    rtt_same_cpu: plain(NetMetric::RoundTripSameCpu),
                     stream_in: figure(
                         &of(Workload::NetStream, NetMetric::StreamIn),
                         &in0,
@@ -148,9 +188,18 @@ impl NetworkView {
         (!rows.is_empty()).then_some(NetworkView { rows })
     }
 
-    /// The row of `env`'s `path`, when measured.
+    /// The row of `env`'s `path` at its headline MTU, when measured.
     pub fn row(&self, env: EnvKind, path: NetPath) -> Option<&PathRow> {
         self.rows.iter().find(|r| r.env == env && r.path == path)
+    }
+
+    /// Whether a run swept `--mtu`: some path has rows at several MTUs.
+    pub fn swept(&self) -> bool {
+        self.rows.iter().enumerate().any(|(i, a)| {
+            self.rows[..i]
+                .iter()
+                .any(|b| b.env == a.env && b.path == a.path && b.mtu != a.mtu)
+        })
     }
 }
 
@@ -172,9 +221,12 @@ mod tests {
                     instance: String::new(),
                     host_link: None,
                     metric_suffix: path.metric_suffix().into(),
+                    mtu: None,
                 })
                 .collect(),
             peer_cpus: vec![0],
+            instance_cpus: None,
+            placement: None,
         });
         t.metrics = metrics
             .iter()
@@ -263,13 +315,68 @@ mod tests {
                 instance: String::new(),
                 host_link: Some("vmb00000100t".into()),
                 metric_suffix: String::new(),
+                mtu: None,
             }],
             peer_cpus: vec![0],
+            instance_cpus: None,
+            placement: None,
         });
         r.trials.push(t);
         let view = NetworkView::of(&r, &[EnvKind::VmTcg], 0.03).unwrap();
         let paths: Vec<NetPath> = view.rows.iter().map(|r| r.path).collect();
         assert_eq!(paths, [NetPath::TapVirtioVhost]);
+    }
+
+    #[test]
+    fn a_swept_mtu_gives_each_settable_path_a_row_per_mtu_headline_first() {
+        let mut r = crate::results::tests::sample_results();
+        r.trials.clear();
+        r.warmup_trials.clear();
+        let mtus = [1500, 9000, 65520];
+        for rep in 0..6 {
+            let choice = crate::net::MtuChoice::of_rep(&mtus, rep);
+            let at = choice.mtu.unwrap();
+            let veth = NetPath::Veth.mtu_suffix(choice.mtu, choice.headline);
+            let dnat = format!("_dnat{veth}");
+            // The figures grow with the MTU, so each row can be told from the others.
+            let rtt = 20.0 + f64::from(at) / 1000.0;
+            let mut t = trial(
+                EnvKind::Container,
+                Workload::NetRr,
+                rep,
+                &[
+                    (&format!("round_trip{veth}"), rtt),
+                    (&format!("round_trip_same_cpu{veth}"), rtt / 4.0),
+                    (&format!("round_trip{dnat}"), rtt + 1.0),
+                ],
+            );
+            for (p, suffix) in t.net.as_mut().unwrap().paths.iter_mut().zip([&veth, &dnat]) {
+                p.metric_suffix = suffix.clone();
+                p.mtu = Some(at);
+            }
+            r.trials.push(t);
+        }
+        let view = NetworkView::of(&r, &[EnvKind::Container], 0.03).unwrap();
+        assert!(view.swept());
+        let rows: Vec<(NetPath, Option<u32>, f64)> = view
+            .rows
+            .iter()
+            .map(|r| (r.path, r.mtu, r.rtt.as_ref().unwrap().median))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (NetPath::Veth, Some(1500), 21.5),
+                (NetPath::Veth, Some(9000), 29.0),
+                (NetPath::Veth, Some(65520), 85.52),
+                (NetPath::BridgeDnat, Some(1500), 22.5),
+                (NetPath::BridgeDnat, Some(9000), 30.0),
+                (NetPath::BridgeDnat, Some(65520), 86.52),
+            ]
+        );
+        assert_eq!(view.rows[1].rtt_same_cpu, Some(29.0 / 4.0));
+        let cells = super::super::format::network_cells(&view, super::super::lang::Lang::En);
+        assert_eq!(cells[1][1], "veth · MTU 9000");
     }
 
     #[test]

@@ -508,7 +508,7 @@ fn network(run: &RunView, lang: Lang) -> String {
             } else {
                 " This host ran its guest without KVM, so the VM rows show emulation, not virtualisation: for a tuned KVM guest, Felter et al. (IBM, 2015) measured TCP request/response at 67.9 µs against 37.6 µs native, that is about 1.8× — the reference to keep in mind.".to_string()
             };
-            format!("Here the peer is vmbench on the host, so every packet crosses the instance's boundary the way a client's would. Natively it goes through the host's loopback: one kernel stack, no device ({native} per round trip). A container on a veth pair uses the same kernel: the packet leaves the container's network namespace through one end of a virtual cable and arrives at the other, one extra hop in the same stack ({veth}). Docker's default shape adds a Linux bridge and a DNAT rule that rewrites the destination of every connection's packets ({dnat}). A VM has a network stack of its own: the packet goes down the guest kernel's stack into a virtio queue, QEMU (or the host kernel's vhost-net, where /dev/vhost-net exists) moves it to a tap device, and the host's stack takes it from there ({tap_path}: {tap}). QEMU's user-mode network (slirp) goes further still: a TCP stack inside QEMU terminates the guest's connection and opens a new socket on the host ({slirp}).{felter}{}", rootless_network(run, lang))
+            format!("Here the peer is vmbench on the host, so every packet crosses the instance's boundary the way a client's would. Natively it goes through the host's loopback: one kernel stack, no device ({native} per round trip). A container on a veth pair uses the same kernel: the packet leaves the container's network namespace through one end of a virtual cable and arrives at the other, one extra hop in the same stack ({veth}). Docker's default shape adds a Linux bridge and a DNAT rule that rewrites the destination of every connection's packets ({dnat}). A VM has a network stack of its own: the packet goes down the guest kernel's stack into a virtio queue, QEMU (or the host kernel's vhost-net, where /dev/vhost-net exists) moves it to a tap device, and the host's stack takes it from there ({tap_path}: {tap}). QEMU's user-mode network (slirp) goes further still: a TCP stack inside QEMU terminates the guest's connection and opens a new socket on the host ({slirp}).{felter}{}{}", rootless_network(run, lang), placement_and_mtu(run, lang))
         }
         Lang::Ko => {
             let felter = if kvm {
@@ -516,9 +516,70 @@ fn network(run: &RunView, lang: Lang) -> String {
             } else {
                 " 이 호스트는 KVM 없이 게스트를 돌렸으므로 VM 행은 가상화가 아니라 에뮬레이션의 비용입니다. 잘 조정된 KVM 게스트에 대해 Felter 등(IBM, 2015)은 TCP 요청/응답을 네이티브 37.6 µs, KVM 67.9 µs(약 1.8배)로 측정했습니다. 이것이 기준으로 삼을 수치입니다.".to_string()
             };
-            format!("여기서 상대편은 호스트의 vmbench이므로, 모든 패킷이 실제 클라이언트의 패킷처럼 인스턴스의 경계를 건넙니다. 네이티브에서는 호스트의 루프백을 지납니다. 커널 스택 하나, 장치 없음({native}/왕복). veth 쌍에 연결된 컨테이너도 같은 커널을 씁니다. 패킷은 가상 케이블의 한쪽 끝으로 컨테이너의 네트워크 네임스페이스를 나와 다른 끝에 도착합니다. 같은 스택 안에서 한 단계가 더해질 뿐입니다({veth}). Docker 기본 네트워크 모양은 여기에 리눅스 브리지와, 연결마다 패킷의 목적지를 바꿔 쓰는 DNAT 규칙을 더합니다({dnat}). VM은 자기 네트워크 스택을 가집니다. 패킷은 게스트 커널의 스택을 내려가 virtio 큐에 들어가고, QEMU(또는 /dev/vhost-net이 있으면 호스트 커널의 vhost-net)가 그것을 tap 장치로 옮기고, 호스트의 스택이 이어받습니다({tap_path}: {tap}). QEMU의 사용자 모드 네트워크(slirp)는 더 멉니다. QEMU 안의 TCP 스택이 게스트의 연결을 끝내고 호스트에서 새 소켓을 엽니다({slirp}).{felter}{}", rootless_network(run, lang))
+            format!("여기서 상대편은 호스트의 vmbench이므로, 모든 패킷이 실제 클라이언트의 패킷처럼 인스턴스의 경계를 건넙니다. 네이티브에서는 호스트의 루프백을 지납니다. 커널 스택 하나, 장치 없음({native}/왕복). veth 쌍에 연결된 컨테이너도 같은 커널을 씁니다. 패킷은 가상 케이블의 한쪽 끝으로 컨테이너의 네트워크 네임스페이스를 나와 다른 끝에 도착합니다. 같은 스택 안에서 한 단계가 더해질 뿐입니다({veth}). Docker 기본 네트워크 모양은 여기에 리눅스 브리지와, 연결마다 패킷의 목적지를 바꿔 쓰는 DNAT 규칙을 더합니다({dnat}). VM은 자기 네트워크 스택을 가집니다. 패킷은 게스트 커널의 스택을 내려가 virtio 큐에 들어가고, QEMU(또는 /dev/vhost-net이 있으면 호스트 커널의 vhost-net)가 그것을 tap 장치로 옮기고, 호스트의 스택이 이어받습니다({tap_path}: {tap}). QEMU의 사용자 모드 네트워크(slirp)는 더 멉니다. QEMU 안의 TCP 스택이 게스트의 연결을 끝내고 호스트에서 새 소켓을 엽니다({slirp}).{felter}{}{}", rootless_network(run, lang), placement_and_mtu(run, lang))
         }
     }
+}
+
+/// Where the peer ran for the round trips, with this run's same-CPU figures, and the MTU
+/// sweep's figures when the run swept it; nothing when it measured neither.
+fn placement_and_mtu(run: &RunView, lang: Lang) -> String {
+    let Some(view) = run.network.as_ref() else {
+        return String::new();
+    };
+    let same: Vec<String> = view
+        .rows
+        .iter()
+        .filter_map(|r| {
+            let (cross, same) = (r.rtt.as_ref()?.median, r.rtt_same_cpu?);
+            let mtu = r
+                .mtu
+                .filter(|_| view.swept())
+                .map(|m| format!(" MTU {m}"))
+                .unwrap_or_default();
+            Some(format!(
+                "{} {}{mtu} {cross:.1} → {same:.1} µs",
+                r.env, r.path
+            ))
+        })
+        .collect();
+    let mut out = String::new();
+    if !same.is_empty() {
+        let list = same.join("; ");
+        out += &match lang {
+            Lang::En => format!(" The round trips above have the peer on another CPU than the instance, as a run places them: every trip wakes the other CPU, which on a virtualised host is an interrupt the hypervisor delivers to a vCPU that may first have to be scheduled. Each trial also timed a second set with the peer moved onto the instance's CPU (cross-CPU → same CPU): {list}."),
+            Lang::Ko => format!(" 위의 왕복은 실행이 배치하는 대로 피어가 인스턴스와 다른 CPU에서 잰 것입니다. 왕복마다 다른 CPU를 깨우며, 가상화된 호스트에서 이는 하이퍼바이저가 vCPU에 전달하는 인터럽트이고 그 vCPU가 먼저 스케줄되어야 할 수도 있습니다. 각 시행은 피어를 인스턴스의 CPU로 옮겨 한 번 더 쟀습니다(다른 CPU → 같은 CPU): {list}."),
+        };
+    }
+    if view.swept() {
+        let rows: Vec<String> = view
+            .rows
+            .iter()
+            .filter(|r| r.path.mtu_settable())
+            .map(|r| {
+                let stream = r
+                    .stream_in
+                    .as_ref()
+                    .map_or_else(|| "—".to_string(), |f| format!("{:.2} Gbit/s", f.median));
+                let rtt = r
+                    .rtt
+                    .as_ref()
+                    .map_or_else(|| "—".to_string(), |f| format!("{:.1} µs", f.median));
+                format!(
+                    "{} {} MTU {}: {stream}, {rtt}",
+                    r.env,
+                    r.path,
+                    r.mtu.unwrap_or(0)
+                )
+            })
+            .collect();
+        let list = rows.join("; ");
+        out += &match lang {
+            Lang::En => format!(" This run swept the link MTU of the veth, bridge and tap paths (stream host → instance, round trip): {list}. A larger MTU cuts a stream into fewer segments, so fewer packets per byte go through each hop (the bridge, the NAT rule, the tap and, in a guest, the exits); a 1-byte round trip sends one small packet whatever the MTU."),
+            Lang::Ko => format!(" 이번 측정은 veth, 브리지, tap 경로의 링크 MTU를 바꿔 가며 쟀습니다(호스트 → 인스턴스 스트림, 왕복): {list}. MTU가 크면 스트림이 더 적은 세그먼트로 잘리므로 바이트당 각 단계(브리지, NAT 규칙, tap, 게스트에서는 VM exit)를 지나는 패킷이 줄어듭니다. 1바이트 왕복은 MTU와 상관없이 작은 패킷 하나를 보냅니다."),
+        };
+    }
+    out
 }
 
 /// The rootless container's user-space paths, with this run's figures; nothing when it had

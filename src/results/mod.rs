@@ -21,7 +21,7 @@ pub use host::{
     EngineInfo, GvisorPlatform, GvisorPlatforms, HostInfo, NestedKvm, RuntimeFacts, EMULATED,
 };
 pub use image::{EngineImage, ImageLayer, ImageRecord, SnapshotRecord};
-pub use net::{NetPathRecord, NetRecord};
+pub use net::{NetPathRecord, NetRecord, Placement};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

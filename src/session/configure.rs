@@ -63,6 +63,7 @@ pub fn run(args: &RunArgs, host: &HostInfo) -> Result<Request, UsageError> {
         allow_concurrent: args.allow_concurrent,
         image: args.image,
         page_cache: args.page_cache,
+        mtus: unique(&args.mtu),
         spaced_starts: args.spaced_starts,
         exceed_limits: args.exceed_limits,
         ..RunConfig::default()

@@ -64,16 +64,23 @@ pub struct GuestNic {
     pub addr: std::net::Ipv4Addr,
     /// The prefix length of its network.
     pub prefix: u8,
+    /// Its MTU, when the host set one for the link (`:mtu` after the prefix).
+    pub mtu: Option<u32>,
 }
 
 impl GuestNic {
     fn parse(word: &str) -> Option<GuestNic> {
         let (mac, cidr) = word.split_once('@')?;
-        let (addr, prefix) = cidr.split_once('/')?;
+        let (addr, rest) = cidr.split_once('/')?;
+        let (prefix, mtu) = match rest.split_once(':') {
+            Some((prefix, mtu)) => (prefix, Some(mtu.parse().ok()?)),
+            None => (rest, None),
+        };
         Some(GuestNic {
             mac: mac.to_ascii_lowercase(),
             addr: addr.parse().ok()?,
             prefix: prefix.parse().ok().filter(|p| *p <= 32)?,
+            mtu,
         })
     }
 }
@@ -126,7 +133,10 @@ impl Plan {
             let nics: Vec<String> = self
                 .nics
                 .iter()
-                .map(|n| format!("{}@{}/{}", n.mac, n.addr, n.prefix))
+                .map(|n| {
+                    let mtu = n.mtu.map(|m| format!(":{m}")).unwrap_or_default();
+                    format!("{}@{}/{}{mtu}", n.mac, n.addr, n.prefix)
+                })
                 .collect();
             s.push_str(&format!(" {NET_PARAM}{}", nics.join(",")));
         }
@@ -199,7 +209,7 @@ fn boot_and_run() -> Result<(), String> {
     let mut nics = Vec::new();
     for nic in &plan.nics {
         let name = wait_for_nic(&nic.mac, Duration::from_secs(5))?;
-        crate::sys::configure_interface(&name, nic.addr, nic.prefix)
+        crate::sys::configure_interface(&name, nic.addr, nic.prefix, nic.mtu)
             .map_err(|e| format!("configure {name} ({}): {e}", nic.mac))?;
         nics.push(name);
     }
@@ -361,18 +371,29 @@ mod tests {
             snapshot: false,
             seed: Some("00ff".into()),
             time_ns: Some(1_700_000_000_000_000_000),
-            nics: vec![GuestNic {
-                mac: "52:54:00:a9:fe:01".into(),
-                addr: "169.254.20.2".parse().unwrap(),
-                prefix: 30,
-            }],
+            nics: vec![
+                GuestNic {
+                    mac: "52:54:00:a9:fe:01".into(),
+                    addr: "169.254.20.2".parse().unwrap(),
+                    prefix: 30,
+                    mtu: Some(9000),
+                },
+                GuestNic {
+                    mac: "52:54:00:a9:fe:02".into(),
+                    addr: "169.254.1.15".parse().unwrap(),
+                    prefix: 24,
+                    mtu: None,
+                },
+            ],
         };
         let cmdline = format!("console=ttyS0 quiet {} panic=-1", plan.to_cmdline());
         assert_eq!(Plan::from_cmdline(&cmdline), plan);
         assert_eq!(Plan::from_cmdline("console=ttyS0"), Plan::default());
         assert!(Plan::from_cmdline("quiet vmbench.snapshot=1").snapshot);
         // A malformed interface is dropped, not guessed at.
-        let bad = Plan::from_cmdline("vmbench.net=52:54:00:a9:fe:01@169.254.1.15/33,x@y/1");
+        let bad = Plan::from_cmdline(
+            "vmbench.net=52:54:00:a9:fe:01@169.254.1.15/33,x@y/1,52:54:00:a9:fe:01@169.254.1.15/24:big",
+        );
         assert!(bad.nics.is_empty());
     }
 }

@@ -26,7 +26,7 @@ pub fn rusage() -> Rusage {
 
 /// Sets `lo` up in the current network namespace (a new one starts with it down).
 pub fn loopback_up() -> std::io::Result<()> {
-    interface_ioctls("lo", None, true)
+    interface_ioctls("lo", None, None, true)
 }
 
 /// Gives interface `name` an IPv4 address with its prefix and sets it up.
@@ -34,14 +34,20 @@ pub fn configure_interface(
     name: &str,
     addr: std::net::Ipv4Addr,
     prefix: u8,
+    mtu: Option<u32>,
 ) -> std::io::Result<()> {
     let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
-    interface_ioctls(name, Some((addr, std::net::Ipv4Addr::from(mask))), true)
+    interface_ioctls(
+        name,
+        Some((addr, std::net::Ipv4Addr::from(mask))),
+        mtu,
+        true,
+    )
 }
 
 /// Sets interface `name` down.
 pub fn interface_down(name: &str) -> std::io::Result<()> {
-    interface_ioctls(name, None, false)
+    interface_ioctls(name, None, None, false)
 }
 
 /// An `AF_INET` socket address as the interface ioctls take it.
@@ -58,10 +64,11 @@ fn sockaddr(addr: std::net::Ipv4Addr) -> libc::sockaddr {
     unsafe { std::mem::transmute::<libc::sockaddr_in, libc::sockaddr>(sin) }
 }
 
-/// Sets the address and netmask of `name` (when given), then sets it up or down.
+/// Sets the address and netmask of `name` and its MTU (when given), then sets it up or down.
 fn interface_ioctls(
     name: &str,
     address: Option<(std::net::Ipv4Addr, std::net::Ipv4Addr)>,
+    mtu: Option<u32>,
     up: bool,
 ) -> std::io::Result<()> {
     if name.len() >= libc::IFNAMSIZ {
@@ -70,7 +77,7 @@ fn interface_ioctls(
             format!("interface name {name} is too long"),
         ));
     }
-    // SAFETY: a datagram socket used only for the two interface ioctls below, closed after.
+    // SAFETY: a datagram socket used only for the interface ioctls below, closed after.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());
@@ -89,6 +96,10 @@ fn interface_ioctls(
                 req.ifr_ifru.ifru_netmask = sockaddr(mask);
                 failed = libc::ioctl(fd, libc::SIOCSIFNETMASK, &req) < 0;
             }
+        }
+        if let (false, Some(mtu)) = (failed, mtu) {
+            req.ifr_ifru.ifru_mtu = mtu as libc::c_int;
+            failed = libc::ioctl(fd, libc::SIOCSIFMTU, &req) < 0;
         }
         if failed || libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) < 0 {
             Err(std::io::Error::last_os_error())

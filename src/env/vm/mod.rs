@@ -221,11 +221,13 @@ fn guest_nics(net: &crate::net::VmNics) -> Vec<vmbench_workload::agent::GuestNic
             mac: crate::net::TAP_MAC.into(),
             addr: net.tap_guest,
             prefix: 30,
+            mtu: net.tap_mtu,
         },
         vmbench_workload::agent::GuestNic {
             mac: crate::net::SLIRP_MAC.into(),
             addr: crate::net::SLIRP_GUEST,
             prefix: 24,
+            mtu: None,
         },
     ]
 }

@@ -238,6 +238,7 @@ mod tests {
             vhost: false,
             tap_guest: "169.254.20.2".parse().unwrap(),
             slirp_port: 40000,
+            tap_mtu: None,
         });
         let a = args(&cfg);
         let netdevs: Vec<&String> = a
