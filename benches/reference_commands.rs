@@ -15,13 +15,9 @@
 //! - `vm-tcg`/`vm-kvm` against `hyperfine -N` of the hand-tuned QEMU command from the host
 //!   notes (same kernel, same initramfs; boot to power-off).
 //!
-//! - `net-stream` host → instance against `iperf3` over the same path (the native loopback; a
-//!   container's veth and its bridge with DNAT, iperf3's server in the same kind of network
-//!   namespace), interleaved rep by rep, with `net-rr`'s p50 and p99 per path.
-//!
-//! `cargo bench --bench reference_commands` (needs hyperfine; VMBENCH_BENCH_ONLY=network runs
-//! only the network comparison, which needs iperf3; skipped with the reason if absent;
-//! VMBENCH_BENCH_REPS sets the repetitions).
+//! `cargo bench --bench reference_commands` (needs hyperfine; skipped with the reason if
+//! absent; VMBENCH_BENCH_REPS sets the repetitions). The network path has its own bench,
+//! `network_reference`.
 
 mod common;
 
@@ -143,10 +139,6 @@ fn main() {
         .prefix("vmbench-bench-")
         .tempdir_in("/var/tmp")
         .expect("scratch");
-    if std::env::var_os("VMBENCH_BENCH_ONLY").is_some_and(|v| v == "network") {
-        network(&binary, data.path(), reps.min(10));
-        return;
-    }
     if vmbench::tool::which("hyperfine").is_none() {
         println!("skip reference_commands: hyperfine not installed (apt-get install hyperfine)");
         return;
@@ -195,7 +187,6 @@ fn main() {
         Ok(vm) => vm_reference(Arc::new(vm), reps, cpus, &binary.path, data.path(), cpu),
         Err(e) => println!("skip vm: {}", vmbench::error_chain(&e)),
     }
-    network(&binary, data.path(), reps.min(10));
 }
 
 fn containers(
@@ -578,194 +569,6 @@ fn vm_reference(
             vmbench::stats::median(&runs[1]),
             vmbench::stats::median(&runs[0]),
             "<= 250 ms and <= 0.2x",
-        );
-    }
-}
-
-/// Gbit/s of an iperf3 client sending `mib` MiB to `addr` (host → server), retrying until the
-/// server listens.
-fn iperf3_client(addr: std::net::SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
-    let start = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(10) {
-        let out = Command::new("taskset")
-            .args(["-c", cpus, "iperf3"])
-            .args(["-c", &addr.ip().to_string(), "-p", &addr.port().to_string()])
-            .args(["-n", &format!("{mib}M"), "-J"])
-            .output()
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if let Some(bps) = json["end"]["sum_received"]["bits_per_second"].as_f64() {
-            return Some(bps / 1e9);
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    None
-}
-
-/// iperf3 over the path `end` of `wiring`: its server where the instance would listen (the
-/// host's loopback, or inside the container's network namespace) on the workload's CPUs, its
-/// client on the host on the harness's, as vmbench places the instance and its peer.
-fn iperf3_over(
-    wiring: &vmbench::net::Wiring,
-    end: &vmbench::net::PathEnd,
-    mib: u64,
-    (workload, harness): (&str, &str),
-) -> Option<f64> {
-    let port = vmbench_workload::kernels::serve::PORT.to_string();
-    let mut server = Command::new("taskset");
-    server.args(["-c", workload]);
-    match &wiring.netns {
-        Some(ns) => server.args(["ip", "netns", "exec", ns, "iperf3", "-s", "-1", "-p", &port]),
-        None => {
-            let port = end.connect.port().to_string();
-            server.args(["iperf3", "-s", "-1", "-B", "127.0.0.1", "-p", &port])
-        }
-    };
-    let mut server = server
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .ok()?;
-    let gbit = iperf3_client(end.connect, mib, harness);
-    let _ = server.kill();
-    let _ = server.wait();
-    gbit
-}
-
-fn gbit_line(what: &str, ours: Option<f64>, reference: Option<f64>) {
-    let fmt = |v: Option<f64>| v.map_or_else(|| "      n/a".into(), |v| format!("{v:7.2} Gbit/s"));
-    let ratio = match (ours, reference) {
-        (Some(a), Some(b)) => format!("{:.3}x", a / b),
-        _ => "n/a".into(),
-    };
-    println!(
-        "{what:<44} {}  {}  ratio {ratio:<8} target: within 15%",
-        fmt(ours),
-        fmt(reference)
-    );
-}
-
-/// net-stream beside iperf3 over the same path, interleaved rep by rep, and net-rr's p50/p99
-/// per path (the container's veth against the native loopback).
-fn network(binary: &vmbench::results::BinaryInfo, data: &Path, reps: usize) {
-    if vmbench::tool::which("iperf3").is_none() {
-        println!("skip network: iperf3 not installed (apt-get install iperf3)");
-        return;
-    }
-    let envs = common::prepared(
-        &[EnvKind::Native, EnvKind::Container, EnvKind::ContainerCrun],
-        &[Workload::NetRr, Workload::NetStream],
-        binary,
-        data,
-    );
-    // The large size (1 GiB each way): a stream long enough that its set-up and its last
-    // acknowledgement weigh nothing on either side.
-    let size = Size::Large;
-    let mib = vmbench_workload::kernels::Params::for_size(size).path_stream_mib;
-    // Placed as a run places them: the instance on the last CPU, the harness (the peer) off it.
-    let cpu = common::workload_cpu();
-    let cpus = cpu.map(|c| vec![c]);
-    let cpus = cpus.as_deref();
-    let allowed = vmbench::config::allowed_cpus();
-    let list = |xs: &[usize]| {
-        xs.iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
-    let workload_list = cpus.map_or_else(|| list(&allowed), list);
-    let harness: Vec<usize> = allowed
-        .iter()
-        .copied()
-        .filter(|c| Some(*c) != cpu)
-        .collect();
-    let harness_list = if harness.is_empty() {
-        list(&allowed)
-    } else {
-        list(&harness)
-    };
-    if let Some(c) = cpu {
-        vmbench::pinning::move_harness_off(&[c]);
-    }
-    let metric = |o: &vmbench::env::Outcome, name: &str| {
-        o.observed
-            .results
-            .first()?
-            .metrics
-            .iter()
-            .find(|m| m.name == name)
-            .map(|m| m.value)
-    };
-    let med = |xs: &[f64]| vmbench::stats::median(xs);
-    println!("\nnetwork path, {reps} runs each, host → instance {mib} MiB per stream, instance on CPU {workload_list}, peer on {harness_list}:  vmbench net-stream | iperf3");
-    let mut rtt: Vec<(String, Vec<f64>, Vec<f64>)> = Vec::new();
-    for env in &envs {
-        let kind = env.kind();
-        let paths = kind.net_paths(vmbench::net::vhost_available());
-        let (mut ours, mut theirs) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
-        let (mut p50, mut p99) = (vec![Vec::new(); paths.len()], vec![Vec::new(); paths.len()]);
-        // Rep 0 warms both up and is dropped; the order alternates rep by rep, so neither side
-        // always runs first on a host whose speed drifts.
-        for rep in 0..=reps {
-            let mut vmbench_stream = |keep: bool| {
-                let spec = common::spec(&binary.path, data, Workload::NetStream, size, cpus, None);
-                if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
-                    for (i, p) in paths.iter().enumerate() {
-                        let v = metric(&o, &format!("stream_in{}", p.metric_suffix()));
-                        ours[i].extend(v.filter(|_| keep));
-                    }
-                }
-            };
-            let mut iperf3_stream = |keep: bool| {
-                if let Ok(Some(wiring)) = vmbench::net::Wiring::for_env(kind) {
-                    for (i, end) in wiring.paths.iter().enumerate() {
-                        let v = iperf3_over(&wiring, end, mib, (&workload_list, &harness_list));
-                        theirs[i].extend(v.filter(|_| keep));
-                    }
-                }
-            };
-            if rep % 2 == 0 {
-                vmbench_stream(rep > 0);
-                iperf3_stream(rep > 0);
-            } else {
-                iperf3_stream(true);
-                vmbench_stream(true);
-            }
-            let spec = common::spec(
-                &binary.path,
-                data,
-                Workload::NetRr,
-                Size::Default,
-                cpus,
-                None,
-            );
-            if let (Ok(o), _) = vmbench::runner::launch_wired(env.as_ref(), spec) {
-                for (i, p) in paths.iter().enumerate() {
-                    p50[i].extend(metric(&o, &format!("round_trip{}", p.metric_suffix())));
-                    p99[i].extend(metric(&o, &format!("round_trip_p99{}", p.metric_suffix())));
-                }
-            }
-        }
-        for (i, p) in paths.iter().enumerate() {
-            gbit_line(
-                &format!("{kind} {p} stream vs iperf3"),
-                med(&ours[i]),
-                med(&theirs[i]),
-            );
-            rtt.push((format!("{kind} {p}"), p50[i].clone(), p99[i].clone()));
-        }
-    }
-    let native = rtt.first().and_then(|(_, p50, _)| med(p50));
-    println!("net-rr round trip per path (µs): p50 | p99 | p50 × native loopback (target for the container veth: within 1.5×)");
-    for (what, p50, p99) in &rtt {
-        let (a, b) = (med(p50), med(p99));
-        let ratio = a
-            .zip(native)
-            .map_or("n/a".into(), |(a, n)| format!("{:.3}x", a / n));
-        println!(
-            "{what:<44} {:>8} {:>8}  {ratio}",
-            a.map_or("n/a".into(), |v| format!("{v:.1}")),
-            b.map_or("n/a".into(), |v| format!("{v:.1}"))
         );
     }
 }

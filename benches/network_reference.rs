@@ -1,0 +1,502 @@
+//! vmbench's network path beside independent tools over the same paths, measured side by side
+//! in one run, order alternating rep by rep after a dropped warm-up:
+//!
+//! - `net-stream` host → instance against `iperf3` (its server where the instance listens: on
+//!   the host's loopback, in the container's network namespace, or in a bench-only guest with
+//!   the same kernel, QEMU command line and wiring as the run's VM);
+//! - `net-rr`'s p50 round trip against `sockperf ping-pong --tcp` (Debian's sockperf; iperf3
+//!   has no round trip), both with the peer as a run places it (off the instance's CPU) and
+//!   with the peer on the instance's CPU;
+//! - the same at each `--mtu` (1500, 9000, 65520) for the container's veth and the guest's tap.
+//!
+//! Per path it prints both figures, their ratio and the target (within 10%), and exits 1 when
+//! a path misses it. `cargo bench --bench network_reference` (needs root, iperf3, sockperf and
+//! busybox-static; VMBENCH_BENCH_REPS sets the repetitions, 10 by default, half for a guest;
+//! VMBENCH_BENCH_ENVS=native,vm-tcg picks environments; VMBENCH_BENCH_CONSOLE=1 prints the
+//! bench guest's console; VMBENCH_BENCH_DEBUG=1 prints iperf3's sender and receiver figures).
+
+mod common;
+#[path = "network_guest/mod.rs"]
+mod guest;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+use vmbench::env::{Accel, EnvKind, Environment};
+use vmbench::net::{MtuChoice, NetPath, Wiring};
+use vmbench_workload::{Size, Workload};
+
+/// The largest distance from the reference a figure may have.
+const TARGET: f64 = 0.10;
+
+/// Where the instance and the peer run, as taskset lists.
+struct Placement {
+    instance: Option<Vec<usize>>,
+    workload: String,
+    harness: String,
+}
+
+impl Placement {
+    fn new() -> Placement {
+        let allowed = vmbench::config::allowed_cpus();
+        let list = |xs: &[usize]| {
+            xs.iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let cpu = common::workload_cpu();
+        let harness: Vec<usize> = allowed
+            .iter()
+            .copied()
+            .filter(|c| Some(*c) != cpu)
+            .collect();
+        if let Some(c) = cpu {
+            vmbench::pinning::move_harness_off(&[c]);
+        }
+        Placement {
+            instance: cpu.map(|c| vec![c]),
+            workload: cpu.map_or_else(|| list(&allowed), |c| c.to_string()),
+            harness: list(if harness.is_empty() {
+                &allowed
+            } else {
+                &harness
+            }),
+        }
+    }
+}
+
+/// One figure on one path: vmbench's and the reference's values, rep by rep.
+#[derive(Default)]
+struct Pair {
+    ours: Vec<f64>,
+    theirs: Vec<f64>,
+}
+
+/// The figures of one path.
+#[derive(Default)]
+struct PathPairs {
+    stream: Pair,
+    rtt: Pair,
+    rtt_same_cpu: Pair,
+}
+
+/// Gbit/s of an iperf3 client on `cpus` sending `mib` MiB to `addr`, retrying until the server
+/// listens.
+fn iperf3_client(addr: SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(20) {
+        let out = Command::new("timeout")
+            .args([
+                "60",
+                "taskset",
+                "-c",
+                cpus,
+                "iperf3",
+                "-c",
+                &addr.ip().to_string(),
+            ])
+            .args([
+                "-p",
+                &addr.port().to_string(),
+                "-n",
+                &format!("{mib}M"),
+                "-J",
+            ])
+            .output()
+            .ok()?;
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        if std::env::var_os("VMBENCH_BENCH_DEBUG").is_some() {
+            let e = &json["end"];
+            eprintln!(
+                "iperf3 {addr}: sent {} Gbit/s over {} s, received {} Gbit/s over {} s, wall {:?}",
+                e["sum_sent"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
+                e["sum_sent"]["seconds"],
+                e["sum_received"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
+                e["sum_received"]["seconds"],
+                start.elapsed()
+            );
+        }
+        if let Some(bps) = json["end"]["sum_received"]["bits_per_second"].as_f64() {
+            return Some(bps / 1e9);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// The p50 round trip in µs of a sockperf TCP ping-pong client on `cpus` against `addr`,
+/// `seconds` long after its 0.4 s warm-up.
+fn sockperf_client(addr: SocketAddr, cpus: &str, seconds: u32) -> Option<f64> {
+    for _ in 0..20 {
+        let out = Command::new("timeout")
+            .args([
+                "30",
+                "taskset",
+                "-c",
+                cpus,
+                "sockperf",
+                "ping-pong",
+                "--tcp",
+            ])
+            .arg("--full-rtt")
+            .args(["-i", &addr.ip().to_string(), "-p", &addr.port().to_string()])
+            .args(["-m", "14", "-t", &seconds.to_string()])
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let p50 = text
+            .lines()
+            .find(|l| l.contains("percentile 50.000"))
+            .and_then(|l| l.rsplit('=').next()?.trim().parse().ok());
+        if p50.is_some() {
+            return p50;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// A server of `tool` where the instance of `wiring` would listen, on the workload's CPUs.
+enum Server {
+    Process(std::process::Child),
+    /// A booted guest, kept for its drop (which kills QEMU).
+    Guest {
+        _guest: guest::Guest,
+    },
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Server::Process(c) = self {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// What a bench guest needs: the run's VM settings, its accelerator, the bench initramfs.
+struct GuestKit {
+    vm: vmbench::env::vm::VmSettings,
+    accel: Accel,
+    initrd: std::path::PathBuf,
+}
+
+fn server(
+    tool: &str,
+    wiring: &Wiring,
+    place: &Placement,
+    kit: Option<&GuestKit>,
+) -> Option<Server> {
+    if let Some(kit) = kit.filter(|_| wiring.vm.is_some()) {
+        let g = guest::Guest::boot(
+            &kit.vm,
+            kit.accel,
+            &kit.initrd,
+            wiring,
+            tool,
+            &place.workload,
+        );
+        return g
+            .map_err(|e| println!("  {e}"))
+            .ok()
+            .map(|g| Server::Guest { _guest: g });
+    }
+    let port = match &wiring.netns {
+        Some(_) => vmbench_workload::kernels::serve::PORT,
+        None => wiring.paths[0].connect.port(),
+    }
+    .to_string();
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", &place.workload]);
+    if let Some(ns) = &wiring.netns {
+        cmd.args(["ip", "netns", "exec", ns]);
+    }
+    match tool {
+        "iperf3" => cmd.args(["iperf3", "-s", "-p", &port]),
+        _ => cmd
+            .args(["sockperf", "sr", "--tcp", "-p", &port, "-i"])
+            .arg(if wiring.netns.is_some() {
+                "0.0.0.0"
+            } else {
+                "127.0.0.1"
+            }),
+    };
+    let child = cmd
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    Some(Server::Process(child))
+}
+
+/// One repetition of the references over every path of a fresh wiring of `kind` at `mtu`.
+fn reference_rep(
+    kind: EnvKind,
+    mtu: MtuChoice,
+    mib: u64,
+    place: &Placement,
+    kit: Option<&GuestKit>,
+    pairs: &mut [PathPairs],
+    keep: bool,
+) {
+    let Ok(Some(wiring)) = Wiring::for_env(kind, mtu) else {
+        return;
+    };
+    // sockperf first: it binds without SO_REUSEADDR, so it could not listen on a port whose
+    // connections iperf3 just left in TIME_WAIT; iperf3 sets it.
+    // A guest's round trips are ten times slower: a shorter ping-pong has as many.
+    let seconds = if kit.is_some() { 1 } else { 2 };
+    if let Some(_s) = server("sockperf", &wiring, place, kit) {
+        for (i, end) in wiring.paths.iter().enumerate() {
+            let v = sockperf_client(end.connect, &place.harness, seconds);
+            pairs[i].rtt.theirs.extend(v.filter(|_| keep));
+            let v = sockperf_client(end.connect, &place.workload, seconds);
+            pairs[i].rtt_same_cpu.theirs.extend(v.filter(|_| keep));
+        }
+    }
+    if let Some(_s) = server("iperf3", &wiring, place, kit) {
+        for (i, end) in wiring.paths.iter().enumerate() {
+            let v = iperf3_client(end.connect, mib, &place.harness);
+            pairs[i].stream.theirs.extend(v.filter(|_| keep));
+        }
+    }
+}
+
+/// One repetition of vmbench's net-stream and net-rr in `env` at `mtu`.
+#[allow(clippy::too_many_arguments)]
+fn vmbench_rep(
+    env: &dyn Environment,
+    mtu: MtuChoice,
+    size: Size,
+    paths: &[NetPath],
+    place: &Placement,
+    (binary, data): (&Path, &Path),
+    pairs: &mut [PathPairs],
+    keep: bool,
+) {
+    let cpus = place.instance.as_deref();
+    let suffix = |p: &NetPath| {
+        format!(
+            "{}{}",
+            p.metric_suffix(),
+            p.mtu_suffix(mtu.mtu, mtu.headline)
+        )
+    };
+    // A guest's round trips are ten times slower: the small size has as many per second.
+    let rr = if size == Size::Large {
+        Size::Default
+    } else {
+        Size::Small
+    };
+    for (workload, size) in [(Workload::NetStream, size), (Workload::NetRr, rr)] {
+        let spec = common::spec(binary, data, workload, size, cpus, None);
+        let (Ok(o), _) = vmbench::runner::launch_wired(env, spec, mtu) else {
+            continue;
+        };
+        let Some(result) = o.observed.results.first() else {
+            continue;
+        };
+        let value = |name: String| {
+            result
+                .metrics
+                .iter()
+                .find(|m| m.name == name)
+                .map(|m| m.value)
+                .filter(|_| keep)
+        };
+        for (i, p) in paths.iter().enumerate() {
+            let s = suffix(p);
+            match workload {
+                Workload::NetStream => pairs[i].stream.ours.extend(value(format!("stream_in{s}"))),
+                _ => {
+                    pairs[i].rtt.ours.extend(value(format!("round_trip{s}")));
+                    let same = value(format!("round_trip_same_cpu{s}"));
+                    pairs[i].rtt_same_cpu.ours.extend(same);
+                }
+            }
+        }
+    }
+}
+
+/// Prints one comparison line: both medians, and the median of the rep-by-rep ratios (each
+/// pair measured back to back, so a drift of the shared host moves both); false when that
+/// ratio misses the target.
+fn line(what: &str, pair: &Pair, unit: &str) -> bool {
+    let med = |xs: &[f64]| vmbench::stats::median(xs);
+    let (ours, theirs) = (med(&pair.ours), med(&pair.theirs));
+    let ratios: Vec<f64> = pair
+        .ours
+        .iter()
+        .zip(&pair.theirs)
+        .map(|(a, b)| a / b)
+        .collect();
+    let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{v:.2} {unit}"));
+    let (ratio, ok) = match med(&ratios).filter(|_| pair.ours.len() == pair.theirs.len()) {
+        Some(r) => (format!("{r:.3}x"), (r - 1.0).abs() <= TARGET),
+        None => ("n/a".into(), false),
+    };
+    println!(
+        "{what:<56} {:>13} {:>13}  ratio {ratio:<7} (n={}) target: within {:.0}%  {}",
+        fmt(ours),
+        fmt(theirs),
+        ratios.len(),
+        TARGET * 100.0,
+        if ok { "ok" } else { "MISSED" }
+    );
+    ok
+}
+
+/// Compares `env` with the references at `mtu`; false when a path missed.
+fn compare(
+    env: &dyn Environment,
+    mtu: MtuChoice,
+    reps: usize,
+    place: &Placement,
+    kit: Option<&GuestKit>,
+    files: (&Path, &Path),
+) -> bool {
+    let kind = env.kind();
+    let paths = kind.net_paths(vmbench::net::vhost_available()).to_vec();
+    let guest = kit.is_some() && matches!(kind, EnvKind::VmKvm | EnvKind::VmTcg);
+    // A guest's stream at the default size (256 MiB), the others at the large (1 GiB): long
+    // enough that set-up and the last acknowledgement weigh nothing.
+    let size = if guest { Size::Default } else { Size::Large };
+    let mib = vmbench_workload::kernels::Params::for_size(size).path_stream_mib;
+    let reps = if guest { reps.div_ceil(2).max(3) } else { reps };
+    let mut pairs: Vec<PathPairs> = paths.iter().map(|_| PathPairs::default()).collect();
+    let kit = kit.filter(|_| guest);
+    for rep in 0..=reps {
+        // Rep 0 warms both up and is dropped; the order alternates rep by rep.
+        let keep = rep > 0;
+        if rep % 2 == 0 {
+            vmbench_rep(env, mtu, size, &paths, place, files, &mut pairs, keep);
+            reference_rep(kind, mtu, mib, place, kit, &mut pairs, keep);
+        } else {
+            reference_rep(kind, mtu, mib, place, kit, &mut pairs, keep);
+            vmbench_rep(env, mtu, size, &paths, place, files, &mut pairs, keep);
+        }
+    }
+    let at = mtu.mtu.map(|m| format!(" MTU {m}")).unwrap_or_default();
+    let mut ok = true;
+    for (p, pair) in paths.iter().zip(&pairs) {
+        let what = format!("{kind} {p}{at}");
+        ok &= line(&format!("{what} stream vs iperf3"), &pair.stream, "Gbit/s");
+        ok &= line(&format!("{what} p50 vs sockperf"), &pair.rtt, "µs");
+        ok &= line(
+            &format!("{what} p50, peer on its CPU, vs sockperf"),
+            &pair.rtt_same_cpu,
+            "µs",
+        );
+    }
+    ok
+}
+
+fn main() {
+    let reps: usize = std::env::var("VMBENCH_BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10);
+    for tool in ["iperf3", "sockperf"] {
+        if vmbench::tool::which(tool).is_none() {
+            println!("skip network_reference: {tool} not installed (apt-get install {tool})");
+            return;
+        }
+    }
+    let cache = vmbench::cache::cache_dir();
+    let binary = vmbench::workload_bin::resolve(None, &cache).expect("workload binary");
+    let data = tempfile::Builder::new()
+        .prefix("vmbench-bench-")
+        .tempdir_in("/var/tmp")
+        .expect("scratch");
+    let vm_kind = if vmbench::env::vm::accel::kvm_usable().is_ok() {
+        EnvKind::VmKvm
+    } else {
+        EnvKind::VmTcg
+    };
+    let kinds = [
+        EnvKind::Native,
+        EnvKind::Container,
+        EnvKind::ContainerCrun,
+        vm_kind,
+    ];
+    let workloads = [Workload::NetRr, Workload::NetStream];
+    // VMBENCH_BENCH_ENVS=container,vm-tcg: only those.
+    let only = std::env::var("VMBENCH_BENCH_ENVS").unwrap_or_default();
+    let kinds: Vec<EnvKind> = kinds
+        .into_iter()
+        .filter(|k| only.is_empty() || only.split(',').any(|o| o == k.name()))
+        .collect();
+    let envs = common::prepared(&kinds, &workloads, &binary, data.path());
+    let kit = guest_kit(&binary, &workloads, data.path(), vm_kind);
+    let place = Placement::new();
+    println!(
+        "network path, {reps} runs each (a guest's half), instance on CPU {}, peer on {}:  vmbench | reference",
+        place.workload, place.harness
+    );
+    let files = (binary.path.as_path(), data.path());
+    let mut ok = true;
+    for env in &envs {
+        ok &= compare(
+            env.as_ref(),
+            MtuChoice::default(),
+            reps,
+            &place,
+            kit.as_ref(),
+            files,
+        );
+    }
+    println!("\nMTU sweep (veth and tap; the bridge and slirp rows ride along):");
+    for env in envs.iter().filter(|e| {
+        matches!(e.kind(), EnvKind::Container)
+            || matches!(e.kind(), EnvKind::VmKvm | EnvKind::VmTcg)
+    }) {
+        for mtu in vmbench::ids::net_path::MTU_CHOICES {
+            let choice = MtuChoice {
+                mtu: Some(mtu),
+                headline: Some(mtu),
+            };
+            ok &= compare(
+                env.as_ref(),
+                choice,
+                reps.div_ceil(2),
+                &place,
+                kit.as_ref(),
+                files,
+            );
+        }
+    }
+    if !ok {
+        println!("\nnetwork_reference: at least one path missed its target");
+        std::process::exit(1);
+    }
+}
+
+/// The bench guest's parts, when a VM environment can run here.
+fn guest_kit(
+    binary: &vmbench::results::BinaryInfo,
+    workloads: &[Workload],
+    data: &Path,
+    kind: EnvKind,
+) -> Option<GuestKit> {
+    let mut host = vmbench::session::host_facts();
+    let config = vmbench::config::RunConfig {
+        workloads: workloads.to_vec(),
+        data_dir: data.to_path_buf(),
+        ..Default::default()
+    };
+    let cache = vmbench::cache::cache_dir();
+    let vm = vmbench::env::vm::prepare(binary, &config, &cache, data, &mut host)
+        .map_err(|e| println!("skip the bench guest: {}", vmbench::error_chain(&e)))
+        .ok()?;
+    let initrd = guest::initramfs(&vm, data)
+        .map_err(|e| println!("skip the bench guest: {e}"))
+        .ok()?;
+    let accel = match kind {
+        EnvKind::VmKvm => Accel::Kvm,
+        _ => Accel::Tcg,
+    };
+    Some(GuestKit { vm, accel, initrd })
+}
