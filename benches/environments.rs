@@ -15,12 +15,7 @@ use vmbench_workload::{Size, Workload};
 const WORKLOADS: [Workload; 3] = [Workload::Noop, Workload::CpuInt, Workload::Syscall];
 
 fn benches(c: &mut Criterion) {
-    let cache = vmbench::cache::cache_dir();
-    let binary = vmbench::workload_bin::resolve(None, &cache).expect("workload binary");
-    let data = tempfile::Builder::new()
-        .prefix("vmbench-bench-")
-        .tempdir_in("/var/tmp")
-        .expect("scratch");
+    let (binary, data) = common::binary_and_scratch();
     let envs = common::prepared(EnvKind::ALL, &WORKLOADS, &binary, data.path());
     let cpus = common::workload_cpu().map(|c| vec![c]);
     if let Some(cpus) = &cpus {

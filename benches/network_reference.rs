@@ -405,12 +405,7 @@ fn main() {
             return;
         }
     }
-    let cache = vmbench::cache::cache_dir();
-    let binary = vmbench::workload_bin::resolve(None, &cache).expect("workload binary");
-    let data = tempfile::Builder::new()
-        .prefix("vmbench-bench-")
-        .tempdir_in("/var/tmp")
-        .expect("scratch");
+    let (binary, data) = common::binary_and_scratch();
     let vm_kind = if vmbench::env::vm::accel::kvm_usable().is_ok() {
         EnvKind::VmKvm
     } else {

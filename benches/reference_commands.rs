@@ -133,12 +133,8 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30);
+    let (binary, data) = common::binary_and_scratch();
     let cache = vmbench::cache::cache_dir();
-    let binary = vmbench::workload_bin::resolve(None, &cache).expect("workload binary");
-    let data = tempfile::Builder::new()
-        .prefix("vmbench-bench-")
-        .tempdir_in("/var/tmp")
-        .expect("scratch");
     if vmbench::tool::which("hyperfine").is_none() {
         println!("skip reference_commands: hyperfine not installed (apt-get install hyperfine)");
         return;

@@ -49,6 +49,21 @@ fn background(args: &[&str], out: &Path) -> std::process::Child {
         .unwrap()
 }
 
+/// Runs `vmbench run ARGS --out OUT` to its end: its pid and its output (stderr kept).
+fn run_to_end(args: &[&str], out: &Path) -> (u32, std::process::Output) {
+    let child = common::process()
+        .arg("run")
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
 /// Waits until the run with `pid` has wired something whose description passes `is`.
 fn wait_for_wiring(pid: u32, what: &str, is: impl Fn(&str) -> bool) {
     let start = Instant::now();
@@ -80,24 +95,17 @@ fn every_path_is_measured_and_recorded_and_nothing_is_left() {
     let dir = common::scratch();
     let out = dir.path().join("net.json");
     // The issue's own command.
-    let child = common::process()
-        .args([
-            "run",
+    let (pid, run) = run_to_end(
+        &[
             "--env",
             "native,container,container-crun,vm",
             "--workload",
             "net-rr,net-stream",
             "--reps",
             "5",
-            "--out",
-        ])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let run = child.wait_with_output().unwrap();
+        ],
+        &out,
+    );
     let err = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{err}");
     let r = Results::load(&out).unwrap();
@@ -177,17 +185,23 @@ fn an_mtu_sweep_sets_each_link_names_its_figures_and_times_both_placements() {
     }
     let dir = common::scratch();
     let out = dir.path().join("mtu.json");
-    let child = common::process()
-        .args(["run", "--env", "native,container,vm-tcg"])
-        .args(["--workload", "net-rr,net-stream", "--size", "small"])
-        .args(["--mtu", "9000,65520", "--reps", "2", "--cpus", "1", "--out"])
-        .arg(&out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let run = child.wait_with_output().unwrap();
+    let (pid, run) = run_to_end(
+        &[
+            "--env",
+            "native,container,vm-tcg",
+            "--workload",
+            "net-rr,net-stream",
+            "--size",
+            "small",
+            "--mtu",
+            "9000,65520",
+            "--reps",
+            "2",
+            "--cpus",
+            "1",
+        ],
+        &out,
+    );
     assert!(
         run.status.success(),
         "{}",

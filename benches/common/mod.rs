@@ -16,6 +16,17 @@ pub fn workload_cpu() -> Option<usize> {
     (allowed.len() >= 2).then(|| *allowed.last().expect("two or more"))
 }
 
+/// The workload binary (resolved as a run resolves it) and a scratch folder in /var/tmp.
+pub fn binary_and_scratch() -> (BinaryInfo, tempfile::TempDir) {
+    let cache = vmbench::cache::cache_dir();
+    let binary = vmbench::workload_bin::resolve(None, &cache).expect("workload binary");
+    let data = tempfile::Builder::new()
+        .prefix("vmbench-bench-")
+        .tempdir_in("/var/tmp")
+        .expect("scratch");
+    (binary, data)
+}
+
 /// Every environment of `kinds` this host can run, prepared; the others are skipped with
 /// their reason printed.
 pub fn prepared(

@@ -13,7 +13,6 @@ use vmbench::env::vm::qemu::{self, QemuConfig};
 use vmbench::env::vm::VmSettings;
 use vmbench::env::Accel;
 use vmbench::net::Wiring;
-use vmbench_workload::agent::GuestNic;
 
 /// The line the guest prints once its server listens.
 const READY: &str = "vmbench-bench-ready";
@@ -150,20 +149,7 @@ impl Guest {
     ) -> Result<Guest, String> {
         let nics = wiring.vm.as_ref().ok_or("a VM's wiring has NICs")?;
         let plan = vmbench_workload::agent::Plan {
-            nics: vec![
-                GuestNic {
-                    mac: vmbench::net::TAP_MAC.into(),
-                    addr: nics.tap_guest,
-                    prefix: 30,
-                    mtu: nics.tap_mtu,
-                },
-                GuestNic {
-                    mac: vmbench::net::SLIRP_MAC.into(),
-                    addr: vmbench::net::SLIRP_GUEST,
-                    prefix: 24,
-                    mtu: None,
-                },
-            ],
+            nics: vmbench::env::vm::guest_nics(nics),
             ..Default::default()
         };
         let cfg = QemuConfig {

@@ -1,8 +1,6 @@
 //! Names of the metrics one module produces and another reads: the host's peer writes the
 //! network figures, the report's network section reads them back by the same constants.
 
-use super::NetPath;
-
 /// A figure the host's network peer measures, per path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NetMetric {
@@ -34,8 +32,8 @@ impl NetMetric {
         }
     }
 
-    /// The metric's name on `path` (`round_trip_dnat` on a second path).
-    pub fn on(self, path: NetPath) -> String {
-        format!("{}{}", self.base(), path.metric_suffix())
+    /// The metric's name with a path's `suffix` (`round_trip_dnat`, `stream_in_mtu9000`).
+    pub fn with_suffix(self, suffix: &str) -> String {
+        format!("{}{suffix}", self.base())
     }
 }

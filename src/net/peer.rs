@@ -157,7 +157,7 @@ fn connect(end: &PathEnd, stop: &AtomicBool, deadline: Instant) -> Result<TcpStr
 
 fn metric(name: NetMetric, end: &PathEnd, value: f64, unit: &str, better: Better) -> Metric {
     Metric {
-        name: format!("{}{}", name.base(), end.suffix),
+        name: name.with_suffix(&end.suffix),
         value,
         unit: unit.into(),
         better,
@@ -186,7 +186,7 @@ fn both_placements(
     pin_this_thread(&own)?;
     let median = same?
         .into_iter()
-        .find(|m| m.name == format!("{}{}", NetMetric::RoundTrip.base(), end.suffix));
+        .find(|m| m.name == NetMetric::RoundTrip.with_suffix(&end.suffix));
     if let Some(m) = median {
         metrics.push(metric(
             NetMetric::RoundTripSameCpu,

@@ -65,7 +65,7 @@ fn values(
     metric: NetMetric,
     suffix: &str,
 ) -> Vec<(u32, f64)> {
-    let name = format!("{}{suffix}", metric.base());
+    let name = metric.with_suffix(suffix);
     results
         .succeeded(env)
         .filter(|t| t.workload == w)

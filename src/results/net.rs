@@ -40,15 +40,6 @@ impl Placement {
             Some(_) => Placement::CrossCpu,
         }
     }
-
-    /// Its words in results and reports.
-    pub fn words(self) -> &'static str {
-        match self {
-            Placement::CrossCpu => "peer and instance on different CPUs",
-            Placement::Shared => "peer's CPUs include the instance's",
-            Placement::Unpinned => "instance not pinned",
-        }
-    }
 }
 
 /// One path the peer measured.

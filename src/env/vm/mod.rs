@@ -215,7 +215,7 @@ fn qemu_config(
 
 /// The interfaces the guest agent configures for a wired guest: the tap NIC's `/30` and slirp's
 /// `/24`.
-fn guest_nics(net: &crate::net::VmNics) -> Vec<vmbench_workload::agent::GuestNic> {
+pub fn guest_nics(net: &crate::net::VmNics) -> Vec<vmbench_workload::agent::GuestNic> {
     vec![
         vmbench_workload::agent::GuestNic {
             mac: crate::net::TAP_MAC.into(),
