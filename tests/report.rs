@@ -816,3 +816,45 @@ fn hostile_strings_stay_text_in_the_markdown_report() {
         assert!(tables > 3, "the tables are still tables ({tables})");
     }
 }
+
+/// The cells of one Markdown table row (a `\|` inside a cell is text, not a border).
+fn cells(row: &str) -> usize {
+    row.trim()
+        .trim_matches('|')
+        .replace("\\|", "")
+        .split('|')
+        .count()
+}
+
+#[test]
+fn every_markdown_table_has_as_many_cells_in_each_row_as_in_its_header() {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let dir = common::scratch();
+    for name in [
+        "net.report.md",
+        "net.report.ko.md",
+        "sample.report.md",
+        "sample.report.ko.md",
+    ] {
+        let md = std::fs::read_to_string(unpack(dir.path(), name)).unwrap();
+        let lines: Vec<&str> = md.lines().collect();
+        let mut separators = 0;
+        for (i, line) in lines.iter().enumerate().skip(1) {
+            let is_separator = line.starts_with("|---") || line.starts_with("|:--");
+            if !is_separator {
+                continue;
+            }
+            separators += 1;
+            let header = cells(lines[i - 1]);
+            assert_eq!(cells(line), header, "{name}: {}\n{line}", lines[i - 1]);
+            for row in lines[i + 1..].iter().take_while(|l| l.starts_with('|')) {
+                assert_eq!(cells(row), header, "{name}: {}\n{row}", lines[i - 1]);
+            }
+        }
+        let tables = Parser::new_ext(&md, Options::ENABLE_TABLES)
+            .filter(|e| matches!(e, Event::Start(Tag::Table(_))))
+            .count();
+        assert!(separators > 3, "{name} has tables");
+        assert_eq!(tables, separators, "{name}: every table parses as one");
+    }
+}

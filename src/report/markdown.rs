@@ -261,12 +261,11 @@ fn across_table(s: &mut String, report: &Report, lang: Lang) {
 /// The network path: a row per environment and path.
 fn network_table(s: &mut String, view: &super::network::NetworkView, lang: Lang) {
     let _ = writeln!(s, "### {}\n", lang.pick("Network path", "네트워크 경로"));
-    let _ = writeln!(
-        s,
-        "| {} |",
-        super::format::network_headers(lang).join(" | ")
-    );
-    let _ = writeln!(s, "|---|---|---:|---:|---:|---:|");
+    let headers = super::format::network_headers(lang);
+    let _ = writeln!(s, "| {} |", headers.join(" | "));
+    // Environment and path on the left, every figure on the right: one per header.
+    let figures = "---:|".repeat(headers.len().saturating_sub(2));
+    let _ = writeln!(s, "|---|---|{figures}");
     for row in super::format::network_cells(view, lang) {
         let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
         let _ = writeln!(s, "| {} |", cells.join(" | "));
