@@ -24,7 +24,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 use vmbench::env::{Accel, EnvKind, Environment};
-use vmbench::net::{MtuChoice, NetPath, Wiring};
+use vmbench::ids::NetMetric;
+use vmbench::net::peer::{Load, Peer};
+use vmbench::net::{MtuChoice, NetPath, PathEnd, Wiring};
 use vmbench_workload::{Size, Workload};
 
 /// The largest distance from the reference a figure may have.
@@ -70,7 +72,11 @@ impl Placement {
 /// One figure on one path: vmbench's and the reference's values, rep by rep.
 #[derive(Default)]
 struct Pair {
+    /// vmbench's run (for a guest: its own boot).
     ours: Vec<f64>,
+    /// vmbench's peer against the workload binary's server in the reference's boot of the
+    /// bench guest (guests only).
+    ours_one_guest: Vec<f64>,
     theirs: Vec<f64>,
 }
 
@@ -159,21 +165,14 @@ fn sockperf_client(addr: SocketAddr, cpus: &str, seconds: u32) -> Option<f64> {
     None
 }
 
-/// A server of `tool` where the instance of `wiring` would listen, on the workload's CPUs.
-enum Server {
-    Process(std::process::Child),
-    /// A booted guest, kept for its drop (which kills QEMU).
-    Guest {
-        _guest: guest::Guest,
-    },
-}
+/// A server of `tool` where the instance of a container's or the host's wiring would listen,
+/// on the workload's CPUs; killed when dropped.
+struct Server(std::process::Child);
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if let Server::Process(c) = self {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -184,26 +183,7 @@ struct GuestKit {
     initrd: std::path::PathBuf,
 }
 
-fn server(
-    tool: &str,
-    wiring: &Wiring,
-    place: &Placement,
-    kit: Option<&GuestKit>,
-) -> Option<Server> {
-    if let Some(kit) = kit.filter(|_| wiring.vm.is_some()) {
-        let g = guest::Guest::boot(
-            &kit.vm,
-            kit.accel,
-            &kit.initrd,
-            wiring,
-            tool,
-            &place.workload,
-        );
-        return g
-            .map_err(|e| println!("  {e}"))
-            .ok()
-            .map(|g| Server::Guest { _guest: g });
-    }
+fn server(tool: &str, wiring: &Wiring, place: &Placement) -> Option<Server> {
     let port = match &wiring.netns {
         Some(_) => vmbench_workload::kernels::serve::PORT,
         None => wiring.paths[0].connect.port(),
@@ -229,39 +209,131 @@ fn server(
         .stderr(Stdio::null())
         .spawn()
         .ok()?;
-    Some(Server::Process(child))
+    Some(Server(child))
 }
 
-/// One repetition of the references over every path of a fresh wiring of `kind` at `mtu`.
+/// sockperf's round trips on every path of `wiring`, as a run places the peer and then on the
+/// instance's CPU, each reached at `at(end)`.
+fn sockperf_set(
+    wiring: &Wiring,
+    place: &Placement,
+    guest: bool,
+    pairs: &mut [PathPairs],
+    keep: bool,
+    at: impl Fn(&PathEnd) -> SocketAddr,
+) {
+    // A guest's round trips are ten times slower: a shorter ping-pong has as many.
+    let seconds = if guest { 1 } else { 2 };
+    for (i, end) in wiring.paths.iter().enumerate() {
+        let v = sockperf_client(at(end), &place.harness, seconds);
+        pairs[i].rtt.theirs.extend(v.filter(|_| keep));
+        let v = sockperf_client(at(end), &place.workload, seconds);
+        pairs[i].rtt_same_cpu.theirs.extend(v.filter(|_| keep));
+    }
+}
+
+/// iperf3's stream of `mib` MiB on every path of `wiring`, each reached at `at(end)`.
+fn iperf3_set(
+    wiring: &Wiring,
+    mib: u64,
+    place: &Placement,
+    pairs: &mut [PathPairs],
+    keep: bool,
+    at: impl Fn(&PathEnd) -> SocketAddr,
+) {
+    for (i, end) in wiring.paths.iter().enumerate() {
+        let v = iperf3_client(at(end), mib, &place.harness);
+        pairs[i].stream.theirs.extend(v.filter(|_| keep));
+    }
+}
+
+/// vmbench's own peer (the code a run drives) against the workload binary's server in the bench
+/// guest: net-stream's inbound stream and net-rr's round trips in both placements.
+fn peer_in_guest(
+    wiring: &Wiring,
+    size: Size,
+    place: &Placement,
+    pairs: &mut [PathPairs],
+    keep: bool,
+) {
+    for (workload, size) in [(Workload::NetStream, size), (Workload::NetRr, Size::Small)] {
+        let load = Load {
+            workload,
+            size,
+            runs: 1,
+            instance_cpus: place.instance.clone(),
+        };
+        let (runs, failed) =
+            Peer::start(load, wiring.paths.clone(), Duration::from_secs(300)).wait();
+        if let Some(e) = failed {
+            println!("  vmbench's peer in the bench guest: {e}");
+        }
+        let Some(metrics) = runs.first() else {
+            continue;
+        };
+        for (i, end) in wiring.paths.iter().enumerate() {
+            let value = |m: NetMetric| {
+                let name = m.with_suffix(&end.suffix);
+                let v = metrics.iter().find(|x| x.name == name).map(|x| x.value);
+                v.filter(|_| keep)
+            };
+            let p = &mut pairs[i];
+            match workload {
+                Workload::NetStream => p.stream.ours_one_guest.extend(value(NetMetric::StreamIn)),
+                _ => {
+                    p.rtt.ours_one_guest.extend(value(NetMetric::RoundTrip));
+                    let same = value(NetMetric::RoundTripSameCpu);
+                    p.rtt_same_cpu.ours_one_guest.extend(same);
+                }
+            }
+        }
+    }
+}
+
+/// One repetition of the references over every path of a fresh wiring of `kind` at `mtu`; in
+/// a guest, vmbench's peer crosses the same boot, before the references when `ours_first`.
+#[allow(clippy::too_many_arguments)]
 fn reference_rep(
     kind: EnvKind,
     mtu: MtuChoice,
-    mib: u64,
+    size: Size,
     place: &Placement,
     kit: Option<&GuestKit>,
     pairs: &mut [PathPairs],
     keep: bool,
+    ours_first: bool,
 ) {
     let Ok(Some(wiring)) = Wiring::for_env(kind, mtu) else {
         return;
     };
-    // sockperf first: it binds without SO_REUSEADDR, so it could not listen on a port whose
-    // connections iperf3 just left in TIME_WAIT; iperf3 sets it.
-    // A guest's round trips are ten times slower: a shorter ping-pong has as many.
-    let seconds = if kit.is_some() { 1 } else { 2 };
-    if let Some(_s) = server("sockperf", &wiring, place, kit) {
-        for (i, end) in wiring.paths.iter().enumerate() {
-            let v = sockperf_client(end.connect, &place.harness, seconds);
-            pairs[i].rtt.theirs.extend(v.filter(|_| keep));
-            let v = sockperf_client(end.connect, &place.workload, seconds);
-            pairs[i].rtt_same_cpu.theirs.extend(v.filter(|_| keep));
+    let mib = vmbench_workload::kernels::Params::for_size(size).path_stream_mib;
+    let Some(kit) = kit else {
+        // sockperf first: it binds without SO_REUSEADDR, so it could not listen on a port
+        // whose connections iperf3 just left in TIME_WAIT; iperf3 sets it.
+        if let Some(_s) = server("sockperf", &wiring, place) {
+            sockperf_set(&wiring, place, false, pairs, keep, |e| e.connect);
         }
+        if let Some(_s) = server("iperf3", &wiring, place) {
+            iperf3_set(&wiring, mib, place, pairs, keep, |e| e.connect);
+        }
+        return;
+    };
+    let booted = guest::Guest::boot(&kit.vm, kit.accel, &kit.initrd, &wiring, &place.workload);
+    let g = match booted {
+        Ok(g) => g,
+        Err(e) => return println!("  {e}"),
+    };
+    if ours_first {
+        peer_in_guest(&wiring, size, place, pairs, keep);
     }
-    if let Some(_s) = server("iperf3", &wiring, place, kit) {
-        for (i, end) in wiring.paths.iter().enumerate() {
-            let v = iperf3_client(end.connect, mib, &place.harness);
-            pairs[i].stream.theirs.extend(v.filter(|_| keep));
-        }
+    sockperf_set(&wiring, place, true, pairs, keep, |e| {
+        g.reference(e, guest::SOCKPERF_PORT)
+    });
+    iperf3_set(&wiring, mib, place, pairs, keep, |e| {
+        g.reference(e, guest::IPERF3_PORT)
+    });
+    if !ours_first {
+        peer_in_guest(&wiring, size, place, pairs, keep);
     }
 }
 
@@ -321,32 +393,55 @@ fn vmbench_rep(
     }
 }
 
-/// Prints one comparison line: both medians, and the median of the rep-by-rep ratios (each
-/// pair measured back to back, so a drift of the shared host moves both); false when that
-/// ratio misses the target.
-fn line(what: &str, pair: &Pair, unit: &str) -> bool {
+/// Prints one comparison line of `ours` against `theirs`: both medians, the median of the
+/// rep-by-rep ratios (each pair measured back to back, so a drift of the shared host moves
+/// both), and the reference's own spread: the median distance between two of its consecutive
+/// reps, below which no tool can be shown to agree with it; false when the ratio misses the
+/// target.
+fn line(what: &str, ours: &[f64], theirs: &[f64], unit: &str) -> bool {
     let med = |xs: &[f64]| vmbench::stats::median(xs);
-    let (ours, theirs) = (med(&pair.ours), med(&pair.theirs));
-    let ratios: Vec<f64> = pair
-        .ours
-        .iter()
-        .zip(&pair.theirs)
-        .map(|(a, b)| a / b)
+    let ratios: Vec<f64> = ours.iter().zip(theirs).map(|(a, b)| a / b).collect();
+    let own: Vec<f64> = theirs
+        .windows(2)
+        .map(|w| (w[1] / w[0] - 1.0).abs())
         .collect();
+    let spread = med(&own).map_or_else(|| "n/a".into(), |s| format!("±{:.0}%", s * 100.0));
     let fmt = |v: Option<f64>| v.map_or_else(|| "n/a".into(), |v| format!("{v:.2} {unit}"));
-    let (ratio, ok) = match med(&ratios).filter(|_| pair.ours.len() == pair.theirs.len()) {
+    let (ratio, ok) = match med(&ratios).filter(|_| ours.len() == theirs.len()) {
         Some(r) => (format!("{r:.3}x"), (r - 1.0).abs() <= TARGET),
         None => ("n/a".into(), false),
     };
     println!(
-        "{what:<56} {:>13} {:>13}  ratio {ratio:<7} (n={}) target: within {:.0}%  {}",
-        fmt(ours),
-        fmt(theirs),
+        "{what:<70} {:>13} {:>13}  ratio {ratio:<7} (n={}, reference's own spread {spread:>4}) \
+         target: within {:.0}%  {}",
+        fmt(med(ours)),
+        fmt(med(theirs)),
         ratios.len(),
         TARGET * 100.0,
         if ok { "ok" } else { "MISSED" }
     );
     ok
+}
+
+/// Prints `pair`'s lines: vmbench's run against the reference, and for a guest also vmbench's
+/// peer in the reference's own boot; false when one missed.
+fn lines(what: &str, pair: &Pair, unit: &str, guest: bool) -> bool {
+    if !guest {
+        return line(what, &pair.ours, &pair.theirs, unit);
+    }
+    let one = line(
+        &format!("{what}, same boot"),
+        &pair.ours_one_guest,
+        &pair.theirs,
+        unit,
+    );
+    let run = line(
+        &format!("{what}, vmbench's run"),
+        &pair.ours,
+        &pair.theirs,
+        unit,
+    );
+    one & run
 }
 
 /// Compares `env` with the references at `mtu`; false when a path missed.
@@ -364,18 +459,18 @@ fn compare(
     // A guest's stream at the default size (256 MiB), the others at the large (1 GiB): long
     // enough that set-up and the last acknowledgement weigh nothing.
     let size = if guest { Size::Default } else { Size::Large };
-    let mib = vmbench_workload::kernels::Params::for_size(size).path_stream_mib;
     let reps = if guest { reps.div_ceil(2).max(3) } else { reps };
     let mut pairs: Vec<PathPairs> = paths.iter().map(|_| PathPairs::default()).collect();
     let kit = kit.filter(|_| guest);
     for rep in 0..=reps {
         // Rep 0 warms both up and is dropped; the order alternates rep by rep.
         let keep = rep > 0;
-        if rep % 2 == 0 {
+        let ours_first = rep % 2 == 0;
+        if ours_first {
             vmbench_rep(env, mtu, size, &paths, place, files, &mut pairs, keep);
-            reference_rep(kind, mtu, mib, place, kit, &mut pairs, keep);
-        } else {
-            reference_rep(kind, mtu, mib, place, kit, &mut pairs, keep);
+        }
+        reference_rep(kind, mtu, size, place, kit, &mut pairs, keep, ours_first);
+        if !ours_first {
             vmbench_rep(env, mtu, size, &paths, place, files, &mut pairs, keep);
         }
     }
@@ -383,12 +478,18 @@ fn compare(
     let mut ok = true;
     for (p, pair) in paths.iter().zip(&pairs) {
         let what = format!("{kind} {p}{at}");
-        ok &= line(&format!("{what} stream vs iperf3"), &pair.stream, "Gbit/s");
-        ok &= line(&format!("{what} p50 vs sockperf"), &pair.rtt, "µs");
-        ok &= line(
+        ok &= lines(
+            &format!("{what} stream vs iperf3"),
+            &pair.stream,
+            "Gbit/s",
+            guest,
+        );
+        ok &= lines(&format!("{what} p50 vs sockperf"), &pair.rtt, "µs", guest);
+        ok &= lines(
             &format!("{what} p50, peer on its CPU, vs sockperf"),
             &pair.rtt_same_cpu,
             "µs",
+            guest,
         );
     }
     ok
@@ -486,7 +587,7 @@ fn guest_kit(
     let vm = vmbench::env::vm::prepare(binary, &config, &cache, data, &mut host)
         .map_err(|e| println!("skip the bench guest: {}", vmbench::error_chain(&e)))
         .ok()?;
-    let initrd = guest::initramfs(&vm, data)
+    let initrd = guest::initramfs(&vm, &binary.path, data)
         .map_err(|e| println!("skip the bench guest: {e}"))
         .ok()?;
     let accel = match kind {

@@ -1,9 +1,12 @@
 //! The bench-only guest: the same kernel, modules, QEMU command line and wiring as a run's VM,
-//! with an independent server (iperf3 or sockperf) in place of the workload. Its initramfs is
-//! vmbench's own followed by a second archive (the kernel unpacks both, the later entry wins):
-//! a static busybox, a shell `/init`, the tool and the shared libraries `ldd` resolves for it.
+//! serving vmbench's own instance end (the workload binary, same bytes) beside independent
+//! servers (iperf3 and sockperf), each on its own port, so that vmbench's peer and the
+//! references cross the same boot of the same guest. Its initramfs is vmbench's own followed by
+//! a second archive (the kernel unpacks both, the later entry wins): a static busybox, a shell
+//! `/init`, the workload binary, the tools and the shared libraries `ldd` resolves for them.
 
 use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -12,13 +15,18 @@ use vmbench::env::vm::initramfs::Cpio;
 use vmbench::env::vm::qemu::{self, QemuConfig};
 use vmbench::env::vm::VmSettings;
 use vmbench::env::Accel;
-use vmbench::net::Wiring;
+use vmbench::net::{NetPath, PathEnd, Wiring};
+
+/// The guest's port of each independent server (vmbench's listens on its own, 7399).
+pub const IPERF3_PORT: u16 = 7400;
+/// sockperf's port in the guest.
+pub const SOCKPERF_PORT: u16 = 7401;
 
 /// The line the guest prints once its server listens.
 const READY: &str = "vmbench-bench-ready";
 
-/// The guest's `/init`: modules, interfaces by MAC (with their MTU), then the server named by
-/// `vmbench.bench=` on the workload's port, until QEMU is killed.
+/// The guest's `/init`: modules, interfaces by MAC (with their MTU), then the three servers,
+/// until QEMU is killed.
 const INIT: &str = r#"#!/bin/busybox sh
 /bin/busybox --install -s /bin
 export PATH=/bin LD_LIBRARY_PATH=/lib/x86_64-linux-gnu:/usr/lib/x86_64-linux-gnu
@@ -30,7 +38,6 @@ ip link set lo up
 for word in $(cat /proc/cmdline); do
   case "$word" in
     vmbench.net=*) nics="${word#vmbench.net=}" ;;
-    vmbench.bench=*) tool="${word#vmbench.bench=}" ;;
   esac
 done
 for nic in $(echo "$nics" | tr , ' '); do
@@ -48,11 +55,11 @@ for nic in $(echo "$nics" | tr , ' '); do
   ip link set "$dev" up
   dev=""
 done
+/bin/vmbench-workload --workload net-rr --runs 1000000 >/dev/null 2>&1 &
+iperf3 -s -p 7400 >/dev/null 2>&1 &
+sockperf sr --tcp -i 0.0.0.0 -p 7401 >/dev/null 2>&1 &
 echo vmbench-bench-ready
-case "$tool" in
-  iperf3) iperf3 -s -p 7399 >/dev/null ;;
-  sockperf) sockperf sr --tcp -i 0.0.0.0 -p 7399 >/dev/null ;;
-esac
+wait
 poweroff -f
 "#;
 
@@ -90,8 +97,9 @@ fn add_file(cpio: &mut Cpio<Vec<u8>>, host: &Path, made: &mut Vec<String>) -> Re
     cpio.file(&rel, 0o755, &data).map_err(|e| e.to_string())
 }
 
-/// vmbench's initramfs for `vm` followed by the bench's archive, written into `dir`.
-pub fn initramfs(vm: &VmSettings, dir: &Path) -> Result<PathBuf, String> {
+/// vmbench's initramfs for `vm` followed by the bench's archive with `workload` (the workload
+/// binary), written into `dir`.
+pub fn initramfs(vm: &VmSettings, workload: &Path, dir: &Path) -> Result<PathBuf, String> {
     let busybox = Path::new("/bin/busybox");
     if !busybox.is_file() {
         return Err("no static busybox at /bin/busybox (apt-get install busybox-static)".into());
@@ -105,6 +113,10 @@ pub fn initramfs(vm: &VmSettings, dir: &Path) -> Result<PathBuf, String> {
         &std::fs::read(busybox).map_err(|e| e.to_string())?,
     )
     .map_err(|e| e.to_string())?;
+    let binary =
+        std::fs::read(workload).map_err(|e| format!("read {}: {e}", workload.display()))?;
+    cpio.file("bin/vmbench-workload", 0o755, &binary)
+        .map_err(|e| e.to_string())?;
     for tool in ["iperf3", "sockperf"] {
         let path = vmbench::tool::which(tool)
             .ok_or_else(|| format!("{tool} not installed (apt-get install {tool})"))?;
@@ -132,19 +144,29 @@ pub fn initramfs(vm: &VmSettings, dir: &Path) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// A booted bench guest serving `tool`; killed when dropped.
+/// A booted bench guest serving vmbench's instance end, iperf3 and sockperf; killed when
+/// dropped.
 pub struct Guest {
     qemu: Child,
+    /// The host ports slirp forwards to iperf3's and sockperf's guest ports.
+    slirp_ports: [u16; 2],
+}
+
+/// A free port on the host's 127.0.0.1.
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("a free port: {e}"))
 }
 
 impl Guest {
-    /// Boots the guest on `cpus` with `wiring`'s NICs, serving `tool`; returns once it listens.
+    /// Boots the guest on `cpus` with `wiring`'s NICs; returns once its servers listen.
     pub fn boot(
         vm: &VmSettings,
         accel: Accel,
         initrd: &Path,
         wiring: &Wiring,
-        tool: &str,
         cpus: &str,
     ) -> Result<Guest, String> {
         let nics = wiring.vm.as_ref().ok_or("a VM's wiring has NICs")?;
@@ -159,18 +181,24 @@ impl Guest {
             memory_mib: 512,
             kernel: vm.kernel.image.clone(),
             initrd: initrd.to_path_buf(),
-            cmdline: qemu::kernel_cmdline(
-                vm.tsc_khz,
-                &format!("{} vmbench.bench={tool}", plan.to_cmdline()),
-            ),
+            cmdline: qemu::kernel_cmdline(vm.tsc_khz, &plan.to_cmdline()),
             disk: None,
             bios: vm.bios.clone(),
             net: Some(nics.clone()),
         };
+        // slirp forwards one port to the instance: the bench adds one per independent server.
+        let slirp_ports = [free_port()?, free_port()?];
+        let mut args = qemu::args(&cfg);
+        if let Some(user) = args.iter_mut().find(|a| a.starts_with("user,id=slirp0")) {
+            for (host, guest) in slirp_ports.iter().zip([IPERF3_PORT, SOCKPERF_PORT]) {
+                let to = vmbench::net::SLIRP_GUEST;
+                user.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-{to}:{guest}"));
+            }
+        }
         let mut child = Command::new("taskset")
             .args(["-c", cpus])
             .arg(&vm.qemu)
-            .args(qemu::args(&cfg))
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -189,12 +217,27 @@ impl Guest {
                 }
             }
         });
-        let guest = Guest { qemu: child };
+        let guest = Guest {
+            qemu: child,
+            slirp_ports,
+        };
         rx.recv_timeout(Duration::from_secs(120))
-            .map_err(|_| format!("the bench guest serving {tool} never came up"))?;
+            .map_err(|_| "the bench guest never came up".to_string())?;
         // The server starts right after the line: give it a moment to listen.
         std::thread::sleep(Duration::from_millis(300));
         Ok(guest)
+    }
+
+    /// Where the host reaches the independent server on `port` (IPERF3_PORT or
+    /// SOCKPERF_PORT) over the path of `end`.
+    pub fn reference(&self, end: &PathEnd, port: u16) -> SocketAddr {
+        match end.path {
+            NetPath::Slirp => {
+                let host = self.slirp_ports[usize::from(port == SOCKPERF_PORT)];
+                SocketAddr::from((Ipv4Addr::LOCALHOST, host))
+            }
+            _ => SocketAddr::new(end.connect.ip(), port),
+        }
     }
 }
 

@@ -59,12 +59,17 @@ impl Peer {
         Peer { stop, handle }
     }
 
-    /// Stops the peer (the instance has ended) and returns what it measured.
-    pub fn finish(self) -> Driven {
-        self.stop.store(true, Ordering::Relaxed);
+    /// Waits until the peer has driven every run it was given and returns what it measured.
+    pub fn wait(self) -> Driven {
         self.handle
             .join()
             .unwrap_or_else(|_| (Vec::new(), Some("the network peer panicked".into())))
+    }
+
+    /// Stops the peer (the instance has ended) and returns what it measured.
+    pub fn finish(self) -> Driven {
+        self.stop.store(true, Ordering::Relaxed);
+        self.wait()
     }
 }
 
