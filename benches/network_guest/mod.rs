@@ -1,6 +1,6 @@
 //! The bench-only guest: the same kernel, modules, QEMU command line and wiring as a run's VM,
 //! serving vmbench's own instance end (the workload binary, same bytes) beside independent
-//! servers (iperf3 and sockperf), each on its own port, so that vmbench's peer and the
+//! servers (iperf3, iperf2 and sockperf), each on its own port, so that vmbench's peer and the
 //! references cross the same boot of the same guest. Its initramfs is vmbench's own followed by
 //! a second archive (the kernel unpacks both, the later entry wins): a static busybox, a shell
 //! `/init`, the workload binary, the tools and the shared libraries `ldd` resolves for them.
@@ -21,6 +21,10 @@ use vmbench::net::{NetPath, PathEnd, Wiring};
 pub const IPERF3_PORT: u16 = 7400;
 /// sockperf's port in the guest.
 pub const SOCKPERF_PORT: u16 = 7401;
+/// iperf2's port in the guest.
+pub const IPERF2_PORT: u16 = 7402;
+/// The independent servers' guest ports, in the order of the host ports slirp forwards.
+const PORTS: [u16; 3] = [IPERF3_PORT, SOCKPERF_PORT, IPERF2_PORT];
 
 /// The line the guest prints once its server listens.
 const READY: &str = "vmbench-bench-ready";
@@ -58,6 +62,7 @@ done
 /bin/vmbench-workload --workload net-rr --runs 1000000 >/dev/null 2>&1 &
 iperf3 -s -p 7400 >/dev/null 2>&1 &
 sockperf sr --tcp -i 0.0.0.0 -p 7401 >/dev/null 2>&1 &
+iperf -s -p 7402 >/dev/null 2>&1 &
 echo vmbench-bench-ready
 wait
 poweroff -f
@@ -117,7 +122,7 @@ pub fn initramfs(vm: &VmSettings, workload: &Path, dir: &Path) -> Result<PathBuf
         std::fs::read(workload).map_err(|e| format!("read {}: {e}", workload.display()))?;
     cpio.file("bin/vmbench-workload", 0o755, &binary)
         .map_err(|e| e.to_string())?;
-    for tool in ["iperf3", "sockperf"] {
+    for tool in ["iperf3", "sockperf", "iperf"] {
         let path = vmbench::tool::which(tool)
             .ok_or_else(|| format!("{tool} not installed (apt-get install {tool})"))?;
         let path = std::fs::canonicalize(&path).map_err(|e| e.to_string())?;
@@ -148,8 +153,8 @@ pub fn initramfs(vm: &VmSettings, workload: &Path, dir: &Path) -> Result<PathBuf
 /// dropped.
 pub struct Guest {
     qemu: Child,
-    /// The host ports slirp forwards to iperf3's and sockperf's guest ports.
-    slirp_ports: [u16; 2],
+    /// The host ports slirp forwards to the independent servers' guest ports ([`PORTS`]).
+    slirp_ports: [u16; 3],
 }
 
 /// A free port on the host's 127.0.0.1.
@@ -187,10 +192,10 @@ impl Guest {
             net: Some(nics.clone()),
         };
         // slirp forwards one port to the instance: the bench adds one per independent server.
-        let slirp_ports = [free_port()?, free_port()?];
+        let slirp_ports = [free_port()?, free_port()?, free_port()?];
         let mut args = qemu::args(&cfg);
         if let Some(user) = args.iter_mut().find(|a| a.starts_with("user,id=slirp0")) {
-            for (host, guest) in slirp_ports.iter().zip([IPERF3_PORT, SOCKPERF_PORT]) {
+            for (host, guest) in slirp_ports.iter().zip(PORTS) {
                 let to = vmbench::net::SLIRP_GUEST;
                 user.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-{to}:{guest}"));
             }
@@ -228,13 +233,13 @@ impl Guest {
         Ok(guest)
     }
 
-    /// Where the host reaches the independent server on `port` (IPERF3_PORT or
-    /// SOCKPERF_PORT) over the path of `end`.
+    /// Where the host reaches the independent server on guest port `port` (one of [`PORTS`])
+    /// over the path of `end`.
     pub fn reference(&self, end: &PathEnd, port: u16) -> SocketAddr {
         match end.path {
             NetPath::Slirp => {
-                let host = self.slirp_ports[usize::from(port == SOCKPERF_PORT)];
-                SocketAddr::from((Ipv4Addr::LOCALHOST, host))
+                let at = PORTS.iter().position(|p| *p == port).unwrap_or(0);
+                SocketAddr::from((Ipv4Addr::LOCALHOST, self.slirp_ports[at]))
             }
             _ => SocketAddr::new(end.connect.ip(), port),
         }
