@@ -457,6 +457,34 @@ mod tests {
     }
 
     #[test]
+    fn waiting_lets_the_peer_finish_the_streams_of_a_server_that_keeps_serving() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let end = end_at(&listener);
+        let bind = end.connect.to_string();
+        drop(listener);
+        // A server that outlives the peer's run (as in the bench guest): only waiting ends it.
+        std::thread::spawn(move || loop {
+            if vmbench_workload::kernels::serve::serve(&bind).is_err() {
+                break;
+            }
+        });
+        let peer = Peer::start(
+            load(Workload::NetStream, 1),
+            vec![end],
+            Duration::from_secs(60),
+        );
+        let (runs, stopped) = peer.wait();
+        assert_eq!(stopped, None);
+        assert_eq!(runs.len(), 1);
+        let names: Vec<&str> = runs[0].iter().map(|m| m.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [NetMetric::StreamIn, NetMetric::StreamOut].map(NetMetric::base)
+        );
+        assert!(runs[0].iter().all(|m| m.value > 0.0));
+    }
+
+    #[test]
     fn round_trips_are_timed_again_with_the_peer_on_the_instances_cpu() {
         let all = cpus();
         if all.len() < 2 {
