@@ -94,107 +94,93 @@ struct PathPairs {
     rtt_same_cpu: Pair,
 }
 
-/// Gbit/s of an iperf3 client on `cpus` sending `mib` MiB to `addr`, retrying until the server
-/// listens.
-fn iperf3_client(addr: SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
+/// Runs the client `args` (a tool and its arguments) on `cpus`, each try at most `limit`
+/// seconds, until `figure` finds its number in the output (the server may not listen yet),
+/// starting no try after 30 s.
+fn client(
+    args: &[String],
+    cpus: &str,
+    limit: u32,
+    figure: impl Fn(&[u8]) -> Option<f64>,
+) -> Option<f64> {
     let start = std::time::Instant::now();
-    while start.elapsed() < Duration::from_secs(20) {
+    while start.elapsed() < Duration::from_secs(30) {
         let out = Command::new("timeout")
-            .args([
-                "60",
-                "taskset",
-                "-c",
-                cpus,
-                "iperf3",
-                "-c",
-                &addr.ip().to_string(),
-            ])
-            .args([
-                "-p",
-                &addr.port().to_string(),
-                "-n",
-                &format!("{mib}M"),
-                "-J",
-            ])
-            .output()
-            .ok()?;
-        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
-        if std::env::var_os("VMBENCH_BENCH_DEBUG").is_some() {
-            let e = &json["end"];
-            eprintln!(
-                "iperf3 {addr}: sent {} Gbit/s over {} s, received {} Gbit/s over {} s, wall {:?}",
-                e["sum_sent"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
-                e["sum_sent"]["seconds"],
-                e["sum_received"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
-                e["sum_received"]["seconds"],
-                start.elapsed()
-            );
-        }
-        if let Some(bps) = json["end"]["sum_received"]["bits_per_second"].as_f64() {
-            return Some(bps / 1e9);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
-}
-
-/// Gbit/s of an iperf2 client (`iperf`, a program apart from iperf3) on `cpus` sending `mib`
-/// MiB to `addr`, retrying until the server listens.
-fn iperf2_client(addr: SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
-    for _ in 0..100 {
-        let out = Command::new("timeout")
-            .args(["60", "taskset", "-c", cpus, "iperf", "-c"])
-            .arg(addr.ip().to_string())
-            .args(["-p", &addr.port().to_string(), "-n", &format!("{mib}M")])
-            // CSV: …,interval,bytes,bits per second
-            .args(["-y", "C"])
+            .args([&limit.to_string(), "taskset", "-c", cpus])
+            .args(args)
             .stderr(Stdio::null())
             .output()
             .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let bps = text
-            .lines()
-            .last()
-            .and_then(|l| l.rsplit(',').next()?.parse::<f64>().ok());
-        if let Some(bps) = bps.filter(|b| *b > 0.0) {
-            return Some(bps / 1e9);
+        if let Some(v) = figure(&out.stdout) {
+            return Some(v);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
     None
 }
 
+/// The host and port arguments most clients take.
+fn at(addr: SocketAddr) -> [String; 4] {
+    [
+        "-c".into(),
+        addr.ip().to_string(),
+        "-p".into(),
+        addr.port().to_string(),
+    ]
+}
+
+/// Gbit/s an iperf3 client on `cpus` reads sending `mib` MiB to `addr` (the receiver's figure).
+fn iperf3_client(addr: SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
+    let mut args = vec!["iperf3".to_string()];
+    args.extend(at(addr));
+    args.extend(["-n".into(), format!("{mib}M"), "-J".into()]);
+    client(&args, cpus, 60, |out| {
+        let json: serde_json::Value = serde_json::from_slice(out).unwrap_or_default();
+        let end = &json["end"];
+        if std::env::var_os("VMBENCH_BENCH_DEBUG").is_some() {
+            eprintln!(
+                "iperf3 {addr}: sent {} Gbit/s over {} s, received {} Gbit/s over {} s",
+                end["sum_sent"]["bits_per_second"].as_f64().unwrap_or(0.0) / 1e9,
+                end["sum_sent"]["seconds"],
+                end["sum_received"]["bits_per_second"]
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    / 1e9,
+                end["sum_received"]["seconds"],
+            );
+        }
+        Some(end["sum_received"]["bits_per_second"].as_f64()? / 1e9)
+    })
+}
+
+/// Gbit/s of an iperf2 client (`iperf`, a program apart from iperf3) on `cpus` sending `mib`
+/// MiB to `addr`.
+fn iperf2_client(addr: SocketAddr, mib: u64, cpus: &str) -> Option<f64> {
+    let mut args = vec!["iperf".to_string()];
+    args.extend(at(addr));
+    // CSV: …,interval,bytes,bits per second
+    args.extend(["-n".into(), format!("{mib}M"), "-y".into(), "C".into()]);
+    client(&args, cpus, 60, |out| {
+        let text = String::from_utf8_lossy(out);
+        let bps: f64 = text.lines().last()?.rsplit(',').next()?.parse().ok()?;
+        (bps > 0.0).then_some(bps / 1e9)
+    })
+}
+
 /// The p50 round trip in µs of a sockperf TCP ping-pong client on `cpus` against `addr`,
 /// `seconds` long after its 0.4 s warm-up.
 fn sockperf_client(addr: SocketAddr, cpus: &str, seconds: u32) -> Option<f64> {
-    for _ in 0..20 {
-        let out = Command::new("timeout")
-            .args([
-                "30",
-                "taskset",
-                "-c",
-                cpus,
-                "sockperf",
-                "ping-pong",
-                "--tcp",
-            ])
-            .arg("--full-rtt")
-            .args(["-i", &addr.ip().to_string(), "-p", &addr.port().to_string()])
-            .args(["-m", "14", "-t", &seconds.to_string()])
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        let text = String::from_utf8_lossy(&out.stdout);
-        let p50 = text
-            .lines()
-            .find(|l| l.contains("percentile 50.000"))
-            .and_then(|l| l.rsplit('=').next()?.trim().parse().ok());
-        if p50.is_some() {
-            return p50;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    None
+    let mut args: Vec<String> = ["sockperf", "ping-pong", "--tcp", "--full-rtt"]
+        .map(String::from)
+        .to_vec();
+    let [_, ip, _, port] = at(addr);
+    args.extend(["-i".into(), ip, "-p".into(), port]);
+    args.extend(["-m".into(), "14".into(), "-t".into(), seconds.to_string()]);
+    client(&args, cpus, 30, |out| {
+        let text = String::from_utf8_lossy(out);
+        let line = text.lines().find(|l| l.contains("percentile 50.000"))?;
+        line.rsplit('=').next()?.trim().parse().ok()
+    })
 }
 
 /// A server of `tool` where the instance of a container's or the host's wiring would listen,
@@ -237,11 +223,9 @@ fn server(tool: &str, wiring: &Wiring, place: &Placement) -> Option<Server> {
                 "127.0.0.1"
             }),
     };
-    let child = cmd
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    // Killed with the bench, however it ends.
+    let child = vmbench::tool::spawn_tied(&mut cmd, tool).ok()?;
     Some(Server(child))
 }
 
@@ -476,21 +460,21 @@ fn line(what: &str, ours: &[f64], theirs: &[f64], unit: &str, held: bool) -> boo
 
 /// Prints `pair`'s lines: vmbench's run against the reference, and for a guest also vmbench's
 /// peer in the reference's own boot; false when one missed.
-fn lines(what: &str, pair: &Pair, unit: &str, guest: bool, held: bool) -> bool {
+fn lines(what: &str, pair: &Pair, theirs: &[f64], unit: &str, guest: bool, held: bool) -> bool {
     if !guest {
-        return line(what, &pair.ours, &pair.theirs, unit, held);
+        return line(what, &pair.ours, theirs, unit, held);
     }
     let one = line(
         &format!("{what}, same boot"),
         &pair.ours_one_guest,
-        &pair.theirs,
+        theirs,
         unit,
         held,
     );
     let run = line(
         &format!("{what}, vmbench's run"),
         &pair.ours,
-        &pair.theirs,
+        theirs,
         unit,
         held,
     );
@@ -531,24 +515,15 @@ fn compare(
     let mut ok = true;
     for (p, pair) in paths.iter().zip(&pairs) {
         let what = format!("{kind} {p}{at}");
-        let stream = format!("{what} stream vs iperf3");
-        ok &= lines(&stream, &pair.stream, "Gbit/s", guest, true);
-        let iperf2 = Pair {
-            ours: pair.stream.ours.clone(),
-            ours_one_guest: pair.stream.ours_one_guest.clone(),
-            theirs: pair.stream_iperf2.clone(),
-        };
-        let stream = format!("{what} stream vs iperf2");
-        lines(&stream, &iperf2, "Gbit/s", guest, false);
-        ok &= lines(
-            &format!("{what} p50 vs sockperf"),
-            &pair.rtt,
-            "µs",
-            guest,
-            true,
-        );
-        let same = format!("{what} p50, peer on its CPU, vs sockperf");
-        ok &= lines(&same, &pair.rtt_same_cpu, "µs", guest, true);
+        let (stream, rtt, same) = (&pair.stream, &pair.rtt, &pair.rtt_same_cpu);
+        let vs = |tool: &str| format!("{what} stream vs {tool}");
+        ok &= lines(&vs("iperf3"), stream, &stream.theirs, "Gbit/s", guest, true);
+        let iperf2 = &pair.stream_iperf2;
+        lines(&vs("iperf2"), stream, iperf2, "Gbit/s", guest, false);
+        let p50 = format!("{what} p50 vs sockperf");
+        ok &= lines(&p50, rtt, &rtt.theirs, "µs", guest, true);
+        let same_cpu = format!("{what} p50, peer on its CPU, vs sockperf");
+        ok &= lines(&same_cpu, same, &same.theirs, "µs", guest, true);
     }
     ok
 }

@@ -23,17 +23,7 @@ fn ksm_settings() -> Option<String> {
 }
 
 fn density(args: &[&str], out: &Path) -> (Option<i32>, String, u32) {
-    let child = common::process()
-        .arg("density")
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    let o = child.wait_with_output().unwrap();
+    let (pid, o) = common::run_to_end("density", args, out);
     (
         o.status.code(),
         String::from_utf8_lossy(&o.stderr).into_owned(),

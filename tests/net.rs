@@ -49,21 +49,6 @@ fn background(args: &[&str], out: &Path) -> std::process::Child {
         .unwrap()
 }
 
-/// Runs `vmbench run ARGS --out OUT` to its end: its pid and its output (stderr kept).
-fn run_to_end(args: &[&str], out: &Path) -> (u32, std::process::Output) {
-    let child = common::process()
-        .arg("run")
-        .args(args)
-        .arg("--out")
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    (pid, child.wait_with_output().unwrap())
-}
-
 /// Waits until the run with `pid` has wired something whose description passes `is`.
 fn wait_for_wiring(pid: u32, what: &str, is: impl Fn(&str) -> bool) {
     let start = Instant::now();
@@ -95,7 +80,8 @@ fn every_path_is_measured_and_recorded_and_nothing_is_left() {
     let dir = common::scratch();
     let out = dir.path().join("net.json");
     // The issue's own command.
-    let (pid, run) = run_to_end(
+    let (pid, run) = common::run_to_end(
+        "run",
         &[
             "--env",
             "native,container,container-crun,vm",
@@ -185,7 +171,8 @@ fn an_mtu_sweep_sets_each_link_names_its_figures_and_times_both_placements() {
     }
     let dir = common::scratch();
     let out = dir.path().join("mtu.json");
-    let (pid, run) = run_to_end(
+    let (pid, run) = common::run_to_end(
+        "run",
         &[
             "--env",
             "native,container,vm-tcg",

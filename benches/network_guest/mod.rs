@@ -6,7 +6,7 @@
 //! `/init`, the workload binary, the tools and the shared libraries `ldd` resolves for them.
 
 use std::io::{BufRead, BufReader};
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -157,14 +157,6 @@ pub struct Guest {
     slirp_ports: [u16; 3],
 }
 
-/// A free port on the host's 127.0.0.1.
-fn free_port() -> Result<u16, String> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| format!("a free port: {e}"))
-}
-
 impl Guest {
     /// Boots the guest on `cpus` with `wiring`'s NICs; returns once its servers listen.
     pub fn boot(
@@ -192,7 +184,8 @@ impl Guest {
             net: Some(nics.clone()),
         };
         // slirp forwards one port to the instance: the bench adds one per independent server.
-        let slirp_ports = [free_port()?, free_port()?, free_port()?];
+        let port = || vmbench::net::free_port().map_err(|e| e.to_string());
+        let slirp_ports = [port()?, port()?, port()?];
         let mut args = qemu::args(&cfg);
         if let Some(user) = args.iter_mut().find(|a| a.starts_with("user,id=slirp0")) {
             for (host, guest) in slirp_ports.iter().zip(PORTS) {
@@ -200,15 +193,16 @@ impl Guest {
                 user.push_str(&format!(",hostfwd=tcp:127.0.0.1:{host}-{to}:{guest}"));
             }
         }
-        let mut child = Command::new("taskset")
-            .args(["-c", cpus])
+        let mut qemu = Command::new("taskset");
+        qemu.args(["-c", cpus])
             .arg(&vm.qemu)
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| format!("start qemu: {e}"))?;
+            .stderr(Stdio::null());
+        // Killed with the bench, however it ends.
+        let mut child = vmbench::tool::spawn_tied(&mut qemu, "the bench guest's QEMU")
+            .map_err(|e| e.to_string())?;
         let out = child.stdout.take().expect("piped");
         let (tx, rx) = mpsc::channel();
         let echo = std::env::var_os("VMBENCH_BENCH_CONSOLE").is_some();

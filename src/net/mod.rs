@@ -196,7 +196,7 @@ fn host_addresses() -> Result<Vec<Ipv4Addr>, NetError> {
 }
 
 /// A free TCP port on 127.0.0.1, for the native listener and slirp's forward.
-fn free_port() -> Result<u16, NetError> {
+pub fn free_port() -> Result<u16, NetError> {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -415,6 +415,13 @@ mod tests {
         }
     }
 
+    /// An end on a free port of 127.0.0.1 nothing listens on yet, and its address to serve on.
+    fn free_end() -> (PathEnd, String) {
+        let end = end_at(&TcpListener::bind("127.0.0.1:0").unwrap());
+        let bind = end.connect.to_string();
+        (end, bind)
+    }
+
     fn load(workload: Workload, runs: u32) -> Load {
         Load {
             workload,
@@ -426,10 +433,7 @@ mod tests {
 
     #[test]
     fn the_instances_end_is_timed_for_every_run() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let end = end_at(&listener);
-        let bind = end.connect.to_string();
-        drop(listener);
+        let (end, bind) = free_end();
         let server = std::thread::spawn(move || {
             (0..2)
                 .map(|_| vmbench_workload::kernels::serve::serve(&bind))
@@ -458,10 +462,7 @@ mod tests {
 
     #[test]
     fn waiting_lets_the_peer_finish_the_streams_of_a_server_that_keeps_serving() {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let end = end_at(&listener);
-        let bind = end.connect.to_string();
-        drop(listener);
+        let (end, bind) = free_end();
         // A server that outlives the peer's run (as in the bench guest): only waiting ends it.
         std::thread::spawn(move || loop {
             if vmbench_workload::kernels::serve::serve(&bind).is_err() {
@@ -493,10 +494,7 @@ mod tests {
         }
         // As a run places them: the peer off the instance's CPU.
         pin_this_thread(&all[..1]).unwrap();
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let end = end_at(&listener);
-        let bind = end.connect.to_string();
-        drop(listener);
+        let (end, bind) = free_end();
         let instance = vec![all[1]];
         let server = {
             let instance = instance.clone();

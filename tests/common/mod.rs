@@ -59,6 +59,23 @@ pub fn process() -> std::process::Command {
     cmd
 }
 
+/// Runs `vmbench COMMAND ARGS --out OUT` to its end: its pid and its output (stderr kept).
+pub fn run_to_end(
+    command: &str,
+    args: &[&str],
+    out: &std::path::Path,
+) -> (u32, std::process::Output) {
+    let child = process()
+        .arg(command)
+        .args(args)
+        .arg("--out")
+        .arg(out)
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    (pid, child.wait_with_output().unwrap())
+}
+
 /// Waits for `child`, reading its peak resident memory (`VmHWM`) every few milliseconds until
 /// it ends: its exit status and the last peak seen. (`wait4`'s peak is useless here: a child
 /// started by vfork inherits its parent's peak when it execs.)
