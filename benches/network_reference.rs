@@ -435,6 +435,7 @@ fn reference_rep(
         Ok(g) => g,
         Err(e) => return println!("  {e}"),
     };
+    // The warm-up round: its figures are dropped.
     guest_round(&wiring, size, place, &g, !ours_first);
     let mut rounds: Vec<Vec<Round>> = vec![Vec::new(); wiring.paths.len()];
     for round in 0..ROUNDS_PER_BOOT {
