@@ -8,7 +8,7 @@ use serial_test::serial;
 use std::path::Path;
 use std::time::Duration;
 use vmbench::ids::EnvKind;
-use vmbench::matrix::{Finished, Guest, Shape};
+use vmbench::matrix::{Finished, Guest, MatrixError, Shape};
 use vmbench::results::Results;
 
 /// Whether this host can boot matrix guests (root for the 9p share of `/`, QEMU).
@@ -41,6 +41,17 @@ ls -d /var/tmp/vmbench-* /tmp/vmbench-* /run/vmbench/out-*.lock 2>/dev/null > le
 
 /// Boots a `shape` guest running `script` with a fresh share; the share and what the guest did.
 fn boot(shape: Shape, script: &str, timeout: Duration) -> (tempfile::TempDir, Finished) {
+    try_boot(shape, script, timeout)
+        .unwrap_or_else(|(e, said)| panic!("{shape} guest: {e}\n{said}"))
+}
+
+/// Boots a `shape` guest running `script` with a fresh share; on failure, the error and what
+/// the guest got to: its console and every log its script left, as they were.
+fn try_boot(
+    shape: Shape,
+    script: &str,
+    timeout: Duration,
+) -> Result<(tempfile::TempDir, Finished), (MatrixError, String)> {
     let kernel =
         vmbench::env::vm::kernel::ensure(None, &common::cache_dir()).expect("a guest kernel");
     let qemu = vmbench::env::vm::find_qemu(None).unwrap();
@@ -57,8 +68,7 @@ fn boot(shape: Shape, script: &str, timeout: Duration) -> (tempfile::TempDir, Fi
         memory_mib: 4096,
         timeout,
     };
-    let finished = vmbench::matrix::run(&guest).unwrap_or_else(|e| {
-        // What the guest got to: its console and every log its script left, as they were.
+    let finished = vmbench::matrix::run(&guest).map_err(|e| {
         let mut said = String::new();
         for entry in std::fs::read_dir(share.path())
             .into_iter()
@@ -76,10 +86,10 @@ fn boot(shape: Shape, script: &str, timeout: Duration) -> (tempfile::TempDir, Fi
                 ));
             }
         }
-        panic!("{shape} guest: {e}\n{said}")
-    });
+        (e, said)
+    })?;
     eprintln!("{shape} guest: {:.0} s", finished.took.as_secs_f64());
-    (share, finished)
+    Ok((share, finished))
 }
 
 /// A file the guest left in the share, or a failure showing the console and the script's log.
@@ -155,7 +165,19 @@ fn a_kvm_host_runs_every_vm_path_with_kvm() {
          {LEFTOVERS}",
         preamble()
     );
-    let (share, finished) = boot(Shape::Kvm, &script, Duration::from_secs(1800));
+    // A normal run of this guest takes 6 to 7 minutes. TCG's emulated SVM has once wedged the
+    // nested guest's vCPU for good (a CI-like run, stop 37: no trial finished after 28 minutes,
+    // past the trials' own 300 s limit): a guest that does not finish in 15 minutes is booted
+    // once more, saying so, and the second boot must pass everything.
+    let limit = Duration::from_secs(900);
+    let (share, finished) = match try_boot(Shape::Kvm, &script, limit) {
+        Ok(booted) => booted,
+        Err((e @ MatrixError::Timeout { .. }, said)) => {
+            eprintln!("kvm guest: {e}; booting it once more. What it got to:\n{said}");
+            boot(Shape::Kvm, &script, limit)
+        }
+        Err((e, said)) => panic!("kvm guest: {e}\n{said}"),
+    };
     let share = share.path();
     let doctor = read(share, "doctor.txt", &finished);
     let kvm_line = doctor.lines().find(|l| l.contains("] kvm ")).unwrap_or("");
