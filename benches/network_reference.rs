@@ -31,7 +31,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
-use vmbench::env::container::cgroup::{Cgroup, Layout, Limits};
+use vmbench::env::container;
+use vmbench::env::container::cgroup::{self, Cgroup, Layout, Limits};
 use vmbench::env::{Accel, EnvKind, Environment};
 use vmbench::ids::NetMetric;
 use vmbench::net::peer::{Load, Peer};
@@ -41,15 +42,17 @@ use vmbench_workload::{Size, Workload};
 /// The largest distance from the reference a figure may have.
 const TARGET: f64 = 0.10;
 
-/// Where the instance and the peer run, as taskset lists.
+/// Where the instance and the peer run, as taskset lists, and the cgroup limits a container
+/// instance of the bench gets.
 struct Placement {
     instance: Option<Vec<usize>>,
     workload: String,
     harness: String,
+    limits: Limits,
 }
 
 impl Placement {
-    fn new() -> Placement {
+    fn new((binary, data): (&Path, &Path)) -> Placement {
         let allowed = vmbench::config::allowed_cpus();
         let list = |xs: &[usize]| {
             xs.iter()
@@ -66,8 +69,20 @@ impl Placement {
         if let Some(c) = cpu {
             vmbench::pinning::move_harness_off(&[c]);
         }
+        let instance = cpu.map(|c| vec![c]);
+        // The spec a run gives a container instance of the bench (vmbench_rep's).
+        let spec = common::spec(
+            binary,
+            data,
+            Workload::NetRr,
+            Size::Default,
+            instance.as_deref(),
+            None,
+        );
+        let limits = container::instance_limits(&spec, container::DEFAULT_PIDS_MAX);
         Placement {
-            instance: cpu.map(|c| vec![c]),
+            limits,
+            instance,
             workload: cpu.map_or_else(|| list(&allowed), |c| c.to_string()),
             harness: list(if harness.is_empty() {
                 &allowed
@@ -258,18 +273,10 @@ fn server(tool: &str, wiring: &Wiring, place: &Placement) -> Option<Server> {
     Some(server)
 }
 
-/// A cgroup with the limits a run gives the bench's container instance (its CPUs, 512 MiB).
-fn instance_cgroup(
-    place: &Placement,
-) -> Result<Cgroup, vmbench::env::container::cgroup::CgroupError> {
-    let limits = Limits {
-        cpus: place.instance.clone(),
-        memory_bytes: Some(512 << 20),
-        ..Default::default()
-    };
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    let name = vmbench::env::container::instance_name();
-    Cgroup::create(&Layout::probe()?, &own, &name, &limits)
+/// A cgroup with the limits a run gives the bench's container instance.
+fn instance_cgroup(place: &Placement) -> Result<Cgroup, cgroup::CgroupError> {
+    let name = container::instance_name();
+    Cgroup::create(&Layout::probe()?, &cgroup::own(), &name, &place.limits)
 }
 
 /// The references on every path of a host's or a container's `wiring`, their servers where
@@ -412,8 +419,8 @@ fn add_rounds(p: &mut PathPairs, rounds: &[Round]) {
 }
 
 /// One repetition of the references over every path of a fresh wiring of `kind` at `mtu`; in
-/// a guest, rounds of vmbench's peer and the references in one boot, vmbench's first in the
-/// first kept round when `ours_first`.
+/// a guest, rounds of vmbench's peer and the references in one boot (always kept: each boot
+/// drops its own warm-up round), vmbench's first in the first kept round when `ours_first`.
 fn reference_rep(
     kind: EnvKind,
     mtu: MtuChoice,
@@ -444,7 +451,7 @@ fn reference_rep(
             r.push(f);
         }
     }
-    for (p, r) in pairs.iter_mut().zip(&rounds).filter(|_| keep) {
+    for (p, r) in pairs.iter_mut().zip(&rounds) {
         add_rounds(p, r);
     }
 }
@@ -642,12 +649,12 @@ fn main() {
         .collect();
     let envs = common::prepared(&kinds, &workloads, &binary, data.path());
     let kit = guest_kit(&binary, &workloads, data.path(), vm_kind);
-    let place = Placement::new();
+    let files = (binary.path.as_path(), data.path());
+    let place = Placement::new(files);
     println!(
         "network path, {reps} runs each (a guest: a third as boots, {ROUNDS_PER_BOOT} rounds each), instance on CPU {}, peer on {}:  vmbench | reference",
         place.workload, place.harness
     );
-    let files = (binary.path.as_path(), data.path());
     let mut ok = true;
     for env in &envs {
         ok &= compare(

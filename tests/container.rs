@@ -458,8 +458,10 @@ fn the_child_enters_its_cgroup_itself_and_the_slow_path_still_works() {
         Some(AttachPath::ParentProcs),
         "a fast path here"
     );
+    // The child marks its attach before its pivot_root. Not after the parent's clone()
+    // returned: the child may run first, and did once in a loaded run (stop 37).
     let attach = t.phases[&Phase::CgroupAttach];
-    assert!(t.phases[&Phase::Clone] <= attach && attach <= t.phases[&Phase::MountsPivotRoot]);
+    assert!(attach > 0 && attach <= t.phases[&Phase::MountsPivotRoot]);
     // The parent migrating the child: slower on v1, but the same container.
     let slow = ContainerSettings {
         attach: AttachPath::ParentProcs,

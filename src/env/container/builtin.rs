@@ -9,7 +9,7 @@
 //! only where a cgroup v2 subtree is delegated to the user (its instances go under it), else it
 //! runs without limits, said in every trial.
 
-use super::cgroup::{Cgroup, Entry, Limits};
+use super::cgroup::{Cgroup, Entry};
 use super::namespaces::{self, Attach, MountPlan, CLONE_NAMESPACES};
 use super::userns::{self, IdMaps};
 use super::ContainerSettings;
@@ -212,14 +212,7 @@ impl BuiltinInstance<'_> {
     /// The instance's cgroup, with the run's limits.
     fn cgroup_of(&self, spec: &Spec) -> Result<Cgroup, EnvError> {
         let settings = self.settings;
-        let limits = Limits {
-            cpus: spec.cpus.map(<[usize]>::to_vec),
-            cpu_quota_us: spec
-                .cpu_quota
-                .map(|cpus| ((cpus * 100_000.0).round() as u64, 100_000)),
-            memory_bytes: Some(spec.memory_mib << 20),
-            pids_max: Some(settings.pids_max),
-        };
+        let limits = super::instance_limits(spec, settings.pids_max);
         let name = super::instance_name();
         Ok(match self.delegated {
             Some(top) => Cgroup::create_delegated(top, &name, &limits)?,

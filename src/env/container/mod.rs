@@ -29,6 +29,19 @@ pub fn instance_name() -> String {
 /// Default limit on tasks per container.
 pub const DEFAULT_PIDS_MAX: u64 = 1024;
 
+/// The cgroup limits a container instance of `spec` gets: its CPUs, CPU quota, memory and at
+/// most `pids_max` tasks.
+pub fn instance_limits(spec: &crate::env::Spec, pids_max: u64) -> cgroup::Limits {
+    cgroup::Limits {
+        cpus: spec.cpus.map(<[usize]>::to_vec),
+        cpu_quota_us: spec
+            .cpu_quota
+            .map(|cpus| ((cpus * 100_000.0).round() as u64, 100_000)),
+        memory_bytes: Some(spec.memory_mib << 20),
+        pids_max: Some(pids_max),
+    }
+}
+
 /// What every container instance of a run shares, prepared once.
 #[derive(Debug, Clone)]
 pub struct ContainerSettings {
@@ -118,7 +131,7 @@ pub fn prepare(
         work_dir: work_dir.to_path_buf(),
         cgroup_mounts: cgroup_mounts(&layout),
         layout,
-        own_cgroup: std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default(),
+        own_cgroup: cgroup::own(),
         image,
         pids_max: DEFAULT_PIDS_MAX,
     })

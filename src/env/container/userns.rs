@@ -210,8 +210,7 @@ pub fn delegated_cgroup() -> Result<PathBuf, String> {
     let Some(root) = layout.unified else {
         return Err("no limits: no cgroup v2 tree is mounted".into());
     };
-    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-    super::cgroup::delegated(&root, &own)
+    super::cgroup::delegated(&root, &super::cgroup::own())
 }
 
 /// Why an ordinary user's containers run without limits here, when they do.

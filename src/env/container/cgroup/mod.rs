@@ -67,6 +67,12 @@ pub struct Entry {
     pub tasks: Vec<OwnedFd>,
 }
 
+/// The text of `/proc/self/cgroup`: where this process sits in each hierarchy (empty if
+/// unreadable).
+pub fn own() -> String {
+    std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default()
+}
+
 /// Name of the parent cgroup under which instances are created.
 pub const PARENT: &str = "vmbench";
 
